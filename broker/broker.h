@@ -1,0 +1,62 @@
+// tq-broker as a library: binds the listen endpoints and runs the broker loop
+// (one thread owns the ROUTER socket and drives the Scheduler). tq-broker's
+// main and the client's embedded cluster both run this.
+#ifndef TQ_BROKER_BROKER_H_
+#define TQ_BROKER_BROKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/protocol.h"
+#include "zmq.hpp"
+
+namespace tq {
+
+struct BrokerOptions {
+  // Endpoints to bind: "tcp://*:5555", "tcp://127.0.0.1:*" (ephemeral port),
+  // "inproc://name".
+  std::vector<std::string> listen = {"tcp://*:5555"};
+  // Liveness: the broker sends something to each peer at least this often,
+  // and considers a peer silent for heartbeat_timeout_ms gone.
+  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
+  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
+  // A chunk not reported within this time after hand-out is requeued.
+  int64_t lease_ms = 120'000;
+  // Hand-outs of one chunk (task failures, lost workers, lease expiries)
+  // before its job fails.
+  uint32_t max_attempts = 4;
+  // Upper bound on a job's result window (chunks in flight plus results not
+  // yet delivered to its client); a client asking more gets this.
+  uint32_t max_result_window = 256;
+  // Log peer arrivals/departures and job lifecycle to stderr.
+  bool verbose = false;
+};
+
+class Broker {
+ public:
+  // `context` must outlive the broker; nullptr makes the broker own one.
+  explicit Broker(BrokerOptions options, zmq::context_t* context = nullptr);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Binds every listen endpoint; an error names the endpoint and the cause.
+  absl::Status Bind();
+  // The endpoints actually bound, ports resolved. Valid after Bind().
+  std::vector<std::string> bound_endpoints() const;
+  // Runs the loop on the calling thread until Stop(); then closes the socket.
+  absl::Status Run();
+  // Makes Run() return soon. Thread-safe and async-signal-safe.
+  void Stop();
+
+ private:
+  class Loop;
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace tq
+
+#endif  // TQ_BROKER_BROKER_H_

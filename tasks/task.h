@@ -1,0 +1,87 @@
+// The task interface and registry. A task is a pure function applied to every
+// item of a chunk; adding one is one file in tasks/ that defines a Task and
+// registers it with TQ_REGISTER_TASK. Broker (validation, chunk sizing),
+// worker (running) and client (decoding results) all use the same registry.
+#ifndef TQ_TASKS_TASK_H_
+#define TQ_TASKS_TASK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "tq/v1/tq.pb.h"
+
+namespace tq {
+
+using TaskParams = google::protobuf::Map<std::string, std::string>;
+
+// The shape of one item's result, and so of ChunkOutput.
+enum class ResultShape {
+  kBool,       // ChunkOutput.bits; supports REDUCTION_COUNT
+  kValue,      // ChunkOutput.values, one uint64 per item
+  kValueList,  // ChunkOutput.lists, a list of uint64 per item
+};
+
+// Bounds the broker uses to pick a chunk size (items per chunk).
+struct ChunkSizing {
+  // Automatic sizes never go below this (per-chunk overhead must be hidden).
+  uint64_t min_items;
+  // No chunk may be larger: keeps a chunk's input and output well under
+  // kMaxMessageBytes. A client asking for more gets kInvalidArgument.
+  uint64_t max_items;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  virtual absl::string_view name() const = 0;
+  // One line for `--help` and error messages.
+  virtual absl::string_view description() const = 0;
+  virtual ResultShape shape() const = 0;
+  virtual ChunkSizing sizing(v1::Reduction reduction) const = 0;
+
+  // Checks parameters at submit time: unknown keys or bad values are
+  // kInvalidArgument naming the parameter.
+  virtual absl::Status ValidateParams(const TaskParams& params) const = 0;
+
+  // Computes `input` into `output` (cleared first). REDUCTION_COUNT is only
+  // asked of kBool tasks. Thread-safe: pool threads call it concurrently.
+  // Input problems are kInvalidArgument; never crashes on any input.
+  virtual absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
+                           v1::Reduction reduction,
+                           v1::ChunkOutput* output) const = 0;
+};
+
+class TaskRegistry {
+ public:
+  // Takes ownership. Registering a name twice aborts (a programming error).
+  void Register(std::unique_ptr<Task> task);
+  // nullptr if absent.
+  const Task* Find(absl::string_view name) const;
+  // kNotFound "unknown task 'x'; this cluster offers: factor, noop, ...".
+  absl::StatusOr<const Task*> Lookup(absl::string_view name) const;
+  // Sorted.
+  std::vector<std::string> Names() const;
+
+ private:
+  std::vector<std::unique_ptr<Task>> tasks_;
+};
+
+// The registry holding every built-in task. Thread-safe after first use.
+TaskRegistry& BuiltinTasks();
+
+// In a task's .cc file: TQ_REGISTER_TASK(PrimesTask);
+#define TQ_REGISTER_TASK(TaskClass)                                   \
+  static const bool tq_registered_##TaskClass = [] {                  \
+    ::tq::BuiltinTasks().Register(std::make_unique<TaskClass>());    \
+    return true;                                                      \
+  }()
+
+}  // namespace tq
+
+#endif  // TQ_TASKS_TASK_H_

@@ -1,0 +1,60 @@
+// tq-worker as a library: connects to a broker, registers, pulls chunks by
+// credit and runs them on a thread pool sized to the usable CPUs. tq-worker's
+// main and the client's embedded cluster both run this.
+#ifndef TQ_WORKER_WORKER_H_
+#define TQ_WORKER_WORKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/protocol.h"
+#include "zmq.hpp"
+
+namespace tq {
+
+struct WorkerOptions {
+  // Broker endpoint to connect to, e.g. "tcp://10.0.0.1:5555".
+  std::string broker;
+  // Pool threads; 0 means UsableCpuCount() (cgroup quota, affinity).
+  int threads = 0;
+  // Chunks held beyond one per thread, so a thread never waits for the
+  // network between chunks; -1 means max(1, threads / 2).
+  int prefetch = -1;
+  // Shown in broker logs and status; empty means "hostname:pid".
+  std::string name;
+  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
+  // Broker silent this long: drop the connection and reconnect.
+  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
+  // Reconnect back-off: starts at min, doubles per failure up to max.
+  int64_t reconnect_min_ms = 100;
+  int64_t reconnect_max_ms = 5'000;
+  bool verbose = false;
+};
+
+class Worker {
+ public:
+  // `context` must outlive the worker; nullptr makes the worker own one.
+  explicit Worker(WorkerOptions options, zmq::context_t* context = nullptr);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Pool size actually used (options.threads resolved).
+  int threads() const;
+  // Connects and serves until Stop() has drained it: returns OK after a
+  // clean drain, an error if the broker refused it (e.g. protocol version).
+  absl::Status Run();
+  // Stop taking work, hand back what is queued, finish what runs, say
+  // Goodbye, return from Run(). Thread-safe and async-signal-safe.
+  void Stop();
+
+ private:
+  class Loop;
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace tq
+
+#endif  // TQ_WORKER_WORKER_H_
