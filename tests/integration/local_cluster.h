@@ -1,0 +1,42 @@
+// A real cluster for multi-process tests: one tq-broker process bound to an
+// ephemeral loopback port, any number of tq-worker processes, and tq-client
+// runs against it. Everything is torn down (SIGKILL) when it goes out of scope.
+#ifndef TQ_TESTS_INTEGRATION_LOCAL_CLUSTER_H_
+#define TQ_TESTS_INTEGRATION_LOCAL_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/subprocess.h"
+
+namespace tq::testing {
+
+class LocalCluster {
+ public:
+  // Starts the broker with `broker_flags` added and waits for its
+  // "listening on" line; fails the current test if it does not come.
+  explicit LocalCluster(std::vector<std::string> broker_flags = {});
+
+  const std::string& endpoint() const { return endpoint_; }
+  Subprocess& broker() { return *broker_; }
+  Subprocess& worker(size_t i) { return *workers_.at(i); }
+
+  // Starts a tq-worker connected to the broker.
+  Subprocess& AddWorker(std::vector<std::string> flags = {"--threads=1"});
+  // Starts a tq-client with --broker set; `args` follow.
+  std::unique_ptr<Subprocess> StartClient(std::vector<std::string> args,
+                                          std::string stdin_data = "");
+
+ private:
+  std::unique_ptr<Subprocess> broker_;
+  std::vector<std::unique_ptr<Subprocess>> workers_;
+  std::string endpoint_;
+};
+
+// Deadline used for a whole client run in these tests.
+inline constexpr auto kJobTimeout = std::chrono::seconds(60);
+
+}  // namespace tq::testing
+
+#endif  // TQ_TESTS_INTEGRATION_LOCAL_CLUSTER_H_
