@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""tq's benchmarks (issue 2, part 9): targets, not tests. Everything is
+measured in this one run and reported as ratios, because the machine is
+shared and noisy.
+
+    python3 bench/run_benchmarks.py [--build DIR] [--quick]
+
+P1  tq-client map primes 1 100000 (embedded, whole process, output to
+    /dev/null) vs the Python baseline seed_pool.py (multiprocessing.Pool.map).
+P2  no-op chunks/s through a real broker + 2 workers on loopback, next to
+    the raw ZeroMQ round-trip rate (bench/zmq_roundtrip).
+P3  map primes 1 1e9 in packed-bitmap form through broker + 2 workers vs
+    `primesieve 1e9 --count -t2`.
+MEM peak RSS of broker and client for 1..1e11 vs 1..1e9 in count form.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASELINE = os.path.join(os.path.dirname(REPO), "shared", "baselines", "seed_pool.py")
+
+
+def timed(cmd, runs, stdout=subprocess.DEVNULL):
+    """Median wall seconds of `runs` runs of cmd (each must exit 0)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def child_peak_rss_kib(cmd):
+    """Runs cmd to completion; returns (seconds, its own peak RSS in KiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}")
+    return time.perf_counter() - start, usage.ru_maxrss
+
+
+class Cluster:
+    """tq-broker + N tq-worker processes on an ephemeral loopback port."""
+
+    def __init__(self, build, workers=2, threads=1):
+        self.broker = subprocess.Popen(
+            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"],
+            stdout=subprocess.PIPE, text=True)
+        line = self.broker.stdout.readline()
+        match = re.match(r"listening on (\S+)", line)
+        if not match:
+            sys.exit(f"broker did not start: {line!r}")
+        self.endpoint = match.group(1)
+        self.workers = [
+            subprocess.Popen([f"{build}/worker/tq-worker", f"--broker={self.endpoint}",
+                              f"--threads={threads}"], stderr=subprocess.DEVNULL)
+            for _ in range(workers)]
+
+    def broker_peak_rss_kib(self):
+        with open(f"/proc/{self.broker.pid}/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+    def close(self):
+        for p in self.workers + [self.broker]:
+            p.terminate()
+        for p in self.workers + [self.broker]:
+            p.wait(timeout=30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build", default=os.path.join(REPO, "build"))
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    build = args.build
+    client = f"{build}/client/tq-client"
+    runs = 3 if args.quick else 10
+
+    # P1 ------------------------------------------------------------------
+    tq_s = timed([client, "map", "primes", "1", "100000"], runs * 2)
+    py_s = timed([sys.executable, BASELINE, "1", "100000", "pool"], max(3, runs // 2))
+    print(f"P1 embedded map primes 1..1e5: tq {tq_s * 1000:.1f} ms, "
+          f"python Pool.map {py_s * 1000:.1f} ms -> {py_s / tq_s:.1f}x faster "
+          f"(target >= 20x)")
+
+    # P2 ------------------------------------------------------------------
+    raw = subprocess.run([f"{build}/bench/zmq_roundtrip", "300000", "64"],
+                         capture_output=True, text=True, check=True).stdout
+    raw_rate = float(raw.split()[1])
+    cluster = Cluster(build)
+    try:
+        chunks = 200000
+        # Warm-up connects the workers before timing.
+        timed([client, f"--broker={cluster.endpoint}", "map", "noop", "1", "1000"], 1)
+        s = timed([client, f"--broker={cluster.endpoint}", "map", "noop", "1",
+                   str(chunks), "--chunk-size=1"], max(1, runs // 3))
+        rate = chunks / s
+        print(f"P2 no-op chunks through broker + 2 workers: {rate:,.0f} chunks/s; "
+              f"raw ZeroMQ round trips {raw_rate:,.0f}/s -> {rate / raw_rate:.0%} of raw "
+              f"(targets >= 100,000/s and >= 40%)")
+
+        # P3 --------------------------------------------------------------
+        tq_s = timed([client, f"--broker={cluster.endpoint}", "map", "primes", "1",
+                      "1000000000", "--format=bitmap"], max(1, runs // 3))
+        ps_s = timed(["primesieve", "1e9", "--count", "-t2"], max(1, runs // 3))
+        print(f"P3 primes 1..1e9 bitmap via broker + 2 workers: tq {tq_s:.2f} s, "
+              f"primesieve --count -t2 {ps_s:.2f} s -> {tq_s / ps_s:.2f}x its time "
+              f"(target <= 2x)")
+    finally:
+        cluster.close()
+
+    # MEM -----------------------------------------------------------------
+    rss = {}
+    for hi in ("1000000000", "100000000000"):
+        cluster = Cluster(build)
+        try:
+            secs, client_kib = child_peak_rss_kib(
+                [client, f"--broker={cluster.endpoint}", "map", "primes", "1", hi,
+                 "--format=count"])
+            rss[hi] = (client_kib, cluster.broker_peak_rss_kib(), secs)
+        finally:
+            cluster.close()
+    (c9, b9, s9), (c11, b11, s11) = rss["1000000000"], rss["100000000000"]
+    print(f"MEM count 1..1e9 ({s9:.1f} s): client {c9 / 1024:.1f} MiB, broker "
+          f"{b9 / 1024:.1f} MiB; 1..1e11 ({s11:.1f} s): client {c11 / 1024:.1f} MiB, "
+          f"broker {b11 / 1024:.1f} MiB -> ratios {c11 / c9:.2f} / {b11 / b9:.2f} "
+          f"(target: flat, ~1.0)")
+
+
+if __name__ == "__main__":
+    main()
