@@ -17,6 +17,8 @@ packages=(
   libprimesieve-dev primesieve
   # benchmarks compare against the Python baseline
   python3
+  # multi-host tests run hosts as network namespaces
+  iproute2
 )
 
 missing=()
