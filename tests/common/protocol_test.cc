@@ -1,0 +1,71 @@
+// Envelope parsing treats network input as untrusted; Status <-> Error
+// round-trips; flag dashes normalise the way the README writes them.
+#include "common/protocol.h"
+
+#include <string>
+
+#include "common/cli.h"
+#include "gtest/gtest.h"
+
+namespace tq {
+namespace {
+
+TEST(ParseEnvelopeTest, RoundTripsAValidEnvelope) {
+  v1::Envelope hello;
+  hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+  hello.mutable_hello()->set_role(v1::ROLE_WORKER);
+  std::string bytes = SerializeEnvelope(hello);
+  auto parsed = ParseEnvelope(bytes.data(), bytes.size());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->hello().role(), v1::ROLE_WORKER);
+  EXPECT_EQ(BodyName(*parsed), "hello");
+}
+
+TEST(ParseEnvelopeTest, RejectsGarbageWithInvalidArgument) {
+  const std::string garbage = "\xff\xff\xff\xff\x0f";
+  auto parsed = ParseEnvelope(garbage.data(), garbage.size());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("malformed"), std::string::npos);
+}
+
+TEST(ParseEnvelopeTest, RejectsAnEnvelopeWithNoBody) {
+  auto parsed = ParseEnvelope("", 0);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("no body"), std::string::npos);
+}
+
+TEST(ParseEnvelopeTest, RejectsOversizedFramesBeforeParsing) {
+  std::string big(static_cast<size_t>(kMaxMessageBytes) + 1, '\0');
+  auto parsed = ParseEnvelope(big.data(), big.size());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("exceeds"), std::string::npos);
+}
+
+TEST(ErrorFromStatusTest, RoundTripsCodeAndMessage) {
+  absl::Status status = absl::ResourceExhaustedError("queue full");
+  v1::Error error = ErrorFromStatus(status, 7, 9);
+  EXPECT_EQ(error.job_id(), 7u);
+  EXPECT_EQ(error.request_id(), 9u);
+  EXPECT_EQ(StatusFromError(error), status);
+}
+
+TEST(ErrorFromStatusTest, UnknownWireCodesBecomeUnknownNotUndefined) {
+  v1::Error error;
+  error.set_code(999);
+  error.set_message("from a newer peer");
+  absl::Status status = StatusFromError(error);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnknown);
+  EXPECT_NE(status.message().find("from a newer peer"), std::string::npos);
+}
+
+TEST(NormalizeFlagDashesTest, ChangesOnlyTheFlagName) {
+  EXPECT_EQ(NormalizeFlagDashes("--chunk-size=5"), "--chunk_size=5");
+  EXPECT_EQ(NormalizeFlagDashes("--param=key-x=a-b"), "--param=key-x=a-b");
+  EXPECT_EQ(NormalizeFlagDashes("--connect-timeout"), "--connect_timeout");
+  EXPECT_EQ(NormalizeFlagDashes("-5"), "-5");
+  EXPECT_EQ(NormalizeFlagDashes("--"), "--");
+  EXPECT_EQ(NormalizeFlagDashes("tcp://a-b:1"), "tcp://a-b:1");
+}
+
+}  // namespace
+}  // namespace tq
