@@ -1,0 +1,102 @@
+// tq-worker: connects to a tq-broker and runs chunks on all usable CPUs until
+// SIGTERM/SIGINT, then drains (hands back queued chunks, finishes running
+// ones) and exits 0.
+#include <signal.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "common/cli.h"
+#include "common/protocol.h"
+#include "worker/worker.h"
+
+ABSL_FLAG(std::string, broker, "",
+          "broker endpoint, e.g. tcp://10.0.0.1:5555 (default: $TQ_BROKER)");
+ABSL_FLAG(int, threads, 0, "pool threads; 0 = usable CPUs (cgroup quota, affinity)");
+ABSL_FLAG(int, prefetch, -1,
+          "chunks held beyond one per thread; -1 = max(1, threads / 2)");
+ABSL_FLAG(std::string, name, "", "name shown by the broker; default hostname:pid");
+ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
+          "send something to the broker at least this often");
+ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
+          "broker silent this long: reconnect");
+ABSL_FLAG(bool, verbose, false, "log connections and protocol events to stderr");
+
+namespace {
+
+constexpr char kUsage[] =
+    "tq-worker: runs tq chunks for a broker on this machine's CPUs.\n"
+    "\n"
+    "usage: tq-worker --broker=tcp://HOST:PORT [flags]\n"
+    "SIGTERM or SIGINT drains the worker: queued chunks go back to the broker,\n"
+    "running ones finish and are reported, then it exits 0.";
+
+tq::Worker* g_worker = nullptr;
+
+extern "C" void HandleStopSignal(int) {
+  if (g_worker != nullptr) g_worker->Stop();  // async-signal-safe
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> positional = tq::ParseFlagsOrExit(argc, argv, kUsage);
+  if (!positional.empty()) {
+    fprintf(stderr, "tq-worker: unexpected argument '%s' (see --help)\n",
+            positional[0].c_str());
+    return tq::kExitUsage;
+  }
+  tq::WorkerOptions options;
+  options.broker = absl::GetFlag(FLAGS_broker);
+  if (options.broker.empty()) {
+    if (const char* env = std::getenv("TQ_BROKER")) options.broker = env;
+  }
+  if (options.broker.empty()) {
+    fprintf(stderr,
+            "tq-worker: --broker is required (or set TQ_BROKER), e.g. "
+            "--broker=tcp://broker:5555\n");
+    return tq::kExitUsage;
+  }
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.prefetch = absl::GetFlag(FLAGS_prefetch);
+  options.name = absl::GetFlag(FLAGS_name);
+  options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
+  options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
+  options.verbose = absl::GetFlag(FLAGS_verbose);
+  if (options.threads < 0) {
+    fprintf(stderr, "tq-worker: --threads must be >= 0\n");
+    return tq::kExitUsage;
+  }
+  if (options.heartbeat_interval_ms <= 0 ||
+      options.heartbeat_timeout_ms <= options.heartbeat_interval_ms) {
+    fprintf(stderr,
+            "tq-worker: need 0 < --heartbeat-interval-ms < "
+            "--heartbeat-timeout-ms\n");
+    return tq::kExitUsage;
+  }
+
+  tq::Worker worker(options);
+  g_worker = &worker;
+  struct sigaction action = {};
+  action.sa_handler = HandleStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+
+  fprintf(stderr, "tq-worker: %d threads, broker %s\n", worker.threads(),
+          options.broker.c_str());
+  absl::Status status = worker.Run();
+  g_worker = nullptr;
+  if (!status.ok()) {
+    fprintf(stderr, "tq-worker: %s\n", status.ToString().c_str());
+    return status.code() == absl::StatusCode::kInvalidArgument ||
+                   status.code() == absl::StatusCode::kFailedPrecondition
+               ? tq::kExitUsage
+               : tq::kExitUnavailable;
+  }
+  return tq::kExitOk;
+}

@@ -1,0 +1,189 @@
+// The worker loop: one thread owns the DEALER socket and drives the
+// WorkerSession; pool threads run chunks and hand reports back through the
+// CompletionQueue. Policy per iteration: poll {socket, completions, stop}
+// until the session's next deadline, then feed the session everything that
+// arrived (stop first, then finished chunks in one batch, then messages),
+// tick it, and carry out what it decided.
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/protocol.h"
+#include "common/wakeup.h"
+#include "common/zmq_socket.h"
+#include "tasks/task.h"
+#include "worker/chunk_runner.h"
+#include "worker/completion_queue.h"
+#include "worker/thread_pool.h"
+#include "worker/worker_session.h"
+
+namespace tq {
+namespace {
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Messages read per iteration before serving completions and timers again.
+constexpr int kMaxReceivesPerIteration = 256;
+// Upper bound on one poll, so a missed wake costs at most this much.
+constexpr int64_t kMaxPollMs = 1000;
+
+}  // namespace
+
+class Worker::Loop {
+ public:
+  Loop(WorkerOptions options, zmq::context_t* context)
+      : options_(ResolveWorkerOptions(std::move(options))),
+        owned_context_(context == nullptr ? std::make_unique<zmq::context_t>()
+                                          : nullptr),
+        context_(context != nullptr ? context : owned_context_.get()) {}
+
+  int threads() const { return options_.threads; }
+
+  void Stop() {
+    // Async-signal-safe: a lock-free store and an eventfd write.
+    stop_requested_.store(true, std::memory_order_relaxed);
+    stop_wakeup_.Notify();
+  }
+
+  absl::Status Run() {
+    if (options_.broker.empty()) {
+      return absl::InvalidArgumentError("no broker endpoint given");
+    }
+    if (ran_.exchange(true)) {
+      return absl::FailedPreconditionError("Worker::Run called twice");
+    }
+    WorkerSession session(options_);
+    absl::Status status;
+    {
+      // Destroyed before returning: joins the threads, so chunks of lost
+      // sessions finish before Run() returns.
+      ThreadPool pool(options_.threads);
+      status = Serve(session, pool);
+    }
+    return status;
+  }
+
+ private:
+  absl::Status Serve(WorkerSession& session, ThreadPool& pool) {
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    session.OnConnected(NowUs());
+    Execute(session, pool);
+    while (!session.done()) {
+      int64_t now = NowUs();
+      int64_t wait_ms = kMaxPollMs;
+      int64_t deadline = session.NextDeadlineUs();
+      if (deadline != WorkerSession::kNoDeadline) {
+        wait_ms = std::clamp<int64_t>((deadline - now + 999) / 1000, 0, kMaxPollMs);
+      }
+      std::vector<zmq::pollitem_t> items = {
+          {socket_->handle(), 0, ZMQ_POLLIN, 0},
+          {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
+          {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
+      };
+      PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
+      now = NowUs();
+      if (stop_requested_.load(std::memory_order_relaxed)) {
+        stop_wakeup_.Drain();
+        session.OnStopRequested(now);
+      }
+      std::vector<v1::ChunkReport> finished = completions_.TakeAll();
+      if (!finished.empty()) session.OnChunksFinished(std::move(finished), now);
+      for (int i = 0; i < kMaxReceivesPerIteration && !session.done(); ++i) {
+        std::optional<Received> received = TryReceive(*socket_, false);
+        if (!received) break;
+        if (!received->envelope.ok()) {
+          Log(absl::StrCat("dropped a bad message from the broker: ",
+                           received->envelope.status().ToString()));
+          continue;
+        }
+        session.OnMessage(*received->envelope, now);
+      }
+      session.OnTick(now);
+      if (session.TakeReconnect()) {
+        Execute(session, pool);  // anything decided before the loss
+        if (absl::Status s = Connect(); !s.ok()) return s;
+        session.OnConnected(NowUs());
+      }
+      Execute(session, pool);
+    }
+    socket_.reset();
+    return session.status();
+  }
+
+  // Opens a fresh DEALER to the broker. A new socket per session: the old
+  // one may hold a queued Hello or reports that must never reach the broker.
+  absl::Status Connect() {
+    socket_.reset();
+    try {
+      socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+      ConfigureSocket(*socket_);
+      socket_->connect(options_.broker);
+    } catch (const zmq::error_t& e) {
+      socket_.reset();
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot connect to broker '", options_.broker, "': ", e.what()));
+    }
+    ++connects_;
+    if (connects_ > 1) Log(absl::StrCat("reconnecting to ", options_.broker));
+    return absl::OkStatus();
+  }
+
+  // Carries out the session's decisions.
+  void Execute(WorkerSession& session, ThreadPool& pool) {
+    for (const std::string& note : session.TakeNotes()) Log(note);
+    for (const v1::Envelope& envelope : session.TakeOutgoing()) {
+      if (absl::Status s = Send(*socket_, envelope); !s.ok()) {
+        Log(absl::StrCat("could not send ", std::string(BodyName(envelope)), ": ",
+                         s.ToString()));
+      }
+    }
+    for (v1::Assignment& assignment : session.TakeChunksToStart()) {
+      pool.Schedule([this, assignment = std::move(assignment)] {
+        completions_.Push(RunChunk(BuiltinTasks(), assignment));
+      });
+    }
+  }
+
+  void Log(const std::string& line) {
+    if (options_.verbose) fprintf(stderr, "tq-worker: %s\n", line.c_str());
+  }
+
+  // Constant after construction.
+  const WorkerOptions options_;
+  std::unique_ptr<zmq::context_t> owned_context_;
+  zmq::context_t* const context_;
+
+  // Touched from any thread (and signal handlers).
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> ran_{false};
+  Wakeup stop_wakeup_;
+  CompletionQueue completions_;
+
+  // Owned by the thread in Run().
+  std::unique_ptr<zmq::socket_t> socket_;
+  int connects_ = 0;
+};
+
+Worker::Worker(WorkerOptions options, zmq::context_t* context)
+    : loop_(std::make_unique<Loop>(std::move(options), context)) {}
+
+Worker::~Worker() = default;
+
+int Worker::threads() const { return loop_->threads(); }
+
+absl::Status Worker::Run() { return loop_->Run(); }
+
+void Worker::Stop() { loop_->Stop(); }
+
+}  // namespace tq

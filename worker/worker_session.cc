@@ -1,0 +1,363 @@
+#include "worker/worker_session.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/cpu_count.h"
+#include "common/protocol.h"
+
+namespace tq {
+
+WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
+  if (options.threads <= 0) options.threads = UsableCpuCount();
+  if (options.prefetch < 0) options.prefetch = std::max(1, options.threads / 2);
+  if (options.name.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    options.name = absl::StrCat(host[0] ? host : "worker", ":", getpid());
+  }
+  options.heartbeat_interval_ms = std::max<int64_t>(1, options.heartbeat_interval_ms);
+  options.heartbeat_timeout_ms = std::max<int64_t>(1, options.heartbeat_timeout_ms);
+  options.reconnect_min_ms = std::max<int64_t>(1, options.reconnect_min_ms);
+  options.reconnect_max_ms =
+      std::max(options.reconnect_min_ms, options.reconnect_max_ms);
+  return options;
+}
+
+WorkerSession::WorkerSession(const WorkerOptions& options)
+    : options_(options),
+      capacity_(std::max(1, options.threads) + std::max(0, options.prefetch)),
+      backoff_ms_(options.reconnect_min_ms),
+      heartbeat_interval_us_(options.heartbeat_interval_ms * 1000) {}
+
+// ------------------------------------------------------------------ events
+
+void WorkerSession::OnConnected(int64_t now_us) {
+  if (state_ == State::kDone || stopping_) return;
+  ++epoch_;  // whatever still runs now belongs to a lost session
+  state_ = State::kAwaitingWelcome;
+  queued_.clear();
+  reports_to_send_.clear();
+  credit_to_return_ = 0;
+  // Orphans occupy threads the broker no longer counts: withhold their
+  // credit until they finish.
+  granted_ = std::max<int64_t>(0, capacity_ - static_cast<int64_t>(running_.size()));
+  v1::Envelope envelope;
+  v1::Hello* hello = envelope.mutable_hello();
+  hello->set_protocol_version(kProtocolVersion);
+  hello->set_role(v1::ROLE_WORKER);
+  hello->set_name(options_.name);
+  hello->set_threads(static_cast<uint32_t>(options_.threads));
+  hello->set_credit(static_cast<uint32_t>(granted_));
+  Emit(std::move(envelope), now_us);
+  // No Welcome within the back-off: try again on a new socket, waiting
+  // twice as long next time.
+  welcome_deadline_us_ = now_us + backoff_ms_ * 1000;
+  backoff_ms_ = std::min(backoff_ms_ * 2, options_.reconnect_max_ms);
+  last_receive_us_ = now_us;
+}
+
+void WorkerSession::OnMessage(const v1::Envelope& envelope, int64_t now_us) {
+  if (state_ != State::kAwaitingWelcome && state_ != State::kWelcomed) return;
+  last_receive_us_ = now_us;
+  switch (envelope.body_case()) {
+    case v1::Envelope::kWelcome: {
+      const v1::Welcome& welcome = envelope.welcome();
+      if (state_ == State::kWelcomed) {
+        Violation("second welcome");
+        break;
+      }
+      if (welcome.protocol_version() != kProtocolVersion) {
+        state_ = State::kDone;
+        status_ = absl::FailedPreconditionError(
+            absl::StrCat("broker welcomed with protocol version ",
+                         welcome.protocol_version(), "; this worker speaks ",
+                         kProtocolVersion));
+        return;
+      }
+      state_ = State::kWelcomed;
+      backoff_ms_ = options_.reconnect_min_ms;
+      // Send at least as often as the broker expects.
+      int64_t interval_ms = options_.heartbeat_interval_ms;
+      if (welcome.heartbeat_interval_ms() > 0) {
+        interval_ms = std::min<int64_t>(interval_ms, welcome.heartbeat_interval_ms());
+      }
+      heartbeat_interval_us_ = interval_ms * 1000;
+      notes_.push_back(absl::StrCat("welcomed; credit ", granted_));
+      break;
+    }
+    case v1::Envelope::kHeartbeat:
+      break;
+    case v1::Envelope::kError: {
+      absl::Status error = StatusFromError(envelope.error());
+      if (error.ok()) {
+        error = absl::UnknownError(absl::StrCat(
+            "broker sent an error with code 0: ", envelope.error().message()));
+      }
+      if (state_ == State::kAwaitingWelcome) {
+        // The broker refused our Hello (e.g. protocol version): retrying
+        // would be refused again.
+        state_ = State::kDone;
+        status_ = error;
+        return;
+      }
+      if (envelope.error().job_id() == 0) {
+        // The broker no longer accepts this session (e.g. it restarted and
+        // does not know us): start a new one.
+        LoseSession(absl::StrCat("broker error: ", error.ToString()));
+      } else {
+        notes_.push_back(absl::StrCat("broker error: ", error.ToString()));
+      }
+      break;
+    }
+    case v1::Envelope::kGoodbye:
+      LoseSession("broker said goodbye");
+      break;
+    case v1::Envelope::kAssignments:
+      if (state_ != State::kWelcomed) {
+        Violation("assignments before welcome");
+        break;
+      }
+      for (const v1::Assignment& assignment : envelope.assignments().assignments()) {
+        HandleAssignment(assignment);
+      }
+      break;
+    case v1::Envelope::kRevokeJob:
+      HandleRevoke(envelope.revoke_job().job_id());
+      break;
+    default:
+      Violation(absl::StrCat("unexpected ", std::string(BodyName(envelope))));
+      break;
+  }
+  StartChunks();
+  MaybeFinishStop(now_us);
+  Flush(now_us);
+}
+
+void WorkerSession::OnChunksFinished(std::vector<v1::ChunkReport> reports,
+                                     int64_t now_us) {
+  for (v1::ChunkReport& report : reports) {
+    auto it = running_.find({report.job_id(), report.chunk_index()});
+    if (it == running_.end()) {
+      ++discarded_reports_;  // not something we started: a loop bug
+      continue;
+    }
+    RunningChunk chunk = it->second;
+    running_.erase(it);
+    bool live = state_ == State::kAwaitingWelcome || state_ == State::kWelcomed;
+    if (chunk.epoch == epoch_ && state_ == State::kWelcomed) {
+      report.set_attempt(chunk.attempt);
+      reports_to_send_.push_back(std::move(report));
+    } else {
+      ++discarded_reports_;  // its session is gone; the broker requeued it
+    }
+    // Either way a slot came free; an orphan's was withheld from Hello.
+    if (live && !stopping_) {
+      ++credit_to_return_;
+      ++granted_;
+    }
+  }
+  StartChunks();
+  MaybeFinishStop(now_us);
+  Flush(now_us);
+}
+
+void WorkerSession::OnTick(int64_t now_us) {
+  if (state_ == State::kAwaitingWelcome && now_us >= welcome_deadline_us_) {
+    LoseSession("no welcome");
+  } else if (state_ == State::kWelcomed &&
+             now_us - last_receive_us_ >= options_.heartbeat_timeout_ms * 1000) {
+    LoseSession(absl::StrCat("broker silent for ",
+                             (now_us - last_receive_us_) / 1000, " ms"));
+  }
+  if (state_ == State::kWelcomed && now_us - last_send_us_ >= heartbeat_interval_us_) {
+    v1::Envelope heartbeat;
+    heartbeat.mutable_heartbeat();
+    Emit(std::move(heartbeat), now_us);
+  }
+  MaybeFinishStop(now_us);
+}
+
+void WorkerSession::OnStopRequested(int64_t now_us) {
+  if (stopping_ || state_ == State::kDone) return;
+  stopping_ = true;
+  if (state_ == State::kWelcomed) {
+    v1::Envelope envelope;
+    v1::Drain* drain = envelope.mutable_drain();
+    for (const v1::Assignment& assignment : queued_) {
+      v1::ChunkRef* ref = drain->add_returned();
+      ref->set_job_id(assignment.job_id());
+      ref->set_chunk_index(assignment.chunk_index());
+      ref->set_attempt(assignment.attempt());
+    }
+    Emit(std::move(envelope), now_us);
+  }
+  queued_.clear();
+  reconnect_ = false;
+  MaybeFinishStop(now_us);
+  Flush(now_us);
+}
+
+// ----------------------------------------------------------------- outputs
+
+std::vector<v1::Envelope> WorkerSession::TakeOutgoing() {
+  return std::exchange(outgoing_, {});
+}
+
+std::vector<v1::Assignment> WorkerSession::TakeChunksToStart() {
+  return std::exchange(to_start_, {});
+}
+
+bool WorkerSession::TakeReconnect() { return std::exchange(reconnect_, false); }
+
+std::vector<std::string> WorkerSession::TakeNotes() {
+  return std::exchange(notes_, {});
+}
+
+int64_t WorkerSession::NextDeadlineUs() const {
+  switch (state_) {
+    case State::kAwaitingWelcome:
+      return welcome_deadline_us_;
+    case State::kWelcomed:
+      return std::min(last_send_us_ + heartbeat_interval_us_,
+                      last_receive_us_ + options_.heartbeat_timeout_ms * 1000);
+    default:
+      return kNoDeadline;
+  }
+}
+
+// ----------------------------------------------------------------- helpers
+
+void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
+  ChunkKey key{assignment.job_id(), assignment.chunk_index()};
+  if (stopping_) {
+    // Sent before the broker saw our Drain: hand it straight back.
+    v1::Envelope envelope;
+    v1::ChunkRef* ref = envelope.mutable_drain()->add_returned();
+    ref->set_job_id(key.first);
+    ref->set_chunk_index(key.second);
+    ref->set_attempt(assignment.attempt());
+    outgoing_.push_back(std::move(envelope));
+    return;
+  }
+  if (granted_ <= 0) {
+    Violation(absl::StrCat("assignment of job ", key.first, " chunk ",
+                           key.second, " beyond credit; dropped"));
+    return;
+  }
+  --granted_;
+  if (auto it = running_.find(key); it != running_.end()) {
+    // Re-handed out while it still runs here (e.g. from a lost session):
+    // never run it twice at once; report this attempt when it finishes.
+    it->second = {assignment.attempt(), epoch_};
+    ++credit_to_return_;
+    ++granted_;
+    notes_.push_back(absl::StrCat("job ", key.first, " chunk ", key.second,
+                                  " re-assigned while running; adopted"));
+    return;
+  }
+  for (v1::Assignment& queued : queued_) {
+    if (queued.job_id() == key.first && queued.chunk_index() == key.second) {
+      queued.set_attempt(assignment.attempt());
+      ++credit_to_return_;
+      ++granted_;
+      return;
+    }
+  }
+  queued_.push_back(assignment);
+}
+
+void WorkerSession::HandleRevoke(uint64_t job_id) {
+  size_t before = queued_.size();
+  queued_.erase(std::remove_if(queued_.begin(), queued_.end(),
+                               [job_id](const v1::Assignment& a) {
+                                 return a.job_id() == job_id;
+                               }),
+                queued_.end());
+  uint32_t dropped = static_cast<uint32_t>(before - queued_.size());
+  if (!stopping_) {
+    credit_to_return_ += dropped;
+    granted_ += dropped;
+  }
+}
+
+void WorkerSession::LoseSession(const std::string& why) {
+  notes_.push_back(absl::StrCat("session lost (", why, "); queued ",
+                                queued_.size(), ", running ", running_.size()));
+  // The broker requeues everything it handed us; running chunks become
+  // orphans (their epoch is now stale once OnConnected bumps it).
+  state_ = State::kLost;
+  queued_.clear();
+  reports_to_send_.clear();
+  credit_to_return_ = 0;
+  granted_ = 0;
+  ++epoch_;
+  if (!stopping_) reconnect_ = true;
+}
+
+void WorkerSession::StartChunks() {
+  if (state_ != State::kWelcomed) return;
+  while (!queued_.empty() &&
+         running_.size() < static_cast<size_t>(options_.threads)) {
+    v1::Assignment assignment = std::move(queued_.front());
+    queued_.pop_front();
+    running_[{assignment.job_id(), assignment.chunk_index()}] = {
+        assignment.attempt(), epoch_};
+    to_start_.push_back(std::move(assignment));
+  }
+}
+
+void WorkerSession::MaybeFinishStop(int64_t now_us) {
+  if (!stopping_ || state_ == State::kDone) return;
+  if (state_ == State::kWelcomed) {
+    if (CurrentRunning() > 0) return;
+    Flush(now_us);  // the last reports go before the Goodbye
+    v1::Envelope goodbye;
+    goodbye.mutable_goodbye();
+    Emit(std::move(goodbye), now_us);
+  }
+  // Not connected: nothing can be reported; orphans finish on the pool,
+  // which the loop joins before Run() returns.
+  state_ = State::kDone;
+  status_ = absl::OkStatus();
+}
+
+void WorkerSession::Flush(int64_t now_us) {
+  if (state_ != State::kWelcomed) return;
+  if (!reports_to_send_.empty()) {
+    v1::Envelope envelope;
+    v1::ChunkReports* reports = envelope.mutable_chunk_reports();
+    for (v1::ChunkReport& report : reports_to_send_) {
+      *reports->add_reports() = std::move(report);
+    }
+    reports->set_credit(credit_to_return_);
+    reports_to_send_.clear();
+    credit_to_return_ = 0;
+    Emit(std::move(envelope), now_us);
+  } else if (credit_to_return_ > 0) {
+    v1::Envelope envelope;
+    envelope.mutable_worker_credit()->set_chunks(credit_to_return_);
+    credit_to_return_ = 0;
+    Emit(std::move(envelope), now_us);
+  }
+}
+
+void WorkerSession::Emit(v1::Envelope envelope, int64_t now_us) {
+  outgoing_.push_back(std::move(envelope));
+  last_send_us_ = now_us;
+}
+
+void WorkerSession::Violation(const std::string& what) {
+  ++protocol_violations_;
+  notes_.push_back(absl::StrCat("protocol violation: ", what));
+}
+
+int WorkerSession::CurrentRunning() const {
+  int n = 0;
+  for (const auto& [key, chunk] : running_) n += chunk.epoch == epoch_;
+  return n;
+}
+
+}  // namespace tq
