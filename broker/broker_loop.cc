@@ -1,0 +1,171 @@
+// The broker loop: the one thread that owns the ROUTER socket. It translates
+// between ZeroMQ messages and Scheduler events and nothing more. Policy per
+// wake: read up to kMaxReadsPerWake waiting messages (so a flood cannot starve
+// timers), feed them, run what is due, then send everything the Scheduler
+// queued; the poll timeout is the time to the Scheduler's next deadline.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "broker/broker.h"
+#include "broker/outbox.h"
+#include "broker/scheduler.h"
+#include "common/wakeup.h"
+#include "common/zmq_socket.h"
+
+namespace tq {
+namespace {
+
+constexpr int kMaxReadsPerWake = 1000;
+// Deep per-peer send queues: credits already bound what we queue, and a
+// full queue would be mistaken for a vanished peer (ROUTER_MANDATORY).
+constexpr int kSendHighWaterMark = 100'000;
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+class Broker::Loop {
+ public:
+  Loop(BrokerOptions options, zmq::context_t* context)
+      : options_(std::move(options)), scheduler_(options_) {
+    if (context == nullptr) {
+      owned_context_.emplace();
+      context_ = &*owned_context_;
+    } else {
+      context_ = context;
+    }
+    if (options_.verbose) {
+      scheduler_.set_logger([](absl::string_view line) {
+        fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
+                line.data());
+      });
+    }
+  }
+
+  absl::Status Bind() {
+    if (socket_.has_value()) {
+      return absl::FailedPreconditionError("broker already bound");
+    }
+    socket_.emplace(*context_, zmq::socket_type::router);
+    ConfigureSocket(*socket_);
+    socket_->set(zmq::sockopt::sndhwm, kSendHighWaterMark);
+    socket_->set(zmq::sockopt::rcvhwm, kSendHighWaterMark);
+    for (const std::string& endpoint : options_.listen) {
+      try {
+        socket_->bind(endpoint);
+      } catch (const zmq::error_t& e) {
+        socket_.reset();
+        bound_.clear();
+        return absl::UnavailableError(
+            absl::StrCat("cannot listen on ", endpoint, ": ", e.what()));
+      }
+      bound_.push_back(LastEndpoint(*socket_));
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<std::string> bound_endpoints() const { return bound_; }
+
+  absl::Status Run() {
+    if (!socket_.has_value()) {
+      if (absl::Status s = Bind(); !s.ok()) return s;
+    }
+    absl::Status result = absl::OkStatus();
+    try {
+      Serve();
+    } catch (const zmq::error_t& e) {
+      result = absl::InternalError(absl::StrCat("broker loop: ", e.what()));
+    }
+    socket_.reset();
+    return result;
+  }
+
+  void Stop() {
+    stop_.store(true, std::memory_order_relaxed);
+    wakeup_.Notify();
+  }
+
+ private:
+  void Serve() {
+    zmq::socket_t& socket = *socket_;
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const int64_t deadline = scheduler_.NextDeadlineUs();
+      const int64_t wait_us = deadline - NowUs();
+      // Round up so we never wake just before a deadline and spin.
+      const int64_t wait_ms =
+          wait_us <= 0 ? 0 : std::min<int64_t>((wait_us + 999) / 1000, 1000);
+      std::vector<zmq::pollitem_t> items = {
+          {static_cast<void*>(socket), 0, ZMQ_POLLIN, 0},
+          {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
+      PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
+      if (items[1].revents & ZMQ_POLLIN) wakeup_.Drain();
+      if (stop_.load(std::memory_order_relaxed)) break;
+
+      const int64_t now = NowUs();
+      for (int i = 0; i < kMaxReadsPerWake; ++i) {
+        std::optional<Received> received = TryReceive(socket, true);
+        if (!received.has_value()) break;
+        if (received->envelope.ok()) {
+          scheduler_.OnMessage(received->routing_id,
+                               std::move(*received->envelope), now, &outbox_);
+        } else if (!received->routing_id.empty()) {
+          scheduler_.OnMalformed(received->routing_id,
+                                 received->envelope.status(), now, &outbox_);
+        }
+      }
+      scheduler_.OnTick(now, &outbox_);
+      Flush(socket, now);
+    }
+  }
+
+  // Sends everything queued. A failed send means the peer is gone; telling
+  // the Scheduler may queue more (RevokeJob, JobFinished), hence the loop.
+  void Flush(zmq::socket_t& socket, int64_t now) {
+    absl::flat_hash_set<std::string> unreachable;
+    while (!outbox_.empty()) {
+      for (const OutgoingMessage& m : outbox_.Take()) {
+        if (unreachable.contains(m.peer)) continue;
+        if (!SendTo(socket, m.peer, m.envelope).ok()) {
+          unreachable.insert(m.peer);
+          scheduler_.OnPeerUnreachable(m.peer, now, &outbox_);
+        }
+      }
+    }
+  }
+
+  const BrokerOptions options_;
+  std::optional<zmq::context_t> owned_context_;
+  zmq::context_t* context_;
+  Scheduler scheduler_;
+  Outbox outbox_;
+  std::optional<zmq::socket_t> socket_;
+  std::vector<std::string> bound_;
+  Wakeup wakeup_;
+  std::atomic<bool> stop_{false};
+};
+
+Broker::Broker(BrokerOptions options, zmq::context_t* context)
+    : loop_(std::make_unique<Loop>(std::move(options), context)) {}
+
+Broker::~Broker() = default;
+
+absl::Status Broker::Bind() { return loop_->Bind(); }
+
+std::vector<std::string> Broker::bound_endpoints() const {
+  return loop_->bound_endpoints();
+}
+
+absl::Status Broker::Run() { return loop_->Run(); }
+
+void Broker::Stop() { loop_->Stop(); }
+
+}  // namespace tq

@@ -1,0 +1,106 @@
+// tq-broker: binds the listen endpoints, prints one "listening on <endpoint>"
+// line per bound endpoint to stdout (scripts and tests parse it to learn an
+// ephemeral port), and runs the broker until SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "broker/broker.h"
+#include "common/cli.h"
+
+ABSL_FLAG(std::string, listen, "tcp://*:5555",
+          "Comma-separated endpoints to bind, e.g. tcp://*:5555 or "
+          "tcp://127.0.0.1:* (ephemeral port)");
+ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
+          "Send something to every peer at least this often");
+ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
+          "A peer silent this long is gone (its chunks are requeued, its jobs "
+          "cancelled)");
+ABSL_FLAG(int64_t, lease_ms, 120'000,
+          "A chunk not reported within this time after hand-out is requeued");
+ABSL_FLAG(uint32_t, max_attempts, 4,
+          "Failed hand-outs of one chunk before its job fails");
+ABSL_FLAG(uint32_t, max_result_window, 256,
+          "Most chunks a job may have in flight or undelivered");
+ABSL_FLAG(bool, verbose, false,
+          "Log peers and job lifecycle to stderr");
+
+namespace {
+
+constexpr char kUsage[] =
+    "tq-broker: hands chunks of jobs to tq-worker processes and streams the "
+    "results to tq-client.\n\n"
+    "Usage: tq-broker [--listen=tcp://*:5555] [flags]\n\n"
+    "Prints 'listening on <endpoint>' once per bound endpoint, then serves "
+    "until SIGINT or SIGTERM.";
+
+tq::Broker* g_broker = nullptr;
+
+void OnSignal(int) {
+  if (g_broker != nullptr) g_broker->Stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args = tq::ParseFlagsOrExit(argc, argv, kUsage);
+  if (!args.empty()) {
+    fprintf(stderr, "tq-broker: unexpected argument '%s' (see --help)\n",
+            args[0].c_str());
+    return tq::kExitUsage;
+  }
+  tq::BrokerOptions options;
+  options.listen.clear();
+  for (absl::string_view endpoint :
+       absl::StrSplit(absl::GetFlag(FLAGS_listen), ',', absl::SkipWhitespace())) {
+    options.listen.emplace_back(absl::StripAsciiWhitespace(endpoint));
+  }
+  if (options.listen.empty()) {
+    fprintf(stderr, "tq-broker: --listen names no endpoint\n");
+    return tq::kExitUsage;
+  }
+  options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
+  options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
+  options.lease_ms = absl::GetFlag(FLAGS_lease_ms);
+  options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  options.max_result_window = absl::GetFlag(FLAGS_max_result_window);
+  options.verbose = absl::GetFlag(FLAGS_verbose);
+  if (options.heartbeat_interval_ms <= 0 || options.heartbeat_timeout_ms <= 0 ||
+      options.lease_ms <= 0 || options.max_attempts == 0 ||
+      options.max_result_window == 0) {
+    fprintf(stderr,
+            "tq-broker: --heartbeat-interval-ms, --heartbeat-timeout-ms, "
+            "--lease-ms, --max-attempts and --max-result-window must be "
+            "positive\n");
+    return tq::kExitUsage;
+  }
+
+  tq::Broker broker(options);
+  if (absl::Status status = broker.Bind(); !status.ok()) {
+    fprintf(stderr, "tq-broker: %s\n", std::string(status.message()).c_str());
+    return tq::kExitUsage;
+  }
+  for (const std::string& endpoint : broker.bound_endpoints()) {
+    printf("listening on %s\n", endpoint.c_str());
+  }
+  fflush(stdout);
+
+  g_broker = &broker;
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  absl::Status status = broker.Run();
+  g_broker = nullptr;
+  if (!status.ok()) {
+    fprintf(stderr, "tq-broker: %s\n", std::string(status.message()).c_str());
+    return tq::kExitUnavailable;
+  }
+  return tq::kExitOk;
+}

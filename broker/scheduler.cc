@@ -1,0 +1,294 @@
+// Scheduler, part 1: peers (hello, liveness, heartbeats, departures) and
+// routing each message to its handler. Jobs and chunks: scheduler_jobs.cc.
+#include "broker/scheduler.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/protocol.h"
+
+namespace tq {
+
+Scheduler::Scheduler(const BrokerOptions& options, const TaskRegistry* tasks)
+    : options_(options), tasks_(tasks) {}
+
+void Scheduler::Log(absl::string_view line) const {
+  if (logger_) logger_(line);
+}
+
+std::string Scheduler::PeerName(const std::string& id) const {
+  auto it = peers_.find(id);
+  if (it == peers_.end() || it->second.name.empty()) return "(unnamed)";
+  return it->second.name;
+}
+
+uint64_t Scheduler::WorkerThreads() const {
+  uint64_t threads = 0;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.role == v1::ROLE_WORKER) threads += peer.threads;
+  }
+  return threads;
+}
+
+void Scheduler::Send(const std::string& peer, v1::Envelope envelope,
+                     int64_t now_us, Outbox* out) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end()) it->second.last_sent_us = now_us;
+  out->Add(peer, std::move(envelope));
+}
+
+void Scheduler::SendError(const std::string& peer, const absl::Status& status,
+                          int64_t now_us, Outbox* out, uint64_t job_id,
+                          uint64_t request_id) {
+  v1::Envelope env;
+  *env.mutable_error() = ErrorFromStatus(status, job_id, request_id);
+  Send(peer, std::move(env), now_us, out);
+}
+
+void Scheduler::OnMessage(const std::string& id, v1::Envelope envelope,
+                          int64_t now_us, Outbox* out) {
+  if (envelope.body_case() == v1::Envelope::kHello) {
+    OnHello(id, envelope.hello(), now_us, out);
+    Dispatch(now_us, out);
+    return;
+  }
+  auto it = peers_.find(id);
+  if (it == peers_.end()) {
+    ++stats_.rejected_no_hello;
+    SendError(id, absl::FailedPreconditionError("send hello first"), now_us, out);
+    return;
+  }
+  Peer& peer = it->second;
+  peer.last_heard_us = now_us;
+  switch (envelope.body_case()) {
+    case v1::Envelope::kHeartbeat:
+      return;
+    case v1::Envelope::kGoodbye:
+      ForgetPeer(id, /*failed=*/false, "said goodbye", now_us, out);
+      Dispatch(now_us, out);
+      return;
+    case v1::Envelope::kError:
+      // Peers report trouble they cannot attribute to a chunk; log only.
+      Log(absl::StrCat("peer ", PeerName(id), " reported: ",
+                       envelope.error().message()));
+      return;
+    default:
+      break;
+  }
+  if (peer.role == v1::ROLE_WORKER) {
+    OnWorkerMessage(id, peer, envelope, now_us, out);
+  } else {
+    OnClientMessage(id, peer, envelope, now_us, out);
+  }
+  Dispatch(now_us, out);
+}
+
+void Scheduler::OnHello(const std::string& id, const v1::Hello& hello,
+                        int64_t now_us, Outbox* out) {
+  if (hello.protocol_version() != kProtocolVersion) {
+    ++stats_.rejected_bad_version;
+    SendError(id,
+              absl::FailedPreconditionError(absl::StrCat(
+                  "protocol version ", hello.protocol_version(),
+                  " not supported; this broker speaks ", kProtocolVersion)),
+              now_us, out);
+    if (peers_.contains(id)) ForgetPeer(id, true, "bad hello", now_us, out);
+    return;
+  }
+  if (peers_.contains(id)) {
+    ++stats_.rejected_bad_hello;
+    SendError(id, absl::FailedPreconditionError("already said hello"), now_us,
+              out);
+    return;
+  }
+  if (hello.role() != v1::ROLE_CLIENT && hello.role() != v1::ROLE_WORKER) {
+    ++stats_.rejected_bad_hello;
+    SendError(id,
+              absl::InvalidArgumentError(
+                  "hello must say role client or worker"),
+              now_us, out);
+    return;
+  }
+  Peer& peer = peers_[id];
+  peer.role = hello.role();
+  peer.name = hello.name();
+  peer.last_heard_us = now_us;
+  if (peer.role == v1::ROLE_WORKER) {
+    peer.threads = hello.threads();
+    peer.credit = hello.credit();
+  }
+  Log(absl::StrCat(peer.role == v1::ROLE_WORKER ? "worker " : "client ",
+                   PeerName(id), " connected",
+                   peer.role == v1::ROLE_WORKER
+                       ? absl::StrCat(" (", peer.threads, " threads, credit ",
+                                      peer.credit, ")")
+                       : ""));
+  v1::Envelope env;
+  v1::Welcome* welcome = env.mutable_welcome();
+  welcome->set_protocol_version(kProtocolVersion);
+  welcome->set_heartbeat_interval_ms(
+      static_cast<uint32_t>(options_.heartbeat_interval_ms));
+  welcome->set_heartbeat_timeout_ms(
+      static_cast<uint32_t>(options_.heartbeat_timeout_ms));
+  for (const std::string& name : tasks_->Names()) welcome->add_tasks(name);
+  welcome->set_worker_threads(static_cast<uint32_t>(
+      std::min<uint64_t>(WorkerThreads(), std::numeric_limits<uint32_t>::max())));
+  Send(id, std::move(env), now_us, out);
+}
+
+void Scheduler::OnWorkerMessage(const std::string& id, Peer& peer,
+                                v1::Envelope& env, int64_t now_us,
+                                Outbox* out) {
+  switch (env.body_case()) {
+    case v1::Envelope::kChunkReports:
+      OnReports(id, peer, *env.mutable_chunk_reports(), now_us, out);
+      return;
+    case v1::Envelope::kWorkerCredit:
+      peer.credit += env.worker_credit().chunks();
+      return;
+    case v1::Envelope::kDrain:
+      OnDrain(id, peer, env.drain(), now_us, out);
+      return;
+    default:
+      ++stats_.rejected_wrong_role;
+      SendError(id,
+                absl::FailedPreconditionError(absl::StrCat(
+                    "unexpected message '", std::string(BodyName(env)), "' from a worker")),
+                now_us, out);
+  }
+}
+
+void Scheduler::OnClientMessage(const std::string& id, Peer& peer,
+                                v1::Envelope& env, int64_t now_us,
+                                Outbox* out) {
+  switch (env.body_case()) {
+    case v1::Envelope::kSubmitJob:
+      OnSubmit(id, peer, *env.mutable_submit_job(), now_us, out);
+      return;
+    case v1::Envelope::kClientCredit:
+      OnClientCredit(id, env.client_credit(), now_us, out);
+      return;
+    case v1::Envelope::kCancelJob:
+      OnCancel(id, env.cancel_job(), now_us, out);
+      return;
+    default:
+      ++stats_.rejected_wrong_role;
+      SendError(id,
+                absl::FailedPreconditionError(absl::StrCat(
+                    "unexpected message '", std::string(BodyName(env)), "' from a client")),
+                now_us, out);
+  }
+}
+
+void Scheduler::OnMalformed(const std::string& id, const absl::Status& error,
+                            int64_t now_us, Outbox* out) {
+  ++stats_.rejected_malformed;
+  auto it = peers_.find(id);
+  if (it != peers_.end()) it->second.last_heard_us = now_us;
+  Log(absl::StrCat("dropped a message from ", PeerName(id), ": ",
+                   error.message()));
+  SendError(id, error, now_us, out);
+}
+
+void Scheduler::OnPeerUnreachable(const std::string& id, int64_t now_us,
+                                  Outbox* out) {
+  if (!peers_.contains(id)) return;
+  ForgetPeer(id, /*failed=*/true, "unreachable", now_us, out);
+  Dispatch(now_us, out);
+}
+
+void Scheduler::ForgetPeer(const std::string& id, bool failed,
+                           absl::string_view why, int64_t now_us,
+                           Outbox* out) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  const v1::Role role = it->second.role;
+  const std::string name = PeerName(id);
+  Log(absl::StrCat(role == v1::ROLE_WORKER ? "worker " : "client ", name,
+                   " gone: ", why));
+  if (role == v1::ROLE_WORKER) {
+    // Keep the peer until its chunks are requeued, so the requeue does not
+    // hand them straight back to it.
+    it->second.draining = true;
+    it->second.credit = 0;
+    RequeueWorkerChunks(
+        id, failed ? RequeueReason::kWorkerLost : RequeueReason::kDrained,
+        absl::UnavailableError(
+            absl::StrCat("worker ", name, " lost (", why, ")")),
+        now_us, out);
+    peers_.erase(id);
+    return;
+  }
+  std::vector<uint64_t> owned(it->second.jobs.begin(), it->second.jobs.end());
+  std::sort(owned.begin(), owned.end());
+  peers_.erase(id);
+  for (uint64_t job_id : owned) {
+    auto job = jobs_.find(job_id);
+    if (job == jobs_.end()) continue;
+    EndJob(*job->second,
+           absl::CancelledError(absl::StrCat("client ", name, " gone: ", why)),
+           now_us, out);
+  }
+}
+
+void Scheduler::OnTick(int64_t now_us, Outbox* out) {
+  ExpireLeases(now_us, out);
+  const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
+  std::vector<std::string> silent;
+  for (const auto& [id, peer] : peers_) {
+    if (now_us - peer.last_heard_us >= timeout_us) silent.push_back(id);
+  }
+  std::sort(silent.begin(), silent.end());
+  for (const std::string& id : silent) {
+    ForgetPeer(id, /*failed=*/true,
+               absl::StrCat("silent for ", options_.heartbeat_timeout_ms, " ms"),
+               now_us, out);
+  }
+  const int64_t interval_us = options_.heartbeat_interval_ms * 1000;
+  for (auto& [id, peer] : peers_) {
+    if (now_us - peer.last_sent_us >= interval_us) {
+      v1::Envelope env;
+      env.mutable_heartbeat();
+      peer.last_sent_us = now_us;
+      out->Add(id, std::move(env));
+    }
+  }
+  Dispatch(now_us, out);
+}
+
+int64_t Scheduler::NextDeadlineUs() const {
+  int64_t next = std::numeric_limits<int64_t>::max();
+  if (auto lease = leases_.EarliestUs()) next = *lease;
+  const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
+  const int64_t interval_us = options_.heartbeat_interval_ms * 1000;
+  for (const auto& [id, peer] : peers_) {
+    next = std::min(next, peer.last_heard_us + timeout_us);
+    next = std::min(next, peer.last_sent_us + interval_us);
+  }
+  return next;
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats s = stats_;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.role == v1::ROLE_WORKER) {
+      ++s.connected_workers;
+      s.worker_threads += peer.threads;
+    } else {
+      ++s.connected_clients;
+    }
+  }
+  s.jobs_active = jobs_.size();
+  for (const auto& [id, job] : jobs_) {
+    s.chunks_in_flight += job->in_flight().size();
+    s.results_undelivered += job->undelivered();
+    const uint64_t queued = job->ChunksQueued();
+    s.chunks_queued = queued > std::numeric_limits<uint64_t>::max() - s.chunks_queued
+                          ? std::numeric_limits<uint64_t>::max()
+                          : s.chunks_queued + queued;
+  }
+  return s;
+}
+
+}  // namespace tq

@@ -1,0 +1,156 @@
+// The broker's brain as a sans-I/O state machine: peers, jobs, chunks,
+// leases, credits, retries. Events go in (a parsed message from a peer, a
+// malformed one, a peer found unreachable, the passing of time), envelopes
+// to send come out in an Outbox. It owns no socket and never reads a clock:
+// every event carries `now_us`, so tests drive it with fake time.
+//
+// Policy in one paragraph: a worker gets Assignments only against credit it
+// granted; jobs share workers round-robin, requeued chunks first; a job has
+// at most min(client credit, max_result_window) chunks in flight or waiting
+// for delivery; every hand-out has a lease; an expired lease, a lost worker
+// or a task error requeues the chunk, and max_attempts such failures fail
+// the job; the first report for a chunk wins.
+#ifndef TQ_BROKER_SCHEDULER_H_
+#define TQ_BROKER_SCHEDULER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "broker/broker.h"
+#include "broker/job.h"
+#include "broker/lease_deadlines.h"
+#include "broker/outbox.h"
+#include "broker/scheduler_stats.h"
+#include "tasks/task.h"
+#include "tq/v1/tq.pb.h"
+
+namespace tq {
+
+// Not thread-safe: one thread (the broker loop, or a test) drives it.
+class Scheduler {
+ public:
+  // Uses options' liveness, lease and attempt settings (listen is ignored).
+  // `tasks` must outlive the scheduler.
+  explicit Scheduler(const BrokerOptions& options,
+                     const TaskRegistry* tasks = &BuiltinTasks());
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Where verbose log lines go (peer arrivals/departures, job lifecycle);
+  // unset means quiet.
+  void set_logger(std::function<void(absl::string_view)> logger) {
+    logger_ = std::move(logger);
+  }
+
+  // A parsed message from `peer` (a routing id).
+  void OnMessage(const std::string& peer, v1::Envelope envelope,
+                 int64_t now_us, Outbox* out);
+  // A message from `peer` that could not be parsed: counted, answered with
+  // an Error, otherwise ignored (report and carry on).
+  void OnMalformed(const std::string& peer, const absl::Status& error,
+                   int64_t now_us, Outbox* out);
+  // Sending to `peer` failed: it is gone (as if it had timed out).
+  void OnPeerUnreachable(const std::string& peer, int64_t now_us, Outbox* out);
+  // Runs whatever is due at `now_us`: lease expiries, silent peers,
+  // heartbeats to quiet peers.
+  void OnTick(int64_t now_us, Outbox* out);
+  // When OnTick next has something to do (absolute, microseconds);
+  // INT64_MAX if nothing is scheduled. May be early, never late.
+  int64_t NextDeadlineUs() const;
+
+  SchedulerStats stats() const;
+
+ private:
+  struct Peer {
+    v1::Role role = v1::ROLE_UNSPECIFIED;
+    std::string name;
+    int64_t last_heard_us = 0;
+    int64_t last_sent_us = 0;
+    // Worker only.
+    uint32_t threads = 0;
+    uint64_t credit = 0;
+    bool draining = false;
+    // Client only: the jobs it owns.
+    absl::flat_hash_set<uint64_t> jobs;
+  };
+  enum class RequeueReason { kLeaseExpired, kWorkerLost, kTaskFailed, kDrained };
+
+  // scheduler.cc: peers and message routing.
+  void OnHello(const std::string& peer, const v1::Hello& hello, int64_t now_us,
+               Outbox* out);
+  void OnWorkerMessage(const std::string& id, Peer& peer, v1::Envelope& env,
+                       int64_t now_us, Outbox* out);
+  void OnClientMessage(const std::string& id, Peer& peer, v1::Envelope& env,
+                       int64_t now_us, Outbox* out);
+  // The peer left (Goodbye), fell silent, or could not be reached.
+  // `failed` says whether its chunks count as failed attempts.
+  void ForgetPeer(const std::string& id, bool failed, absl::string_view why,
+                  int64_t now_us, Outbox* out);
+  void Send(const std::string& peer, v1::Envelope envelope, int64_t now_us,
+            Outbox* out);
+  void SendError(const std::string& peer, const absl::Status& status,
+                 int64_t now_us, Outbox* out, uint64_t job_id = 0,
+                 uint64_t request_id = 0);
+  uint64_t WorkerThreads() const;
+  void Log(absl::string_view line) const;
+  std::string PeerName(const std::string& id) const;
+
+  // scheduler_jobs.cc: jobs, chunks, leases, results.
+  void OnSubmit(const std::string& client, Peer& peer, v1::SubmitJob& submit,
+                int64_t now_us, Outbox* out);
+  void OnClientCredit(const std::string& client, const v1::ClientCredit& credit,
+                      int64_t now_us, Outbox* out);
+  void OnCancel(const std::string& client, const v1::CancelJob& cancel,
+                int64_t now_us, Outbox* out);
+  void OnReports(const std::string& worker, Peer& peer, v1::ChunkReports& reports,
+                 int64_t now_us, Outbox* out);
+  void OnReport(const std::string& worker, v1::ChunkReport& report,
+                int64_t now_us, Outbox* out);
+  void OnDrain(const std::string& worker, Peer& peer, const v1::Drain& drain,
+               int64_t now_us, Outbox* out);
+  // Hands out chunks while some worker has credit and some job can use it.
+  void Dispatch(int64_t now_us, Outbox* out);
+  Job* NextDispatchableJob();
+  void HandOut(Job& job, const std::string& worker, int64_t now_us, Outbox* out);
+  // Takes an in-flight chunk back. A penalised requeue counts as a failure;
+  // the failure that reaches max_attempts fails the job (returns false).
+  bool RequeueChunk(Job& job, uint64_t index, RequeueReason reason,
+                    const absl::Status& cause, int64_t now_us, Outbox* out);
+  // Requeues every chunk `worker` holds.
+  void RequeueWorkerChunks(const std::string& worker, RequeueReason reason,
+                           const absl::Status& cause, int64_t now_us,
+                           Outbox* out);
+  void ExpireLeases(int64_t now_us, Outbox* out);
+  void DeliverResults(Job& job, int64_t now_us, Outbox* out);
+  // Ends a job: RevokeJob to its workers (if not ok), JobFinished to its
+  // client, state freed. `job` is invalid afterwards.
+  void EndJob(Job& job, const absl::Status& status, int64_t now_us, Outbox* out);
+  void MaybeCompactLeases();
+
+  // Constant after construction.
+  const BrokerOptions options_;
+  const TaskRegistry* const tasks_;
+  std::function<void(absl::string_view)> logger_;
+
+  absl::flat_hash_map<std::string, Peer> peers_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
+  // Jobs in submission order; dispatch walks it round-robin from ring_pos_.
+  std::vector<uint64_t> job_ring_;
+  size_t ring_pos_ = 0;
+  uint64_t next_job_id_ = 1;
+  LeaseDeadlines leases_;
+  // Lease heap size at which stale entries are next purged.
+  size_t compact_at_ = 4096;
+  SchedulerStats stats_;
+};
+
+}  // namespace tq
+
+#endif  // TQ_BROKER_SCHEDULER_H_
