@@ -8,8 +8,21 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+
 namespace tq {
 namespace {
+
+// Strict: the whole (whitespace-trimmed) text must be a number; "12x" or
+// "1e5" are not limits.
+std::optional<long long> ParseInteger(const std::string& text) {
+  long long value = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &value)) {
+    return std::nullopt;
+  }
+  return value;
+}
 
 std::optional<std::string> ReadFirstLine(const std::string& path) {
   std::ifstream in(path);
@@ -20,7 +33,10 @@ std::optional<std::string> ReadFirstLine(const std::string& path) {
 
 std::optional<int> CeilQuota(long long quota, long long period) {
   if (quota <= 0 || period <= 0) return std::nullopt;
-  return static_cast<int>(std::max<long long>(1, (quota + period - 1) / period));
+  // quota / period rounded up, without overflowing quota + period, and
+  // clamped so a huge quota cannot wrap to a negative int.
+  long long cpus = quota / period + (quota % period != 0 ? 1 : 0);
+  return static_cast<int>(std::clamp<long long>(cpus, 1, 1 << 20));
 }
 
 // The cgroup v2 path of this process: the "0::/path" line of
@@ -39,26 +55,27 @@ std::string OwnCgroupV2Dir(const std::string& root) {
 std::optional<int> CgroupV2CpuLimit(const std::string& cgroup_dir) {
   auto line = ReadFirstLine(cgroup_dir + "/cpu.max");
   if (!line) return std::nullopt;
+  // "$MAX $PERIOD", where $MAX is "max" for no limit.
   std::istringstream fields(*line);
-  std::string quota;
-  long long period = 0;
-  if (!(fields >> quota >> period) || quota == "max") return std::nullopt;
-  try {
-    return CeilQuota(std::stoll(quota), period);
-  } catch (...) {
+  std::string quota_text, period_text, extra;
+  if (!(fields >> quota_text >> period_text) || (fields >> extra) ||
+      quota_text == "max") {
     return std::nullopt;
   }
+  std::optional<long long> quota = ParseInteger(quota_text);
+  std::optional<long long> period = ParseInteger(period_text);
+  if (!quota || !period) return std::nullopt;
+  return CeilQuota(*quota, *period);
 }
 
 std::optional<int> CgroupV1CpuLimit(const std::string& cpu_dir) {
   auto quota = ReadFirstLine(cpu_dir + "/cpu.cfs_quota_us");
   auto period = ReadFirstLine(cpu_dir + "/cpu.cfs_period_us");
   if (!quota || !period) return std::nullopt;
-  try {
-    return CeilQuota(std::stoll(*quota), std::stoll(*period));
-  } catch (...) {
-    return std::nullopt;
-  }
+  std::optional<long long> quota_value = ParseInteger(*quota);
+  std::optional<long long> period_value = ParseInteger(*period);
+  if (!quota_value || !period_value) return std::nullopt;
+  return CeilQuota(*quota_value, *period_value);
 }
 
 int AffinityCpuCount() {
