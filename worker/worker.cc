@@ -124,7 +124,12 @@ class Worker::Loop {
   // Opens a fresh DEALER to the broker. A new socket per session: the old
   // one may hold a queued Hello or reports that must never reach the broker.
   absl::Status Connect() {
-    socket_.reset();
+    if (socket_) {
+      // Whatever the dropped socket still queues (a stale Hello, reports of
+      // the lost session) must never reach the broker: no linger.
+      socket_->set(zmq::sockopt::linger, 0);
+      socket_.reset();
+    }
     try {
       socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
       ConfigureSocket(*socket_);

@@ -189,5 +189,46 @@ TEST_F(WorkerLoopTest, StopBeforeWelcomeReturnsOk) {
   EXPECT_TRUE(run_status.ok()) << run_status;
 }
 
+TEST_F(WorkerLoopTest, FindsABrokerThatStartsLater) {
+  // Reserve a port, then close it: the worker starts with nothing listening.
+  std::string endpoint = endpoint_;
+  router_.close();
+  WorkerOptions options = Options();
+  options.broker = endpoint;
+  options.heartbeat_interval_ms = 50;
+  options.reconnect_min_ms = 50;
+  options.reconnect_max_ms = 400;
+  Worker worker(options);
+  absl::Status run_status = absl::UnknownError("not finished");
+  std::thread runner([&] { run_status = worker.Run(); });
+
+  router_ = zmq::socket_t(context_, zmq::socket_type::router);
+  ConfigureSocket(router_);
+  router_.bind(endpoint);
+  // Welcome every Hello (a re-Hello may overtake our answer) until a
+  // welcomed session heartbeats: only a welcomed session does.
+  bool heartbeat_seen = false;
+  auto deadline = steady_clock::now() + std::chrono::seconds(20);
+  while (!heartbeat_seen && steady_clock::now() < deadline) {
+    std::vector<zmq::pollitem_t> items = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
+    PollIgnoringEintr(items, std::chrono::milliseconds(100));
+    while (std::optional<Received> received = TryReceive(router_, true)) {
+      ASSERT_TRUE(received->envelope.ok());
+      if (received->envelope->has_hello()) {
+        peer_ = received->routing_id;
+        v1::Envelope welcome;
+        welcome.mutable_welcome()->set_protocol_version(kProtocolVersion);
+        SendTo(router_, peer_, welcome).IgnoreError();  // peer may be gone
+      } else if (received->envelope->has_heartbeat()) {
+        heartbeat_seen = true;
+      }
+    }
+  }
+  EXPECT_TRUE(heartbeat_seen);
+  worker.Stop();
+  runner.join();
+  EXPECT_TRUE(run_status.ok()) << run_status;
+}
+
 }  // namespace
 }  // namespace tq
