@@ -1,0 +1,281 @@
+// tq-client: run a task over a range or a list of numbers on a tq cluster
+// (or an embedded one) and stream the results to stdout.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/interrupt_watcher.h"
+#include "client/number_parse.h"
+#include "client/output_writer.h"
+#include "client/pool.h"
+#include "client/progress_bar.h"
+#include "common/cli.h"
+#include "tasks/task.h"
+
+ABSL_FLAG(std::string, broker, "",
+          "broker endpoint, e.g. tcp://host:5555; default: $TQ_BROKER, and "
+          "without it an embedded in-process cluster");
+ABSL_FLAG(std::string, format, "tsv", "output: tsv, json, true, count or bitmap");
+ABSL_FLAG(bool, unordered, false,
+          "print chunks as they complete instead of in input order");
+ABSL_FLAG(uint64_t, chunk_size, 0, "items per chunk; 0 lets the broker choose");
+ABSL_FLAG(std::vector<std::string>, param, {},
+          "task parameter key=value (repeatable, or comma-separated)");
+ABSL_FLAG(double, connect_timeout, 10, "seconds to wait for the broker");
+ABSL_FLAG(int, threads, 0,
+          "embedded cluster worker threads; 0 = the usable CPUs");
+ABSL_FLAG(std::string, progress, "auto",
+          "progress bar on stderr: auto (if a terminal), always or never");
+ABSL_FLAG(std::string, input, "",
+          "file of numbers separated by whitespace ('-' = stdin), instead of "
+          "LO HI");
+
+namespace tq {
+namespace {
+
+constexpr char kUsage[] =
+    "Runs a task over numbers on a tq cluster and prints the results.\n\n"
+    "  tq-client [flags] map TASK LO HI          inclusive range, 0..2^64-1\n"
+    "  tq-client [flags] map TASK --input=FILE   numbers in FILE ('-' = stdin)\n"
+    "  tq-client [flags] tasks                   list the cluster's tasks\n\n"
+    "Exit codes: 0 ok, 1 bad usage or input, 2 job failed, 3 broker "
+    "unreachable or lost, 130 interrupted.";
+
+[[noreturn]] void Fail(int code, absl::string_view message) {
+  fprintf(stderr, "tq-client: %s\n", std::string(message).c_str());
+  fflush(stdout);
+  std::exit(code);
+}
+
+[[noreturn]] void UsageError(absl::string_view message) {
+  Fail(kExitUsage, absl::StrCat(message, " (see tq-client --help)"));
+}
+
+// The exit code for an error, chosen by what the user does next.
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+      return kExitUsage;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitUnavailable;
+    default:
+      return kExitJobFailed;
+  }
+}
+
+std::string ReadInput(const std::string& path) {
+  FILE* file = path == "-" ? stdin : fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    UsageError(absl::StrCat("cannot read --input '", path, "': ", strerror(errno)));
+  }
+  std::string text;
+  char buffer[1 << 16];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  if (ferror(file)) {
+    UsageError(absl::StrCat("error reading --input '", path, "'"));
+  }
+  if (file != stdin) fclose(file);
+  return text;
+}
+
+ClientOptions OptionsFromFlags() {
+  ClientOptions options;
+  options.broker = absl::GetFlag(FLAGS_broker);
+  if (options.broker.empty()) {
+    if (const char* env = getenv("TQ_BROKER")) options.broker = env;
+  }
+  double timeout = absl::GetFlag(FLAGS_connect_timeout);
+  if (!(timeout > 0)) UsageError("--connect-timeout must be positive");
+  options.connect_timeout_ms = static_cast<int64_t>(timeout * 1000);
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 0) UsageError("--threads must be 0 (automatic) or more");
+  options.embedded_threads = threads;
+  return options;
+}
+
+std::unique_ptr<Pool> ConnectOrExit(const ClientOptions& options) {
+  absl::StatusOr<std::unique_ptr<Pool>> pool = Pool::Connect(options);
+  if (!pool.ok()) Fail(ExitCodeFor(pool.status()), pool.status().message());
+  return *std::move(pool);
+}
+
+int ListTasks(const std::vector<std::string>& args) {
+  if (args.size() != 1) UsageError("'tasks' takes no arguments");
+  std::unique_ptr<Pool> pool = ConnectOrExit(OptionsFromFlags());
+  for (const std::string& name : pool->tasks()) {
+    const Task* task = BuiltinTasks().Find(name);
+    if (task != nullptr) {
+      printf("%s\t%s\n", name.c_str(), std::string(task->description()).c_str());
+    } else {
+      printf("%s\n", name.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+// Runs one job to the end through `writer`. Returns the exit code.
+int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
+           ProgressBar& progress, bool ordered) {
+  InterruptWatcher& watcher = InterruptWatcher::Install();
+  absl::StatusOr<std::unique_ptr<Job>> job = pool.Submit(spec);
+  if (!job.ok()) {
+    // Unknown task, bad parameters or chunk size: the broker's message says
+    // which (an unknown task's lists the tasks offered).
+    progress.Clear();
+    fprintf(stderr, "tq-client: %s\n",
+            std::string(job.status().message()).c_str());
+    return ExitCodeFor(job.status());
+  }
+  watcher.Watch(job->get());
+  int code = kExitOk;
+  while (true) {
+    absl::StatusOr<std::optional<ChunkResult>> chunk =
+        ordered ? (*job)->Next() : (*job)->NextCompleted();
+    if (!chunk.ok()) {
+      progress.Clear();
+      if (watcher.interrupted()) {
+        fprintf(stderr, "tq-client: interrupted; output is incomplete\n");
+        code = kExitInterrupted;
+      } else {
+        fprintf(stderr, "tq-client: job failed: %s; output is incomplete\n",
+                std::string(chunk.status().message()).c_str());
+        code = chunk.status().code() == absl::StatusCode::kUnavailable
+                   ? kExitUnavailable
+                   : kExitJobFailed;
+      }
+      break;
+    }
+    if (!chunk->has_value()) break;
+    if (absl::Status written = writer.Write(**chunk); !written.ok()) {
+      progress.Clear();
+      fprintf(stderr, "tq-client: %s; output is incomplete\n",
+              std::string(written.message()).c_str());
+      code = kExitJobFailed;
+      break;
+    }
+    progress.Advance((*chunk)->size());
+  }
+  watcher.Watch(nullptr);
+  return code;
+}
+
+int Map(const std::vector<std::string>& args) {
+  std::string input_path = absl::GetFlag(FLAGS_input);
+  if (args.size() < 2) UsageError("'map' needs a TASK");
+  if (input_path.empty() && args.size() != 4) {
+    UsageError("'map' takes TASK LO HI, or TASK with --input=FILE");
+  }
+  if (!input_path.empty() && args.size() != 2) {
+    UsageError("'map' with --input takes only TASK (no LO HI)");
+  }
+  absl::StatusOr<OutputFormat> format =
+      ParseOutputFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) UsageError(format.status().message());
+  bool ordered = !absl::GetFlag(FLAGS_unordered);
+  if (*format == OutputFormat::kBitmap && !ordered) {
+    UsageError("--format=bitmap needs input order; drop --unordered");
+  }
+  if (*format == OutputFormat::kCount) ordered = false;  // order is moot
+
+  JobSpec spec;
+  spec.task = args[1];
+  spec.chunk_size = absl::GetFlag(FLAGS_chunk_size);
+  spec.reduction = *format == OutputFormat::kCount ? Reduction::kCount
+                                                   : Reduction::kNone;
+  for (const std::string& param : absl::GetFlag(FLAGS_param)) {
+    size_t eq = param.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      UsageError(absl::StrCat("--param '", param, "' is not key=value"));
+    }
+    spec.params[param.substr(0, eq)] = param.substr(eq + 1);
+  }
+  // A task this binary knows can be checked before connecting.
+  if (const Task* task = BuiltinTasks().Find(spec.task);
+      task != nullptr && NeedsBoolTask(*format) &&
+      task->shape() != ResultShape::kBool) {
+    UsageError(absl::StrCat("--format=", absl::GetFlag(FLAGS_format),
+                            " needs a task with true/false results; '",
+                            spec.task, "' has other results"));
+  }
+
+  // The whole input is checked before anything is submitted.
+  std::vector<uint64_t> list;
+  absl::uint128 total;
+  if (input_path.empty()) {
+    absl::StatusOr<uint64_t> lo = ParseNumber(args[2]);
+    if (!lo.ok()) UsageError(absl::StrCat("LO: ", lo.status().message()));
+    absl::StatusOr<uint64_t> hi = ParseNumber(args[3]);
+    if (!hi.ok()) UsageError(absl::StrCat("HI: ", hi.status().message()));
+    if (*lo > *hi) {
+      UsageError(absl::StrCat("LO ", *lo, " is greater than HI ", *hi));
+    }
+    spec.input = NumberRange{*lo, *hi};
+    total = absl::uint128(*hi - *lo) + 1;
+  } else {
+    absl::StatusOr<std::vector<uint64_t>> numbers = ParseNumberList(
+        ReadInput(input_path), input_path == "-" ? "stdin" : input_path);
+    if (!numbers.ok()) UsageError(numbers.status().message());
+    list = *std::move(numbers);
+    total = list.size();
+  }
+
+  std::string progress_flag = absl::GetFlag(FLAGS_progress);
+  if (progress_flag != "auto" && progress_flag != "always" &&
+      progress_flag != "never") {
+    UsageError(absl::StrCat("unknown --progress '", progress_flag,
+                            "'; choose auto, always or never"));
+  }
+  bool show_progress = progress_flag == "always" ||
+                       (progress_flag == "auto" && isatty(STDERR_FILENO));
+
+  InterruptWatcher::Install();
+  std::unique_ptr<Pool> pool = ConnectOrExit(OptionsFromFlags());
+  std::unique_ptr<OutputWriter> writer = MakeOutputWriter(*format, stdout);
+  ProgressBar progress(stderr, show_progress, total);
+  int code = kExitOk;
+  if (input_path.empty()) {
+    code = RunJob(*pool, spec, *writer, progress, ordered);
+  } else {
+    // Long lists run as consecutive jobs, so output continues in input order
+    // and memory stays bounded by one job's list.
+    for (size_t start = 0; start < list.size() && code == kExitOk;
+         start += kMaxListItemsPerJob) {
+      size_t end = std::min(list.size(), start + kMaxListItemsPerJob);
+      spec.input = std::vector<uint64_t>(list.begin() + start, list.begin() + end);
+      code = RunJob(*pool, spec, *writer, progress, ordered);
+    }
+  }
+  progress.Clear();
+  absl::Status finished = writer->Finish();
+  if (code == kExitOk && !finished.ok()) {
+    fprintf(stderr, "tq-client: %s\n", std::string(finished.message()).c_str());
+    code = kExitJobFailed;
+  }
+  writer.reset();
+  pool.reset();
+  return code;
+}
+
+}  // namespace
+}  // namespace tq
+
+int main(int argc, char** argv) {
+  tq::InterruptWatcher::Install();
+  std::vector<std::string> args = tq::ParseFlagsOrExit(argc, argv, tq::kUsage);
+  if (args.empty()) tq::UsageError("missing command: map or tasks");
+  if (args[0] == "map") return tq::Map(args);
+  if (args[0] == "tasks") return tq::ListTasks(args);
+  tq::UsageError(absl::StrCat("unknown command '", args[0],
+                              "'; use map or tasks"));
+}

@@ -1,0 +1,31 @@
+// ClientOptions: how tq-client (or any program using the library) reaches a
+// cluster. Every default is stated on its field.
+#ifndef TQ_CLIENT_OPTIONS_H_
+#define TQ_CLIENT_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace tq {
+
+struct ClientOptions {
+  // Broker endpoint, e.g. "tcp://10.0.0.1:5555". Default: empty, which runs
+  // an embedded cluster (broker + worker in this process over inproc://).
+  std::string broker;
+  // How long Connect() waits for the broker's Welcome. Default: 10 s.
+  int64_t connect_timeout_ms = 10'000;
+  // Embedded cluster only: worker pool threads. Default: 0, meaning
+  // UsableCpuCount() (affinity and cgroup quota).
+  int embedded_threads = 0;
+  // Result credit per job, in chunks: the most chunks of one job that are
+  // in flight, waiting at the broker or buffered here. Default: 0, meaning
+  // automatic: max(16, 4 x Welcome.worker_threads), capped at 256 (the
+  // broker's default max_result_window).
+  uint32_t result_window = 0;
+  // Name sent in Hello for the broker's logs. Default: empty -> "tq-client:pid".
+  std::string name;
+};
+
+}  // namespace tq
+
+#endif  // TQ_CLIENT_OPTIONS_H_

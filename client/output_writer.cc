@@ -1,0 +1,258 @@
+#include "client/output_writer.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace tq {
+namespace {
+
+absl::Status WrongKind(absl::string_view format, const ChunkResult& chunk) {
+  const char* kind = "a count";
+  switch (chunk.kind()) {
+    case ChunkResult::Kind::kBits: kind = "true/false results"; break;
+    case ChunkResult::Kind::kValues: kind = "one number per item"; break;
+    case ChunkResult::Kind::kLists: kind = "a list per item"; break;
+    case ChunkResult::Kind::kCount: break;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--format=", format, " does not fit this task's results (", kind, ")"));
+}
+
+class TsvWriter : public OutputWriter {
+ public:
+  explicit TsvWriter(FILE* file) : out_(file) {}
+  absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.kind() == ChunkResult::Kind::kCount) return WrongKind("tsv", chunk);
+    for (uint64_t i = 0; i < chunk.size(); ++i) {
+      out_.AppendNumber(chunk.n(i));
+      out_.AppendChar('\t');
+      switch (chunk.kind()) {
+        case ChunkResult::Kind::kBits:
+          out_.Append(chunk.bit(i) ? "true" : "false");
+          break;
+        case ChunkResult::Kind::kValues:
+          out_.AppendNumber(chunk.value(i));
+          break;
+        case ChunkResult::Kind::kLists: {
+          bool first = true;
+          for (uint64_t v : chunk.list(i)) {
+            if (!first) out_.AppendChar(' ');
+            first = false;
+            out_.AppendNumber(v);
+          }
+          break;
+        }
+        case ChunkResult::Kind::kCount:
+          break;
+      }
+      out_.AppendChar('\n');
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override { return out_.Flush(); }
+
+ private:
+  BufferedOutput out_;
+};
+
+class JsonWriter : public OutputWriter {
+ public:
+  explicit JsonWriter(FILE* file) : out_(file) {}
+  absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.kind() == ChunkResult::Kind::kCount) return WrongKind("json", chunk);
+    for (uint64_t i = 0; i < chunk.size(); ++i) {
+      out_.Append("{\"n\":");
+      out_.AppendNumber(chunk.n(i));
+      out_.Append(",\"result\":");
+      switch (chunk.kind()) {
+        case ChunkResult::Kind::kBits:
+          out_.Append(chunk.bit(i) ? "true" : "false");
+          break;
+        case ChunkResult::Kind::kValues:
+          out_.AppendNumber(chunk.value(i));
+          break;
+        case ChunkResult::Kind::kLists: {
+          out_.AppendChar('[');
+          bool first = true;
+          for (uint64_t v : chunk.list(i)) {
+            if (!first) out_.AppendChar(',');
+            first = false;
+            out_.AppendNumber(v);
+          }
+          out_.AppendChar(']');
+          break;
+        }
+        case ChunkResult::Kind::kCount:
+          break;
+      }
+      out_.Append("}\n");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override { return out_.Flush(); }
+
+ private:
+  BufferedOutput out_;
+};
+
+class TrueWriter : public OutputWriter {
+ public:
+  explicit TrueWriter(FILE* file) : out_(file) {}
+  absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("true", chunk);
+    const std::string& bits = chunk.bits();
+    for (size_t byte = 0; byte < bits.size(); ++byte) {
+      uint8_t b = static_cast<uint8_t>(bits[byte]);
+      while (b != 0) {  // only set bits: primes are sparse
+        int bit = __builtin_ctz(b);
+        b &= b - 1;
+        out_.AppendNumber(chunk.n(byte * 8 + bit));
+        out_.AppendChar('\n');
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override { return out_.Flush(); }
+
+ private:
+  BufferedOutput out_;
+};
+
+class CountWriter : public OutputWriter {
+ public:
+  explicit CountWriter(FILE* file) : out_(file) {}
+  absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.kind() != ChunkResult::Kind::kCount &&
+        chunk.kind() != ChunkResult::Kind::kBits) {
+      return WrongKind("count", chunk);
+    }
+    total_ += chunk.count();
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override {
+    out_.AppendNumber(total_);
+    out_.AppendChar('\n');
+    return out_.Flush();
+  }
+
+ private:
+  BufferedOutput out_;
+  uint64_t total_ = 0;
+};
+
+// Concatenates chunks' packed bits into one stream: item i of the job is bit
+// i%8 of byte i/8 however the chunks were cut. `pending_` holds the
+// `pending_bits_` low bits of the byte not yet complete.
+class BitmapWriter : public OutputWriter {
+ public:
+  explicit BitmapWriter(FILE* file) : out_(file) {}
+  absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("bitmap", chunk);
+    const std::string& bits = chunk.bits();
+    uint64_t items = chunk.size();
+    if (pending_bits_ == 0) {
+      // Aligned: whole bytes go straight out, a partial last byte waits.
+      size_t whole = items / 8;
+      out_.Append(absl::string_view(bits.data(), whole));
+      if (items % 8 != 0) {
+        pending_ = static_cast<uint8_t>(bits[whole]);
+        pending_bits_ = items % 8;
+      }
+      return absl::OkStatus();
+    }
+    for (size_t byte = 0; byte < bits.size(); ++byte) {
+      uint8_t b = static_cast<uint8_t>(bits[byte]);
+      unsigned valid = (byte + 1) * 8 <= items ? 8 : items % 8;
+      pending_ |= static_cast<uint8_t>(b << pending_bits_);
+      unsigned total = pending_bits_ + valid;
+      if (total >= 8) {
+        out_.AppendChar(static_cast<char>(pending_));
+        pending_ = static_cast<uint8_t>(b >> (8 - pending_bits_));
+        pending_bits_ = total - 8;
+      } else {
+        pending_bits_ = total;
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override {
+    if (pending_bits_ > 0) out_.AppendChar(static_cast<char>(pending_));
+    pending_bits_ = 0;
+    return out_.Flush();
+  }
+
+ private:
+  BufferedOutput out_;
+  uint8_t pending_ = 0;
+  unsigned pending_bits_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view name) {
+  if (name == "tsv") return OutputFormat::kTsv;
+  if (name == "json") return OutputFormat::kJson;
+  if (name == "true") return OutputFormat::kTrue;
+  if (name == "count") return OutputFormat::kCount;
+  if (name == "bitmap") return OutputFormat::kBitmap;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown --format '", name, "'; choose tsv, json, true, count or bitmap"));
+}
+
+bool NeedsBoolTask(OutputFormat format) {
+  return format == OutputFormat::kTrue || format == OutputFormat::kCount ||
+         format == OutputFormat::kBitmap;
+}
+
+BufferedOutput::BufferedOutput(FILE* file, size_t capacity)
+    : file_(file), buffer_(capacity) {}
+
+BufferedOutput::~BufferedOutput() { (void)Flush(); }
+
+void BufferedOutput::Drain() {
+  if (used_ > 0 && !failed_ && fwrite(buffer_.data(), 1, used_, file_) != used_) {
+    failed_ = true;
+  }
+  used_ = 0;
+}
+
+void BufferedOutput::Append(absl::string_view bytes) {
+  while (!bytes.empty()) {
+    if (used_ == buffer_.size()) Drain();
+    size_t n = std::min(bytes.size(), buffer_.size() - used_);
+    memcpy(buffer_.data() + used_, bytes.data(), n);
+    used_ += n;
+    bytes.remove_prefix(n);
+  }
+}
+
+void BufferedOutput::AppendNumber(uint64_t value) {
+  if (buffer_.size() - used_ < 20) Drain();
+  char* begin = buffer_.data() + used_;
+  used_ += std::to_chars(begin, begin + 20, value).ptr - begin;
+}
+
+absl::Status BufferedOutput::Flush() {
+  Drain();
+  if (!failed_ && fflush(file_) != 0) failed_ = true;
+  if (failed_) {
+    return absl::DataLossError(
+        absl::StrCat("writing the output failed: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file) {
+  switch (format) {
+    case OutputFormat::kTsv: return std::make_unique<TsvWriter>(file);
+    case OutputFormat::kJson: return std::make_unique<JsonWriter>(file);
+    case OutputFormat::kTrue: return std::make_unique<TrueWriter>(file);
+    case OutputFormat::kCount: return std::make_unique<CountWriter>(file);
+    case OutputFormat::kBitmap: return std::make_unique<BitmapWriter>(file);
+  }
+  return nullptr;
+}
+
+}  // namespace tq

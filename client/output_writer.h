@@ -1,0 +1,70 @@
+// Output writers for tq-client: turn chunk results into tsv, JSON Lines, the
+// true items, a count, or a packed bitmap. Output goes through a 1 MiB buffer
+// with large fwrite calls, so 10^8 lines stay fast, and is streamed: memory
+// is bounded by one chunk, however large the job.
+//
+// Thread safety: a writer is used by one thread.
+#ifndef TQ_CLIENT_OUTPUT_WRITER_H_
+#define TQ_CLIENT_OUTPUT_WRITER_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/chunk_result.h"
+
+namespace tq {
+
+enum class OutputFormat { kTsv, kJson, kTrue, kCount, kBitmap };
+
+// "tsv" | "json" | "true" | "count" | "bitmap"; anything else is
+// kInvalidArgument listing the formats.
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view name);
+
+// Formats that only make sense for yes/no (kBool) tasks.
+bool NeedsBoolTask(OutputFormat format);
+
+// A 1 MiB output buffer over a FILE*, written with fwrite when full.
+class BufferedOutput {
+ public:
+  explicit BufferedOutput(FILE* file, size_t capacity = 1 << 20);
+  ~BufferedOutput();  // flushes; errors are lost: call Flush() to see them
+
+  void Append(absl::string_view bytes);
+  void AppendChar(char c) {
+    if (used_ == buffer_.size()) Drain();
+    buffer_[used_++] = c;
+  }
+  void AppendNumber(uint64_t value);
+  // Writes everything buffered and fflush()es; kDataLoss if a write failed.
+  absl::Status Flush();
+
+ private:
+  void Drain();
+
+  FILE* const file_;
+  std::vector<char> buffer_;
+  size_t used_ = 0;
+  bool failed_ = false;
+};
+
+class OutputWriter {
+ public:
+  virtual ~OutputWriter() = default;
+  // Writes one chunk's items (chunks must come in the order to print).
+  // kInvalidArgument if the chunk's kind does not fit the format.
+  virtual absl::Status Write(const ChunkResult& chunk) = 0;
+  // Writes what is pending (the count line, a partial bitmap byte), flushes.
+  virtual absl::Status Finish() = 0;
+};
+
+std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file);
+
+}  // namespace tq
+
+#endif  // TQ_CLIENT_OUTPUT_WRITER_H_
