@@ -1,0 +1,41 @@
+// Primality over a contiguous range [first, last] of uint64, the fast path of
+// the `primes` task: a segmented sieve (libprimesieve) where it pays, the
+// per-item test (miller_rabin.h) where it does not. Thread-safe: no shared
+// state (see the note on primesieve's thread count in prime_range.cc).
+#ifndef TQ_TASKS_PRIME_RANGE_H_
+#define TQ_TASKS_PRIME_RANGE_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tq {
+
+// Sets bit (p - first) % 8 of byte (p - first) / 8 of `bits` for every prime
+// p in [first, last] (first <= last, any values up to 2^64-1). `bits` must
+// hold ceil((last - first + 1) / 8) bytes, zeroed by the caller. Errors only
+// if the sieve fails (out of memory: kResourceExhausted; otherwise
+// kInternal).
+absl::Status MarkPrimesInRange(uint64_t first, uint64_t last, uint8_t* bits);
+
+// The number of primes in [first, last] (first <= last).
+absl::StatusOr<uint64_t> CountPrimesInRange(uint64_t first, uint64_t last);
+
+// True when sieving [first, last] is expected to beat testing each item. The
+// sieve's fixed cost grows with sqrt(last) (it needs every prime up to it),
+// so short ranges of huge numbers go item by item. Exposed for tests, which
+// force both paths and compare them.
+bool RangeSieveIsWorthIt(uint64_t first, uint64_t last);
+
+// The same as the functions above but always item by item (IsPrime).
+void MarkPrimesItemByItem(uint64_t first, uint64_t last, uint8_t* bits);
+uint64_t CountPrimesItemByItem(uint64_t first, uint64_t last);
+
+// The same but always with the sieve, in range of its maximum stop; for tests.
+absl::Status MarkPrimesBySieve(uint64_t first, uint64_t last, uint8_t* bits);
+absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last);
+
+}  // namespace tq
+
+#endif  // TQ_TASKS_PRIME_RANGE_H_

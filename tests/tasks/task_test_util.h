@@ -1,0 +1,74 @@
+// Helpers the task tests share: running a registered task on a range or a
+// list and decoding its output, and slow reference answers to check against.
+#ifndef TQ_TESTS_TASKS_TASK_TEST_UTIL_H_
+#define TQ_TESTS_TASKS_TASK_TEST_UTIL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tasks/task.h"
+
+namespace tq::testing {
+
+inline v1::ChunkInput RangeInput(uint64_t first, uint64_t last) {
+  v1::ChunkInput input;
+  input.mutable_range()->set_first(first);
+  input.mutable_range()->set_last(last);
+  return input;
+}
+
+inline v1::ChunkInput ListInput(const std::vector<uint64_t>& items) {
+  v1::ChunkInput input;
+  for (uint64_t n : items) input.mutable_items()->add_values(n);
+  return input;
+}
+
+// The task from the built-in registry; aborts the test binary if missing.
+inline const Task& GetTask(absl::string_view name) {
+  return **BuiltinTasks().Lookup(name);
+}
+
+inline absl::StatusOr<v1::ChunkOutput> RunTask(
+    absl::string_view name, const v1::ChunkInput& input,
+    v1::Reduction reduction = v1::REDUCTION_NONE, const TaskParams& params = {}) {
+  v1::ChunkOutput output;
+  absl::Status status = GetTask(name).Run(input, params, reduction, &output);
+  if (!status.ok()) return status;
+  return output;
+}
+
+// The bitmap of a kBool output as one bool per item; also checks the
+// layout's contract (ceil(n/8) bytes, unused high bits zero) and returns an
+// empty vector if it is broken.
+inline std::vector<bool> DecodeBits(const v1::ChunkOutput& output,
+                                    uint64_t items) {
+  const std::string& bits = output.bits();
+  if (output.output_case() != v1::ChunkOutput::kBits ||
+      bits.size() != (items + 7) / 8) {
+    return {};
+  }
+  if (items % 8 != 0 &&
+      (static_cast<uint8_t>(bits.back()) >> (items % 8)) != 0) {
+    return {};
+  }
+  std::vector<bool> result(items);
+  for (uint64_t i = 0; i < items; ++i) {
+    result[i] = (static_cast<uint8_t>(bits[i / 8]) >> (i % 8)) & 1;
+  }
+  return result;
+}
+
+// Primality by trial division; slow, so only for n below ~2^40.
+inline bool IsPrimeByTrialDivision(uint64_t n) {
+  if (n < 2) return false;
+  if (n % 2 == 0) return n == 2;
+  for (uint64_t d = 3; d * d <= n; d += 2) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace tq::testing
+
+#endif  // TQ_TESTS_TASKS_TASK_TEST_UTIL_H_
