@@ -207,6 +207,9 @@ bool Scheduler::RequeueChunk(Job& job, uint64_t index, RequeueReason reason,
     history.last_code = static_cast<int32_t>(cause.code());
     history.last_error = std::string(cause.message());
     if (history.failures >= std::max<uint32_t>(1, options_.max_attempts)) {
+      // A worker that reported a failure no longer holds the chunk (no
+      // RevokeJob needed for it); after a lease expiry it may still.
+      if (reason == RequeueReason::kTaskFailed) job.Finish(index);
       EndJob(job,
              absl::Status(cause.code(),
                           absl::StrCat("chunk ", index, " of job ", job.id(),
