@@ -272,6 +272,15 @@ int Map(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   tq::InterruptWatcher::Install();
+  // absl would take "-5" for a flag named 5; name the real problem instead.
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() > 1 && arg[0] == '-' &&
+        arg.find_first_not_of("0123456789", 1) == absl::string_view::npos) {
+      tq::UsageError(absl::StrCat("negative numbers are not allowed: '", arg, "'"));
+    }
+  }
   std::vector<std::string> args = tq::ParseFlagsOrExit(argc, argv, tq::kUsage);
   if (args.empty()) tq::UsageError("missing command: map or tasks");
   if (args[0] == "map") return tq::Map(args);

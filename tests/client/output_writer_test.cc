@@ -1,0 +1,167 @@
+#include "client/output_writer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tq {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Captures what a writer prints, through a real FILE*.
+class Captured {
+ public:
+  Captured() : file_(open_memstream(&data_, &size_)) {}
+  ~Captured() {
+    fclose(file_);
+    free(data_);
+  }
+  FILE* file() { return file_; }
+  std::string text() {
+    fflush(file_);
+    return std::string(data_, size_);
+  }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  FILE* file_;
+};
+
+std::shared_ptr<JobInput> Range(uint64_t lo, uint64_t hi) {
+  auto input = std::make_shared<JobInput>();
+  input->lo = lo;
+  input->hi = hi;
+  return input;
+}
+
+bool IsPrime(uint64_t n) {
+  if (n < 2) return false;
+  for (uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+// The primality of lo..hi cut into chunks of `chunk_size`, packed LSB first.
+std::vector<ChunkResult> PrimeChunks(uint64_t lo, uint64_t hi,
+                                     uint64_t chunk_size) {
+  auto input = Range(lo, hi);
+  std::vector<ChunkResult> chunks;
+  for (uint64_t index = 0;; ++index) {
+    uint64_t items = ChunkItemCount(hi - lo, chunk_size, index);
+    if (items == 0) break;
+    std::string bits((items + 7) / 8, '\0');
+    for (uint64_t i = 0; i < items; ++i) {
+      if (IsPrime(lo + index * chunk_size + i)) bits[i / 8] |= 1 << (i % 8);
+    }
+    v1::ChunkOutput output;
+    output.set_bits(bits);
+    chunks.push_back(*ChunkResult::Decode(input, chunk_size, index, output));
+  }
+  return chunks;
+}
+
+std::string WriteAll(OutputFormat format, const std::vector<ChunkResult>& chunks) {
+  Captured out;
+  std::unique_ptr<OutputWriter> writer = MakeOutputWriter(format, out.file());
+  for (const ChunkResult& chunk : chunks) {
+    absl::Status status = writer->Write(chunk);
+    EXPECT_TRUE(status.ok()) << status;
+  }
+  EXPECT_TRUE(writer->Finish().ok());
+  writer.reset();
+  return out.text();
+}
+
+TEST(OutputWriterTest, TsvPrintsBoolsAsWords) {
+  EXPECT_EQ(WriteAll(OutputFormat::kTsv, PrimeChunks(1, 5, 2)),
+            "1\tfalse\n2\ttrue\n3\ttrue\n4\tfalse\n5\ttrue\n");
+}
+
+TEST(OutputWriterTest, TsvAndJsonPrintValuesAndLists) {
+  auto input = Range(11, 12);
+  v1::ChunkOutput lists;
+  for (uint32_t length : {1, 3}) lists.mutable_lists()->add_lengths(length);
+  for (uint64_t v : {11, 2, 2, 3}) lists.mutable_lists()->add_values(v);
+  std::vector<ChunkResult> chunks = {*ChunkResult::Decode(input, 2, 0, lists)};
+  EXPECT_EQ(WriteAll(OutputFormat::kTsv, chunks), "11\t11\n12\t2 2 3\n");
+  EXPECT_EQ(WriteAll(OutputFormat::kJson, chunks),
+            "{\"n\":11,\"result\":[11]}\n{\"n\":12,\"result\":[2,2,3]}\n");
+
+  v1::ChunkOutput values;
+  values.mutable_values()->add_values(UINT64_MAX);
+  values.mutable_values()->add_values(0);
+  chunks = {*ChunkResult::Decode(input, 2, 0, values)};
+  EXPECT_EQ(WriteAll(OutputFormat::kTsv, chunks),
+            "11\t18446744073709551615\n12\t0\n");
+  EXPECT_EQ(WriteAll(OutputFormat::kJson, PrimeChunks(2, 2, 1)),
+            "{\"n\":2,\"result\":true}\n");
+}
+
+TEST(OutputWriterTest, TruePrintsOnlyTheTrueItems) {
+  EXPECT_EQ(WriteAll(OutputFormat::kTrue, PrimeChunks(1, 30, 7)),
+            "2\n3\n5\n7\n11\n13\n17\n19\n23\n29\n");
+}
+
+TEST(OutputWriterTest, CountSumsBitsAndReducedCounts) {
+  EXPECT_EQ(WriteAll(OutputFormat::kCount, PrimeChunks(1, 1000, 33)), "168\n");
+  auto input = Range(0, 99);
+  v1::ChunkOutput a, b;
+  a.set_count(7);
+  b.set_count(5);
+  EXPECT_EQ(WriteAll(OutputFormat::kCount, {*ChunkResult::Decode(input, 50, 0, a),
+                                       *ChunkResult::Decode(input, 50, 1, b)}),
+            "12\n");
+}
+
+TEST(OutputWriterTest, BitmapConcatenatesChunksNotMultipleOfEight) {
+  const uint64_t lo = 1, hi = 1000;
+  std::string expected((hi - lo + 1 + 7) / 8, '\0');
+  for (uint64_t i = 0; i <= hi - lo; ++i) {
+    if (IsPrime(lo + i)) expected[i / 8] |= 1 << (i % 8);
+  }
+  for (uint64_t chunk_size : {1, 3, 7, 8, 13, 64, 999, 1000}) {
+    EXPECT_EQ(WriteAll(OutputFormat::kBitmap, PrimeChunks(lo, hi, chunk_size)),
+              expected)
+        << "chunk size " << chunk_size;
+  }
+}
+
+TEST(OutputWriterTest, BoolFormatsRefuseOtherResults) {
+  v1::ChunkOutput values;
+  values.mutable_values()->add_values(1);
+  ChunkResult chunk = *ChunkResult::Decode(Range(1, 1), 1, 0, values);
+  for (OutputFormat format :
+       {OutputFormat::kTrue, OutputFormat::kCount, OutputFormat::kBitmap}) {
+    Captured out;
+    absl::Status status = MakeOutputWriter(format, out.file())->Write(chunk);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("does not fit"));
+  }
+}
+
+TEST(OutputWriterTest, LargeOutputCrossesTheBufferIntact) {
+  // 200k lines (~2.3 MB) pass through the 1 MiB buffer more than once.
+  std::string text = WriteAll(OutputFormat::kTsv, PrimeChunks(1, 200000, 4096));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 200000);
+  EXPECT_EQ(text.substr(text.size() - 13), "200000\tfalse\n");
+}
+
+TEST(ParseOutputFormatTest, ListsTheFormatsOnAnUnknownOne) {
+  EXPECT_EQ(*ParseOutputFormat("bitmap"), OutputFormat::kBitmap);
+  absl::StatusOr<OutputFormat> format = ParseOutputFormat("xml");
+  ASSERT_FALSE(format.ok());
+  EXPECT_THAT(format.status().message(), HasSubstr("unknown --format 'xml'"));
+  EXPECT_THAT(format.status().message(), HasSubstr("tsv, json, true, count or bitmap"));
+}
+
+}  // namespace
+}  // namespace tq
