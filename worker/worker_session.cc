@@ -30,7 +30,8 @@ WorkerSession::WorkerSession(const WorkerOptions& options)
     : options_(options),
       capacity_(std::max(1, options.threads) + std::max(0, options.prefetch)),
       backoff_ms_(options.reconnect_min_ms),
-      heartbeat_interval_us_(options.heartbeat_interval_ms * 1000) {}
+      heartbeat_interval_us_(options.heartbeat_interval_ms * 1000),
+      heartbeat_timeout_us_(options.heartbeat_timeout_ms * 1000) {}
 
 // ------------------------------------------------------------------ events
 
@@ -85,6 +86,11 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope, int64_t now_us) {
         interval_ms = std::min<int64_t>(interval_ms, welcome.heartbeat_interval_ms());
       }
       heartbeat_interval_us_ = interval_ms * 1000;
+      // A timeout shorter than two of the broker's heartbeat intervals would
+      // declare an idle but healthy broker lost.
+      heartbeat_timeout_us_ =
+          std::max<int64_t>(options_.heartbeat_timeout_ms,
+                            2 * int64_t{welcome.heartbeat_interval_ms()}) * 1000;
       notes_.push_back(absl::StrCat("welcomed; credit ", granted_));
       break;
     }
@@ -168,7 +174,7 @@ void WorkerSession::OnTick(int64_t now_us) {
   if (state_ == State::kAwaitingWelcome && now_us >= welcome_deadline_us_) {
     LoseSession("no welcome");
   } else if (state_ == State::kWelcomed &&
-             now_us - last_receive_us_ >= options_.heartbeat_timeout_ms * 1000) {
+             now_us - last_receive_us_ >= heartbeat_timeout_us_) {
     LoseSession(absl::StrCat("broker silent for ",
                              (now_us - last_receive_us_) / 1000, " ms"));
   }
@@ -222,7 +228,7 @@ int64_t WorkerSession::NextDeadlineUs() const {
       return welcome_deadline_us_;
     case State::kWelcomed:
       return std::min(last_send_us_ + heartbeat_interval_us_,
-                      last_receive_us_ + options_.heartbeat_timeout_ms * 1000);
+                      last_receive_us_ + heartbeat_timeout_us_);
     default:
       return kNoDeadline;
   }

@@ -116,7 +116,8 @@ class WorkerSession {
   std::vector<v1::ChunkReport> reports_to_send_;
 
   int64_t backoff_ms_;
-  int64_t heartbeat_interval_us_;
+  int64_t heartbeat_interval_us_;  // min(ours, the broker's)
+  int64_t heartbeat_timeout_us_;   // max(ours, 2 x the broker's interval)
   int64_t welcome_deadline_us_ = 0;
   int64_t last_send_us_ = 0;
   int64_t last_receive_us_ = 0;

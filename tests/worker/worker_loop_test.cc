@@ -1,5 +1,10 @@
 // The worker loop over real TCP loopback: the test plays the broker by hand
 // on a ROUTER socket. Every receive has a deadline; nothing sleeps.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -16,6 +21,43 @@ namespace tq {
 namespace {
 
 using std::chrono::steady_clock;
+
+// Runs a Worker on its own thread; always stops and joins it, even when an
+// assertion returns from the test early.
+class RunningWorker {
+ public:
+  explicit RunningWorker(const WorkerOptions& options)
+      : worker_(options), thread_([this] { status_ = worker_.Run(); }) {}
+  ~RunningWorker() { Finish().IgnoreError(); }
+  Worker& worker() { return worker_; }
+  // Waits for Run() to return (after Stop() or on its own).
+  absl::Status Join() {
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+  absl::Status Finish() {
+    worker_.Stop();
+    return Join();
+  }
+
+ private:
+  Worker worker_;
+  absl::Status status_ = absl::UnknownError("Run() has not returned");
+  std::thread thread_;
+};
+
+// A loopback TCP port nobody listens on (bound and closed synchronously).
+std::string UnusedLoopbackEndpoint() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  close(fd);
+  return "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+}
 
 class WorkerLoopTest : public ::testing::Test {
  protected:
@@ -68,10 +110,9 @@ class WorkerLoopTest : public ::testing::Test {
 };
 
 TEST_F(WorkerLoopTest, RunsNoopChunksThenDrainsAndSaysGoodbye) {
-  Worker worker(Options());
+  RunningWorker running(Options());
+  Worker& worker = running.worker();
   EXPECT_EQ(worker.threads(), 2);
-  absl::Status run_status = absl::UnknownError("not finished");
-  std::thread runner([&] { run_status = worker.Run(); });
 
   std::optional<v1::Envelope> hello = Receive();
   ASSERT_TRUE(hello.has_value());
@@ -134,14 +175,12 @@ TEST_F(WorkerLoopTest, RunsNoopChunksThenDrainsAndSaysGoodbye) {
   std::optional<v1::Envelope> goodbye = Receive();
   ASSERT_TRUE(goodbye.has_value());
   EXPECT_TRUE(goodbye->has_goodbye()) << goodbye->DebugString();
-  runner.join();
+  absl::Status run_status = running.Join();
   EXPECT_TRUE(run_status.ok()) << run_status;
 }
 
 TEST_F(WorkerLoopTest, UnknownTaskIsReportedAsError) {
-  Worker worker(Options());
-  absl::Status run_status = absl::UnknownError("not finished");
-  std::thread runner([&] { run_status = worker.Run(); });
+  RunningWorker running(Options());
   ASSERT_TRUE(Receive().has_value());
   v1::Envelope welcome;
   welcome.mutable_welcome()->set_protocol_version(kProtocolVersion);
@@ -160,47 +199,39 @@ TEST_F(WorkerLoopTest, UnknownTaskIsReportedAsError) {
   const v1::ChunkReport& report = message->chunk_reports().reports(0);
   ASSERT_TRUE(report.has_error());
   EXPECT_EQ(report.error().code(), static_cast<int32_t>(absl::StatusCode::kNotFound));
-  worker.Stop();
-  runner.join();
+  absl::Status run_status = running.Finish();
   EXPECT_TRUE(run_status.ok()) << run_status;
 }
 
 TEST_F(WorkerLoopTest, ErrorAnsweringHelloEndsRunWithThatError) {
-  Worker worker(Options());
-  absl::Status run_status;
-  std::thread runner([&] { run_status = worker.Run(); });
+  RunningWorker running(Options());
   std::optional<v1::Envelope> hello = Receive();
   ASSERT_TRUE(hello.has_value());
   v1::Envelope error;
   *error.mutable_error() = ErrorFromStatus(
       absl::FailedPreconditionError("this broker speaks version 1 only"));
   SendToWorker(error);
-  runner.join();
+  absl::Status run_status = running.Join();
   EXPECT_EQ(run_status.code(), absl::StatusCode::kFailedPrecondition) << run_status;
 }
 
 TEST_F(WorkerLoopTest, StopBeforeWelcomeReturnsOk) {
-  Worker worker(Options());
-  absl::Status run_status = absl::UnknownError("not finished");
-  std::thread runner([&] { run_status = worker.Run(); });
+  RunningWorker running(Options());
   ASSERT_TRUE(Receive().has_value());  // the Hello: the loop is running
-  worker.Stop();
-  runner.join();
+  absl::Status run_status = running.Finish();
   EXPECT_TRUE(run_status.ok()) << run_status;
 }
 
 TEST_F(WorkerLoopTest, FindsABrokerThatStartsLater) {
-  // Reserve a port, then close it: the worker starts with nothing listening.
-  std::string endpoint = endpoint_;
+  // The worker starts with nothing listening on its endpoint.
+  std::string endpoint = UnusedLoopbackEndpoint();
   router_.close();
   WorkerOptions options = Options();
   options.broker = endpoint;
   options.heartbeat_interval_ms = 50;
   options.reconnect_min_ms = 50;
   options.reconnect_max_ms = 400;
-  Worker worker(options);
-  absl::Status run_status = absl::UnknownError("not finished");
-  std::thread runner([&] { run_status = worker.Run(); });
+  RunningWorker running(options);
 
   router_ = zmq::socket_t(context_, zmq::socket_type::router);
   ConfigureSocket(router_);
@@ -225,8 +256,7 @@ TEST_F(WorkerLoopTest, FindsABrokerThatStartsLater) {
     }
   }
   EXPECT_TRUE(heartbeat_seen);
-  worker.Stop();
-  runner.join();
+  absl::Status run_status = running.Finish();
   EXPECT_TRUE(run_status.ok()) << run_status;
 }
 

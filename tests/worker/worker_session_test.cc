@@ -176,6 +176,17 @@ TEST_F(WorkerSessionTest, BrokerSilenceReconnectsWithDoublingBackoffResetByWelco
   EXPECT_EQ(session_.reconnect_backoff_ms(), 10);
 }
 
+TEST_F(WorkerSessionTest, SilenceTimeoutCoversTwoBrokerHeartbeatIntervals) {
+  session_.OnConnected(now_);
+  v1::Envelope welcome = WelcomeMessage();
+  welcome.mutable_welcome()->set_heartbeat_interval_ms(1000);  // ours: 500 ms
+  session_.OnMessage(welcome, now_);
+  session_.OnTick(now_ + 1999 * kMs);
+  EXPECT_FALSE(session_.TakeReconnect());
+  session_.OnTick(now_ + 2000 * kMs);
+  EXPECT_TRUE(session_.TakeReconnect());
+}
+
 TEST_F(WorkerSessionTest, LostSessionDropsQueuedAndWithholdsCreditOfOrphans) {
   Welcome();
   session_.OnMessage(AssignmentsMessage({MakeAssignment(7, 0), MakeAssignment(7, 1),
