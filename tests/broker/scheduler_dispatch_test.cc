@@ -313,5 +313,31 @@ TEST_F(SchedulerDispatchTest, DrainedChunksDoNotCountTowardsMaxAttempts) {
   EXPECT_EQ(h_.scheduler().stats().jobs_active, 1u);
 }
 
+TEST_F(SchedulerDispatchTest, PurgingFinishedLeasesKeepsLiveOnes) {
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 100'000, 1, 1'000'000));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 256), "w1");
+  // Enough finished hand-outs to make the lease heap purge stale entries.
+  for (int round = 0; round < 40; ++round) {
+    ASSERT_EQ(a.size(), 256u);
+    v1::Envelope env;
+    for (const v1::Assignment& x : a) {
+      v1::ChunkReport* r = env.mutable_chunk_reports()->add_reports();
+      r->set_job_id(x.job_id());
+      r->set_chunk_index(x.chunk_index());
+      r->set_attempt(x.attempt());
+      r->mutable_output()->mutable_values()->add_values(1);
+    }
+    env.mutable_chunk_reports()->set_credit(256);
+    Sent sent = h_.Deliver("w1", env);
+    ASSERT_EQ(ResultsTo(sent, "c1").size(), 256u);
+    a = AssignmentsTo(sent, "w1");
+  }
+  h_.AdvanceMs(10'000);
+  h_.Heartbeat("w1");
+  h_.Heartbeat("c1");
+  h_.Tick();
+  EXPECT_EQ(h_.scheduler().stats().requeued_lease_expired, 256u);
+}
+
 }  // namespace
 }  // namespace tq::testing
