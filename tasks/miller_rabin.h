@@ -23,7 +23,8 @@ class Montgomery64 {
     for (int i = 0; i < 5; ++i) inv *= 2 - n * inv;
     inv_ = inv;
     one_ = (0 - n) % n;  // 2^64 mod n
-    r2_ = static_cast<uint64_t>(static_cast<unsigned __int128>(one_) * one_ % n);
+    r2_ =
+        static_cast<uint64_t>(static_cast<unsigned __int128>(one_) * one_ % n);
   }
 
   uint64_t modulus() const { return n_; }
@@ -66,8 +67,8 @@ class Montgomery64 {
   // the exact quotient; it lies in (-n, n).
   uint64_t Reduce(uint64_t hi, uint64_t lo) const {
     uint64_t m = lo * inv_;
-    uint64_t mn_hi = static_cast<uint64_t>(
-        (static_cast<unsigned __int128>(m) * n_) >> 64);
+    uint64_t mn_hi =
+        static_cast<uint64_t>((static_cast<unsigned __int128>(m) * n_) >> 64);
     return hi >= mn_hi ? hi - mn_hi : hi - mn_hi + n_;
   }
 
@@ -117,8 +118,9 @@ constexpr std::array<SmallOddPrime, kCount> MakeSmallOddPrimes() {
 }  // namespace internal
 
 // The odd primes below kTrialDivisionLimit (3, 5, ..., 251), ascending.
-inline constexpr auto kSmallOddPrimes = internal::MakeSmallOddPrimes<
-    internal::CountOddPrimesBelow(kTrialDivisionLimit)>();
+inline constexpr auto kSmallOddPrimes =
+    internal::MakeSmallOddPrimes<internal::CountOddPrimesBelow(
+        kTrialDivisionLimit)>();
 
 // True iff n is prime. Exact for all 0..2^64-1: trial division by the primes
 // below kTrialDivisionLimit, then strong probable-prime tests to the bases

@@ -127,7 +127,8 @@ absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last) {
   const uint64_t sieve_last = std::min(last, SieveLimit());
   uint64_t count = 0;
   try {
-    if (first <= sieve_last) count = primesieve::count_primes(first, sieve_last);
+    if (first <= sieve_last)
+      count = primesieve::count_primes(first, sieve_last);
   } catch (const std::exception& e) {
     return SieveFailure("count", e);
   }

@@ -71,8 +71,8 @@ class PrimesTask : public Task {
     bits->assign((*count + 7) / 8, '\0');
     auto* data = reinterpret_cast<uint8_t*>(bits->data());
     if (input.has_range()) {
-      absl::Status s = MarkPrimesInRange(input.range().first(),
-                                         input.range().last(), data);
+      absl::Status s =
+          MarkPrimesInRange(input.range().first(), input.range().last(), data);
       if (!s.ok()) output->Clear();
       return s;
     }

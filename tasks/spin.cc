@@ -58,10 +58,12 @@ int64_t ThreadCpuNanos() {
 // rather than in the clock call, and a descheduled thread keeps spinning
 // until it really got its CPU time.
 void BurnCpu(uint64_t micros, uint64_t seed) {
-  const int64_t deadline = ThreadCpuNanos() + static_cast<int64_t>(micros) * 1000;
+  const int64_t deadline =
+      ThreadCpuNanos() + static_cast<int64_t>(micros) * 1000;
   uint64_t x = seed | 1;
   while (ThreadCpuNanos() < deadline) {
-    for (int i = 0; i < 256; ++i) x = x * 6364136223846793005u + 1442695040888963407u;
+    for (int i = 0; i < 256; ++i)
+      x = x * 6364136223846793005u + 1442695040888963407u;
   }
   // Keeps the loop from being optimised away.
   asm volatile("" : : "r"(x));
@@ -90,10 +92,11 @@ class SpinTask : public Task {
       return absl::InvalidArgumentError("task 'spin' supports no reduction");
     }
     auto* values = output->mutable_values()->mutable_values();
-    absl::Status status = ForEachItem(input, kSizing.max_items, [&](uint64_t n) {
-      if (*micros > 0) BurnCpu(*micros, n);
-      values->Add(n);
-    });
+    absl::Status status =
+        ForEachItem(input, kSizing.max_items, [&](uint64_t n) {
+          if (*micros > 0) BurnCpu(*micros, n);
+          values->Add(n);
+        });
     if (!status.ok()) output->Clear();
     return status;
   }

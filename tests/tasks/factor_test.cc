@@ -27,7 +27,8 @@ std::vector<uint64_t> Factor(uint64_t n) {
 }
 
 // Factors are ascending primes whose product is n (without overflow).
-void ExpectValidFactorization(uint64_t n, const std::vector<uint64_t>& factors) {
+void ExpectValidFactorization(uint64_t n,
+                              const std::vector<uint64_t>& factors) {
   if (n < 2) {
     EXPECT_TRUE(factors.empty()) << n;
     return;
@@ -78,13 +79,15 @@ TEST(FactorTask, RandomSemiprimesOfLargePrimesSplit) {
   std::mt19937_64 rng(kSeed);
   auto random_prime = [&rng](int bits) {
     for (;;) {
-      const uint64_t p = (rng() >> (64 - bits)) | (uint64_t{1} << (bits - 1)) | 1;
+      const uint64_t p =
+          (rng() >> (64 - bits)) | (uint64_t{1} << (bits - 1)) | 1;
       if (IsPrime(p)) return p;
     }
   };
   for (int i = 0; i < 30; ++i) {
     const uint64_t p = random_prime(32), q = random_prime(31);
-    EXPECT_EQ(Factor(p * q), (std::vector<uint64_t>{std::min(p, q), std::max(p, q)}));
+    EXPECT_EQ(Factor(p * q),
+              (std::vector<uint64_t>{std::min(p, q), std::max(p, q)}));
     EXPECT_EQ(Factor(p * p), (std::vector<uint64_t>{p, p}));
   }
 }
@@ -97,22 +100,24 @@ TEST(FactorTask, RunLaysOutListsPerItem) {
   EXPECT_EQ(std::vector<uint32_t>(out->lists().lengths().begin(),
                                   out->lists().lengths().end()),
             (std::vector<uint32_t>{3, 0, 1, 0, 7}));
-  EXPECT_EQ(std::vector<uint64_t>(out->lists().values().begin(),
-                                  out->lists().values().end()),
-            (std::vector<uint64_t>{2, 2, 3, 7, 3, 5, 17, 257, 641, 65537,
-                                   6700417}));
+  EXPECT_EQ(
+      std::vector<uint64_t>(out->lists().values().begin(),
+                            out->lists().values().end()),
+      (std::vector<uint64_t>{2, 2, 3, 7, 3, 5, 17, 257, 641, 65537, 6700417}));
 }
 
 TEST(FactorTask, RangeAtTopOfUint64) {
   const uint64_t first = kMax64 - 200;
-  absl::StatusOr<v1::ChunkOutput> out = RunTask("factor", RangeInput(first, kMax64));
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("factor", RangeInput(first, kMax64));
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->lists().lengths_size(), 201);
   int offset = 0;
   for (int i = 0; i < 201; ++i) {
     const int length = static_cast<int>(out->lists().lengths(i));
-    std::vector<uint64_t> factors(out->lists().values().begin() + offset,
-                                  out->lists().values().begin() + offset + length);
+    std::vector<uint64_t> factors(
+        out->lists().values().begin() + offset,
+        out->lists().values().begin() + offset + length);
     offset += length;
     ExpectValidFactorization(first + i, factors);
   }
@@ -124,8 +129,9 @@ TEST(FactorTask, RejectsBadInput) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(RunTask("factor", RangeInput(0, 1 << 14)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("factor", RangeInput(0, 9), v1::REDUCTION_COUNT).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      RunTask("factor", RangeInput(0, 9), v1::REDUCTION_COUNT).status().code(),
+      absl::StatusCode::kInvalidArgument);
   TaskParams params;
   params["us"] = "1";
   EXPECT_EQ(RunTask("factor", RangeInput(0, 9), v1::REDUCTION_NONE, params)

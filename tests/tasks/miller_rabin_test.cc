@@ -1,11 +1,12 @@
 // Tests of the arithmetic under the prime tasks (tasks/miller_rabin.h):
 // Montgomery multiplication against 128-bit arithmetic, the small-prime
 // divisibility table against %, and IsPrime against trial division.
+#include "tasks/miller_rabin.h"
+
 #include <cstdint>
 #include <random>
 
 #include "gtest/gtest.h"
-#include "tasks/miller_rabin.h"
 #include "tests/tasks/task_test_util.h"
 
 namespace tq {
@@ -26,8 +27,9 @@ TEST(Montgomery64, MatchesInt128Arithmetic) {
         static_cast<uint64_t>(static_cast<unsigned __int128>(a) * b % n);
     ASSERT_EQ(mont.From(mont.Mul(mont.To(a), mont.To(b))), expected)
         << a << " * " << b << " mod " << n;
-    ASSERT_EQ(mont.From(mont.Add(mont.To(a), mont.To(b))),
-              static_cast<uint64_t>((static_cast<unsigned __int128>(a) + b) % n));
+    ASSERT_EQ(
+        mont.From(mont.Add(mont.To(a), mont.To(b))),
+        static_cast<uint64_t>((static_cast<unsigned __int128>(a) + b) % n));
     ASSERT_EQ(mont.From(mont.Sub(mont.To(a), mont.To(b))),
               a >= b ? a - b : a + (n - b));
     ASSERT_EQ(mont.From(mont.one()), 1u);
@@ -38,7 +40,8 @@ TEST(Montgomery64, PowMatchesFermat) {
   // a^(p-1) = 1 mod p for the largest 64-bit prime.
   const uint64_t p = 18446744073709551557ull;
   const Montgomery64 mont(p);
-  for (uint64_t a : {uint64_t{2}, uint64_t{3}, uint64_t{12345678901234567}, p - 1}) {
+  for (uint64_t a :
+       {uint64_t{2}, uint64_t{3}, uint64_t{12345678901234567}, p - 1}) {
     EXPECT_EQ(mont.From(mont.Pow(mont.To(a), p - 1)), 1u) << a;
   }
 }

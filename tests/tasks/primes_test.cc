@@ -17,9 +17,9 @@
 namespace tq {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::DecodeBits;
 using testing::GetTask;
+using ::testing::HasSubstr;
 using testing::IsPrimeByTrialDivision;
 using testing::ListInput;
 using testing::RangeInput;
@@ -36,7 +36,8 @@ constexpr uint64_t kTopPrimeGaps[] = {59,  83,  95,  179, 189,
                                       257, 279, 323, 353, 363};
 
 std::vector<bool> RangeBits(uint64_t first, uint64_t last) {
-  absl::StatusOr<v1::ChunkOutput> out = RunTask("primes", RangeInput(first, last));
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("primes", RangeInput(first, last));
   EXPECT_TRUE(out.ok()) << out.status();
   return out.ok() ? DecodeBits(*out, last - first + 1) : std::vector<bool>{};
 }
@@ -72,7 +73,8 @@ TEST(PrimesTask, SmallNumbersMatchTrialDivision) {
   }
   EXPECT_EQ(ListBits({0, 1, 2, 3, 4}),
             (std::vector<bool>{false, false, true, true, false}));
-  EXPECT_EQ(RangeBits(0, 4), (std::vector<bool>{false, false, true, true, false}));
+  EXPECT_EQ(RangeBits(0, 4),
+            (std::vector<bool>{false, false, true, true, false}));
   EXPECT_EQ(RangeBits(2, 2), std::vector<bool>{true});
   EXPECT_EQ(RangeBits(1, 1), std::vector<bool>{false});
 }
@@ -202,10 +204,17 @@ TEST(PrimesTask, SieveAndMillerRabinAgreeOnLargeRandomRanges) {
 TEST(PrimesTask, RejectsStrongPseudoprimes) {
   // Composites that pass Miller-Rabin for the first k prime bases, k <= 11,
   // plus Carmichael numbers and a square of a large prime.
-  const std::vector<uint64_t> composites = {
-      561, 2047, 1373653, 25326001, 3215031751, 2152302898747, 3474749660383,
-      341550071728321, 3825123056546413051ull, 4294967291ull * 4294967291ull,
-      4294967279ull * 4294967291ull};
+  const std::vector<uint64_t> composites = {561,
+                                            2047,
+                                            1373653,
+                                            25326001,
+                                            3215031751,
+                                            2152302898747,
+                                            3474749660383,
+                                            341550071728321,
+                                            3825123056546413051ull,
+                                            4294967291ull * 4294967291ull,
+                                            4294967279ull * 4294967291ull};
   for (uint64_t n : composites) EXPECT_FALSE(IsPrime(n)) << n;
   EXPECT_EQ(ListBits(composites), std::vector<bool>(composites.size(), false));
 }

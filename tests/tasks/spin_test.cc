@@ -13,8 +13,8 @@
 namespace tq {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::GetTask;
+using ::testing::HasSubstr;
 using testing::ListInput;
 using testing::RangeInput;
 using testing::RunTask;
@@ -33,8 +33,9 @@ TaskParams Micros(const std::string& value) {
 
 TEST(SpinTask, BurnsTheRequestedCpuTimeAndReturnsItems) {
   const int64_t start = ThreadCpuMicros();
-  absl::StatusOr<v1::ChunkOutput> out = RunTask(
-      "spin", ListInput({7, 0, 7, ~uint64_t{0}}), v1::REDUCTION_NONE, Micros("5000"));
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("spin", ListInput({7, 0, 7, ~uint64_t{0}}), v1::REDUCTION_NONE,
+              Micros("5000"));
   const int64_t burned = ThreadCpuMicros() - start;
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_GE(burned, 0.9 * 4 * 5000);
@@ -88,13 +89,14 @@ TEST(SpinTask, ValidateParamsNamesTheBadParameter) {
 TEST(SpinTask, RejectsBadInput) {
   EXPECT_EQ(RunTask("spin", RangeInput(2, 1)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("spin", RangeInput(0, 1 << 16), v1::REDUCTION_NONE,
-                    Micros("0"))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("spin", RangeInput(0, 1), v1::REDUCTION_COUNT).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      RunTask("spin", RangeInput(0, 1 << 16), v1::REDUCTION_NONE, Micros("0"))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      RunTask("spin", RangeInput(0, 1), v1::REDUCTION_COUNT).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

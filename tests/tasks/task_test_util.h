@@ -31,7 +31,8 @@ inline const Task& GetTask(absl::string_view name) {
 
 inline absl::StatusOr<v1::ChunkOutput> RunTask(
     absl::string_view name, const v1::ChunkInput& input,
-    v1::Reduction reduction = v1::REDUCTION_NONE, const TaskParams& params = {}) {
+    v1::Reduction reduction = v1::REDUCTION_NONE,
+    const TaskParams& params = {}) {
   v1::ChunkOutput output;
   absl::Status status = GetTask(name).Run(input, params, reduction, &output);
   if (!status.ok()) return status;
