@@ -257,7 +257,7 @@ int Map(const std::vector<std::string>& args) {
     }
   }
   progress.Clear();
-  absl::Status finished = writer->Finish();
+  absl::Status finished = writer->Finish(code == kExitOk);
   if (code == kExitOk && !finished.ok()) {
     fprintf(stderr, "tq-client: %s\n", std::string(finished.message()).c_str());
     code = kExitJobFailed;

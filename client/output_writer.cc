@@ -51,7 +51,7 @@ class TsvWriter : public OutputWriter {
     }
     return absl::OkStatus();
   }
-  absl::Status Finish() override { return out_.Flush(); }
+  absl::Status Finish(bool) override { return out_.Flush(); }
 
  private:
   BufferedOutput out_;
@@ -91,7 +91,7 @@ class JsonWriter : public OutputWriter {
     }
     return absl::OkStatus();
   }
-  absl::Status Finish() override { return out_.Flush(); }
+  absl::Status Finish(bool) override { return out_.Flush(); }
 
  private:
   BufferedOutput out_;
@@ -114,7 +114,7 @@ class TrueWriter : public OutputWriter {
     }
     return absl::OkStatus();
   }
-  absl::Status Finish() override { return out_.Flush(); }
+  absl::Status Finish(bool) override { return out_.Flush(); }
 
  private:
   BufferedOutput out_;
@@ -131,9 +131,11 @@ class CountWriter : public OutputWriter {
     total_ += chunk.count();
     return absl::OkStatus();
   }
-  absl::Status Finish() override {
-    out_.AppendNumber(total_);
-    out_.AppendChar('\n');
+  absl::Status Finish(bool complete) override {
+    if (complete) {
+      out_.AppendNumber(total_);
+      out_.AppendChar('\n');
+    }
     return out_.Flush();
   }
 
@@ -177,7 +179,7 @@ class BitmapWriter : public OutputWriter {
     }
     return absl::OkStatus();
   }
-  absl::Status Finish() override {
+  absl::Status Finish(bool) override {
     if (pending_bits_ > 0) out_.AppendChar(static_cast<char>(pending_));
     pending_bits_ = 0;
     return out_.Flush();

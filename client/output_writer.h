@@ -60,7 +60,10 @@ class OutputWriter {
   // kInvalidArgument if the chunk's kind does not fit the format.
   virtual absl::Status Write(const ChunkResult& chunk) = 0;
   // Writes what is pending (the count line, a partial bitmap byte), flushes.
-  virtual absl::Status Finish() = 0;
+  // With complete == false (the job failed or was interrupted) the items
+  // already written are flushed but a total is not: a partial count would
+  // look like an answer.
+  virtual absl::Status Finish(bool complete) = 0;
 };
 
 std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file);

@@ -76,7 +76,7 @@ std::string WriteAll(OutputFormat format, const std::vector<ChunkResult>& chunks
     absl::Status status = writer->Write(chunk);
     EXPECT_TRUE(status.ok()) << status;
   }
-  EXPECT_TRUE(writer->Finish().ok());
+  EXPECT_TRUE(writer->Finish(/*complete=*/true).ok());
   writer.reset();
   return out.text();
 }
@@ -120,6 +120,15 @@ TEST(OutputWriterTest, CountSumsBitsAndReducedCounts) {
   EXPECT_EQ(WriteAll(OutputFormat::kCount, {*ChunkResult::Decode(input, 50, 0, a),
                                        *ChunkResult::Decode(input, 50, 1, b)}),
             "12\n");
+}
+
+TEST(OutputWriterTest, CountPrintsNothingForAnIncompleteJob) {
+  Captured out;
+  std::unique_ptr<OutputWriter> writer =
+      MakeOutputWriter(OutputFormat::kCount, out.file());
+  ASSERT_TRUE(writer->Write(PrimeChunks(1, 100, 100)[0]).ok());
+  ASSERT_TRUE(writer->Finish(/*complete=*/false).ok());
+  EXPECT_EQ(out.text(), "");
 }
 
 TEST(OutputWriterTest, BitmapConcatenatesChunksNotMultipleOfEight) {
