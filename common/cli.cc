@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/flags/internal/program_name.h"
 #include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -55,6 +56,8 @@ std::string NormalizeFlagDashes(absl::string_view arg) {
 
 std::vector<std::string> ParseFlagsOrExit(int argc, char** argv,
                                           absl::string_view usage) {
+  // --help is answered before absl parses (which would set the name).
+  absl::flags_internal::SetProgramInvocationName(argv[0]);
   absl::SetProgramUsageMessage(usage);
   absl::FlagsUsageConfig config;
   config.version_string = [] { return std::string(kVersion) + "\n"; };
