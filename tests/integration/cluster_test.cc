@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/integration/local_cluster.h"
 #include "tests/integration/reference.h"
@@ -37,7 +39,8 @@ std::string SpinReference(uint64_t lo, uint64_t hi) {
 class ClusterTest : public ::testing::Test {
  protected:
   // Short liveness settings so a killed worker is noticed within ~1 s.
-  LocalCluster cluster_{{"--heartbeat-interval-ms=200", "--heartbeat-timeout-ms=1000"}};
+  LocalCluster cluster_{{"--heartbeat-interval-ms=200", "--heartbeat-timeout-ms=1000",
+                         "--verbose"}};
 
   void StartWorkers(int n) {
     for (int i = 0; i < n; ++i) {
@@ -111,6 +114,10 @@ TEST_F(ClusterTest, JobCompletesExactlyWhenAWorkerIsKilledMidJob) {
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(status->exited && status->code == 0) << client->stderr_text();
   EXPECT_EQ(client->stdout_text(), SpinReference(1, 1500));
+  // The broker saw the loss (and so requeued what that worker held).
+  EXPECT_TRUE(absl::StrContains(cluster_.broker().stderr_text(),
+                                absl::StrCat(":", cluster_.worker(0).pid(), " gone: ")))
+      << cluster_.broker().stderr_text();
 }
 
 TEST_F(ClusterTest, TwoClientsRunAtTheSameTime) {
