@@ -2,6 +2,7 @@
 // (or an embedded one) and stream the results to stdout.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -139,6 +140,7 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
   }
   watcher.Watch(job->get());
   int code = kExitOk;
+  auto last_flush = std::chrono::steady_clock::now();
   while (true) {
     absl::StatusOr<std::optional<ChunkResult>> chunk =
         ordered ? (*job)->Next() : (*job)->NextCompleted();
@@ -165,6 +167,13 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
       break;
     }
     progress.Advance((*chunk)->size());
+    // Slow jobs stream: push output out at least every 100 ms. Fast ones
+    // still write in large blocks, since the buffer fills first.
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_flush >= std::chrono::milliseconds(100)) {
+      last_flush = now;
+      (void)writer.Flush();  // a failure shows again at Finish()
+    }
   }
   watcher.Watch(nullptr);
   return code;

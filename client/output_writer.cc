@@ -53,6 +53,8 @@ class TsvWriter : public OutputWriter {
   }
   absl::Status Finish(bool) override { return out_.Flush(); }
 
+  absl::Status Flush() override { return out_.Flush(); }
+
  private:
   BufferedOutput out_;
 };
@@ -93,6 +95,8 @@ class JsonWriter : public OutputWriter {
   }
   absl::Status Finish(bool) override { return out_.Flush(); }
 
+  absl::Status Flush() override { return out_.Flush(); }
+
  private:
   BufferedOutput out_;
 };
@@ -116,6 +120,8 @@ class TrueWriter : public OutputWriter {
   }
   absl::Status Finish(bool) override { return out_.Flush(); }
 
+  absl::Status Flush() override { return out_.Flush(); }
+
  private:
   BufferedOutput out_;
 };
@@ -138,6 +144,8 @@ class CountWriter : public OutputWriter {
     }
     return out_.Flush();
   }
+
+  absl::Status Flush() override { return out_.Flush(); }
 
  private:
   BufferedOutput out_;
@@ -184,6 +192,8 @@ class BitmapWriter : public OutputWriter {
     pending_bits_ = 0;
     return out_.Flush();
   }
+
+  absl::Status Flush() override { return out_.Flush(); }
 
  private:
   BufferedOutput out_;

@@ -59,6 +59,9 @@ class OutputWriter {
   // Writes one chunk's items (chunks must come in the order to print).
   // kInvalidArgument if the chunk's kind does not fit the format.
   virtual absl::Status Write(const ChunkResult& chunk) = 0;
+  // Pushes the complete items written so far out to the file, so a slow
+  // job's output streams; a count or a partial bitmap byte stays pending.
+  virtual absl::Status Flush() = 0;
   // Writes what is pending (the count line, a partial bitmap byte), flushes.
   // With complete == false (the job failed or was interrupted) the items
   // already written are flushed but a total is not: a partial count would

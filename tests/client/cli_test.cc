@@ -166,14 +166,18 @@ TEST_F(TqClientCliTest, UnreachableBrokerExitsThreeNamingTheAddress) {
   EXPECT_EQ(outcome.out, "");
 }
 
-TEST_F(TqClientCliTest, SigintCancelsTheJobAndExits130) {
-  // ~100 s of CPU on two threads; the progress bar shows it started.
+TEST_F(TqClientCliTest, SlowJobStreamsOutputThenSigintExits130) {
+  // ~100 s of CPU on two threads: output and the progress bar must appear
+  // long before the end, and SIGINT must end it.
   ChildProcess client({TQ_CLIENT_BINARY, "map", "spin", "1", "100000",
                        "--param=us=1000", "--chunk-size=10", "--threads=2",
                        "--progress=always"},
                       ChildEnv());
   ASSERT_TRUE(client.ReadUntil(
-      [&] { return client.err().find("items") != std::string::npos; },
+      [&] {
+        return client.err().find("items") != std::string::npos &&
+               client.out().find("1\t1\n") == 0;
+      },
       kDeadline))
       << client.err();
   client.Signal(SIGINT);
