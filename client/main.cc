@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "client/interrupt_watcher.h"
 #include "client/number_parse.h"
 #include "client/output_writer.h"
@@ -27,8 +28,10 @@ ABSL_FLAG(std::string, format, "tsv", "output: tsv, json, true, count or bitmap"
 ABSL_FLAG(bool, unordered, false,
           "print chunks as they complete instead of in input order");
 ABSL_FLAG(uint64_t, chunk_size, 0, "items per chunk; 0 lets the broker choose");
+// Declared for --help; main() takes every --param out of argv itself, since
+// absl keeps only the last of a repeated flag.
 ABSL_FLAG(std::vector<std::string>, param, {},
-          "task parameter key=value (repeatable, or comma-separated)");
+          "task parameter key=value (repeatable)");
 ABSL_FLAG(double, connect_timeout, 10, "seconds to wait for the broker");
 ABSL_FLAG(int, threads, 0,
           "embedded cluster worker threads; 0 = the usable CPUs");
@@ -179,7 +182,8 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
   return code;
 }
 
-int Map(const std::vector<std::string>& args) {
+int Map(const std::vector<std::string>& args,
+        const std::vector<std::string>& params) {
   std::string input_path = absl::GetFlag(FLAGS_input);
   if (args.size() < 2) UsageError("'map' needs a TASK");
   if (input_path.empty() && args.size() != 4) {
@@ -202,7 +206,7 @@ int Map(const std::vector<std::string>& args) {
   spec.chunk_size = absl::GetFlag(FLAGS_chunk_size);
   spec.reduction = *format == OutputFormat::kCount ? Reduction::kCount
                                                    : Reduction::kNone;
-  for (const std::string& param : absl::GetFlag(FLAGS_param)) {
+  for (const std::string& param : params) {
     size_t eq = param.find('=');
     if (eq == std::string::npos || eq == 0) {
       UsageError(absl::StrCat("--param '", param, "' is not key=value"));
@@ -290,9 +294,36 @@ int main(int argc, char** argv) {
       tq::UsageError(absl::StrCat("negative numbers are not allowed: '", arg, "'"));
     }
   }
-  std::vector<std::string> args = tq::ParseFlagsOrExit(argc, argv, tq::kUsage);
+  // Every --param=key=value (or --param key=value) is kept, in order.
+  std::vector<std::string> params;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") {
+      rest.insert(rest.end(), argv + i, argv + argc);
+      break;
+    }
+    absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    if (arg.size() > name.size() && absl::ConsumePrefix(&name, "param")) {
+      if (absl::ConsumePrefix(&name, "=")) {
+        params.emplace_back(name);
+        continue;
+      }
+      if (name.empty()) {
+        if (i + 1 == argc) tq::UsageError("--param needs key=value");
+        params.emplace_back(argv[++i]);
+        continue;
+      }
+    }
+    rest.push_back(argv[i]);
+  }
+  std::vector<std::string> args = tq::ParseFlagsOrExit(
+      static_cast<int>(rest.size()), rest.data(), tq::kUsage);
+  for (const std::string& param : absl::GetFlag(FLAGS_param)) {
+    params.push_back(param);
+  }
   if (args.empty()) tq::UsageError("missing command: map or tasks");
-  if (args[0] == "map") return tq::Map(args);
+  if (args[0] == "map") return tq::Map(args, params);
   if (args[0] == "tasks") return tq::ListTasks(args);
   tq::UsageError(absl::StrCat("unknown command '", args[0],
                               "'; use map or tasks"));

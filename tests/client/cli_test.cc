@@ -101,6 +101,16 @@ TEST_F(TqClientCliTest, ReadsNumbersFromAFileAndStdin) {
   remove(path.c_str());
 }
 
+TEST_F(TqClientCliTest, EveryRepeatedParamReachesTheTask) {
+  EXPECT_EQ(RunClient({"map", "spin", "1", "3", "--param", "us=1"}).out,
+            "1\t1\n2\t2\n3\t3\n");
+  // absl alone would keep only the last --param and miss the bad one.
+  ExpectUsageError({"map", "spin", "1", "3", "--param=bogus=2", "--param=us=1"},
+                   "bogus");
+  ExpectUsageError({"map", "spin", "1", "3", "--param=us=1", "--param=bogus=2"},
+                   "bogus");
+}
+
 TEST_F(TqClientCliTest, RejectsLoGreaterThanHi) {
   ExpectUsageError({"map", "primes", "10", "5"}, "LO 10 is greater than HI 5");
 }
