@@ -149,14 +149,28 @@ void Scheduler::OnDrain(const std::string& worker, Peer& peer,
 
 void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   if (job_ring_.empty()) return;
-  for (auto& [id, peer] : peers_) {
-    if (peer.role != v1::ROLE_WORKER || peer.draining) continue;
-    while (peer.credit > 0) {
-      Job* job = NextDispatchableJob();
-      if (job == nullptr) return;  // nothing any worker could take
-      HandOut(*job, id, now_us, out);
-      --peer.credit;
+  // One chunk at a time, each to the worker with the most spare credit per
+  // thread: chunks spread over idle workers before any worker's prefetch
+  // fills, so a worker granting large credit cannot hoard a job.
+  for (;;) {
+    const std::string* best_id = nullptr;
+    Peer* best = nullptr;
+    for (auto& [id, peer] : peers_) {
+      if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0) {
+        continue;
+      }
+      if (best == nullptr ||
+          peer.credit * std::max<uint64_t>(1, best->threads) >
+              best->credit * std::max<uint64_t>(1, peer.threads)) {
+        best_id = &id;
+        best = &peer;
+      }
     }
+    if (best == nullptr) return;
+    Job* job = NextDispatchableJob();
+    if (job == nullptr) return;  // nothing any worker could take
+    HandOut(*job, *best_id, now_us, out);
+    --best->credit;
   }
 }
 

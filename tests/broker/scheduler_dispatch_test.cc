@@ -34,6 +34,15 @@ TEST_F(SchedulerDispatchTest, NeverAssignsMoreThanGrantedCredit) {
   EXPECT_EQ(h_.scheduler().stats().chunks_in_flight, 5u);
 }
 
+TEST_F(SchedulerDispatchTest, ChunksSpreadOverWorkersBeforeFillingPrefetch) {
+  h_.HelloWorker("w1", 1, 8);
+  h_.HelloWorker("w2", 1, 8);
+  Sent sent;
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 4, 1), &sent);
+  EXPECT_EQ(AssignmentsTo(sent, "w1").size(), 2u);
+  EXPECT_EQ(AssignmentsTo(sent, "w2").size(), 2u);
+}
+
 TEST_F(SchedulerDispatchTest, AssignmentsToOneWorkerShareOneMessage) {
   h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1));
   Sent sent = h_.HelloWorker("w1", 8, 8);
