@@ -34,6 +34,8 @@ class EmbeddedCluster {
   // The context clients must use to reach endpoint() (inproc is per context).
   zmq::context_t& context() { return context_; }
   const std::string& endpoint() const { return endpoint_; }
+  // The worker's pool size (threads resolved).
+  int worker_threads() const { return worker_->threads(); }
 
  private:
   EmbeddedCluster() = default;

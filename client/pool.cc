@@ -94,9 +94,12 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
   TQ_ASSIGN_OR_RETURN(v1::SubmitJob submit, ToSubmit(spec, input.get()));
   uint32_t window = options_.result_window;
   if (window == 0) {
-    window = std::min<uint32_t>(
-        kMaxAutomaticWindow,
-        std::max<uint32_t>(16, 4 * session_->welcome().worker_threads()));
+    // The embedded worker may not have said Hello before we did, so its
+    // threads are not in the Welcome yet; we know them anyway.
+    uint32_t threads = cluster_ ? static_cast<uint32_t>(cluster_->worker_threads())
+                                : session_->welcome().worker_threads();
+    window = std::min<uint32_t>(kMaxAutomaticWindow,
+                                std::max<uint32_t>(16, 4 * threads));
   }
   TQ_ASSIGN_OR_RETURN(std::shared_ptr<JobState> state,
                       session_->Submit(std::move(submit), std::move(input),

@@ -3,13 +3,19 @@
 // address, to an embedded in-process cluster), Submit jobs and stream their
 // results, or Map one into a vector.
 //
-//   tq::ClientOptions options;                 // embedded cluster
+//   tq::ClientOptions options;                 // no broker: embedded cluster
 //   auto pool = tq::Pool::Connect(options);    // StatusOr<unique_ptr<Pool>>
-//   tq::JobSpec spec{.task = "primes", .input = tq::NumberRange{1, 100}};
-//   auto job = (*pool)->Submit(spec);
-//   while (auto chunk = (*job)->Next(); chunk.ok() && chunk->has_value())
+//   tq::JobSpec spec;
+//   spec.task = "primes";
+//   spec.input = tq::NumberRange{1, 100};
+//   auto job = (*pool)->Submit(spec);          // StatusOr<unique_ptr<Job>>
+//   while (true) {
+//     auto chunk = (*job)->Next();             // in input order
+//     if (!chunk.ok()) return chunk.status();  // the job failed
+//     if (!chunk->has_value()) break;          // every chunk read
 //     for (uint64_t i = 0; i < (*chunk)->size(); ++i)
 //       if ((*chunk)->bit(i)) printf("%lu\n", (*chunk)->n(i));
+//   }
 //
 // Thread safety: Submit/Map may be called from several threads; a Pool must
 // outlive its Jobs.
