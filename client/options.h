@@ -19,8 +19,9 @@ struct ClientOptions {
   int embedded_threads = 0;
   // Result credit per job, in chunks: the most chunks of one job that are
   // in flight, waiting at the broker or buffered here. Default: 0, meaning
-  // automatic: max(16, 4 x Welcome.worker_threads), capped at 256 (the
-  // broker's default max_result_window).
+  // automatic: enough to keep every worker thread busy (at least 16), and
+  // for small results (counts, no-ops) up to 256, the broker's default
+  // max_result_window, as long as results stay within a 32 MiB budget.
   uint32_t result_window = 0;
   // Name sent in Hello for the broker's logs. Default: empty -> "tq-client:pid".
   std::string name;

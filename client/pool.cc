@@ -5,12 +5,46 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "tasks/task.h"
 
 namespace tq {
 namespace {
 
 // The broker's default max_result_window; asking more only gets this.
 constexpr uint32_t kMaxAutomaticWindow = 256;
+
+// Memory the automatic window lets one job's results take up (in flight,
+// buffered at the broker, or waiting in the reorder buffer).
+constexpr uint64_t kResultBudgetBytes = 32 << 20;
+
+// A generous guess at one chunk's result size: the spec's chunk size, or
+// the task's largest (what the broker picks for big jobs), times the bytes
+// an item's result takes on the wire.
+uint64_t ResultBytesPerChunk(const JobSpec& spec) {
+  constexpr uint64_t kCountResult = 16;
+  if (spec.reduction == Reduction::kCount) return kCountResult;
+  const Task* task = BuiltinTasks().Find(spec.task);
+  if (task == nullptr) return kResultBudgetBytes;  // the broker will refuse it
+  const v1::Reduction none = v1::REDUCTION_NONE;
+  const uint64_t items =
+      spec.chunk_size != 0 ? spec.chunk_size : task->sizing(none).max_items;
+  switch (task->shape()) {
+    case ResultShape::kBool: return std::max<uint64_t>(kCountResult, items / 8);
+    case ResultShape::kValue: return items * 10;  // varint uint64
+    case ResultShape::kValueList: return items * 40;
+  }
+  return kResultBudgetBytes;
+}
+
+// Large enough to keep every worker thread busy twice over, and where
+// results are small (counts, no-ops) up to the broker's cap so that many
+// chunks share each message; else as many chunks as the budget holds.
+uint32_t AutomaticWindow(const JobSpec& spec, uint32_t worker_threads) {
+  const uint64_t by_memory = kResultBudgetBytes / ResultBytesPerChunk(spec);
+  const uint64_t busy = std::max<uint64_t>(16, 2ull * worker_threads);
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(kMaxAutomaticWindow, std::max(busy, by_memory)));
+}
 
 absl::StatusOr<v1::SubmitJob> ToSubmit(const JobSpec& spec, JobInput* input) {
   v1::SubmitJob submit;
@@ -98,8 +132,7 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
     // threads are not in the Welcome yet; we know them anyway.
     uint32_t threads = cluster_ ? static_cast<uint32_t>(cluster_->worker_threads())
                                 : session_->welcome().worker_threads();
-    window = std::min<uint32_t>(kMaxAutomaticWindow,
-                                std::max<uint32_t>(16, 4 * threads));
+    window = AutomaticWindow(spec, threads);
   }
   TQ_ASSIGN_OR_RETURN(std::shared_ptr<JobState> state,
                       session_->Submit(std::move(submit), std::move(input),
