@@ -29,6 +29,9 @@ void PrintHelpAndExit(absl::string_view usage) {
   // Show flag names the way the README writes them: with dashes.
   for (absl::string_view line : absl::StrSplit(flags.str(), '\n')) {
     absl::string_view body = absl::StripLeadingAsciiWhitespace(line);
+    // absl's trailer advertises --helpfull and --help=substring; our --help
+    // already shows every flag of the binary.
+    if (absl::StartsWith(body, "Try --helpfull")) break;
     if (absl::StartsWith(body, "--")) {
       std::string fixed(line);
       size_t start = line.size() - body.size() + 2;

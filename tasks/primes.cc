@@ -29,7 +29,7 @@ class PrimesTask : public Task {
  public:
   absl::string_view name() const override { return "primes"; }
   absl::string_view description() const override {
-    return "is n prime? (exact for all uint64; supports --count)";
+    return "is n prime? (exact for all uint64; supports --format=count)";
   }
   ResultShape shape() const override { return ResultShape::kBool; }
   ChunkSizing sizing(v1::Reduction reduction) const override {
