@@ -148,6 +148,31 @@ TEST_F(ClusterTest, SigtermedWorkerDrainsExitsZeroAndJobCompletes) {
   EXPECT_EQ(client->stdout_text(), SpinReference(1, 600));
 }
 
+TEST_F(ClusterTest, VanishedClientsJobIsCancelled) {
+  StartWorkers(2);
+  auto client = cluster_.StartClient(
+      {"map", "spin", "1", "100000", "--param=us=1000", "--chunk-size=10"});
+  ASSERT_TRUE(client->WaitForStdoutBytes(1, std::chrono::seconds(30)));
+  client->Signal(SIGKILL);
+  // Noticed by the lost connection or, at worst, the 1 s heartbeat timeout.
+  EXPECT_TRUE(cluster_.broker().WaitForStderrText("job 1 ended: CANCELLED",
+                                                  std::chrono::seconds(20)))
+      << cluster_.broker().stderr_text();
+  // The workers are free again: a new job runs to completion.
+  EXPECT_EQ(RunClient(cluster_, {"map", "primes", "1", "1000", "--format=count"}),
+            "168\n");
+}
+
+TEST_F(ClusterTest, WorkersFindARestartedBroker) {
+  StartWorkers(2);
+  EXPECT_EQ(RunClient(cluster_, {"map", "primes", "1", "1000", "--format=count"}),
+            "168\n");
+  cluster_.RestartBroker();
+  // Only the old workers exist; the job completes once they re-register.
+  EXPECT_EQ(RunClient(cluster_, {"map", "primes", "1", "100000", "--format=count"}),
+            "9592\n");
+}
+
 TEST_F(ClusterTest, BrokerExitsZeroOnSigterm) {
   StartWorkers(1);
   EXPECT_EQ(RunClient(cluster_, {"map", "primes", "1", "100", "--format=count"}),

@@ -1,12 +1,19 @@
 #include "tests/integration/local_cluster.h"
 
+#include <signal.h>
+
 #include "gtest/gtest.h"
 
 namespace tq::testing {
 
-LocalCluster::LocalCluster(std::vector<std::string> broker_flags) {
-  std::vector<std::string> argv = {BrokerBinary(), "--listen=tcp://127.0.0.1:*"};
-  argv.insert(argv.end(), broker_flags.begin(), broker_flags.end());
+LocalCluster::LocalCluster(std::vector<std::string> broker_flags)
+    : broker_flags_(std::move(broker_flags)) {
+  StartBroker("tcp://127.0.0.1:*");
+}
+
+void LocalCluster::StartBroker(const std::string& listen) {
+  std::vector<std::string> argv = {BrokerBinary(), "--listen=" + listen};
+  argv.insert(argv.end(), broker_flags_.begin(), broker_flags_.end());
   broker_ = std::make_unique<Subprocess>(argv);
   auto endpoint = broker_->WaitForStdoutLine("listening on ", std::chrono::seconds(10));
   if (!endpoint) {
@@ -15,6 +22,12 @@ LocalCluster::LocalCluster(std::vector<std::string> broker_flags) {
     return;
   }
   endpoint_ = *endpoint;
+}
+
+void LocalCluster::RestartBroker() {
+  broker_->Signal(SIGKILL);
+  broker_->Wait(std::chrono::seconds(10));
+  StartBroker(endpoint_);
 }
 
 Subprocess& LocalCluster::AddWorker(std::vector<std::string> flags) {

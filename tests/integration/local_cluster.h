@@ -22,6 +22,9 @@ class LocalCluster {
   Subprocess& broker() { return *broker_; }
   Subprocess& worker(size_t i) { return *workers_.at(i); }
 
+  // SIGKILLs the broker and starts a new one on the same endpoint (workers
+  // keep running and must find it again).
+  void RestartBroker();
   // Starts a tq-worker connected to the broker.
   Subprocess& AddWorker(std::vector<std::string> flags = {"--threads=1"});
   // Starts a tq-client with --broker set; `args` follow.
@@ -29,6 +32,9 @@ class LocalCluster {
                                           std::string stdin_data = "");
 
  private:
+  void StartBroker(const std::string& listen);
+
+  std::vector<std::string> broker_flags_;
   std::unique_ptr<Subprocess> broker_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::string endpoint_;

@@ -117,6 +117,15 @@ std::optional<std::string> Subprocess::WaitForStdoutLine(
   return found;
 }
 
+bool Subprocess::WaitForStderrText(const std::string& text,
+                                   Clock::duration timeout) {
+  auto found = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stderr_.find(text) != std::string::npos;
+  };
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&found), absl::FromChrono(timeout));
+}
+
 bool Subprocess::WaitForStdoutBytes(size_t bytes, Clock::duration timeout) {
   auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stdout_.size() >= bytes;

@@ -41,6 +41,8 @@ class Subprocess {
   // of that line, or nullopt at the deadline.
   std::optional<std::string> WaitForStdoutLine(const std::string& prefix,
                                                Clock::duration timeout);
+  // Waits until stderr contains `text`.
+  bool WaitForStderrText(const std::string& text, Clock::duration timeout);
   // Waits until stdout holds at least `bytes` bytes.
   bool WaitForStdoutBytes(size_t bytes, Clock::duration timeout);
   // Waits for the child to exit; nullopt at the deadline (child left running).
