@@ -7,17 +7,6 @@
 #include "tasks/miller_rabin.h"
 
 namespace tq {
-namespace {
-
-// floor(sqrt(n)) for any n, exact.
-uint64_t Isqrt(uint64_t n) {
-  uint64_t r = static_cast<uint64_t>(std::sqrt(static_cast<double>(n)));
-  while (r > 0 && (r > UINT64_C(0xFFFFFFFF) || r * r > n)) --r;
-  while (r < UINT64_C(0xFFFFFFFF) && (r + 1) * (r + 1) <= n) ++r;
-  return r;
-}
-
-}  // namespace
 
 uint64_t FindFactorPollardBrent(uint64_t n) {
   const Montgomery64 mont(n);

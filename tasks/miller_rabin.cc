@@ -1,5 +1,7 @@
 #include "tasks/miller_rabin.h"
 
+#include <cmath>
+
 namespace tq {
 
 static_assert(kSmallOddPrimes.front().p == 3);
@@ -42,6 +44,13 @@ bool IsPrime(uint64_t n) {
   // No prime factor below 257, so anything below 257^2 is prime.
   if (n < 257 * 257) return true;
   return PassesMillerRabin(n);
+}
+
+uint64_t Isqrt(uint64_t n) {
+  uint64_t r = static_cast<uint64_t>(std::sqrt(static_cast<double>(n)));
+  while (r > 0 && (r > UINT64_C(0xFFFFFFFF) || r * r > n)) --r;
+  while (r < UINT64_C(0xFFFFFFFF) && (r + 1) * (r + 1) <= n) ++r;
+  return r;
 }
 
 }  // namespace tq

@@ -132,6 +132,9 @@ bool IsPrime(uint64_t n);
 // already trial-divided, like Pollard's rho loop in factorize.cc).
 bool PassesMillerRabin(uint64_t n);
 
+// floor(sqrt(n)) for any n, exact (corrects the double estimate).
+uint64_t Isqrt(uint64_t n);
+
 }  // namespace tq
 
 #endif  // TQ_TASKS_MILLER_RABIN_H_

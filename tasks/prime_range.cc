@@ -69,13 +69,6 @@ void MarkTested(uint64_t origin, uint64_t from, uint64_t to, uint8_t* bits) {
   }
 }
 
-uint64_t Isqrt(uint64_t n) {
-  uint64_t r = static_cast<uint64_t>(std::sqrt(static_cast<double>(n)));
-  while (r > 0 && (r > UINT64_C(0xFFFFFFFF) || r * r > n)) --r;
-  while (r < UINT64_C(0xFFFFFFFF) && (r + 1) * (r + 1) <= n) ++r;
-  return r;
-}
-
 }  // namespace
 
 bool RangeSieveIsWorthIt(uint64_t first, uint64_t last) {
