@@ -18,7 +18,9 @@ ABSL_FLAG(std::string, broker, "",
           "broker endpoint, e.g. tcp://10.0.0.1:5555 (default: $TQ_BROKER)");
 ABSL_FLAG(int, threads, 0, "pool threads; 0 = usable CPUs (cgroup quota, affinity)");
 ABSL_FLAG(int, prefetch, -1,
-          "chunks held beyond one per thread; -1 = max(1, threads / 2)");
+          "chunks held beyond one per thread; -1 = adaptive (about 3 ms of "
+          "queued work per thread by measured chunk time, 1..256), N >= 0 "
+          "pins it to N");
 ABSL_FLAG(std::string, name, "", "name shown by the broker; default hostname:pid");
 ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
           "send something to the broker at least this often");
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
   options.verbose = absl::GetFlag(FLAGS_verbose);
   if (options.threads < 0) {
     fprintf(stderr, "tq-worker: --threads must be >= 0\n");
+    return tq::kExitUsage;
+  }
+  if (options.prefetch < -1) {
+    fprintf(stderr, "tq-worker: --prefetch must be >= 0, or -1 for adaptive\n");
     return tq::kExitUsage;
   }
   if (options.heartbeat_interval_ms <= 0 ||

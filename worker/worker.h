@@ -20,7 +20,10 @@ struct WorkerOptions {
   // Pool threads; 0 means UsableCpuCount() (cgroup quota, affinity).
   int threads = 0;
   // Chunks held beyond one per thread, so a thread never waits for the
-  // network between chunks; -1 means max(1, threads / 2).
+  // network between chunks. -1 (any negative) means adaptive: about 3 ms of
+  // queued work per thread by the measured chunk run time, between 1 and
+  // 256, starting at max(1, threads / 2) (see worker_session.h). N >= 0 pins
+  // it to N.
   int prefetch = -1;
   // Shown in broker logs and status; empty means "hostname:pid".
   std::string name;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/cpu_count.h"
@@ -12,7 +13,7 @@ namespace tq {
 
 WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
   if (options.threads <= 0) options.threads = UsableCpuCount();
-  if (options.prefetch < 0) options.prefetch = std::max(1, options.threads / 2);
+  if (options.prefetch < 0) options.prefetch = -1;  // adaptive
   if (options.name.empty()) {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -28,7 +29,12 @@ WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
 
 WorkerSession::WorkerSession(const WorkerOptions& options)
     : options_(options),
-      capacity_(std::max(1, options.threads) + std::max(0, options.prefetch)),
+      adaptive_prefetch_(options.prefetch < 0),
+      // Adaptive: the old fixed default until the first chunk is measured.
+      capacity_(std::max(1, options.threads) +
+                (options.prefetch < 0 ? std::max(1, options.threads / 2)
+                                      : options.prefetch)),
+      noted_capacity_(capacity_),
       backoff_ms_(options.reconnect_min_ms),
       heartbeat_interval_us_(options.heartbeat_interval_ms * 1000),
       heartbeat_timeout_us_(options.heartbeat_timeout_ms * 1000) {}
@@ -137,6 +143,7 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope, int64_t now_us) {
       Violation(absl::StrCat("unexpected ", std::string(BodyName(envelope))));
       break;
   }
+  TopUpCredit();  // re-assigned running chunks and revoked ones freed slots
   StartChunks();
   MaybeFinishStop(now_us);
   Flush(now_us);
@@ -152,19 +159,29 @@ void WorkerSession::OnChunksFinished(std::vector<v1::ChunkReport> reports,
     }
     RunningChunk chunk = it->second;
     running_.erase(it);
-    bool live = state_ == State::kAwaitingWelcome || state_ == State::kWelcomed;
+    ++chunks_finished_;
+    // Orphans ran on this machine too: their time counts.
+    MeasureRunTime(report.run_micros());
     if (chunk.epoch == epoch_ && state_ == State::kWelcomed) {
       report.set_attempt(chunk.attempt);
       reports_to_send_.push_back(std::move(report));
     } else {
       ++discarded_reports_;  // its session is gone; the broker requeued it
     }
-    // Either way a slot came free; an orphan's was withheld from Hello.
-    if (live && !stopping_) {
-      ++credit_to_return_;
-      ++granted_;
-    }
   }
+  AdaptCapacity();
+  if (capacity_ != noted_capacity_ &&
+      (capacity_ >= 2 * noted_capacity_ || 2 * capacity_ <= noted_capacity_ ||
+       capacity_ == options_.threads + 1 ||
+       capacity_ == options_.threads + kMaxPrefetch)) {
+    notes_.push_back(absl::StrCat("capacity ", noted_capacity_, " -> ", capacity_,
+                                  " (average chunk ",
+                                  static_cast<int64_t>(average_run_us_), " us)"));
+    noted_capacity_ = capacity_;
+  }
+  // Either way slots came free (an orphan's was withheld from Hello), and
+  // the capacity may have moved: grant what fits.
+  TopUpCredit();
   StartChunks();
   MaybeFinishStop(now_us);
   Flush(now_us);
@@ -189,6 +206,8 @@ void WorkerSession::OnTick(int64_t now_us) {
 void WorkerSession::OnStopRequested(int64_t now_us) {
   if (stopping_ || state_ == State::kDone) return;
   stopping_ = true;
+  notes_.push_back(absl::StrCat("stopping; finished ", chunks_finished_,
+                                " chunks, capacity ", capacity_));
   if (state_ == State::kWelcomed) {
     v1::Envelope envelope;
     v1::Drain* drain = envelope.mutable_drain();
@@ -256,10 +275,9 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
   --granted_;
   if (auto it = running_.find(key); it != running_.end()) {
     // Re-handed out while it still runs here (e.g. from a lost session):
-    // never run it twice at once; report this attempt when it finishes.
+    // never run it twice at once; report this attempt when it finishes. It
+    // takes no new slot, so TopUpCredit gives its credit back.
     it->second = {assignment.attempt(), epoch_};
-    ++credit_to_return_;
-    ++granted_;
     notes_.push_back(absl::StrCat("job ", key.first, " chunk ", key.second,
                                   " re-assigned while running; adopted"));
     return;
@@ -267,8 +285,6 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
   for (v1::Assignment& queued : queued_) {
     if (queued.job_id() == key.first && queued.chunk_index() == key.second) {
       queued.set_attempt(assignment.attempt());
-      ++credit_to_return_;
-      ++granted_;
       return;
     }
   }
@@ -276,17 +292,12 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
 }
 
 void WorkerSession::HandleRevoke(uint64_t job_id) {
-  size_t before = queued_.size();
+  // The dropped chunks' slots come back through TopUpCredit.
   queued_.erase(std::remove_if(queued_.begin(), queued_.end(),
                                [job_id](const v1::Assignment& a) {
                                  return a.job_id() == job_id;
                                }),
                 queued_.end());
-  uint32_t dropped = static_cast<uint32_t>(before - queued_.size());
-  if (!stopping_) {
-    credit_to_return_ += dropped;
-    granted_ += dropped;
-  }
 }
 
 void WorkerSession::LoseSession(const std::string& why) {
@@ -306,13 +317,54 @@ void WorkerSession::LoseSession(const std::string& why) {
 void WorkerSession::StartChunks() {
   if (state_ != State::kWelcomed) return;
   while (!queued_.empty() &&
-         running_.size() < static_cast<size_t>(options_.threads)) {
+         running_.size() < static_cast<size_t>(options_.threads * pool_depth_)) {
     v1::Assignment assignment = std::move(queued_.front());
     queued_.pop_front();
     running_[{assignment.job_id(), assignment.chunk_index()}] = {
         assignment.attempt(), epoch_};
     to_start_.push_back(std::move(assignment));
   }
+}
+
+void WorkerSession::MeasureRunTime(uint64_t run_micros) {
+  // Clamp at an hour: a bogus sample must not make the average meaningless.
+  double sample = static_cast<double>(std::min<uint64_t>(run_micros, 3'600'000'000));
+  average_run_us_ = average_run_us_ < 0
+                        ? sample
+                        : average_run_us_ + kRunTimeEwmaWeight * (sample - average_run_us_);
+}
+
+void WorkerSession::AdaptCapacity() {
+  if (average_run_us_ < 0) return;
+  // Tiny chunks: hand the pool a short run per thread, so a pool thread goes
+  // from chunk to chunk without a round trip through the loop thread (two
+  // context switches per chunk otherwise). Long chunks: one per thread, so
+  // Drain and RevokeJob can still hand back everything not yet started.
+  pool_depth_ = static_cast<int>(std::clamp(
+      std::floor(static_cast<double>(kPoolRunTargetUs) / std::max(average_run_us_, 1.0)),
+      1.0, static_cast<double>(kMaxPoolDepth)));
+  if (!adaptive_prefetch_) return;
+  // Sub-microsecond chunks report 0: count them as 1 us (the cap applies).
+  double wanted = std::ceil(options_.threads * static_cast<double>(kQueueTargetUs) /
+                            std::max(average_run_us_, 1.0));
+  int target = options_.threads +
+               static_cast<int>(std::clamp(wanted, 1.0, static_cast<double>(kMaxPrefetch)));
+  // Shrink at once (hoarding slow chunks is the expensive mistake); grow at
+  // most 2x per batch of reports, so one lucky fast chunk does not open the
+  // full window to a job whose chunks turn out slow.
+  capacity_ = target < capacity_ ? target : std::min(target, 2 * capacity_);
+}
+
+void WorkerSession::TopUpCredit() {
+  if (stopping_ || (state_ != State::kAwaitingWelcome && state_ != State::kWelcomed)) {
+    return;
+  }
+  // Everything this worker is committed to: broker-held credit, queued,
+  // running (this session's and orphans).
+  int64_t held = granted_ + static_cast<int64_t>(queued_.size() + running_.size());
+  if (held >= capacity_) return;  // shrinking (or full): withhold
+  credit_to_return_ += static_cast<uint32_t>(capacity_ - held);
+  granted_ = capacity_ - static_cast<int64_t>(queued_.size() + running_.size());
 }
 
 void WorkerSession::MaybeFinishStop(int64_t now_us) {

@@ -15,6 +15,21 @@
 // already held or running only refreshes its attempt and gives its credit back
 // at once. An Assignment arriving when G == 0 is a protocol violation and is
 // dropped (the broker's lease requeues it).
+//
+// Adaptive prefetch (nsq's RDY adaptation). Unless the prefetch is pinned
+// (WorkerOptions::prefetch >= 0), C follows the measured chunk run time: an
+// EWMA of ChunkReport.run_micros gives
+//   prefetch = clamp(ceil(threads * kQueueTargetUs / avg_run_us), 1, kMaxPrefetch)
+// so each thread has about kQueueTargetUs of work queued behind it: tiny
+// chunks get a deep queue (few, large Assignments messages and few wake-ups),
+// long chunks a shallow one (no worker hoards work another could run). Before
+// the first measurement prefetch is max(1, threads / 2). C shrinks at once
+// but grows at most 2x per batch of reports (slow start). C is therefore an
+// upper bound rather than an identity: G + H + O <= C. Whenever a slot frees
+// or C grows, the session tops G up to C - H - O (sent with the next
+// ChunkReports or a WorkerCredit); when C shrinks it simply withholds
+// returned credit until G + H + O fits the new C. Credit is never taken back
+// from the broker (the protocol has no way to), so G never goes negative.
 #ifndef TQ_WORKER_WORKER_SESSION_H_
 #define TQ_WORKER_WORKER_SESSION_H_
 
@@ -33,15 +48,35 @@
 namespace tq {
 
 // `options` with the automatic values filled in: threads 0 -> usable CPUs,
-// prefetch -1 -> max(1, threads / 2), empty name -> "hostname:pid".
+// empty name -> "hostname:pid". A negative prefetch becomes -1 (adaptive).
 WorkerOptions ResolveWorkerOptions(WorkerOptions options);
+
+// Queued work the adaptive prefetch aims to keep behind each thread. 3 ms
+// covers a LAN round trip (0.1-0.5 ms) plus a busy broker's loop latency with
+// margin, so a thread never idles waiting for the network; it is also the
+// most work per thread a worker can hold back from an idle peer at the end
+// of a job, so larger only costs tail latency.
+inline constexpr int64_t kQueueTargetUs = 3'000;
+// Upper bound on the adaptive prefetch: the broker caps a job's results in
+// flight at 256 anyway, and more only grows memory per worker.
+inline constexpr int kMaxPrefetch = 256;
+// Weight of the newest run_micros sample in the running average: about the
+// last ten chunks count, so a change of job adapts within a few reports.
+inline constexpr double kRunTimeEwmaWeight = 0.1;
+// Work handed to the pool at once per thread, beyond which chunks wait in
+// the session's queue (where Drain and RevokeJob can still return them):
+// about 200 us, at most 64 chunks. Holds for pinned prefetch too: it moves
+// no credit, only where held chunks wait.
+inline constexpr int64_t kPoolRunTargetUs = 200;
+inline constexpr int kMaxPoolDepth = 64;
 
 // Not thread-safe: owned and driven by the one loop thread.
 class WorkerSession {
  public:
   static constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 
-  // `options` must be resolved (threads >= 1, prefetch >= 0).
+  // `options` must be resolved (threads >= 1); prefetch >= 0 pins the
+  // prefetch, negative makes it adaptive.
   explicit WorkerSession(const WorkerOptions& options);
 
   // ---- events
@@ -58,7 +93,8 @@ class WorkerSession {
 
   // ---- outputs (each Take* hands over and clears)
   std::vector<v1::Envelope> TakeOutgoing();
-  // Assignments to run on the pool now; each must come back through
+  // Assignments to run on the pool now (one per thread, more when chunks
+  // are tiny; see kPoolRunTargetUs); each must come back through
   // OnChunksFinished with the same (job_id, chunk_index).
   std::vector<v1::Assignment> TakeChunksToStart();
   // True once after the session decided to drop the socket: the loop closes
@@ -74,10 +110,18 @@ class WorkerSession {
 
   // ---- introspection (tests, logs)
   bool welcomed() const { return state_ == State::kWelcomed; }
+  // threads + prefetch: the most chunks granted, queued and running at once.
   int capacity() const { return capacity_; }
+  bool adaptive_prefetch() const { return adaptive_prefetch_; }
+  // EWMA of the chunks' run_micros; negative before the first report.
+  double average_run_us() const { return average_run_us_; }
   int64_t granted_credit() const { return granted_; }
+  int64_t chunks_finished() const { return chunks_finished_; }
   size_t queued_chunks() const { return queued_.size(); }
+  // Handed to the pool: running or waiting there.
   size_t running_chunks() const { return running_.size(); }
+  // Chunks per thread the pool may hold.
+  int pool_depth() const { return pool_depth_; }
   // The back-off the next Welcome wait will use.
   int64_t reconnect_backoff_ms() const { return backoff_ms_; }
   int64_t protocol_violations() const { return protocol_violations_; }
@@ -95,6 +139,9 @@ class WorkerSession {
   void HandleRevoke(uint64_t job_id);
   void LoseSession(const std::string& why);
   void StartChunks();
+  void MeasureRunTime(uint64_t run_micros);
+  void AdaptCapacity();
+  void TopUpCredit();
   void MaybeFinishStop(int64_t now_us);
   void Flush(int64_t now_us);
   void Emit(v1::Envelope envelope, int64_t now_us);
@@ -103,8 +150,12 @@ class WorkerSession {
 
   // Constant after construction.
   const WorkerOptions options_;
-  const int capacity_;
+  const bool adaptive_prefetch_;
 
+  int capacity_;
+  int noted_capacity_;  // the capacity last written to the notes
+  double average_run_us_ = -1;
+  int pool_depth_ = 1;  // 1 until chunks are measured
   State state_ = State::kIdle;
   absl::Status status_;
   bool stopping_ = false;
@@ -129,6 +180,7 @@ class WorkerSession {
 
   int64_t protocol_violations_ = 0;
   int64_t discarded_reports_ = 0;
+  int64_t chunks_finished_ = 0;
 };
 
 }  // namespace tq
