@@ -25,6 +25,12 @@ void ThreadPool::Schedule(std::function<void()> work) {
   queue_.push_back(std::move(work));
 }
 
+void ThreadPool::ScheduleAll(std::vector<std::function<void()>> work) {
+  if (work.empty()) return;
+  absl::MutexLock lock(&mutex_);
+  for (std::function<void()>& item : work) queue_.push_back(std::move(item));
+}
+
 void ThreadPool::ThreadMain() {
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return !queue_.empty() || shutting_down_;

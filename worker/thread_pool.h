@@ -26,6 +26,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   void Schedule(std::function<void()> work);
+  // Schedules every item under one lock: a batch of tiny chunks costs one
+  // lock round and one wake-up pass, not one per chunk.
+  void ScheduleAll(std::vector<std::function<void()>> work);
   int size() const { return static_cast<int>(threads_.size()); }
 
  private:

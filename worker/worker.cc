@@ -10,9 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
@@ -79,6 +81,11 @@ class Worker::Loop {
     if (absl::Status s = Connect(); !s.ok()) return s;
     session.OnConnected(NowUs());
     Execute(session, pool);
+    std::vector<zmq::pollitem_t> items = {
+        {nullptr, 0, ZMQ_POLLIN, 0},
+        {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
+        {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
+    };
     while (!session.done()) {
       int64_t now = NowUs();
       int64_t wait_ms = kMaxPollMs;
@@ -86,11 +93,7 @@ class Worker::Loop {
       if (deadline != WorkerSession::kNoDeadline) {
         wait_ms = std::clamp<int64_t>((deadline - now + 999) / 1000, 0, kMaxPollMs);
       }
-      std::vector<zmq::pollitem_t> items = {
-          {socket_->handle(), 0, ZMQ_POLLIN, 0},
-          {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
-          {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
-      };
+      items[0].socket = socket_->handle();  // a reconnect replaces the socket
       PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
       now = NowUs();
       if (stop_requested_.load(std::memory_order_relaxed)) {
@@ -153,11 +156,16 @@ class Worker::Loop {
                          s.ToString()));
       }
     }
-    for (v1::Assignment& assignment : session.TakeChunksToStart()) {
-      pool.Schedule([this, assignment = std::move(assignment)] {
-        completions_.Push(RunChunk(BuiltinTasks(), assignment));
+    std::vector<v1::Assignment> to_start = session.TakeChunksToStart();
+    std::vector<std::function<void()>> work;
+    work.reserve(to_start.size());
+    const TaskRegistry& tasks = BuiltinTasks();
+    for (v1::Assignment& assignment : to_start) {
+      work.push_back([this, &tasks, assignment = std::move(assignment)] {
+        completions_.Push(RunChunk(tasks, assignment));
       });
     }
+    pool.ScheduleAll(std::move(work));
   }
 
   void Log(const std::string& line) {
