@@ -76,6 +76,8 @@ class Scheduler {
     // Worker only.
     uint32_t threads = 0;
     uint64_t credit = 0;
+    // Chunks handed to it and not yet reported, requeued or revoked.
+    uint64_t held = 0;
     bool draining = false;
     // Client only: the jobs it owns.
     absl::flat_hash_set<uint64_t> jobs;
@@ -117,6 +119,9 @@ class Scheduler {
                int64_t now_us, Outbox* out);
   // Hands out chunks while some worker has credit and some job can use it.
   void Dispatch(int64_t now_us, Outbox* out);
+  // Chunk `index` of `job` leaves its worker's hands (if in flight): keeps
+  // Peer::held right. Call before Job::Finish / Job::Requeue.
+  void ReleaseFromWorker(const Job& job, uint64_t index);
   Job* NextDispatchableJob();
   void HandOut(Job& job, const std::string& worker, int64_t now_us, Outbox* out);
   // Takes an in-flight chunk back. A penalised requeue counts as a failure;

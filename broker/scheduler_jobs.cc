@@ -118,6 +118,7 @@ void Scheduler::OnReport(const std::string& worker, v1::ChunkReport& report,
     RequeueChunk(job, index, RequeueReason::kTaskFailed, cause, now_us, out);
     return;
   }
+  ReleaseFromWorker(job, index);
   job.Finish(index);
   ++stats_.chunks_completed;
   stats_.items_completed += job.ChunkItems(index);
@@ -149,9 +150,10 @@ void Scheduler::OnDrain(const std::string& worker, Peer& peer,
 
 void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   if (job_ring_.empty()) return;
-  // One chunk at a time, each to the worker with the most spare credit per
-  // thread: chunks spread over idle workers before any worker's prefetch
-  // fills, so a worker granting large credit cannot hoard a job.
+  // One chunk at a time, each to the least loaded worker with credit (fewest
+  // chunks held per thread): idle workers get work before busy ones queue
+  // more, however much credit a worker has granted (adaptive prefetch makes
+  // credit a poor measure of load).
   for (;;) {
     const std::string* best_id = nullptr;
     Peer* best = nullptr;
@@ -160,8 +162,8 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
         continue;
       }
       if (best == nullptr ||
-          peer.credit * std::max<uint64_t>(1, best->threads) >
-              best->credit * std::max<uint64_t>(1, peer.threads)) {
+          peer.held * std::max<uint64_t>(1, best->threads) <
+              best->held * std::max<uint64_t>(1, peer.threads)) {
         best_id = &id;
         best = &peer;
       }
@@ -171,7 +173,15 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
     if (job == nullptr) return;  // nothing any worker could take
     HandOut(*job, *best_id, now_us, out);
     --best->credit;
+    ++best->held;
   }
+}
+
+void Scheduler::ReleaseFromWorker(const Job& job, uint64_t index) {
+  const InFlightChunk* chunk = job.FindInFlight(index);
+  if (chunk == nullptr) return;
+  auto peer = peers_.find(chunk->worker);
+  if (peer != peers_.end() && peer->second.held > 0) --peer->second.held;
 }
 
 Job* Scheduler::NextDispatchableJob() {
@@ -223,7 +233,10 @@ bool Scheduler::RequeueChunk(Job& job, uint64_t index, RequeueReason reason,
     if (history.failures >= std::max<uint32_t>(1, options_.max_attempts)) {
       // A worker that reported a failure no longer holds the chunk (no
       // RevokeJob needed for it); after a lease expiry it may still.
-      if (reason == RequeueReason::kTaskFailed) job.Finish(index);
+      if (reason == RequeueReason::kTaskFailed) {
+        ReleaseFromWorker(job, index);
+        job.Finish(index);
+      }
       EndJob(job,
              absl::Status(cause.code(),
                           absl::StrCat("chunk ", index, " of job ", job.id(),
@@ -240,6 +253,7 @@ bool Scheduler::RequeueChunk(Job& job, uint64_t index, RequeueReason reason,
     case RequeueReason::kTaskFailed: ++stats_.requeued_task_failed; break;
     case RequeueReason::kDrained: ++stats_.requeued_drained; break;
   }
+  ReleaseFromWorker(job, index);
   job.Requeue(index, std::move(history));
   return true;
 }
@@ -294,6 +308,7 @@ void Scheduler::EndJob(Job& job, const absl::Status& status, int64_t now_us,
                        Outbox* out) {
   const uint64_t id = job.id();
   const std::string client = job.client();
+  for (const auto& [index, chunk] : job.in_flight()) ReleaseFromWorker(job, index);
   if (!status.ok()) {
     std::set<std::string> holders;
     for (const auto& [index, chunk] : job.in_flight()) holders.insert(chunk.worker);

@@ -34,13 +34,22 @@ TEST_F(SchedulerDispatchTest, NeverAssignsMoreThanGrantedCredit) {
   EXPECT_EQ(h_.scheduler().stats().chunks_in_flight, 5u);
 }
 
-TEST_F(SchedulerDispatchTest, ChunksSpreadOverWorkersBeforeFillingPrefetch) {
-  h_.HelloWorker("w1", 1, 8);
+TEST_F(SchedulerDispatchTest, ChunksGoToTheLeastLoadedWorkerWhateverItsCredit) {
+  // w1 granted far more credit (adaptive prefetch after fast chunks); that
+  // must not let it take the whole job while w2 idles.
+  h_.HelloWorker("w1", 1, 256);
   h_.HelloWorker("w2", 1, 8);
   Sent sent;
-  h_.Submit("c1", SchedulerHarness::RangeJob(1, 4, 1), &sent);
-  EXPECT_EQ(AssignmentsTo(sent, "w1").size(), 2u);
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 4, 1, /*window=*/4), &sent);
+  auto to_w1 = AssignmentsTo(sent, "w1");
+  EXPECT_EQ(to_w1.size(), 2u);
   EXPECT_EQ(AssignmentsTo(sent, "w2").size(), 2u);
+  // w1 reports a chunk: it now holds fewer than w2, so the next chunk is
+  // its, though w2 has credit too.
+  h_.Report("w1", to_w1[0]);
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 1, 1), &sent);
+  EXPECT_EQ(AssignmentsTo(sent, "w1").size(), 1u);
+  EXPECT_TRUE(AssignmentsTo(sent, "w2").empty());
 }
 
 TEST_F(SchedulerDispatchTest, AssignmentsToOneWorkerShareOneMessage) {
