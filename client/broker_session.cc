@@ -93,7 +93,7 @@ BrokerSession::BrokerSession(zmq::socket_t socket, std::string endpoint,
 
 BrokerSession::~BrokerSession() {
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock lock(mu_);
     stopping_ = true;
   }
   wakeup_.Notify();
@@ -118,7 +118,7 @@ void BrokerSession::IoLoop() {
 
     bool stopping;
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock lock(mu_);
       while (std::optional<Received> received = TryReceive(socket_, false)) {
         last_heard = now;
         // A malformed message is dropped; the broker is still alive.
@@ -146,7 +146,7 @@ void BrokerSession::IoLoop() {
       if (Send(socket_, heartbeat).ok()) last_sent = now;
     }
     if (now - last_heard > heartbeat_timeout_ms_) {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock lock(mu_);
       FailEverything(absl::UnavailableError(absl::StrCat(
           "lost contact with broker at ", endpoint_, ": silent for ",
           absl::FormatDuration(absl::Milliseconds(now - last_heard)))));
@@ -224,7 +224,7 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
     default:
       break;  // heartbeats only prove liveness; anything else is ignored
   }
-  changed_.SignalAll();
+  changed_.notify_all();
 }
 
 void BrokerSession::HandleResults(const v1::JobResults& results) {
@@ -262,7 +262,7 @@ void BrokerSession::FailEverything(absl::Status status) {
   for (auto& [id, job] : by_job_) FailJob(*job, status);
   by_request_.clear();
   by_job_.clear();
-  changed_.SignalAll();
+  changed_.notify_all();
 }
 
 void BrokerSession::Enqueue(v1::Envelope envelope) {
@@ -282,7 +282,7 @@ void BrokerSession::GrantCredit(JobState& job, uint64_t chunks) {
 absl::StatusOr<std::shared_ptr<JobState>> BrokerSession::Submit(
     v1::SubmitJob submit, std::shared_ptr<const JobInput> input,
     uint32_t window) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (!lost_.ok()) return lost_;
   auto job = std::make_shared<JobState>();
   job->request_id = next_request_id_++;
@@ -295,14 +295,14 @@ absl::StatusOr<std::shared_ptr<JobState>> BrokerSession::Submit(
   v1::Envelope envelope;
   *envelope.mutable_submit_job() = std::move(submit);
   Enqueue(std::move(envelope));
-  while (!job->answered) changed_.Wait(&mu_);
+  while (!job->answered) changed_.wait(lock);
   if (!job->submit_status.ok()) return job->submit_status;
   return job;
 }
 
 absl::StatusOr<std::optional<ChunkResult>> BrokerSession::Next(JobState& job,
                                                                bool ordered) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   const uint64_t batch = std::max<uint64_t>(1, job.window / 2);
   while (true) {
     if (job.cancelled) return absl::CancelledError("job cancelled");
@@ -335,23 +335,23 @@ absl::StatusOr<std::optional<ChunkResult>> BrokerSession::Next(JobState& job,
     // (they sit in the reorder buffer). One extra credit lets it through;
     // without it both sides would wait forever.
     if (ordered && job.granted == job.received) GrantCredit(job, 1);
-    changed_.Wait(&mu_);
+    changed_.wait(lock);
   }
 }
 
 void BrokerSession::Cancel(JobState& job) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   job.cancelled = true;
   if (!job.finished && job.job_id != 0) {
     v1::Envelope cancel;
     cancel.mutable_cancel_job()->set_job_id(job.job_id);
     Enqueue(std::move(cancel));
   }
-  changed_.SignalAll();
+  changed_.notify_all();
 }
 
 void BrokerSession::Release(JobState& job) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (!job.finished && job.job_id != 0 && by_job_.erase(job.job_id) > 0) {
     v1::Envelope cancel;
     cancel.mutable_cancel_job()->set_job_id(job.job_id);

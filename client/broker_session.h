@@ -14,18 +14,18 @@
 #ifndef TQ_CLIENT_BROKER_SESSION_H_
 #define TQ_CLIENT_BROKER_SESSION_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "client/chunk_result.h"
 #include "client/reorder_buffer.h"
 #include "common/wakeup.h"
@@ -91,12 +91,13 @@ class BrokerSession {
  private:
   BrokerSession(zmq::socket_t socket, std::string endpoint, v1::Welcome welcome);
   void IoLoop();
-  void HandleMessage(const v1::Envelope& envelope) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void HandleResults(const v1::JobResults& results) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FailJob(JobState& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FailEverything(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void GrantCredit(JobState& job, uint64_t chunks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Enqueue(v1::Envelope envelope) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // These require mu_ held.
+  void HandleMessage(const v1::Envelope& envelope);
+  void HandleResults(const v1::JobResults& results);
+  void FailJob(JobState& job, absl::Status status);
+  void FailEverything(absl::Status status);
+  void GrantCredit(JobState& job, uint64_t chunks);
+  void Enqueue(v1::Envelope envelope);
 
   // Constant after construction.
   const std::string endpoint_;
@@ -111,14 +112,15 @@ class BrokerSession {
   std::thread io_thread_;
 
   // State below is protected by mu_.
-  absl::Mutex mu_;
-  absl::CondVar changed_;  // any job or connection state changed
-  std::vector<v1::Envelope> outbox_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status lost_ ABSL_GUARDED_BY(mu_);  // not OK once the broker is gone
-  uint64_t next_request_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<uint64_t, std::shared_ptr<JobState>> by_request_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::shared_ptr<JobState>> by_job_ ABSL_GUARDED_BY(mu_);
+  // std::mutex: see worker/thread_pool.h for why not absl::Mutex.
+  std::mutex mu_;
+  std::condition_variable changed_;  // any job or connection state changed
+  std::vector<v1::Envelope> outbox_;
+  bool stopping_ = false;
+  absl::Status lost_;  // not OK once the broker is gone
+  uint64_t next_request_id_ = 1;
+  std::map<uint64_t, std::shared_ptr<JobState>> by_request_;
+  std::map<uint64_t, std::shared_ptr<JobState>> by_job_;
 };
 
 }  // namespace tq

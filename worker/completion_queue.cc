@@ -7,7 +7,7 @@ namespace tq {
 void CompletionQueue::Push(v1::ChunkReport report) {
   bool was_empty;
   {
-    absl::MutexLock lock(&mutex_);
+    std::lock_guard lock(mutex_);
     was_empty = reports_.empty();
     reports_.push_back(std::move(report));
   }
@@ -18,7 +18,7 @@ std::vector<v1::ChunkReport> CompletionQueue::TakeAll() {
   // Drain before taking: a push after the take sees an empty queue and
   // notifies again, so no report is ever left without a pending wake.
   wakeup_.Drain();
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard lock(mutex_);
   return std::exchange(reports_, {});
 }
 

@@ -5,16 +5,15 @@
 #ifndef TQ_WORKER_COMPLETION_QUEUE_H_
 #define TQ_WORKER_COMPLETION_QUEUE_H_
 
+#include <mutex>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/wakeup.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
 
-// Thread-safe.
+// Thread-safe. (std::mutex: see thread_pool.h for why not absl::Mutex.)
 class CompletionQueue {
  public:
   // Adds a report; wakes the loop if the queue was empty (otherwise a wake
@@ -27,8 +26,8 @@ class CompletionQueue {
 
  private:
   Wakeup wakeup_;
-  absl::Mutex mutex_;
-  std::vector<v1::ChunkReport> reports_ ABSL_GUARDED_BY(mutex_);
+  std::mutex mutex_;
+  std::vector<v1::ChunkReport> reports_;  // guarded by mutex_
 };
 
 }  // namespace tq

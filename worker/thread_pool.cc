@@ -14,32 +14,36 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   {
-    absl::MutexLock lock(&mutex_);
+    std::lock_guard lock(mutex_);
     shutting_down_ = true;
   }
+  work_ready_.notify_all();
   for (std::thread& thread : threads_) thread.join();
 }
 
 void ThreadPool::Schedule(std::function<void()> work) {
-  absl::MutexLock lock(&mutex_);
-  queue_.push_back(std::move(work));
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(work));
+  }
+  work_ready_.notify_one();
 }
 
 void ThreadPool::ScheduleAll(std::vector<std::function<void()>> work) {
   if (work.empty()) return;
-  absl::MutexLock lock(&mutex_);
-  for (std::function<void()>& item : work) queue_.push_back(std::move(item));
+  {
+    std::lock_guard lock(mutex_);
+    for (std::function<void()>& item : work) queue_.push_back(std::move(item));
+  }
+  work_ready_.notify_all();
 }
 
 void ThreadPool::ThreadMain() {
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    return !queue_.empty() || shutting_down_;
-  };
   while (true) {
     std::function<void()> work;
     {
-      absl::MutexLock lock(&mutex_);
-      mutex_.Await(absl::Condition(&ready));
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [this] { return !queue_.empty() || shutting_down_; });
       // Shutdown still drains the queue: every scheduled item runs.
       if (queue_.empty()) return;
       work = std::move(queue_.front());

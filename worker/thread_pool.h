@@ -10,11 +10,17 @@
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include <condition_variable>
+#include <mutex>
 
 namespace tq {
 
+// std::mutex, not absl::Mutex, here and in the worker's and client's other
+// hot-path queues: absl::Mutex's first contended wait calibrates the CPU
+// clock by sleeping 1 ms, then 2 ms, on machines without
+// /sys/.../tsc_freq_khz (most VMs): 3 ms added to every short-lived
+// tq-client run.
+//
 // Thread-safe: Schedule may be called from any thread.
 class ThreadPool {
  public:
@@ -34,10 +40,11 @@ class ThreadPool {
  private:
   void ThreadMain();
 
-  absl::Mutex mutex_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
   // State below is protected by mutex_.
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mutex_);
-  bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
+  std::deque<std::function<void()>> queue_;
+  bool shutting_down_ = false;
 
   // Constant after construction.
   std::vector<std::thread> threads_;
