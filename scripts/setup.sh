@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tq needs from Debian 12's packages (only what is missing, so a
-# second run is fast), then configures and builds tq in Release into build/.
+# second run is fast), configures and builds tq in Release into build/, and
+# as root installs tq-broker, tq-worker and tq-client into /usr/local/bin.
 # Sourced by run-demo.sh and run-tests.sh; runs as root (or with sudo).
 set -euo pipefail
 
@@ -39,3 +40,6 @@ jobs="$(nproc)"
 # Build progress goes to stderr: stdout is the job's output (run-demo.sh).
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 cmake --build "$build" -j "$jobs" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  cmake --install "$build" --prefix /usr/local >/dev/null
+fi
