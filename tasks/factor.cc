@@ -28,25 +28,16 @@ class FactorTask : public Task {
     return RequireNoParams(name(), params);
   }
 
-  absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
-                   v1::Reduction reduction,
-                   v1::ChunkOutput* output) const override {
-    output->Clear();
-    if (absl::Status s = ValidateParams(params); !s.ok()) return s;
-    if (reduction != v1::REDUCTION_NONE) {
-      return absl::InvalidArgumentError(
-          "task 'factor' supports no reduction (its results are lists)");
-    }
+  absl::Status Compute(const v1::ChunkInput& input, uint64_t, const TaskParams&,
+                       v1::Reduction, v1::ChunkOutput* output) const override {
     v1::ValueLists* lists = output->mutable_lists();
-    absl::Status status =
-        ForEachItem(input, kSizing.max_items, [&](uint64_t n) {
-          uint64_t factors[kMaxPrimeFactors];
-          const int count = PrimeFactors(n, factors);
-          lists->add_lengths(count);
-          for (int i = 0; i < count; ++i) lists->add_values(factors[i]);
-        });
-    if (!status.ok()) output->Clear();
-    return status;
+    ForEachItem(input, [&](uint64_t n) {
+      uint64_t factors[kMaxPrimeFactors];
+      const int count = PrimeFactors(n, factors);
+      lists->add_lengths(count);
+      for (int i = 0; i < count; ++i) lists->add_values(factors[i]);
+    });
+    return absl::OkStatus();
   }
 };
 

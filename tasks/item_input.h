@@ -15,21 +15,18 @@ namespace tq {
 absl::StatusOr<uint64_t> ItemCount(const v1::ChunkInput& input,
                                    uint64_t max_items);
 
-// Calls fn(n) for every item in input order, after ItemCount's checks.
+// Calls fn(n) for every item in input order. `input` must have passed
+// ItemCount (Task::Run checks it before Compute).
 template <typename Fn>
-absl::Status ForEachItem(const v1::ChunkInput& input, uint64_t max_items,
-                         Fn&& fn) {
-  absl::StatusOr<uint64_t> count = ItemCount(input, max_items);
-  if (!count.ok()) return count.status();
+void ForEachItem(const v1::ChunkInput& input, Fn&& fn) {
   if (input.has_range()) {
     for (uint64_t n = input.range().first();; ++n) {
       fn(n);
-      if (n == input.range().last()) break;
+      if (n == input.range().last()) break;  // before ++n: last may be 2^64-1
     }
   } else {
     for (uint64_t n : input.items().values()) fn(n);
   }
-  return absl::OkStatus();
 }
 
 // kInvalidArgument naming the first parameter if there are any.

@@ -17,16 +17,11 @@ class NoopTask : public Task {
   absl::Status ValidateParams(const TaskParams& params) const override {
     return RequireNoParams(name(), params);
   }
-  absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
-                   v1::Reduction reduction,
-                   v1::ChunkOutput* output) const override {
-    output->Clear();
-    if (absl::Status s = ValidateParams(params); !s.ok()) return s;
-    if (reduction != v1::REDUCTION_NONE) {
-      return absl::InvalidArgumentError("task 'noop' supports no reduction");
-    }
+  absl::Status Compute(const v1::ChunkInput& input, uint64_t, const TaskParams&,
+                       v1::Reduction, v1::ChunkOutput* output) const override {
     auto* values = output->mutable_values()->mutable_values();
-    return ForEachItem(input, 1 << 16, [&](uint64_t n) { values->Add(n); });
+    ForEachItem(input, [&](uint64_t n) { values->Add(n); });
+    return absl::OkStatus();
   }
 };
 

@@ -39,21 +39,10 @@ class PrimesTask : public Task {
     return RequireNoParams(name(), params);
   }
 
-  absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
-                   v1::Reduction reduction,
-                   v1::ChunkOutput* output) const override {
-    output->Clear();
-    if (absl::Status s = ValidateParams(params); !s.ok()) return s;
-    if (reduction != v1::REDUCTION_NONE && reduction != v1::REDUCTION_COUNT) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown reduction ", static_cast<int>(reduction)));
-    }
-    const bool count_only = reduction == v1::REDUCTION_COUNT;
-    absl::StatusOr<uint64_t> count =
-        ItemCount(input, sizing(reduction).max_items);
-    if (!count.ok()) return count.status();
-
-    if (count_only) {
+  absl::Status Compute(const v1::ChunkInput& input, uint64_t items,
+                       const TaskParams&, v1::Reduction reduction,
+                       v1::ChunkOutput* output) const override {
+    if (reduction == v1::REDUCTION_COUNT) {
       uint64_t primes = 0;
       if (input.has_range()) {
         absl::StatusOr<uint64_t> n =
@@ -68,13 +57,10 @@ class PrimesTask : public Task {
     }
 
     std::string* bits = output->mutable_bits();
-    bits->assign((*count + 7) / 8, '\0');
+    bits->assign((items + 7) / 8, '\0');
     auto* data = reinterpret_cast<uint8_t*>(bits->data());
     if (input.has_range()) {
-      absl::Status s =
-          MarkPrimesInRange(input.range().first(), input.range().last(), data);
-      if (!s.ok()) output->Clear();
-      return s;
+      return MarkPrimesInRange(input.range().first(), input.range().last(), data);
     }
     uint64_t i = 0;
     for (uint64_t n : input.items().values()) {

@@ -6,8 +6,28 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tasks/item_input.h"
 
 namespace tq {
+
+absl::Status Task::Run(const v1::ChunkInput& input, const TaskParams& params,
+                       v1::Reduction reduction, v1::ChunkOutput* output) const {
+  output->Clear();
+  if (absl::Status s = ValidateParams(params); !s.ok()) return s;
+  if (reduction == v1::REDUCTION_COUNT && shape() != ResultShape::kBool) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task '", name(), "' has no true/false results to count"));
+  }
+  if (reduction != v1::REDUCTION_NONE && reduction != v1::REDUCTION_COUNT) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown reduction ", static_cast<int>(reduction)));
+  }
+  absl::StatusOr<uint64_t> items = ItemCount(input, sizing(reduction).max_items);
+  if (!items.ok()) return items.status();
+  absl::Status status = Compute(input, *items, params, reduction, output);
+  if (!status.ok()) output->Clear();
+  return status;
+}
 
 void TaskRegistry::Register(std::unique_ptr<Task> task) {
   if (Find(task->name()) != nullptr) {

@@ -49,12 +49,21 @@ class Task {
   // kInvalidArgument naming the parameter.
   virtual absl::Status ValidateParams(const TaskParams& params) const = 0;
 
-  // Computes `input` into `output` (cleared first). REDUCTION_COUNT is only
-  // asked of kBool tasks. Thread-safe: pool threads call it concurrently.
-  // Input problems are kInvalidArgument; never crashes on any input.
-  virtual absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
-                           v1::Reduction reduction,
-                           v1::ChunkOutput* output) const = 0;
+  // Computes `input` into `output`. Checks first what every task needs
+  // checked, since chunks arrive over the network: the parameters
+  // (ValidateParams), the reduction (REDUCTION_COUNT only for kBool tasks),
+  // and the item count (1 ..= sizing(reduction).max_items); then calls
+  // Compute. On error `output` is left empty. Thread-safe: pool threads call
+  // it concurrently. Input problems are kInvalidArgument; never crashes.
+  absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
+                   v1::Reduction reduction, v1::ChunkOutput* output) const;
+
+ protected:
+  // The task's own work, after Run's checks; `items` is the item count.
+  // `output` arrives empty.
+  virtual absl::Status Compute(const v1::ChunkInput& input, uint64_t items,
+                               const TaskParams& params, v1::Reduction reduction,
+                               v1::ChunkOutput* output) const = 0;
 };
 
 class TaskRegistry {

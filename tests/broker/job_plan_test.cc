@@ -17,8 +17,8 @@ class FakeBoolTask : public Task {
   absl::Status ValidateParams(const TaskParams&) const override {
     return absl::OkStatus();
   }
-  absl::Status Run(const v1::ChunkInput&, const TaskParams&, v1::Reduction,
-                   v1::ChunkOutput*) const override {
+  absl::Status Compute(const v1::ChunkInput&, uint64_t, const TaskParams&,
+                       v1::Reduction, v1::ChunkOutput*) const override {
     return absl::OkStatus();
   }
 };

@@ -3,9 +3,12 @@
 #ifndef TQ_TESTS_INTEGRATION_REFERENCE_H_
 #define TQ_TESTS_INTEGRATION_REFERENCE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "gtest/gtest.h"
 
 namespace tq::testing {
 
@@ -52,6 +55,26 @@ inline PrimesReference ReferencePrimes(uint64_t lo, uint64_t hi) {
   }
   ref.count = std::to_string(count) + "\n";
   return ref;
+}
+
+// Compares a program's output with the expected text. Unlike EXPECT_EQ on
+// strings, which builds an O(lines^2) diff that can exhaust memory on large
+// outputs, it reports the sizes and the first line that differs.
+inline ::testing::AssertionResult SameOutput(const std::string& actual,
+                                             const std::string& expected) {
+  if (actual == expected) return ::testing::AssertionSuccess();
+  size_t at = std::mismatch(actual.begin(),
+                            actual.begin() + std::min(actual.size(), expected.size()),
+                            expected.begin()).first - actual.begin();
+  size_t line_start = actual.rfind('\n', at == 0 ? 0 : at - 1);
+  line_start = line_start == std::string::npos || at == 0 ? 0 : line_start + 1;
+  auto line_at = [line_start](const std::string& text) {
+    return text.substr(line_start, text.find('\n', line_start) - line_start);
+  };
+  return ::testing::AssertionFailure()
+         << "output differs at byte " << at << " (of " << actual.size()
+         << " bytes; expected " << expected.size() << "): got line '"
+         << line_at(actual) << "', expected '" << line_at(expected) << "'";
 }
 
 }  // namespace tq::testing

@@ -29,6 +29,7 @@ void Die(const char* what) {
 Subprocess::Subprocess(std::vector<std::string> argv,
                        std::vector<std::string> extra_env,
                        std::string stdin_data) {
+  for (const std::string& a : argv) name_ += (name_.empty() ? "" : " ") + a;
   int out[2], err[2], in[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC)) {
     Die("pipe");
@@ -58,8 +59,10 @@ Subprocess::Subprocess(std::vector<std::string> argv,
   close(in[0]);
   close(out[1]);
   close(err[1]);
-  stdout_reader_ = std::thread([this, fd = out[0]] { ReadInto(fd, &stdout_); });
-  stderr_reader_ = std::thread([this, fd = err[0]] { ReadInto(fd, &stderr_); });
+  stdout_reader_ = std::thread(
+      [this, fd = out[0]] { ReadInto(fd, &stdout_, &stdout_closed_); });
+  stderr_reader_ = std::thread(
+      [this, fd = err[0]] { ReadInto(fd, &stderr_, &stderr_closed_); });
   stdin_writer_ = std::thread([fd = in[1], data = std::move(stdin_data)] {
     size_t done = 0;
     while (done < data.size()) {
@@ -81,16 +84,24 @@ Subprocess::~Subprocess() {
   stderr_reader_.join();
 }
 
-void Subprocess::ReadInto(int fd, std::string* sink) {
+void Subprocess::ReadInto(int fd, std::string* sink, bool* closed) {
   char buf[1 << 16];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     absl::MutexLock lock(&mu_);
+    if (sink->size() > kMaxCapturedBytes) {
+      fprintf(stderr, "subprocess: killing '%s': over %zu bytes of output\n",
+              name_.c_str(), kMaxCapturedBytes);
+      kill(pid_, SIGKILL);
+      break;
+    }
     sink->append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  absl::MutexLock lock(&mu_);
+  *closed = true;
 }
 
 void Subprocess::Signal(int signo) {
@@ -136,28 +147,39 @@ bool Subprocess::WaitForStdoutBytes(size_t bytes, Clock::duration timeout) {
 }
 
 std::optional<ExitStatus> Subprocess::Wait(Clock::duration timeout) {
-  if (exit_) return exit_;
-  // A pidfd becomes readable when the child exits: poll it with the deadline.
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-  if (pidfd < 0) Die("pidfd_open");
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
-    struct pollfd p = {pidfd, POLLIN, 0};
-    int ready = poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    int status = 0;
-    if (waitpid(pid_, &status, 0) == pid_) {
-      ExitStatus s;
-      s.exited = WIFEXITED(status);
-      s.code = s.exited ? WEXITSTATUS(status) : WTERMSIG(status);
-      exit_ = s;
+  const auto deadline = Clock::now() + timeout;
+  if (!exit_) {
+    // A pidfd becomes readable when the child exits: poll it with the deadline.
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) Die("pidfd_open");
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - Clock::now());
+      struct pollfd p = {pidfd, POLLIN, 0};
+      int ready = poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;
+      int status = 0;
+      if (waitpid(pid_, &status, 0) == pid_) {
+        ExitStatus s;
+        s.exited = WIFEXITED(status);
+        s.code = s.exited ? WEXITSTATUS(status) : WTERMSIG(status);
+        exit_ = s;
+      }
+      break;
     }
-    break;
+    close(pidfd);
+    if (!exit_) return std::nullopt;
   }
-  close(pidfd);
+  // The child is gone, but its last output may still be in the pipes.
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stdout_closed_ && stderr_closed_;
+  };
+  absl::MutexLock lock(&mu_);
+  const auto left = std::max(deadline - Clock::now(), Clock::duration::zero());
+  if (!mu_.AwaitWithTimeout(absl::Condition(&drained), absl::FromChrono(left))) {
+    return std::nullopt;
+  }
   return exit_;
 }
 

@@ -45,21 +45,29 @@ class Subprocess {
   bool WaitForStderrText(const std::string& text, Clock::duration timeout);
   // Waits until stdout holds at least `bytes` bytes.
   bool WaitForStdoutBytes(size_t bytes, Clock::duration timeout);
-  // Waits for the child to exit; nullopt at the deadline (child left running).
+  // Waits for the child to exit and for its stdout and stderr to be read to
+  // the end; nullopt at the deadline (child left running).
   std::optional<ExitStatus> Wait(Clock::duration timeout);
 
   std::string stdout_text() const;
   std::string stderr_text() const;
 
  private:
-  void ReadInto(int fd, std::string* sink);
+  void ReadInto(int fd, std::string* sink, bool* closed);
 
+  // A child printing more than this is killed: a runaway child must fail its
+  // test, not exhaust the machine's memory.
+  static constexpr size_t kMaxCapturedBytes = 256 << 20;
+
+  std::string name_;  // argv[0] and args, for messages
   pid_t pid_ = -1;
   std::optional<ExitStatus> exit_;
   std::thread stdout_reader_, stderr_reader_, stdin_writer_;
   mutable absl::Mutex mu_;
   std::string stdout_ ABSL_GUARDED_BY(mu_);
   std::string stderr_ ABSL_GUARDED_BY(mu_);
+  bool stdout_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool stderr_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Path of a built binary, from the compile definitions set in CMake.
