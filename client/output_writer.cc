@@ -20,54 +20,35 @@ absl::Status WrongKind(absl::string_view format, const ChunkResult& chunk) {
       "--format=", format, " does not fit this task's results (", kind, ")"));
 }
 
-class TsvWriter : public OutputWriter {
- public:
-  explicit TsvWriter(FILE* file) : out_(file) {}
-  absl::Status Write(const ChunkResult& chunk) override {
-    if (chunk.kind() == ChunkResult::Kind::kCount) return WrongKind("tsv", chunk);
-    for (uint64_t i = 0; i < chunk.size(); ++i) {
-      out_.AppendNumber(chunk.n(i));
-      out_.AppendChar('\t');
-      switch (chunk.kind()) {
-        case ChunkResult::Kind::kBits:
-          out_.Append(chunk.bit(i) ? "true" : "false");
-          break;
-        case ChunkResult::Kind::kValues:
-          out_.AppendNumber(chunk.value(i));
-          break;
-        case ChunkResult::Kind::kLists: {
-          bool first = true;
-          for (uint64_t v : chunk.list(i)) {
-            if (!first) out_.AppendChar(' ');
-            first = false;
-            out_.AppendNumber(v);
-          }
-          break;
-        }
-        case ChunkResult::Kind::kCount:
-          break;
-      }
-      out_.AppendChar('\n');
-    }
-    return absl::OkStatus();
-  }
-  absl::Status Finish(bool) override { return out_.Flush(); }
-
-  absl::Status Flush() override { return out_.Flush(); }
-
- private:
-  BufferedOutput out_;
+// The syntax of a one-line-per-item format: what surrounds n and its result.
+struct ItemSyntax {
+  absl::string_view format;  // the --format name, for errors
+  absl::string_view before_n;
+  absl::string_view after_n;
+  absl::string_view list_open;
+  char list_separator;
+  absl::string_view list_close;
+  absl::string_view line_end;
 };
 
-class JsonWriter : public OutputWriter {
+// tsv: `N<TAB>RESULT`, a list as space-separated numbers.
+constexpr ItemSyntax kTsvSyntax = {"tsv", "", "\t", "", ' ', "", "\n"};
+// json: JSON Lines, {"n":N,"result":RESULT}, a list as a JSON array.
+constexpr ItemSyntax kJsonSyntax = {"json", "{\"n\":", ",\"result\":", "[", ',',
+                                    "]", "}\n"};
+
+class PerItemWriter : public OutputWriter {
  public:
-  explicit JsonWriter(FILE* file) : out_(file) {}
+  PerItemWriter(FILE* file, const ItemSyntax& syntax)
+      : out_(file), syntax_(syntax) {}
   absl::Status Write(const ChunkResult& chunk) override {
-    if (chunk.kind() == ChunkResult::Kind::kCount) return WrongKind("json", chunk);
+    if (chunk.kind() == ChunkResult::Kind::kCount) {
+      return WrongKind(syntax_.format, chunk);
+    }
     for (uint64_t i = 0; i < chunk.size(); ++i) {
-      out_.Append("{\"n\":");
+      out_.Append(syntax_.before_n);
       out_.AppendNumber(chunk.n(i));
-      out_.Append(",\"result\":");
+      out_.Append(syntax_.after_n);
       switch (chunk.kind()) {
         case ChunkResult::Kind::kBits:
           out_.Append(chunk.bit(i) ? "true" : "false");
@@ -76,20 +57,20 @@ class JsonWriter : public OutputWriter {
           out_.AppendNumber(chunk.value(i));
           break;
         case ChunkResult::Kind::kLists: {
-          out_.AppendChar('[');
+          out_.Append(syntax_.list_open);
           bool first = true;
           for (uint64_t v : chunk.list(i)) {
-            if (!first) out_.AppendChar(',');
+            if (!first) out_.AppendChar(syntax_.list_separator);
             first = false;
             out_.AppendNumber(v);
           }
-          out_.AppendChar(']');
+          out_.Append(syntax_.list_close);
           break;
         }
         case ChunkResult::Kind::kCount:
           break;
       }
-      out_.Append("}\n");
+      out_.Append(syntax_.line_end);
     }
     return absl::OkStatus();
   }
@@ -99,6 +80,7 @@ class JsonWriter : public OutputWriter {
 
  private:
   BufferedOutput out_;
+  const ItemSyntax& syntax_;
 };
 
 class TrueWriter : public OutputWriter {
@@ -258,8 +240,8 @@ absl::Status BufferedOutput::Flush() {
 
 std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file) {
   switch (format) {
-    case OutputFormat::kTsv: return std::make_unique<TsvWriter>(file);
-    case OutputFormat::kJson: return std::make_unique<JsonWriter>(file);
+    case OutputFormat::kTsv: return std::make_unique<PerItemWriter>(file, kTsvSyntax);
+    case OutputFormat::kJson: return std::make_unique<PerItemWriter>(file, kJsonSyntax);
     case OutputFormat::kTrue: return std::make_unique<TrueWriter>(file);
     case OutputFormat::kCount: return std::make_unique<CountWriter>(file);
     case OutputFormat::kBitmap: return std::make_unique<BitmapWriter>(file);
