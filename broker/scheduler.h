@@ -27,6 +27,7 @@
 #include "broker/job.h"
 #include "broker/lease_deadlines.h"
 #include "broker/outbox.h"
+#include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
 #include "tasks/task.h"
 #include "tq/v1/tq.pb.h"
@@ -66,6 +67,10 @@ class Scheduler {
   int64_t NextDeadlineUs() const;
 
   SchedulerStats stats() const;
+
+  // Told of single events for histograms (see scheduler_observer.h);
+  // nullptr (the default) for none. Must outlive the scheduler or be reset.
+  void set_observer(SchedulerObserver* observer) { observer_ = observer; }
 
  private:
   struct Peer {
@@ -143,6 +148,7 @@ class Scheduler {
   const BrokerOptions options_;
   const TaskRegistry* const tasks_;
   std::function<void(absl::string_view)> logger_;
+  SchedulerObserver* observer_ = nullptr;
 
   absl::flat_hash_map<std::string, Peer> peers_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;

@@ -37,6 +37,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   peer.jobs.insert(id);
   job_ring_.push_back(id);
   ++stats_.jobs_submitted;
+  if (observer_ != nullptr) observer_->OnJobSubmitted(id, now_us);
 }
 
 void Scheduler::OnClientCredit(const std::string& client,
@@ -92,7 +93,7 @@ void Scheduler::OnReport(const std::string& worker, v1::ChunkReport& report,
                          int64_t now_us, Outbox* out) {
   auto it = jobs_.find(report.job_id());
   if (it == jobs_.end()) {
-    ++stats_.duplicates_dropped;
+    ++stats_.reports_stale;
     return;
   }
   Job& job = *it->second;
@@ -122,6 +123,7 @@ void Scheduler::OnReport(const std::string& worker, v1::ChunkReport& report,
   job.Finish(index);
   ++stats_.chunks_completed;
   stats_.items_completed += job.ChunkItems(index);
+  if (observer_ != nullptr) observer_->OnChunkCompleted(report.run_micros());
   v1::ChunkResult result;
   result.set_job_id(job.id());
   result.set_chunk_index(index);
@@ -335,6 +337,7 @@ void Scheduler::EndJob(Job& job, const absl::Status& status, int64_t now_us,
   } else {
     ++stats_.jobs_failed;
   }
+  if (observer_ != nullptr) observer_->OnJobEnded(id, now_us);
   Log(absl::StrCat("job ", id, " ended: ",
                    status.ok() ? "done" : status.ToString()));
   auto pos = std::find(job_ring_.begin(), job_ring_.end(), id);

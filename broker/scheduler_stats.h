@@ -25,8 +25,10 @@ struct SchedulerStats {
   uint64_t requeued_worker_lost = 0;
   uint64_t requeued_task_failed = 0;
   uint64_t requeued_drained = 0;
-  // Reports for a chunk already finished, or for a job that is gone.
+  // Reports for a chunk already finished (or a superseded attempt's error).
   uint64_t duplicates_dropped = 0;
+  // Reports for a job that is gone (finished, failed or cancelled).
+  uint64_t reports_stale = 0;
   // Credit / cancel messages about jobs that no longer exist.
   uint64_t stale_messages = 0;
 
