@@ -37,8 +37,10 @@ bool Job::IsOutstanding(uint64_t index) const {
 }
 
 void Job::Finish(uint64_t index) {
-  in_flight_.erase(index);
-  requeued_.erase(index);
+  if (in_flight_.erase(index) + requeued_.erase(index) > 0) {
+    ++chunks_done_;
+    items_done_ += ChunkItems(index);
+  }
 }
 
 void Job::Requeue(uint64_t index, ChunkHistory history) {

@@ -52,6 +52,12 @@ class Job {
   const v1::SubmitJob& submit() const { return submit_; }
   uint64_t chunk_size() const { return chunk_size_; }
   uint64_t chunk_count() const { return chunk_count_; }
+  // When the broker accepted it (the scheduler's clock); for status ages.
+  int64_t submitted_us() const { return submitted_us_; }
+  void set_submitted_us(int64_t now_us) { submitted_us_ = now_us; }
+  // Chunks (and their items) whose report was accepted: Finish() calls.
+  uint64_t chunks_done() const { return chunks_done_; }
+  uint64_t items_done() const { return items_done_; }
 
   // ---- chunk ledger
   bool HasChunkToHandOut() const {
@@ -99,6 +105,10 @@ class Job {
   v1::SubmitJob submit_;
   const uint64_t chunk_size_;
   const uint64_t chunk_count_;
+
+  int64_t submitted_us_ = 0;
+  uint64_t chunks_done_ = 0;
+  uint64_t items_done_ = 0;
 
   // Ledger: indexes >= next_chunk_ are not cut yet.
   uint64_t next_chunk_ = 0;

@@ -172,6 +172,9 @@ void Scheduler::OnClientMessage(const std::string& id, Peer& peer,
     case v1::Envelope::kCancelJob:
       OnCancel(id, env.cancel_job(), now_us, out);
       return;
+    case v1::Envelope::kStatusRequest:
+      OnStatusRequest(id, env.status_request(), now_us, out);
+      return;
     default:
       ++stats_.rejected_wrong_role;
       SendError(id,

@@ -72,6 +72,10 @@ class Scheduler {
   // nullptr (the default) for none. Must outlive the scheduler or be reset.
   void set_observer(SchedulerObserver* observer) { observer_ = observer; }
 
+  // The operator's view at `now_us`: workers, totals and running jobs, as
+  // answered to a StatusRequest (request_id left 0). scheduler_status.cc.
+  v1::StatusReply Status(int64_t now_us) const;
+
  private:
   struct Peer {
     v1::Role role = v1::ROLE_UNSPECIFIED;
@@ -122,6 +126,10 @@ class Scheduler {
                 int64_t now_us, Outbox* out);
   void OnDrain(const std::string& worker, Peer& peer, const v1::Drain& drain,
                int64_t now_us, Outbox* out);
+  // scheduler_status.cc: answers with Status(now_us).
+  void OnStatusRequest(const std::string& client,
+                       const v1::StatusRequest& request, int64_t now_us,
+                       Outbox* out);
   // Hands out chunks while some worker has credit and some job can use it.
   void Dispatch(int64_t now_us, Outbox* out);
   // Chunk `index` of `job` leaves its worker's hands (if in flight): keeps

@@ -34,6 +34,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
                    PeerName(client), ": ", plan->chunk_count,
                    " chunks of ", plan->chunk_size));
   jobs_[id] = std::make_unique<Job>(id, client, *plan, std::move(submit));
+  jobs_[id]->set_submitted_us(now_us);
   peer.jobs.insert(id);
   job_ring_.push_back(id);
   ++stats_.jobs_submitted;

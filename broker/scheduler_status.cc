@@ -1,0 +1,113 @@
+// Scheduler, part 3: the operator's view. Builds a StatusReply (workers,
+// totals, running jobs) from the scheduler's state at one instant; pure, so
+// tests check it with fake time. Peers: scheduler.cc; jobs: scheduler_jobs.cc.
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+#include "broker/scheduler.h"
+
+namespace tq {
+namespace {
+
+constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
+  return b > kMaxU64 - a ? kMaxU64 : a + b;
+}
+
+// Milliseconds from `then_us` to `now_us`; 0 if the clock seems to run back.
+uint64_t AgeMs(int64_t then_us, int64_t now_us) {
+  return now_us > then_us ? static_cast<uint64_t>(now_us - then_us) / 1000 : 0;
+}
+
+// The job's input size; the full 0..2^64-1 range has 2^64 items, one more
+// than fits, so it saturates (documented on JobStatus.items_total).
+uint64_t ItemsTotal(const v1::SubmitJob& submit) {
+  if (!submit.has_range()) return static_cast<uint64_t>(submit.items().values_size());
+  const uint64_t span = submit.range().last() - submit.range().first();
+  return SaturatingAdd(span, 1);
+}
+
+uint32_t ClampU32(uint64_t n) {
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(n, std::numeric_limits<uint32_t>::max()));
+}
+
+}  // namespace
+
+v1::StatusReply Scheduler::Status(int64_t now_us) const {
+  v1::StatusReply reply;
+  v1::ClusterTotals* totals = reply.mutable_totals();
+  uint64_t workers = 0, clients = 0;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.role != v1::ROLE_WORKER) {
+      ++clients;
+      continue;
+    }
+    ++workers;
+    v1::WorkerStatus* w = reply.add_workers();
+    w->set_name(peer.name);
+    w->set_threads(peer.threads);
+    w->set_chunks_held(peer.held);
+    w->set_credit(peer.credit);
+    w->set_draining(peer.draining);
+    w->set_silent_ms(AgeMs(peer.last_heard_us, now_us));
+    totals->set_threads(totals->threads() + peer.threads);
+    totals->set_busy_threads(totals->busy_threads() +
+                             std::min<uint64_t>(peer.held, peer.threads));
+  }
+  // Peers live in a hash map: sort so the view is stable between refreshes.
+  std::sort(reply.mutable_workers()->begin(), reply.mutable_workers()->end(),
+            [](const v1::WorkerStatus& a, const v1::WorkerStatus& b) {
+              return std::make_tuple(a.name(), a.threads(), a.chunks_held()) <
+                     std::make_tuple(b.name(), b.threads(), b.chunks_held());
+            });
+  totals->set_workers(ClampU32(workers));
+  totals->set_clients(ClampU32(clients));
+  totals->set_jobs(ClampU32(jobs_.size()));
+
+  std::vector<const Job*> jobs;
+  jobs.reserve(jobs_.size());
+  for (const auto& [id, job] : jobs_) jobs.push_back(job.get());
+  std::sort(jobs.begin(), jobs.end(),
+            [](const Job* a, const Job* b) { return a->id() < b->id(); });
+  for (const Job* job : jobs) {
+    v1::JobStatus* j = reply.add_jobs();
+    j->set_job_id(job->id());
+    j->set_task(job->submit().task());
+    j->set_client(PeerName(job->client()));
+    j->set_items_total(ItemsTotal(job->submit()));
+    j->set_chunks_total(job->chunk_count());
+    j->set_chunk_size(job->chunk_size());
+    j->set_chunks_done(job->chunks_done());
+    j->set_items_done(job->items_done());
+    j->set_chunks_in_flight(job->in_flight().size());
+    j->set_chunks_queued(job->ChunksQueued());
+    j->set_age_ms(AgeMs(job->submitted_us(), now_us));
+    if (!job->in_flight().empty()) {
+      j->set_state(v1::JobStatus::STATE_RUNNING);
+    } else if (job->HasChunkToHandOut() &&
+               job->WindowOpen(options_.max_result_window)) {
+      j->set_state(v1::JobStatus::STATE_WAITING_FOR_WORKERS);
+    } else {
+      j->set_state(v1::JobStatus::STATE_WAITING_FOR_CLIENT);
+    }
+    totals->set_chunks_in_flight(totals->chunks_in_flight() +
+                                 job->in_flight().size());
+    totals->set_chunks_queued(
+        SaturatingAdd(totals->chunks_queued(), job->ChunksQueued()));
+  }
+  return reply;
+}
+
+void Scheduler::OnStatusRequest(const std::string& client,
+                                const v1::StatusRequest& request,
+                                int64_t now_us, Outbox* out) {
+  v1::Envelope env;
+  *env.mutable_status_reply() = Status(now_us);
+  env.mutable_status_reply()->set_request_id(request.request_id());
+  Send(client, std::move(env), now_us, out);
+}
+
+}  // namespace tq
