@@ -73,6 +73,12 @@ std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
     extra_frames = true;
   }
   received.bytes = payload.size();
+  if (have_payload) {
+    // Metadata, not payload: a peer cannot forge it.
+    if (const char* user_id = zmq_msg_gets(payload.handle(), "User-Id")) {
+      received.user_id = user_id;
+    }
+  }
   if (!have_payload) {
     received.envelope = absl::InvalidArgumentError("message has no payload frame");
   } else if (extra_frames) {

@@ -39,6 +39,9 @@ struct Received {
   std::string routing_id;  // ROUTER only
   absl::StatusOr<v1::Envelope> envelope;
   size_t bytes = 0;
+  // The ZAP handler's User-Id for the sender's connection (message
+  // metadata, set by libzmq); empty when no ZAP handler authenticated it.
+  std::string user_id;
 };
 
 // Receives one message if one is waiting (non-blocking), else nullopt.
