@@ -33,6 +33,10 @@ struct BrokerOptions {
   uint32_t max_result_window = 256;
   // Log peer arrivals/departures and job lifecycle to stderr.
   bool verbose = false;
+  // "HOST:PORT" for the HTTP server of /metrics, /healthz and /readyz
+  // (e.g. "0.0.0.0:9464"; port 0 picks a free port, see metrics_port()).
+  // Empty (the default): no metrics, no HTTP server.
+  std::string metrics_listen;
 };
 
 class Broker {
@@ -47,6 +51,9 @@ class Broker {
   absl::Status Bind();
   // The endpoints actually bound, ports resolved. Valid after Bind().
   std::vector<std::string> bound_endpoints() const;
+  // The port serving /metrics, /healthz, /readyz; 0 if none. Valid after
+  // Bind(), which fails if options.metrics_listen cannot be served.
+  int metrics_port() const;
   // Runs the loop on the calling thread until Stop(); then closes the socket.
   absl::Status Run();
   // Makes Run() return soon. Thread-safe and async-signal-safe.

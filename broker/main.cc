@@ -28,6 +28,9 @@ ABSL_FLAG(uint32_t, max_result_window, 256,
           "Most chunks a job may have in flight or undelivered");
 ABSL_FLAG(bool, verbose, false,
           "Log peers and job lifecycle to stderr");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving /metrics (Prometheus), /healthz and /readyz, "
+          "e.g. 0.0.0.0:9464 (port 0: a free port); empty = none");
 
 namespace {
 
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.max_result_window = absl::GetFlag(FLAGS_max_result_window);
   options.verbose = absl::GetFlag(FLAGS_verbose);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (options.heartbeat_interval_ms <= 0 || options.heartbeat_timeout_ms <= 0 ||
       options.lease_ms <= 0 || options.max_attempts == 0 ||
       options.max_result_window == 0) {
@@ -86,6 +90,11 @@ int main(int argc, char** argv) {
   }
   for (const std::string& endpoint : broker.bound_endpoints()) {
     printf("listening on %s\n", endpoint.c_str());
+  }
+  if (broker.metrics_port() != 0) {
+    const std::string& listen = options.metrics_listen;
+    printf("metrics on http://%s:%d\n",
+           listen.substr(0, listen.rfind(':')).c_str(), broker.metrics_port());
   }
   fflush(stdout);
 

@@ -97,9 +97,11 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
       "request_timeout_ms", "10000"};
   try {
     server->server_ = std::make_unique<CivetServer>(options);
-  } catch (const CivetException& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
+  } catch (const CivetException&) {
+    // civetweb's message ("null context ...") helps no operator.
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve metrics on ", listen,
+        ": cannot bind (address in use, not local, or not permitted)"));
   }
   server->server_->addHandler("/metrics", server->metrics_.get());
   server->server_->addHandler("/healthz", server->healthz_.get());
