@@ -37,6 +37,15 @@ struct BrokerOptions {
   // (e.g. "0.0.0.0:9464"; port 0 picks a free port, see metrics_port()).
   // Empty (the default): no metrics, no HTTP server.
   std::string metrics_listen;
+  // CurveZMQ security. Empty (the default): plaintext, anyone may connect.
+  // Set: the broker's secret key file (tq-keygen's NAME.key); the ROUTER
+  // becomes a CURVE server and only keys in the allowlists below get in,
+  // each only in its role. Bind() fails if a file is missing or bad.
+  std::string curve_key_file;
+  // Directories of *.pub files: keys allowed as clients / as workers.
+  // Empty: none allowed. A named directory that is missing is an error.
+  std::string curve_clients_dir;
+  std::string curve_workers_dir;
 };
 
 class Broker {

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -14,7 +16,10 @@
 #include "broker/broker.h"
 #include "broker/broker_metrics.h"
 #include "broker/outbox.h"
+#include "broker/peer_authorizer.h"
 #include "broker/scheduler.h"
+#include "broker/zap_handler.h"
+#include "common/curve.h"
 #include "common/metrics_server.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
@@ -65,8 +70,22 @@ class Broker::Loop {
     if (socket_.has_value()) {
       return absl::FailedPreconditionError("broker already bound");
     }
+    std::optional<CurveKeyPair> curve_key;
+    if (!options_.curve_key_file.empty()) {
+      // The ZAP handler is bound before the ROUTER exists: no peer can slip
+      // in unauthenticated, and none at all if this fails.
+      absl::StatusOr<CurveKeyPair> key = StartCurve();
+      if (!key.ok()) return key.status();
+      curve_key = *std::move(key);
+    }
     socket_.emplace(*context_, zmq::socket_type::router);
     ConfigureSocket(*socket_);
+    if (curve_key.has_value()) {
+      if (absl::Status s = ApplyCurveServer(*socket_, *curve_key); !s.ok()) {
+        socket_.reset();
+        return s;
+      }
+    }
     socket_->set(zmq::sockopt::sndhwm, kSendHighWaterMark);
     socket_->set(zmq::sockopt::rcvhwm, kSendHighWaterMark);
     for (const std::string& endpoint : options_.listen) {
@@ -111,6 +130,7 @@ class Broker::Loop {
       result = absl::InternalError(absl::StrCat("broker loop: ", e.what()));
     }
     socket_.reset();
+    zap_.reset();  // after the ROUTER: it answers until the ROUTER is gone
     return result;
   }
 
@@ -131,8 +151,12 @@ class Broker::Loop {
       std::vector<zmq::pollitem_t> items = {
           {static_cast<void*>(socket), 0, ZMQ_POLLIN, 0},
           {nullptr, wakeup_.fd(), ZMQ_POLLIN, 0}};
+      if (zap_ != nullptr) {
+        items.push_back({static_cast<void*>(zap_->socket()), 0, ZMQ_POLLIN, 0});
+      }
       PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
       if (items[1].revents & ZMQ_POLLIN) wakeup_.Drain();
+      if (zap_ != nullptr) zap_->AnswerPending(zap_log_);
       if (stop_.load(std::memory_order_relaxed)) break;
 
       const int64_t now = NowUs();
@@ -140,6 +164,16 @@ class Broker::Loop {
         std::optional<Received> received = TryReceive(socket, true);
         if (!received.has_value()) break;
         if (metrics_ != nullptr) metrics_->AddReceivedBytes(received->bytes);
+        if (zap_ != nullptr && received->envelope.ok()) {
+          // Authorise by the connection's ZAP User-Id, not the payload.
+          absl::Status allowed = authorizer_.Check(
+              received->routing_id, received->user_id, *received->envelope);
+          if (!allowed.ok()) {
+            scheduler_.OnUnauthorized(received->routing_id, allowed, now,
+                                      &outbox_);
+            continue;
+          }
+        }
         if (received->envelope.ok()) {
           scheduler_.OnMessage(received->routing_id,
                                std::move(*received->envelope), now, &outbox_);
@@ -150,12 +184,59 @@ class Broker::Loop {
       }
       scheduler_.OnTick(now, &outbox_);
       Flush(socket, now);
+      if (zap_ != nullptr) {
+        authorizer_.PruneIfLarge(
+            [this](const std::string& peer) { return scheduler_.HasPeer(peer); });
+      }
       health_.MarkIteration(now);
       if (metrics_ != nullptr && now - metrics_updated_us_ >= kMetricsUpdateIntervalUs) {
         metrics_->Update(scheduler_.stats());
         metrics_updated_us_ = now;
       }
     }
+  }
+
+  // Loads the keys and allowlists and binds the ZAP handler; returns the
+  // broker's own key pair for the ROUTER.
+  absl::StatusOr<CurveKeyPair> StartCurve() {
+    std::string warning;
+    absl::StatusOr<CurveKeyPair> key =
+        LoadCurveSecretKey(options_.curve_key_file, &warning);
+    if (!key.ok()) return key.status();
+    if (!warning.empty()) fprintf(stderr, "tq-broker: %s\n", warning.c_str());
+    CurveAllowlist clients, workers;
+    if (!options_.curve_clients_dir.empty()) {
+      absl::StatusOr<CurveAllowlist> loaded =
+          LoadCurveAllowlist(options_.curve_clients_dir);
+      if (!loaded.ok()) return loaded.status();
+      clients = *std::move(loaded);
+    }
+    if (!options_.curve_workers_dir.empty()) {
+      absl::StatusOr<CurveAllowlist> loaded =
+          LoadCurveAllowlist(options_.curve_workers_dir);
+      if (!loaded.ok()) return loaded.status();
+      workers = *std::move(loaded);
+    }
+    for (const auto& [public_key, name] : clients) {
+      if (workers.contains(public_key)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "CURVE key '", name, "' is allowed both as a client and as a "
+            "worker; a key has one role"));
+      }
+    }
+    if (options_.verbose) {
+      fprintf(stderr, "tq-broker: CURVE on: %zu client key(s), %zu worker key(s)\n",
+              clients.size(), workers.size());
+      zap_log_ = [](absl::string_view line) {
+        fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
+                line.data());
+      };
+    }
+    zap_.reset();  // from an earlier Bind() that failed later on
+    auto zap = std::make_unique<ZapHandler>(std::move(clients), std::move(workers));
+    if (absl::Status s = zap->Bind(*context_); !s.ok()) return s;
+    zap_ = std::move(zap);
+    return key;
   }
 
   // Sends everything queued. A failed send means the peer is gone; telling
@@ -190,6 +271,11 @@ class Broker::Loop {
   int64_t metrics_updated_us_ = 0;
   LoopHealth health_;
   std::unique_ptr<MetricsServer> metrics_server_;
+  // CURVE (when options_.curve_key_file is set): the ZAP handler answering
+  // libzmq for the ROUTER, and per-message authorisation by its User-Ids.
+  std::unique_ptr<ZapHandler> zap_;
+  std::function<void(absl::string_view)> zap_log_;
+  PeerAuthorizer authorizer_;
 };
 
 Broker::Broker(BrokerOptions options, zmq::context_t* context)

@@ -26,6 +26,14 @@ ABSL_FLAG(uint32_t, max_attempts, 4,
           "Failed hand-outs of one chunk before its job fails");
 ABSL_FLAG(uint32_t, max_result_window, 256,
           "Most chunks a job may have in flight or undelivered");
+ABSL_FLAG(std::string, curve_key, "",
+          "CurveZMQ: this broker's secret key file (tq-keygen NAME.key); "
+          "turns security on: only keys in --curve-clients / --curve-workers "
+          "may connect");
+ABSL_FLAG(std::string, curve_clients, "",
+          "CurveZMQ: directory of *.pub files allowed as clients");
+ABSL_FLAG(std::string, curve_workers, "",
+          "CurveZMQ: directory of *.pub files allowed as workers");
 ABSL_FLAG(bool, verbose, false,
           "Log peers and job lifecycle to stderr");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -73,6 +81,15 @@ int main(int argc, char** argv) {
   options.max_result_window = absl::GetFlag(FLAGS_max_result_window);
   options.verbose = absl::GetFlag(FLAGS_verbose);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
+  options.curve_clients_dir = absl::GetFlag(FLAGS_curve_clients);
+  options.curve_workers_dir = absl::GetFlag(FLAGS_curve_workers);
+  if (options.curve_key_file.empty() &&
+      !(options.curve_clients_dir.empty() && options.curve_workers_dir.empty())) {
+    fprintf(stderr,
+            "tq-broker: --curve-clients and --curve-workers need --curve-key\n");
+    return tq::kExitUsage;
+  }
   if (options.heartbeat_interval_ms <= 0 || options.heartbeat_timeout_ms <= 0 ||
       options.lease_ms <= 0 || options.max_attempts == 0 ||
       options.max_result_window == 0) {

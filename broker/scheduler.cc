@@ -194,6 +194,14 @@ void Scheduler::OnMalformed(const std::string& id, const absl::Status& error,
   SendError(id, error, now_us, out);
 }
 
+void Scheduler::OnUnauthorized(const std::string& id, const absl::Status& error,
+                               int64_t now_us, Outbox* out) {
+  ++stats_.rejected_unauthorized;
+  Log(absl::StrCat("refused a message from ", PeerName(id), ": ",
+                   error.message()));
+  SendError(id, error, now_us, out);
+}
+
 void Scheduler::OnPeerUnreachable(const std::string& id, int64_t now_us,
                                   Outbox* out) {
   if (!peers_.contains(id)) return;

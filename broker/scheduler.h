@@ -57,6 +57,13 @@ class Scheduler {
   // an Error, otherwise ignored (report and carry on).
   void OnMalformed(const std::string& peer, const absl::Status& error,
                    int64_t now_us, Outbox* out);
+  // A message the broker loop refused by its sender's CURVE key
+  // (peer_authorizer.h): counted, answered with `error`, otherwise ignored;
+  // the peer is not registered by it.
+  void OnUnauthorized(const std::string& peer, const absl::Status& error,
+                      int64_t now_us, Outbox* out);
+  // Whether `peer` said an accepted Hello and has not left since.
+  bool HasPeer(const std::string& peer) const { return peers_.contains(peer); }
   // Sending to `peer` failed: it is gone (as if it had timed out).
   void OnPeerUnreachable(const std::string& peer, int64_t now_us, Outbox* out);
   // Runs whatever is due at `now_us`: lease expiries, silent peers,

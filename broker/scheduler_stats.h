@@ -39,6 +39,10 @@ struct SchedulerStats {
   uint64_t rejected_bad_hello = 0;      // no role, or a second Hello
   uint64_t rejected_wrong_role = 0;     // a client message from a worker, ...
   uint64_t rejected_not_owner = 0;      // a client touching another's job
+  // CURVE on: a message its sender's key may not send (a Hello claiming
+  // another role than the key's, or a message from another key on a
+  // registered connection). Counted by Scheduler::OnUnauthorized.
+  uint64_t rejected_unauthorized = 0;
 
   // Gauges (now).
   uint64_t connected_workers = 0;

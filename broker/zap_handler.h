@@ -1,0 +1,70 @@
+// The broker's ZAP handler (ZeroMQ RFC 27): libzmq asks it, over
+// inproc://zeromq.zap.01 in the broker's context, whether a peer that
+// completed a CURVE handshake may connect. A key in the clients allowlist is
+// accepted with User-Id "client:<name>", one in the workers allowlist with
+// "worker:<name>"; anything else gets 400 and the connection is refused.
+// The User-Id then travels on every message of that connection, and the
+// broker loop authorises each message by it (peer_authorizer.h).
+//
+// Thread safety: not thread-safe; the broker loop thread owns the socket.
+#ifndef TQ_BROKER_ZAP_HANDLER_H_
+#define TQ_BROKER_ZAP_HANDLER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "common/curve.h"
+#include "zmq.hpp"
+
+namespace tq {
+
+// The endpoint libzmq sends ZAP requests to (fixed by RFC 27).
+inline constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
+
+struct ZapReply {
+  std::string request_id;
+  std::string status_code;  // "200" accepted, "400" refused, "500" bad request
+  std::string status_text;
+  std::string user_id;
+};
+
+// Decides one request, given its frames (after the REP envelope): version,
+// request id, domain, address, routing id, mechanism, credentials...
+// Pure, for tests.
+ZapReply DecideZapRequest(const std::vector<std::string>& frames,
+                          const CurveAllowlist& clients,
+                          const CurveAllowlist& workers);
+
+class ZapHandler {
+ public:
+  ZapHandler(CurveAllowlist clients, CurveAllowlist workers);
+
+  // Binds the ZAP endpoint in `context`. Call before the CURVE socket binds:
+  // until then libzmq refuses every peer (ZAP_ENFORCE_DOMAIN). Fails if
+  // another handler is bound in that context.
+  absl::Status Bind(zmq::context_t& context);
+  // For the loop's poll set. Valid after Bind().
+  zmq::socket_t& socket() { return *socket_; }
+  // Answers every waiting request without blocking; `log` (may be empty)
+  // hears about refusals.
+  void AnswerPending(const std::function<void(absl::string_view)>& log);
+
+  uint64_t accepted() const { return accepted_; }
+  uint64_t refused() const { return refused_; }
+
+ private:
+  const CurveAllowlist clients_;
+  const CurveAllowlist workers_;
+  std::optional<zmq::socket_t> socket_;
+  uint64_t accepted_ = 0;
+  uint64_t refused_ = 0;
+};
+
+}  // namespace tq
+
+#endif  // TQ_BROKER_ZAP_HANDLER_H_
