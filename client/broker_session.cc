@@ -185,7 +185,10 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
     }
     case v1::Envelope::kError: {
       const v1::Error& error = envelope.error();
-      if (auto it = by_request_.find(error.request_id());
+      if (auto st = status_requests_.find(error.request_id());
+          error.request_id() != 0 && st != status_requests_.end()) {
+        st->second = StatusFromError(error);
+      } else if (auto it = by_request_.find(error.request_id());
           error.request_id() != 0 && it != by_request_.end()) {
         it->second->answered = true;
         it->second->submit_status = StatusFromError(error);
@@ -215,6 +218,11 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
         FailJob(*it->second, StatusFromCode(finished.code(), finished.message()));
       }
       by_job_.erase(it);
+      break;
+    }
+    case v1::Envelope::kStatusReply: {
+      auto it = status_requests_.find(envelope.status_reply().request_id());
+      if (it != status_requests_.end()) it->second = envelope.status_reply();
       break;
     }
     case v1::Envelope::kGoodbye:
@@ -337,6 +345,23 @@ absl::StatusOr<std::optional<ChunkResult>> BrokerSession::Next(JobState& job,
     if (ordered && job.granted == job.received) GrantCredit(job, 1);
     changed_.wait(lock);
   }
+}
+
+absl::StatusOr<v1::StatusReply> BrokerSession::Status() {
+  std::unique_lock lock(mu_);
+  if (!lost_.ok()) return lost_;
+  const uint64_t request_id = next_request_id_++;
+  status_requests_[request_id] = std::nullopt;
+  v1::Envelope envelope;
+  envelope.mutable_status_request()->set_request_id(request_id);
+  Enqueue(std::move(envelope));
+  auto it = status_requests_.find(request_id);
+  while (!it->second.has_value() && lost_.ok()) changed_.wait(lock);
+  absl::StatusOr<v1::StatusReply> reply =
+      it->second.has_value() ? *std::move(it->second)
+                             : absl::StatusOr<v1::StatusReply>(lost_);
+  status_requests_.erase(it);
+  return reply;
 }
 
 void BrokerSession::Cancel(JobState& job) {

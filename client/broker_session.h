@@ -83,6 +83,11 @@ class BrokerSession {
   // Cancel(); kUnavailable if the broker was lost.
   absl::StatusOr<std::optional<ChunkResult>> Next(JobState& job, bool ordered);
 
+  // Asks the broker for its StatusReply (workers, totals, running jobs) and
+  // blocks until it comes; the broker's Error, or kUnavailable if the broker
+  // is lost, otherwise.
+  absl::StatusOr<v1::StatusReply> Status();
+
   // Asks the broker to stop the job; Next() returns kCancelled at once.
   void Cancel(JobState& job);
   // The handle is gone: cancel the job if still running and forget it.
@@ -121,6 +126,9 @@ class BrokerSession {
   uint64_t next_request_id_ = 1;
   std::map<uint64_t, std::shared_ptr<JobState>> by_request_;
   std::map<uint64_t, std::shared_ptr<JobState>> by_job_;
+  // StatusRequests sent, by request id: nullopt until answered.
+  std::map<uint64_t, std::optional<absl::StatusOr<v1::StatusReply>>>
+      status_requests_;
 };
 
 }  // namespace tq

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -18,6 +19,7 @@
 #include "client/output_writer.h"
 #include "client/pool.h"
 #include "client/progress_bar.h"
+#include "client/status_view.h"
 #include "common/cli.h"
 #include "tasks/task.h"
 
@@ -37,6 +39,12 @@ ABSL_FLAG(int, threads, 0,
           "embedded cluster worker threads; 0 = the usable CPUs");
 ABSL_FLAG(std::string, progress, "auto",
           "progress bar on stderr: auto (if a terminal), always or never");
+ABSL_FLAG(bool, json, false,
+          "status, jobs: print the broker's answer as JSON, one line per "
+          "snapshot");
+ABSL_FLAG(double, watch, 0,
+          "status, jobs: refresh every SECONDS until interrupted (a bare "
+          "--watch means 2)");
 ABSL_FLAG(std::string, input, "",
           "file of numbers separated by whitespace ('-' = stdin), instead of "
           "LO HI");
@@ -48,7 +56,12 @@ constexpr char kUsage[] =
     "Runs a task over numbers on a tq cluster and prints the results.\n\n"
     "  tq-client [flags] map TASK LO HI          inclusive range, 0..2^64-1\n"
     "  tq-client [flags] map TASK --input=FILE   numbers in FILE ('-' = stdin)\n"
-    "  tq-client [flags] tasks                   list the cluster's tasks\n\n"
+    "  tq-client [flags] tasks                   list the cluster's tasks\n"
+    "  tq-client [flags] status [--watch[=S]] [--json]\n"
+    "                                            workers, queue, running jobs\n"
+    "  tq-client [flags] jobs [--json]           running jobs with progress\n"
+    "status and jobs need --broker (or $TQ_BROKER); --watch refreshes until\n"
+    "Ctrl-C (exit 130).\n\n"
     "Exit codes: 0 ok, 1 bad usage or input, 2 job failed, 3 broker "
     "unreachable or lost, 130 interrupted.";
 
@@ -126,6 +139,54 @@ int ListTasks(const std::vector<std::string>& args) {
     }
   }
   return kExitOk;
+}
+
+// `status` / `jobs`: asks the broker what it is doing and prints it, once
+// or every --watch seconds until SIGINT (the watcher exits 130).
+int ShowStatus(const std::vector<std::string>& args) {
+  const bool jobs_only = args[0] == "jobs";
+  if (args.size() != 1) {
+    UsageError(absl::StrCat("'", args[0], "' takes no arguments"));
+  }
+  const double watch = absl::GetFlag(FLAGS_watch);
+  if (!(watch >= 0) || watch > 86400) {
+    UsageError("--watch takes seconds between 0 and 86400");
+  }
+  ClientOptions options = OptionsFromFlags();
+  if (options.broker.empty()) {
+    Fail(kExitUsage,
+         absl::StrCat("'", args[0],
+                      "' needs a broker: give --broker=tcp://HOST:PORT or set "
+                      "TQ_BROKER (an embedded cluster has nothing to show)"));
+  }
+  std::unique_ptr<Pool> pool = ConnectOrExit(options);
+  const bool json = absl::GetFlag(FLAGS_json);
+  // On a terminal each refresh replaces the last; into a file or pipe the
+  // snapshots follow one another (JSON: one line each).
+  const bool redraw = watch > 0 && !json && isatty(STDOUT_FILENO);
+  for (bool first = true;; first = false) {
+    absl::StatusOr<v1::StatusReply> reply = pool->Status();
+    if (!reply.ok()) Fail(ExitCodeFor(reply.status()), reply.status().message());
+    std::string text;
+    if (json) {
+      absl::StatusOr<std::string> line =
+          jobs_only ? JobsJson(*reply) : StatusJson(*reply);
+      if (!line.ok()) Fail(kExitJobFailed, line.status().message());
+      text = *line + "\n";
+    } else {
+      text = jobs_only ? FormatJobs(*reply) : FormatStatus(*reply, pool->endpoint());
+    }
+    if (redraw) {
+      fputs("\033[H\033[2J", stdout);  // cursor home, clear screen
+      printf("every %gs; Ctrl-C to stop\n\n", watch);
+    } else if (!first && !json) {
+      fputs("\n", stdout);
+    }
+    fputs(text.c_str(), stdout);
+    fflush(stdout);
+    if (watch == 0) return kExitOk;
+    std::this_thread::sleep_for(std::chrono::duration<double>(watch));
+  }
 }
 
 // Runs one job to the end through `writer`. Returns the exit code.
@@ -304,6 +365,11 @@ int main(int argc, char** argv) {
       break;
     }
     absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    if (arg.size() > name.size() && name == "watch") {
+      static char kDefaultWatch[] = "--watch=2";
+      rest.push_back(kDefaultWatch);
+      continue;
+    }
     if (arg.size() > name.size() && absl::ConsumePrefix(&name, "param")) {
       if (absl::ConsumePrefix(&name, "=")) {
         params.emplace_back(name);
@@ -322,9 +388,10 @@ int main(int argc, char** argv) {
   for (const std::string& param : absl::GetFlag(FLAGS_param)) {
     params.push_back(param);
   }
-  if (args.empty()) tq::UsageError("missing command: map or tasks");
+  if (args.empty()) tq::UsageError("missing command: map, tasks, status or jobs");
   if (args[0] == "map") return tq::Map(args, params);
   if (args[0] == "tasks") return tq::ListTasks(args);
+  if (args[0] == "status" || args[0] == "jobs") return tq::ShowStatus(args);
   tq::UsageError(absl::StrCat("unknown command '", args[0],
-                              "'; use map or tasks"));
+                              "'; use map, tasks, status or jobs"));
 }

@@ -150,4 +150,6 @@ absl::StatusOr<std::vector<ChunkResult>> Pool::Map(const JobSpec& spec) {
   }
 }
 
+absl::StatusOr<v1::StatusReply> Pool::Status() { return session_->Status(); }
+
 }  // namespace tq

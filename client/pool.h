@@ -67,6 +67,11 @@ class Pool {
   // Submits and collects every chunk, in input order.
   absl::StatusOr<std::vector<ChunkResult>> Map(const JobSpec& spec);
 
+  // The broker's operator's view: connected workers and their load, queue
+  // and in-flight totals, running jobs with progress. Embedded: the
+  // in-process broker's view. kUnavailable if the broker is lost.
+  absl::StatusOr<v1::StatusReply> Status();
+
  private:
   Pool() = default;
 

@@ -1,0 +1,186 @@
+#include "client/status_view.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace tq {
+namespace {
+
+std::string Plural(uint64_t n, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+absl::string_view StateName(v1::JobStatus::State state) {
+  switch (state) {
+    case v1::JobStatus::STATE_RUNNING: return "running";
+    case v1::JobStatus::STATE_WAITING_FOR_WORKERS: return "waiting-workers";
+    case v1::JobStatus::STATE_WAITING_FOR_CLIENT: return "waiting-client";
+    default: return "unknown";
+  }
+}
+
+// A table with left-aligned text columns and right-aligned number columns,
+// each as wide as its widest cell, two spaces apart.
+class Table {
+ public:
+  // `right[i]`: column i is right-aligned.
+  explicit Table(std::vector<bool> right) : right_(std::move(right)) {}
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string Render() const {
+    std::vector<size_t> width(right_.size(), 0);
+    for (const auto& row : rows_) {
+      for (size_t i = 0; i < row.size(); ++i) {
+        width[i] = std::max(width[i], row[i].size());
+      }
+    }
+    std::string out;
+    for (const auto& row : rows_) {
+      std::string line;
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (i > 0) line += "  ";
+        const std::string pad(width[i] - row[i].size(), ' ');
+        line += right_[i] ? pad + row[i] : row[i] + pad;
+      }
+      line.erase(line.find_last_not_of(' ') + 1);
+      absl::StrAppend(&out, line, "\n");
+    }
+    return out;
+  }
+
+ private:
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;  // one line per snapshot: JSON Lines
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot print status as JSON: ", status.ToString()));
+  }
+  return json;
+}
+
+}  // namespace
+
+std::string ShortCount(double n) {
+  if (n < 10000) return absl::StrFormat("%.0f", n);
+  static constexpr const char* kUnits[] = {"k", "M", "G", "T", "P", "E"};
+  int unit = -1;
+  while (n >= 1000 && unit < 5) {
+    n /= 1000;
+    ++unit;
+  }
+  return absl::StrFormat(n < 100 ? "%.1f%s" : "%.0f%s", n, kUnits[unit]);
+}
+
+std::string ShortDuration(double seconds) {
+  if (!(seconds >= 0) || std::isinf(seconds)) return "-";
+  if (seconds < 60) return absl::StrFormat("%.1fs", seconds);
+  const uint64_t s = static_cast<uint64_t>(seconds);
+  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  if (s < 100 * 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
+  return absl::StrFormat("%dd%02dh", s / 86400, s / 3600 % 24);
+}
+
+std::string FormatJobs(const v1::StatusReply& reply) {
+  if (reply.jobs().empty()) return "no running jobs\n";
+  Table table({true, false, false, false, true, true, true, true, true, true});
+  table.Add({"JOB", "TASK", "CLIENT", "STATE", "DONE", "CHUNKS", "ITEMS",
+             "RATE", "ETA", "AGE"});
+  for (const v1::JobStatus& job : reply.jobs()) {
+    const double total = static_cast<double>(job.items_total());
+    const double done = static_cast<double>(job.items_done());
+    const double age_s = static_cast<double>(job.age_ms()) / 1000;
+    const double percent = total > 0 ? 100 * done / total : 0;
+    // Averaged since the job was accepted: one snapshot has no other clock.
+    const double rate = age_s > 0 ? done / age_s : 0;
+    const std::string eta =
+        rate > 0 ? ShortDuration((total - done) / rate) : std::string("-");
+    table.Add({absl::StrCat(job.job_id()), job.task(), job.client(),
+               std::string(StateName(job.state())),
+               absl::StrFormat("%.1f%%", percent),
+               absl::StrCat(job.chunks_done(), "/", job.chunks_total()),
+               absl::StrCat(ShortCount(done), "/", ShortCount(total)),
+               rate > 0 ? absl::StrCat(ShortCount(rate), "/s") : "-", eta,
+               ShortDuration(age_s)});
+  }
+  return table.Render();
+}
+
+std::string FormatStatus(const v1::StatusReply& reply,
+                         absl::string_view broker) {
+  const v1::ClusterTotals& t = reply.totals();
+  std::string out = absl::StrCat(
+      "broker ", broker, ": ", Plural(t.workers(), "worker", "workers"), ", ",
+      Plural(t.threads(), "thread", "threads"), " (", t.busy_threads(),
+      " busy), ", Plural(t.clients(), "client", "clients"), ", ",
+      Plural(t.jobs(), "running job", "running jobs"), "\n",
+      "chunks: ", t.chunks_queued(), " queued, ", t.chunks_in_flight(),
+      " in flight\n\n");
+  if (reply.workers().empty()) {
+    absl::StrAppend(&out, "no workers connected\n");
+  } else {
+    Table table({false, true, true, true, true, true, false});
+    table.Add({"WORKER", "THREADS", "BUSY", "HELD", "CREDIT", "SILENT", ""});
+    for (const v1::WorkerStatus& w : reply.workers()) {
+      table.Add({w.name().empty() ? "(unnamed)" : w.name(),
+                 absl::StrCat(w.threads()),
+                 absl::StrCat(std::min<uint64_t>(w.chunks_held(), w.threads())),
+                 absl::StrCat(w.chunks_held()), absl::StrCat(w.credit()),
+                 ShortDuration(static_cast<double>(w.silent_ms()) / 1000),
+                 w.draining() ? "draining" : ""});
+    }
+    absl::StrAppend(&out, table.Render());
+  }
+  absl::StrAppend(&out, "\n", FormatJobs(reply));
+  return out;
+}
+
+// Both are assembled from the parts' JSON so that request_id, an artefact
+// of this session rather than of the cluster, does not show.
+static absl::StatusOr<std::string> JsonArray(
+    const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs) {
+  std::string out = "[";
+  for (int i = 0; i < jobs.size(); ++i) {
+    absl::StatusOr<std::string> job = ToJson(jobs[i]);
+    if (!job.ok()) return job.status();
+    absl::StrAppend(&out, i > 0 ? "," : "", *job);
+  }
+  return absl::StrCat(out, "]");
+}
+
+absl::StatusOr<std::string> StatusJson(const v1::StatusReply& reply) {
+  absl::StatusOr<std::string> totals = ToJson(reply.totals());
+  if (!totals.ok()) return totals.status();
+  std::string workers = "[";
+  for (int i = 0; i < reply.workers_size(); ++i) {
+    absl::StatusOr<std::string> worker = ToJson(reply.workers(i));
+    if (!worker.ok()) return worker.status();
+    absl::StrAppend(&workers, i > 0 ? "," : "", *worker);
+  }
+  absl::StrAppend(&workers, "]");
+  absl::StatusOr<std::string> jobs = JsonArray(reply.jobs());
+  if (!jobs.ok()) return jobs.status();
+  return absl::StrCat("{\"totals\":", *totals, ",\"workers\":", workers,
+                      ",\"jobs\":", *jobs, "}");
+}
+
+absl::StatusOr<std::string> JobsJson(const v1::StatusReply& reply) {
+  absl::StatusOr<std::string> jobs = JsonArray(reply.jobs());
+  if (!jobs.ok()) return jobs.status();
+  return absl::StrCat("{\"jobs\":", *jobs, "}");
+}
+
+}  // namespace tq
