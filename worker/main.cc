@@ -27,6 +27,9 @@ ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
 ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
           "broker silent this long: reconnect");
 ABSL_FLAG(bool, verbose, false, "log connections and protocol events to stderr");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving /metrics (Prometheus), /healthz and /readyz, "
+          "e.g. 0.0.0.0:9464 (port 0: a free port); empty = none");
 
 namespace {
 
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.verbose = absl::GetFlag(FLAGS_verbose);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (options.threads < 0) {
     fprintf(stderr, "tq-worker: --threads must be >= 0\n");
     return tq::kExitUsage;
@@ -86,6 +90,16 @@ int main(int argc, char** argv) {
   }
 
   tq::Worker worker(options);
+  if (absl::Status status = worker.StartMetrics(); !status.ok()) {
+    fprintf(stderr, "tq-worker: %s\n", std::string(status.message()).c_str());
+    return tq::kExitUsage;
+  }
+  if (worker.metrics_port() != 0) {
+    const std::string& listen = options.metrics_listen;
+    printf("metrics on http://%s:%d\n",
+           listen.substr(0, listen.rfind(':')).c_str(), worker.metrics_port());
+    fflush(stdout);
+  }
   g_worker = &worker;
   struct sigaction action = {};
   action.sa_handler = HandleStopSignal;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/metrics_server.h"
 #include "common/protocol.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
@@ -24,6 +25,7 @@
 #include "worker/chunk_runner.h"
 #include "worker/completion_queue.h"
 #include "worker/thread_pool.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_session.h"
 
 namespace tq {
@@ -48,9 +50,26 @@ class Worker::Loop {
       : options_(ResolveWorkerOptions(std::move(options))),
         owned_context_(context == nullptr ? std::make_unique<zmq::context_t>()
                                           : nullptr),
-        context_(context != nullptr ? context : owned_context_.get()) {}
+        context_(context != nullptr ? context : owned_context_.get()) {
+    if (!options_.metrics_listen.empty()) {
+      metrics_ = std::make_unique<WorkerMetrics>(options_.threads);
+    }
+  }
 
   int threads() const { return options_.threads; }
+
+  absl::Status StartMetrics() {
+    if (metrics_ == nullptr || metrics_server_ != nullptr) return absl::OkStatus();
+    auto server = MetricsServer::Start(options_.metrics_listen,
+                                       metrics_->registry(), &health_);
+    if (!server.ok()) return server.status();
+    metrics_server_ = *std::move(server);
+    return absl::OkStatus();
+  }
+
+  int metrics_port() const {
+    return metrics_server_ != nullptr ? metrics_server_->port() : 0;
+  }
 
   void Stop() {
     // Async-signal-safe: a lock-free store and an eventfd write.
@@ -65,6 +84,7 @@ class Worker::Loop {
     if (ran_.exchange(true)) {
       return absl::FailedPreconditionError("Worker::Run called twice");
     }
+    if (absl::Status s = StartMetrics(); !s.ok()) return s;
     WorkerSession session(options_);
     absl::Status status;
     {
@@ -101,10 +121,14 @@ class Worker::Loop {
         session.OnStopRequested(now);
       }
       std::vector<v1::ChunkReport> finished = completions_.TakeAll();
+      if (metrics_ != nullptr) {
+        for (const v1::ChunkReport& report : finished) metrics_->OnChunkFinished(report);
+      }
       if (!finished.empty()) session.OnChunksFinished(std::move(finished), now);
       for (int i = 0; i < kMaxReceivesPerIteration && !session.done(); ++i) {
         std::optional<Received> received = TryReceive(*socket_, false);
         if (!received) break;
+        if (metrics_ != nullptr) metrics_->AddReceivedBytes(received->bytes);
         if (!received->envelope.ok()) {
           Log(absl::StrCat("dropped a bad message from the broker: ",
                            received->envelope.status().ToString()));
@@ -119,7 +143,15 @@ class Worker::Loop {
         session.OnConnected(NowUs());
       }
       Execute(session, pool);
+      health_.MarkIteration(now);
+      health_.SetReady(session.welcomed());
+      if (metrics_ != nullptr) {
+        metrics_->SetState(busy_threads_.load(std::memory_order_relaxed),
+                           session.capacity(), session.welcomed());
+      }
     }
+    health_.SetReady(false);
+    if (metrics_ != nullptr) metrics_->SetState(0, session.capacity(), false);
     socket_.reset();
     return session.status();
   }
@@ -143,6 +175,7 @@ class Worker::Loop {
           absl::StrCat("cannot connect to broker '", options_.broker, "': ", e.what()));
     }
     ++connects_;
+    if (metrics_ != nullptr) metrics_->OnSessionStarted();
     if (connects_ > 1) Log(absl::StrCat("reconnecting to ", options_.broker));
     return absl::OkStatus();
   }
@@ -154,6 +187,8 @@ class Worker::Loop {
       if (absl::Status s = Send(*socket_, envelope); !s.ok()) {
         Log(absl::StrCat("could not send ", std::string(BodyName(envelope)), ": ",
                          s.ToString()));
+      } else if (metrics_ != nullptr) {
+        metrics_->AddSentBytes(envelope.ByteSizeLong());
       }
     }
     std::vector<v1::Assignment> to_start = session.TakeChunksToStart();
@@ -162,7 +197,10 @@ class Worker::Loop {
     const TaskRegistry& tasks = BuiltinTasks();
     for (v1::Assignment& assignment : to_start) {
       work.push_back([this, &tasks, assignment = std::move(assignment)] {
-        completions_.Push(RunChunk(tasks, assignment));
+        busy_threads_.fetch_add(1, std::memory_order_relaxed);
+        v1::ChunkReport report = RunChunk(tasks, assignment);
+        busy_threads_.fetch_sub(1, std::memory_order_relaxed);
+        completions_.Push(std::move(report));
       });
     }
     pool.ScheduleAll(std::move(work));
@@ -182,6 +220,14 @@ class Worker::Loop {
   std::atomic<bool> ran_{false};
   Wakeup stop_wakeup_;
   CompletionQueue completions_;
+  // Pool threads inside RunChunk now (a gauge; relaxed is enough).
+  std::atomic<int> busy_threads_{0};
+  // Read by the metrics server's threads; outlives the server.
+  LoopHealth health_;
+
+  // Metrics, when options_.metrics_listen is set; fed by the Run() thread.
+  std::unique_ptr<WorkerMetrics> metrics_;
+  std::unique_ptr<MetricsServer> metrics_server_;
 
   // Owned by the thread in Run().
   std::unique_ptr<zmq::socket_t> socket_;
@@ -194,6 +240,10 @@ Worker::Worker(WorkerOptions options, zmq::context_t* context)
 Worker::~Worker() = default;
 
 int Worker::threads() const { return loop_->threads(); }
+
+absl::Status Worker::StartMetrics() { return loop_->StartMetrics(); }
+
+int Worker::metrics_port() const { return loop_->metrics_port(); }
 
 absl::Status Worker::Run() { return loop_->Run(); }
 
