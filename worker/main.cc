@@ -27,6 +27,12 @@ ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
 ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
           "broker silent this long: reconnect");
 ABSL_FLAG(bool, verbose, false, "log connections and protocol events to stderr");
+ABSL_FLAG(std::string, curve_key, "",
+          "CurveZMQ: our secret key file (tq-keygen NAME.key); default "
+          "$TQ_CURVE_KEY; needs --curve-server-key");
+ABSL_FLAG(std::string, curve_server_key, "",
+          "CurveZMQ: the broker's public key file (.pub); default "
+          "$TQ_CURVE_SERVER_KEY");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT serving /metrics (Prometheus), /healthz and /readyz, "
           "e.g. 0.0.0.0:9464 (port 0: a free port); empty = none");
@@ -73,6 +79,16 @@ int main(int argc, char** argv) {
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.verbose = absl::GetFlag(FLAGS_verbose);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
+  if (options.curve_key_file.empty()) {
+    if (const char* env = std::getenv("TQ_CURVE_KEY")) options.curve_key_file = env;
+  }
+  options.curve_server_key_file = absl::GetFlag(FLAGS_curve_server_key);
+  if (options.curve_server_key_file.empty()) {
+    if (const char* env = std::getenv("TQ_CURVE_SERVER_KEY")) {
+      options.curve_server_key_file = env;
+    }
+  }
   if (options.threads < 0) {
     fprintf(stderr, "tq-worker: --threads must be >= 0\n");
     return tq::kExitUsage;

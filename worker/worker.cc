@@ -18,6 +18,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/metrics_server.h"
+#include "common/curve.h"
+#include "common/handshake_monitor.h"
 #include "common/protocol.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
@@ -84,6 +86,12 @@ class Worker::Loop {
     if (ran_.exchange(true)) {
       return absl::FailedPreconditionError("Worker::Run called twice");
     }
+    std::string warning;
+    absl::StatusOr<std::optional<CurveClientKeys>> curve = LoadCurveClientKeys(
+        options_.curve_key_file, options_.curve_server_key_file, &warning);
+    if (!curve.ok()) return absl::InvalidArgumentError(curve.status().message());
+    if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
+    curve_ = *std::move(curve);
     if (absl::Status s = StartMetrics(); !s.ok()) return s;
     WorkerSession session(options_);
     absl::Status status;
@@ -137,6 +145,7 @@ class Worker::Loop {
         session.OnMessage(*received->envelope, now);
       }
       session.OnTick(now);
+      ReportHandshakeFailures(now);
       if (session.TakeReconnect()) {
         Execute(session, pool);  // anything decided before the loss
         if (absl::Status s = Connect(); !s.ok()) return s;
@@ -168,6 +177,16 @@ class Worker::Loop {
     try {
       socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
       ConfigureSocket(*socket_);
+      if (curve_.has_value()) {
+        if (absl::Status s = ApplyCurveClient(*socket_, *curve_); !s.ok()) {
+          socket_.reset();
+          return s;
+        }
+      }
+      // Watched so that a refused handshake is reported, not just silence.
+      auto monitor = HandshakeMonitor::Attach(*context_, *socket_, options_.broker,
+                                              curve_.has_value());
+      handshakes_ = monitor.ok() ? *std::move(monitor) : nullptr;
       socket_->connect(options_.broker);
     } catch (const zmq::error_t& e) {
       socket_.reset();
@@ -178,6 +197,23 @@ class Worker::Loop {
     if (metrics_ != nullptr) metrics_->OnSessionStarted();
     if (connects_ > 1) Log(absl::StrCat("reconnecting to ", options_.broker));
     return absl::OkStatus();
+  }
+
+  // Logs a failed handshake (always: it is a set-up error the operator must
+  // see) once per distinct reason, or again after 30 s; libzmq and the
+  // session keep retrying with back-off.
+  void ReportHandshakeFailures(int64_t now) {
+    if (handshakes_ == nullptr) return;
+    handshakes_->Poll();
+    std::string failure = handshakes_->Diagnosis();
+    if (failure.empty()) return;
+    if (failure == last_handshake_failure_ &&
+        now - last_handshake_log_us_ < 30'000'000) {
+      return;
+    }
+    fprintf(stderr, "tq-worker: %s; retrying\n", failure.c_str());
+    last_handshake_failure_ = failure;
+    last_handshake_log_us_ = now;
   }
 
   // Carries out the session's decisions.
@@ -232,6 +268,10 @@ class Worker::Loop {
   // Owned by the thread in Run().
   std::unique_ptr<zmq::socket_t> socket_;
   int connects_ = 0;
+  std::optional<CurveClientKeys> curve_;
+  std::unique_ptr<HandshakeMonitor> handshakes_;
+  std::string last_handshake_failure_;
+  int64_t last_handshake_log_us_ = 0;
 };
 
 Worker::Worker(WorkerOptions options, zmq::context_t* context)

@@ -38,6 +38,13 @@ struct WorkerOptions {
   // (e.g. "0.0.0.0:9464"; port 0 picks a free port, see metrics_port()).
   // Empty (the default): no metrics, no HTTP server.
   std::string metrics_listen;
+  // CurveZMQ: our secret key file (tq-keygen NAME.key; its public key must
+  // be in the broker's workers allowlist) and the broker's public key file
+  // (its .pub). Both empty (the default): plaintext. Exactly one: Run()
+  // fails. A refused handshake is logged to stderr and retried with
+  // back-off, like an absent broker.
+  std::string curve_key_file;
+  std::string curve_server_key_file;
 };
 
 class Worker {
