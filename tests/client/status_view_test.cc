@@ -1,0 +1,103 @@
+// status_view: the text and JSON tq-client prints for `status` and `jobs`.
+#include "client/status_view.h"
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+
+namespace tq {
+namespace {
+
+v1::StatusReply SampleReply() {
+  v1::StatusReply reply;
+  reply.set_request_id(99);
+  v1::ClusterTotals* t = reply.mutable_totals();
+  t->set_workers(2);
+  t->set_threads(3);
+  t->set_busy_threads(2);
+  t->set_chunks_queued(40);
+  t->set_chunks_in_flight(2);
+  t->set_clients(1);
+  t->set_jobs(1);
+  v1::WorkerStatus* a = reply.add_workers();
+  a->set_name("host-a:1");
+  a->set_threads(1);
+  a->set_chunks_held(2);
+  v1::WorkerStatus* b = reply.add_workers();
+  b->set_name("host-b:2");
+  b->set_threads(2);
+  b->set_draining(true);
+  v1::JobStatus* job = reply.add_jobs();
+  job->set_job_id(7);
+  job->set_task("spin");
+  job->set_client("alice");
+  job->set_items_total(1000);
+  job->set_items_done(250);
+  job->set_chunks_total(10);
+  job->set_chunks_done(2);
+  job->set_age_ms(5000);  // 50 items/s, 750 to go: 15 s
+  job->set_state(v1::JobStatus::STATE_RUNNING);
+  return reply;
+}
+
+TEST(StatusViewTest, SummaryNamesWorkersAndTotals) {
+  std::string text = FormatStatus(SampleReply(), "tcp://b:5555");
+  EXPECT_TRUE(absl::StartsWith(
+      text, "broker tcp://b:5555: 2 workers, 3 threads (2 busy), 1 client, "
+            "1 running job\nchunks: 40 queued, 2 in flight\n"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "host-a:1")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "host-b:2")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "draining")) << text;
+}
+
+TEST(StatusViewTest, JobsShowProgressRateAndEta) {
+  std::string text = FormatJobs(SampleReply());
+  EXPECT_TRUE(absl::StrContains(text, "25.0%")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "2/10")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "250/1000")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "50/s")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "15.0s")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "running")) << text;
+  EXPECT_EQ(FormatJobs(v1::StatusReply()), "no running jobs\n");
+}
+
+TEST(StatusViewTest, JobWithoutProgressHasNoRateOrEta) {
+  v1::StatusReply reply = SampleReply();
+  reply.mutable_jobs(0)->set_items_done(0);
+  std::string text = FormatJobs(reply);
+  EXPECT_FALSE(absl::StrContains(text, "/s")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "0.0%")) << text;
+}
+
+TEST(StatusViewTest, JsonIsOneLineWithProtoFieldNamesAndNoRequestId) {
+  absl::StatusOr<std::string> json = StatusJson(SampleReply());
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_FALSE(absl::StrContains(*json, "\n"));
+  EXPECT_TRUE(absl::StartsWith(*json, "{\"totals\":{")) << *json;
+  EXPECT_TRUE(absl::StrContains(*json, "\"busy_threads\":\"2\"")) << *json;
+  EXPECT_TRUE(absl::StrContains(*json, "\"name\":\"host-b:2\"")) << *json;
+  // Zeros and false are printed, so scripts need no defaults.
+  EXPECT_TRUE(absl::StrContains(*json, "\"draining\":false")) << *json;
+  EXPECT_TRUE(absl::StrContains(*json, "\"state\":\"STATE_RUNNING\"")) << *json;
+  EXPECT_FALSE(absl::StrContains(*json, "request_id")) << *json;
+
+  absl::StatusOr<std::string> jobs = JobsJson(SampleReply());
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_TRUE(absl::StartsWith(*jobs, "{\"jobs\":[{\"job_id\":\"7\"")) << *jobs;
+  EXPECT_FALSE(absl::StrContains(*jobs, "workers")) << *jobs;
+  EXPECT_EQ(*JobsJson(v1::StatusReply()), "{\"jobs\":[]}");
+}
+
+TEST(StatusViewTest, ShortFormsScale) {
+  EXPECT_EQ(ShortCount(1234), "1234");
+  EXPECT_EQ(ShortCount(12345), "12.3k");
+  EXPECT_EQ(ShortCount(4.5e6), "4.5M");
+  EXPECT_EQ(ShortCount(250e9), "250G");
+  EXPECT_EQ(ShortDuration(3.74), "3.7s");
+  EXPECT_EQ(ShortDuration(252), "4m12s");
+  EXPECT_EQ(ShortDuration(7500), "2h05m");
+  EXPECT_EQ(ShortDuration(-1), "-");
+}
+
+}  // namespace
+}  // namespace tq
