@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/handshake_monitor.h"
 #include "common/protocol.h"
 #include "common/zmq_socket.h"
 
@@ -22,14 +23,27 @@ int64_t NowMs() {
 
 // While a send is refused (high-water mark), retry this often.
 constexpr int64_t kSendRetryMs = 10;
+// While waiting for the Welcome, look at handshake events this often.
+constexpr int64_t kHandshakeCheckMs = 50;
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     zmq::context_t& context, const std::string& endpoint,
-    int64_t connect_timeout_ms, const std::string& name) {
+    int64_t connect_timeout_ms, const std::string& name,
+    const CurveClientKeys* curve) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   ConfigureSocket(socket);
+  if (curve != nullptr) {
+    if (absl::Status s = ApplyCurveClient(socket, *curve); !s.ok()) {
+      socket.set(zmq::sockopt::linger, 0);
+      return s;
+    }
+  }
+  // Tells a refused or mismatched handshake apart from a silent broker.
+  absl::StatusOr<std::unique_ptr<HandshakeMonitor>> handshakes =
+      HandshakeMonitor::Attach(context, socket, endpoint, curve != nullptr);
+  if (!handshakes.ok()) return handshakes.status();
   try {
     socket.connect(endpoint);
   } catch (const zmq::error_t& e) {
@@ -53,7 +67,13 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     if (remaining <= 0) break;
     std::vector<zmq::pollitem_t> items = {
         {static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}};
-    PollIgnoringEintr(items, std::chrono::milliseconds(remaining));
+    // Short polls: handshake events arrive on the monitor, not the socket.
+    PollIgnoringEintr(items, std::chrono::milliseconds(
+                                 std::min<int64_t>(remaining, kHandshakeCheckMs)));
+    if ((*handshakes)->Poll()) {
+      socket.set(zmq::sockopt::linger, 0);
+      return absl::UnavailableError((*handshakes)->failure());
+    }
     while (std::optional<Received> received = TryReceive(socket, false)) {
       if (!received->envelope.ok()) continue;  // garbage: keep waiting
       const v1::Envelope& envelope = *received->envelope;
@@ -71,10 +91,19 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     }
   }
   socket.set(zmq::sockopt::linger, 0);
+  (*handshakes)->Poll();
+  std::string diagnosis = (*handshakes)->Diagnosis();
+  if (diagnosis.empty()) {
+    diagnosis = curve != nullptr
+                    ? "is tq-broker running there, and does it accept our "
+                      "CURVE key?"
+                    : "is tq-broker running there? It may require CURVE keys "
+                      "(--curve-key, --curve-server-key)";
+  }
   return absl::UnavailableError(absl::StrCat(
       "no answer from broker at ", endpoint, " within ",
-      absl::FormatDuration(absl::Milliseconds(connect_timeout_ms)),
-      " (is tq-broker running there?)"));
+      absl::FormatDuration(absl::Milliseconds(connect_timeout_ms)), " (",
+      diagnosis, ")"));
 }
 
 BrokerSession::BrokerSession(zmq::socket_t socket, std::string endpoint,

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "client/chunk_result.h"
 #include "client/reorder_buffer.h"
+#include "common/curve.h"
 #include "common/wakeup.h"
 #include "tq/v1/tq.pb.h"
 #include "zmq.hpp"
@@ -59,9 +60,12 @@ class BrokerSession {
   // Connects a DEALER on `context` (must outlive the session) to `endpoint`,
   // sends Hello and waits up to `connect_timeout_ms` for the Welcome. No
   // answer: kUnavailable naming the endpoint. An Error answer: that error.
+  // `curve` (nullptr: plaintext) makes the DEALER a CURVE client; a
+  // refused or mismatched handshake is kUnavailable saying so, at once.
   static absl::StatusOr<std::unique_ptr<BrokerSession>> Open(
       zmq::context_t& context, const std::string& endpoint,
-      int64_t connect_timeout_ms, const std::string& name);
+      int64_t connect_timeout_ms, const std::string& name,
+      const CurveClientKeys* curve = nullptr);
 
   // Says Goodbye (the broker cancels our jobs), stops the I/O thread.
   ~BrokerSession();

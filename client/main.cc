@@ -45,6 +45,12 @@ ABSL_FLAG(bool, json, false,
 ABSL_FLAG(double, watch, 0,
           "status, jobs: refresh every SECONDS until interrupted (a bare "
           "--watch means 2)");
+ABSL_FLAG(std::string, curve_key, "",
+          "CurveZMQ: our secret key file (tq-keygen NAME.key); default "
+          "$TQ_CURVE_KEY; needs --curve-server-key");
+ABSL_FLAG(std::string, curve_server_key, "",
+          "CurveZMQ: the broker's public key file (.pub); default "
+          "$TQ_CURVE_SERVER_KEY");
 ABSL_FLAG(std::string, input, "",
           "file of numbers separated by whitespace ('-' = stdin), instead of "
           "LO HI");
@@ -84,6 +90,7 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitUsage;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kPermissionDenied:  // the broker refused our key
       return kExitUnavailable;
     default:
       return kExitJobFailed;
@@ -118,6 +125,16 @@ ClientOptions OptionsFromFlags() {
   int threads = absl::GetFlag(FLAGS_threads);
   if (threads < 0) UsageError("--threads must be 0 (automatic) or more");
   options.embedded_threads = threads;
+  options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
+  if (options.curve_key_file.empty()) {
+    if (const char* env = getenv("TQ_CURVE_KEY")) options.curve_key_file = env;
+  }
+  options.curve_server_key_file = absl::GetFlag(FLAGS_curve_server_key);
+  if (options.curve_server_key_file.empty()) {
+    if (const char* env = getenv("TQ_CURVE_SERVER_KEY")) {
+      options.curve_server_key_file = env;
+    }
+  }
   return options;
 }
 

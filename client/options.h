@@ -25,6 +25,12 @@ struct ClientOptions {
   uint32_t result_window = 0;
   // Name sent in Hello for the broker's logs. Default: empty -> "tq-client:pid".
   std::string name;
+  // CurveZMQ (a broker only, not the embedded cluster): our secret key file
+  // (tq-keygen NAME.key; its public key must be in the broker's clients
+  // allowlist) and the broker's public key file (.pub). Default: both
+  // empty, plaintext. Exactly one given: Connect() fails.
+  std::string curve_key_file;
+  std::string curve_server_key_file;
 };
 
 }  // namespace tq

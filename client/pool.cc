@@ -1,9 +1,12 @@
 #include "client/pool.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/curve.h"
 #include "common/status_macros.h"
 #include "tasks/task.h"
 
@@ -99,10 +102,21 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
     pool->own_context_ = std::make_unique<zmq::context_t>();
     context = pool->own_context_.get();
   }
+  std::string warning;
+  TQ_ASSIGN_OR_RETURN(
+      std::optional<CurveClientKeys> curve,
+      LoadCurveClientKeys(options.curve_key_file, options.curve_server_key_file,
+                          &warning));
+  if (!warning.empty()) fprintf(stderr, "tq-client: %s\n", warning.c_str());
+  if (curve.has_value() && options.broker.empty()) {
+    return absl::InvalidArgumentError(
+        "CURVE keys are for a remote broker; give --broker (or TQ_BROKER)");
+  }
   TQ_ASSIGN_OR_RETURN(pool->session_,
                       BrokerSession::Open(*context, endpoint,
                                           options.connect_timeout_ms,
-                                          options.name));
+                                          options.name,
+                                          curve ? &*curve : nullptr));
   return pool;
 }
 

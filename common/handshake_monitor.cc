@@ -117,7 +117,11 @@ void HandshakeMonitor::OnEvent(uint16_t event, uint32_t value) {
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
       connected_ = false;
-      failure_ = absl::StrCat(prefix, zmq_strerror(static_cast<int>(value)));
+      failure_ = absl::StrCat(
+          prefix, "the connection closed during the handshake (",
+          zmq_strerror(static_cast<int>(value)), "): ",
+          we_use_curve_ ? "is --curve-server-key the broker's public key?"
+                        : "the broker may require CURVE keys");
       break;
     default:
       break;
