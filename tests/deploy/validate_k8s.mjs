@@ -1,0 +1,246 @@
+// Offline checks of deploy/k8s (no cluster): every kustomization renders
+// with `kubectl kustomize`, every rendered object validates against its
+// Kubernetes schema (kubernetes-models; the Prometheus operator's and KEDA's
+// CRDs with @kubernetes-models/prometheus-operator and /keda), and the
+// manifests keep the properties the deployment relies on (non-root,
+// read-only root fs, probes, CPU limits instead of --threads, one broker,
+// the rules and dashboard identical to their sources, ...).
+//
+// Usage: node validate_k8s.mjs REPO_ROOT   (KUBECTL=... to pick a kubectl)
+// Exit 0 = all good, 1 = failures (each printed).
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import yaml from "js-yaml";
+
+const repo = path.resolve(process.argv[2] ?? ".");
+const kubectl = process.env.KUBECTL ?? "kubectl";
+const failures = [];
+const fail = (where, what) => failures.push(`${where}: ${what}`);
+
+// apiVersion -> module holding its classes.
+const modules = {
+  "v1": "kubernetes-models/v1",
+  "apps/v1": "kubernetes-models/apps/v1",
+  "batch/v1": "kubernetes-models/batch/v1",
+  "policy/v1": "kubernetes-models/policy/v1",
+  "networking.k8s.io/v1": "kubernetes-models/networking.k8s.io/v1",
+  "autoscaling/v2": "kubernetes-models/autoscaling/v2",
+  "monitoring.coreos.com/v1":
+    "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
+  "keda.sh/v1alpha1": "@kubernetes-models/keda/keda.sh/v1alpha1",
+};
+
+async function validateSchema(where, obj) {
+  const module = modules[obj.apiVersion];
+  if (!module) return fail(where, `no schema known for ${obj.apiVersion}`);
+  const Kind = (await import(module))[obj.kind];
+  if (!Kind) return fail(where, `${obj.apiVersion} has no kind ${obj.kind}`);
+  try {
+    new Kind(obj).validate();
+  } catch (e) {
+    fail(where, `schema: ${e.message}`);
+  }
+}
+
+function render(dir) {
+  return yaml.loadAll(execFileSync(kubectl, ["kustomize", dir], {
+    encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+  })).filter(Boolean);
+}
+
+// JSON with object keys sorted: kustomize reorders keys.
+const canonical = (v) => JSON.stringify(v, (k, x) => (x && typeof x === "object" && !Array.isArray(x)
+  ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+
+const podSpecOf = (obj) =>
+  ["Deployment", "Job"].includes(obj.kind) ? obj.spec.template.spec : null;
+
+// Properties every pod template must have.
+function checkPod(where, obj) {
+  const pod = podSpecOf(obj);
+  if (!pod) return;
+  if (pod.securityContext?.runAsNonRoot !== true) fail(where, "pod not runAsNonRoot");
+  if (pod.automountServiceAccountToken !== false) fail(where, "service account token mounted");
+  for (const c of pod.containers) {
+    const sc = c.securityContext ?? {};
+    if (sc.readOnlyRootFilesystem !== true) fail(where, `${c.name}: root fs writable`);
+    if (sc.allowPrivilegeEscalation !== false) fail(where, `${c.name}: privilege escalation`);
+    if (!(sc.capabilities?.drop ?? []).includes("ALL")) fail(where, `${c.name}: capabilities kept`);
+    if (!c.resources?.limits?.cpu) fail(where, `${c.name}: no CPU limit`);
+    if (!/^(registry\.example\.com\/)?tq:/.test(c.image)) fail(where, `${c.name}: image ${c.image}`);
+  }
+  const component = obj.spec.template.metadata?.labels?.["app.kubernetes.io/component"];
+  if (obj.spec.template.metadata?.labels?.["app.kubernetes.io/name"] !== "tq" || !component) {
+    fail(where, "pod lacks app.kubernetes.io/name=tq and a component label");
+  }
+}
+
+function checkServer(where, obj, binary) {
+  const pod = podSpecOf(obj);
+  const c = pod.containers[0];
+  if (c.command?.[0] !== binary) fail(where, `command is not ${binary}`);
+  if (!(c.args ?? []).includes("--metrics-listen=0.0.0.0:9464")) fail(where, "no --metrics-listen");
+  const port = (c.ports ?? []).find((p) => p.name === "metrics");
+  if (port?.containerPort !== 9464) fail(where, "no metrics port 9464");
+  if (c.readinessProbe?.httpGet?.path !== "/readyz" || c.readinessProbe.httpGet.port !== "metrics") {
+    fail(where, "readiness probe is not /readyz on metrics");
+  }
+  if (c.livenessProbe?.httpGet?.path !== "/healthz" || c.livenessProbe.httpGet.port !== "metrics") {
+    fail(where, "liveness probe is not /healthz on metrics");
+  }
+}
+
+function checkBroker(where, obj, objects) {
+  checkServer(where, obj, "tq-broker");
+  if (obj.spec.replicas !== 1) fail(where, "broker replicas != 1");
+  if (obj.spec.strategy?.type !== "Recreate") fail(where, "broker strategy is not Recreate");
+  const claim = obj.spec.template.spec.volumes.find((v) => v.persistentVolumeClaim);
+  if (!claim || !objects.some((o) => o.kind === "PersistentVolumeClaim" &&
+      o.metadata.name === claim.persistentVolumeClaim.claimName)) {
+    fail(where, "broker has no PersistentVolumeClaim for its journal");
+  }
+  if (!obj.spec.template.spec.containers[0].ports.some((p) => p.name === "zmq" && p.containerPort === 5555)) {
+    fail(where, "broker has no zmq port 5555");
+  }
+}
+
+function checkWorker(where, obj) {
+  checkServer(where, obj, "tq-worker");
+  const c = obj.spec.template.spec.containers[0];
+  if ((c.args ?? []).some((a) => a.startsWith("--threads"))) {
+    fail(where, "worker passes --threads (it must follow its CPU limit)");
+  }
+  if (!(c.args ?? []).includes("--broker=tcp://tq-broker:5555")) fail(where, "worker broker address");
+  if ((obj.spec.template.spec.terminationGracePeriodSeconds ?? 30) < 60) {
+    fail(where, "worker grace period too short to drain");
+  }
+}
+
+function checkCommon(where, objects) {
+  const find = (kind, name) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+  const broker = find("Deployment", "tq-broker");
+  const worker = find("Deployment", "tq-worker");
+  if (!broker || !worker) return fail(where, "missing tq-broker or tq-worker Deployment");
+  checkBroker(`${where} Deployment/tq-broker`, broker, objects);
+  checkWorker(`${where} Deployment/tq-worker`, worker);
+  const service = find("Service", "tq-broker");
+  const ports = Object.fromEntries((service?.spec.ports ?? []).map((p) => [p.name, p.port]));
+  if (ports.zmq !== 5555 || ports.metrics !== 9464) fail(where, "Service tq-broker ports");
+  if (!objects.some((o) => o.kind === "PodDisruptionBudget")) fail(where, "no PodDisruptionBudget");
+  const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+  const brokerPolicy = policies.find((p) =>
+    p.spec.podSelector.matchLabels?.["app.kubernetes.io/component"] === "broker");
+  if (!brokerPolicy) fail(where, "no NetworkPolicy for the broker");
+  else {
+    const zmqRule = brokerPolicy.spec.ingress.find((r) => r.ports.some((p) => p.port === "zmq"));
+    const allowed = zmqRule?.from?.[0]?.podSelector?.matchExpressions
+      ?.find((e) => e.key === "app.kubernetes.io/component")?.values ?? [];
+    if (allowed.sort().join() !== "client,worker") fail(where, "zmq port not limited to workers and clients");
+  }
+  for (const p of policies) {
+    const metricsRule = p.spec.ingress.find((r) => r.ports.some((port) => port.port === "metrics"));
+    if (!metricsRule?.from?.every((f) => f.namespaceSelector && !f.podSelector)) {
+      fail(where, `NetworkPolicy/${p.metadata.name}: metrics not limited to a namespace`);
+    }
+  }
+}
+
+function checkMonitoring(where, objects) {
+  const rule = objects.find((o) => o.kind === "PrometheusRule");
+  const source = yaml.load(fs.readFileSync(`${repo}/deploy/prometheus/tq-rules.yml`, "utf8"));
+  if (!rule) fail(where, "no PrometheusRule");
+  else if (canonical(rule.spec) !== canonical(source)) {
+    fail(where, "PrometheusRule differs from tq-rules.yml: run deploy/prometheus/gen-prometheusrule.sh");
+  }
+  const dashboard = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "tq-grafana-dashboard");
+  const json = fs.readFileSync(`${repo}/deploy/grafana/tq-dashboard.json`, "utf8");
+  if (dashboard?.data?.["tq-dashboard.json"] !== json) fail(where, "dashboard ConfigMap differs from the JSON");
+  if (dashboard?.metadata.labels?.grafana_dashboard !== "1") fail(where, "dashboard lacks grafana_dashboard=1");
+  const monitor = objects.find((o) => o.kind === "ServiceMonitor");
+  if (monitor?.spec.endpoints?.[0]?.port !== "metrics") fail(where, "ServiceMonitor not on port metrics");
+}
+
+// What each overlay must contain beyond the common parts.
+const overlays = {
+  "dev": (where, objects) => {
+    if (!objects.some((o) => o.kind === "Job")) fail(where, "no example client Job");
+  },
+  "production": (where, objects) => checkMonitoring(where, objects),
+  "production-keda": (where, objects) => {
+    checkMonitoring(where, objects);
+    const scaled = objects.find((o) => o.kind === "ScaledObject");
+    const trigger = scaled?.spec.triggers?.[0];
+    if (scaled?.spec.scaleTargetRef.name !== "tq-worker" || trigger?.type !== "prometheus" ||
+        !trigger.metadata.query.includes("tq_broker_chunks_queued")) {
+      fail(where, "no KEDA ScaledObject scaling tq-worker on tq_broker_chunks_queued");
+    }
+    if (objects.some((o) => o.kind === "HorizontalPodAutoscaler")) fail(where, "KEDA and an HPA together");
+  },
+  "production-hpa": (where, objects) => {
+    checkMonitoring(where, objects);
+    const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler");
+    if (hpa?.spec.metrics?.[0]?.external?.metric.name !== "tq_broker_chunks_queued") {
+      fail(where, "no HPA on the external metric tq_broker_chunks_queued");
+    }
+    if (objects.some((o) => o.kind === "ScaledObject")) fail(where, "KEDA and an HPA together");
+  },
+  "secure": (where, objects) => {
+    const args = (name) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)
+      ?.spec.template.spec.containers[0].args ?? [];
+    for (const flag of ["--curve-key=/etc/tq/keys/broker.key",
+      "--curve-clients=/etc/tq/keys/clients", "--curve-workers=/etc/tq/keys/workers"]) {
+      if (!args("tq-broker").includes(flag)) fail(where, `broker lacks ${flag}`);
+    }
+    for (const flag of ["--curve-key=/etc/tq/keys/worker.key",
+      "--curve-server-key=/etc/tq/keys/broker.pub"]) {
+      if (!args("tq-worker").includes(flag)) fail(where, `worker lacks ${flag}`);
+    }
+    for (const [name, secret] of [["tq-broker", "tq-broker-keys"],
+      ["tq-worker", "tq-worker-keys"], ["tq-client-primes", "tq-client-keys"]]) {
+      const pod = objects.find((o) => podSpecOf(o) && o.metadata.name === name)?.spec.template.spec;
+      const volume = pod?.volumes?.find((v) => v.secret?.secretName === secret);
+      const mount = pod?.containers[0].volumeMounts?.find((m) => m.name === volume?.name);
+      if (mount?.mountPath !== "/etc/tq/keys") fail(where, `${name} does not mount ${secret} at /etc/tq/keys`);
+      if (volume && (volume.secret.defaultMode & 0o007) !== 0) fail(where, `${secret} world-readable`);
+    }
+  },
+};
+
+const k8s = `${repo}/deploy/k8s`;
+const found = fs.readdirSync(`${k8s}/overlays`).sort();
+if (found.join() !== Object.keys(overlays).sort().join()) {
+  fail("deploy/k8s/overlays", `has ${found.join(", ")}; this test knows ${Object.keys(overlays).join(", ")}`);
+}
+const dirs = ["deploy/k8s/base", "deploy/k8s/monitoring", "deploy/k8s/autoscaling/keda",
+  "deploy/k8s/autoscaling/hpa", "deploy/k8s/examples/client-job", "deploy/grafana",
+  "deploy/prometheus", ...found.map((o) => `deploy/k8s/overlays/${o}`)];
+let count = 0;
+for (const dir of dirs) {
+  let objects;
+  try {
+    objects = render(`${repo}/${dir}`);
+  } catch (e) {
+    fail(dir, `kubectl kustomize failed: ${e.stderr || e.message}`);
+    continue;
+  }
+  if (objects.length === 0) fail(dir, "renders nothing");
+  for (const obj of objects) {
+    const where = `${dir} ${obj.kind}/${obj.metadata?.name}`;
+    count++;
+    await validateSchema(where, obj);
+    if (obj.metadata?.labels?.["app.kubernetes.io/name"] !== "tq") fail(where, "not labelled app.kubernetes.io/name=tq");
+    checkPod(where, obj);
+  }
+  const overlay = dir.match(/overlays\/(.+)$/)?.[1];
+  if (overlay) {
+    checkCommon(dir, objects);
+    overlays[overlay]?.(dir, objects);
+    const namespaces = new Set(objects.filter((o) => o.kind !== "Namespace").map((o) => o.metadata.namespace));
+    if (namespaces.size !== 1 || namespaces.has(undefined)) fail(dir, "objects not all in one namespace");
+  }
+}
+for (const f of failures) console.log("FAIL:", f);
+console.log(`${dirs.length} kustomizations, ${count} objects, ${failures.length} failures (${kubectl})`);
+process.exit(failures.length ? 1 : 0);
