@@ -74,6 +74,7 @@ class MetricsServer {
   std::unique_ptr<Handler> metrics_, healthz_, readyz_;
   std::unique_ptr<CivetServer> server_;  // last: stops before the handlers go
   int port_ = 0;
+  std::string wake_host_;  // see ~MetricsServer
 };
 
 }  // namespace tq
