@@ -117,11 +117,15 @@ void HandshakeMonitor::OnEvent(uint16_t event, uint32_t value) {
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
       connected_ = false;
+      // A wrong server key and a plaintext broker look alike from here:
+      // the broker just closes the connection.
       failure_ = absl::StrCat(
-          prefix, "the connection closed during the handshake (",
+          prefix, "the broker closed the connection during the handshake (",
           zmq_strerror(static_cast<int>(value)), "): ",
-          we_use_curve_ ? "is --curve-server-key the broker's public key?"
-                        : "the broker may require CURVE keys");
+          we_use_curve_ ? "is --curve-server-key the broker's public key, and "
+                          "does the broker use CURVE?"
+                        : "the broker may require CURVE keys (give "
+                          "--curve-key and --curve-server-key)");
       break;
     default:
       break;
