@@ -20,7 +20,16 @@ packages=(
   python3
   # multi-host tests run hosts as network namespaces
   iproute2
+  # deploy/ tests: promtool and a Prometheus server (dashboard test)
+  prometheus
 )
+# deploy/ tests also need node + npm (Kubernetes schemas, Dockerfile lint) and
+# kubectl (kustomize). Each only when its command is missing: NodeSource's
+# nodejs provides npm itself and conflicts with Debian's npm package, and an
+# existing kubectl is newer than Debian's kubernetes-client (1.20).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,7 +42,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
+  # Debian's prometheus package starts a system Prometheus on :9090; the tests
+  # start their own on ephemeral ports, so forbid service starts (policy-rc.d,
+  # as container images do) while installing, unless a policy already exists.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$(trap -p EXIT)" ]; then $sudo rm -f "$policy"; trap - EXIT; fi
+fi
+
+# npm packages of the deploy/ tests, only when node_modules is missing or
+# older than the lock file's contents (the lock's hash is kept beside them).
+deploy_tests="$repo/tests/deploy"
+lock_hash="$(sha256sum "$deploy_tests/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$deploy_tests/node_modules/.tq-lock-sha256" 2>/dev/null)" != "$lock_hash" ]; then
+  echo "setup: npm ci in tests/deploy" >&2
+  (cd "$deploy_tests" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$lock_hash" >"$deploy_tests/node_modules/.tq-lock-sha256"
 fi
 
 jobs="$(nproc)"
