@@ -151,10 +151,12 @@ TEST_F(SchedulerDispatchTest, FirstReportWinsAndDuplicatesAreDropped) {
   Sent sent = h_.Report("w1", first[0]);
   EXPECT_EQ(ResultsTo(sent, "c1").size(), 1u);
   EXPECT_EQ(OnlyFinished(sent, "c1").code(), 0);
-  // The second attempt's report is a duplicate.
+  // The second attempt's report is dropped: its one-chunk job has ended,
+  // so it counts as stale (a report for a job that is gone).
   sent = h_.Report("w2", second[0]);
   EXPECT_TRUE(ResultsTo(sent, "c1").empty());
-  EXPECT_EQ(h_.scheduler().stats().duplicates_dropped, 1u);
+  EXPECT_EQ(h_.scheduler().stats().reports_stale, 1u);
+  EXPECT_EQ(h_.scheduler().stats().duplicates_dropped, 0u);
 }
 
 TEST_F(SchedulerDispatchTest, DuplicateReportOfFinishedChunkIsCounted) {
