@@ -128,9 +128,11 @@ BrokerMetrics::BrokerMetrics()
       [](const SchedulerStats& s) { return s.rejected_wrong_role; });
   add(rejected.Add({{"reason", "protocol_version"}}),
       [](const SchedulerStats& s) { return s.rejected_bad_version; });
-  // A client touching a job it does not own.
-  add(rejected.Add({{"reason", "unauthorized"}}),
-      [](const SchedulerStats& s) { return s.rejected_not_owner; });
+  // A key sending what it may not (CURVE on), or a client touching a job
+  // it does not own.
+  add(rejected.Add({{"reason", "unauthorized"}}), [](const SchedulerStats& s) {
+    return s.rejected_unauthorized + s.rejected_not_owner;
+  });
 }
 
 void BrokerMetrics::Update(const SchedulerStats& stats) {

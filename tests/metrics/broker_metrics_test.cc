@@ -92,7 +92,8 @@ TEST_F(BrokerMetricsTest, LabelledCountersReadTheirOwnStatistic) {
   stats.rejected_no_hello = 11;
   stats.rejected_wrong_role = 12;
   stats.rejected_bad_version = 13;
-  stats.rejected_not_owner = 14;
+  stats.rejected_not_owner = 4;
+  stats.rejected_unauthorized = 10;
   metrics_.Update(stats);
   EXPECT_EQ(Value("tq_broker_jobs_finished_total{outcome=\"completed\"}"), 1);
   EXPECT_EQ(Value("tq_broker_jobs_finished_total{outcome=\"failed\"}"), 2);
