@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/handshake_monitor.h"
@@ -41,9 +42,14 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     }
   }
   // Tells a refused or mismatched handshake apart from a silent broker.
-  absl::StatusOr<std::unique_ptr<HandshakeMonitor>> handshakes =
-      HandshakeMonitor::Attach(context, socket, endpoint, curve != nullptr);
-  if (!handshakes.ok()) return handshakes.status();
+  // inproc (the embedded cluster) has no handshake to watch.
+  std::unique_ptr<HandshakeMonitor> handshakes;
+  if (!absl::StartsWith(endpoint, "inproc://")) {
+    absl::StatusOr<std::unique_ptr<HandshakeMonitor>> attached =
+        HandshakeMonitor::Attach(context, socket, endpoint, curve != nullptr);
+    if (!attached.ok()) return attached.status();
+    handshakes = *std::move(attached);
+  }
   try {
     socket.connect(endpoint);
   } catch (const zmq::error_t& e) {
@@ -70,9 +76,9 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     // Short polls: handshake events arrive on the monitor, not the socket.
     PollIgnoringEintr(items, std::chrono::milliseconds(
                                  std::min<int64_t>(remaining, kHandshakeCheckMs)));
-    if ((*handshakes)->Poll()) {
+    if (handshakes != nullptr && handshakes->Poll()) {
       socket.set(zmq::sockopt::linger, 0);
-      return absl::UnavailableError((*handshakes)->failure());
+      return absl::UnavailableError(handshakes->failure());
     }
     while (std::optional<Received> received = TryReceive(socket, false)) {
       if (!received->envelope.ok()) continue;  // garbage: keep waiting
@@ -91,8 +97,11 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     }
   }
   socket.set(zmq::sockopt::linger, 0);
-  (*handshakes)->Poll();
-  std::string diagnosis = (*handshakes)->Diagnosis();
+  std::string diagnosis;
+  if (handshakes != nullptr) {
+    handshakes->Poll();
+    diagnosis = handshakes->Diagnosis();
+  }
   if (diagnosis.empty()) {
     diagnosis = curve != nullptr
                     ? "is tq-broker running there, and does it accept our "

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/metrics_server.h"
 #include "common/curve.h"
@@ -183,10 +184,14 @@ class Worker::Loop {
           return s;
         }
       }
-      // Watched so that a refused handshake is reported, not just silence.
-      auto monitor = HandshakeMonitor::Attach(*context_, *socket_, options_.broker,
-                                              curve_.has_value());
-      handshakes_ = monitor.ok() ? *std::move(monitor) : nullptr;
+      // Watched so that a refused handshake is reported, not just silence
+      // (inproc, the embedded cluster, has no handshake to watch).
+      handshakes_ = nullptr;
+      if (!absl::StartsWith(options_.broker, "inproc://")) {
+        auto monitor = HandshakeMonitor::Attach(*context_, *socket_,
+                                                options_.broker, curve_.has_value());
+        if (monitor.ok()) handshakes_ = *std::move(monitor);
+      }
       socket_->connect(options_.broker);
     } catch (const zmq::error_t& e) {
       socket_.reset();
