@@ -4,139 +4,118 @@
 
 #include <string>
 
+#include "common/metric_builders.h"
 #include "prometheus/family.h"
 
 namespace tq {
 namespace {
 
 using prometheus::BuildCounter;
-using prometheus::BuildGauge;
-using prometheus::BuildHistogram;
 using prometheus::Registry;
 
-// Chunks aim at milliseconds (adaptive sizing); the tails catch mis-sized
-// jobs and slow tasks.
-const prometheus::Histogram::BucketBoundaries kChunkRunBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
 // Jobs run from milliseconds (a small map) to hours (2^64 range slices).
 const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {
-    0.001, 0.005, 0.01, 0.05, 0.1,  0.5,  1,    5,
-    10,    30,    60,   300,  900,  3600, 14400, 86400};
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5,  1,     5,
+    10,    30,    60,   300,  900, 3600, 14400, 86400};
 
-prometheus::Counter& Counter(Registry& r, const std::string& name,
-                             const std::string& help) {
-  return BuildCounter().Name(name).Help(help).Register(r).Add({});
-}
-
-prometheus::Gauge& Gauge(Registry& r, const std::string& name,
-                         const std::string& help) {
-  return BuildGauge().Name(name).Help(help).Register(r).Add({});
-}
-
-prometheus::Histogram& Histogram(
-    Registry& r, const std::string& name, const std::string& help,
-    const prometheus::Histogram::BucketBoundaries& buckets) {
-  return BuildHistogram().Name(name).Help(help).Register(r).Add({}, buckets);
-}
-
-}  // namespace
+} // namespace
 
 BrokerMetrics::BrokerMetrics()
     : registry_(std::make_shared<Registry>()),
-      received_bytes_(Counter(*registry_, "tq_broker_received_bytes_total",
-                              "Bytes of messages the broker received")),
-      sent_bytes_(Counter(*registry_, "tq_broker_sent_bytes_total",
-                          "Bytes of messages the broker sent")),
-      jobs_active_(Gauge(*registry_, "tq_broker_jobs_active",
-                         "Jobs accepted and not yet ended")),
-      chunks_queued_(Gauge(*registry_, "tq_broker_chunks_queued",
-                           "Chunks of active jobs not yet handed out")),
-      chunks_in_flight_(Gauge(*registry_, "tq_broker_chunks_in_flight",
-                              "Chunks handed to workers, not yet reported")),
-      workers_(Gauge(*registry_, "tq_broker_workers", "Connected workers")),
-      worker_threads_(Gauge(*registry_, "tq_broker_worker_threads",
-                            "Threads of all connected workers")),
-      clients_(Gauge(*registry_, "tq_broker_clients", "Connected clients")),
-      chunk_run_seconds_(Histogram(
-          *registry_, "tq_broker_chunk_run_seconds",
-          "Time a worker's task spent on a chunk, as reported",
-          kChunkRunBuckets)),
-      job_duration_seconds_(Histogram(
+      received_bytes_(AddCounter(*registry_, "tq_broker_received_bytes_total",
+                                 "Bytes of messages the broker received")),
+      sent_bytes_(AddCounter(*registry_, "tq_broker_sent_bytes_total",
+                             "Bytes of messages the broker sent")),
+      jobs_active_(AddGauge(*registry_, "tq_broker_jobs_active",
+                            "Jobs accepted and not yet ended")),
+      chunks_queued_(AddGauge(*registry_, "tq_broker_chunks_queued",
+                              "Chunks of active jobs not yet handed out")),
+      chunks_in_flight_(AddGauge(*registry_, "tq_broker_chunks_in_flight",
+                                 "Chunks handed to workers, not yet reported")),
+      workers_(AddGauge(*registry_, "tq_broker_workers", "Connected workers")),
+      worker_threads_(AddGauge(*registry_, "tq_broker_worker_threads",
+                               "Threads of all connected workers")),
+      clients_(AddGauge(*registry_, "tq_broker_clients", "Connected clients")),
+      chunk_run_seconds_(
+          AddHistogram(*registry_, "tq_broker_chunk_run_seconds",
+                       "Time a worker's task spent on a chunk, as reported",
+                       ChunkRunSecondsBuckets())),
+      job_duration_seconds_(AddHistogram(
           *registry_, "tq_broker_job_duration_seconds",
           "Time from a job's submission to its end, whatever the outcome",
           kJobDurationBuckets)) {
-  Registry& r = *registry_;
-  auto add = [this](prometheus::Counter& c, uint64_t (*read)(const SchedulerStats&)) {
+  Registry &r = *registry_;
+  auto add = [this](prometheus::Counter &c,
+                    uint64_t (*read)(const SchedulerStats &)) {
     counters_.push_back({&c, read});
   };
-  add(Counter(r, "tq_broker_jobs_submitted_total", "Jobs accepted"),
-      [](const SchedulerStats& s) { return s.jobs_submitted; });
+  add(AddCounter(r, "tq_broker_jobs_submitted_total", "Jobs accepted"),
+      [](const SchedulerStats &s) { return s.jobs_submitted; });
 
-  auto& finished = BuildCounter()
+  auto &finished = BuildCounter()
                        .Name("tq_broker_jobs_finished_total")
                        .Help("Jobs ended, by outcome")
                        .Register(r);
   add(finished.Add({{"outcome", "completed"}}),
-      [](const SchedulerStats& s) { return s.jobs_completed; });
+      [](const SchedulerStats &s) { return s.jobs_completed; });
   add(finished.Add({{"outcome", "failed"}}),
-      [](const SchedulerStats& s) { return s.jobs_failed; });
+      [](const SchedulerStats &s) { return s.jobs_failed; });
   add(finished.Add({{"outcome", "cancelled"}}),
-      [](const SchedulerStats& s) { return s.jobs_cancelled; });
+      [](const SchedulerStats &s) { return s.jobs_cancelled; });
 
-  add(Counter(r, "tq_broker_chunks_dispatched_total",
-              "Chunk hand-outs to workers, retries included"),
-      [](const SchedulerStats& s) { return s.chunks_dispatched; });
-  add(Counter(r, "tq_broker_items_completed_total",
-              "Items of chunks whose result was accepted"),
-      [](const SchedulerStats& s) { return s.items_completed; });
+  add(AddCounter(r, "tq_broker_chunks_dispatched_total",
+                 "Chunk hand-outs to workers, retries included"),
+      [](const SchedulerStats &s) { return s.chunks_dispatched; });
+  add(AddCounter(r, "tq_broker_items_completed_total",
+                 "Items of chunks whose result was accepted"),
+      [](const SchedulerStats &s) { return s.items_completed; });
 
-  auto& requeued = BuildCounter()
+  auto &requeued = BuildCounter()
                        .Name("tq_broker_chunks_requeued_total")
                        .Help("Chunks taken back from a worker, by reason")
                        .Register(r);
   add(requeued.Add({{"reason", "lease_expired"}}),
-      [](const SchedulerStats& s) { return s.requeued_lease_expired; });
+      [](const SchedulerStats &s) { return s.requeued_lease_expired; });
   add(requeued.Add({{"reason", "worker_lost"}}),
-      [](const SchedulerStats& s) { return s.requeued_worker_lost; });
+      [](const SchedulerStats &s) { return s.requeued_worker_lost; });
   add(requeued.Add({{"reason", "task_failed"}}),
-      [](const SchedulerStats& s) { return s.requeued_task_failed; });
+      [](const SchedulerStats &s) { return s.requeued_task_failed; });
   add(requeued.Add({{"reason", "drained"}}),
-      [](const SchedulerStats& s) { return s.requeued_drained; });
+      [](const SchedulerStats &s) { return s.requeued_drained; });
 
-  auto& dropped = BuildCounter()
+  auto &dropped = BuildCounter()
                       .Name("tq_broker_chunk_reports_dropped_total")
                       .Help("Chunk reports ignored: chunk already done "
                             "(duplicate) or job gone (stale)")
                       .Register(r);
   add(dropped.Add({{"reason", "duplicate"}}),
-      [](const SchedulerStats& s) { return s.duplicates_dropped; });
+      [](const SchedulerStats &s) { return s.duplicates_dropped; });
   add(dropped.Add({{"reason", "stale"}}),
-      [](const SchedulerStats& s) { return s.reports_stale; });
+      [](const SchedulerStats &s) { return s.reports_stale; });
 
-  auto& rejected = BuildCounter()
+  auto &rejected = BuildCounter()
                        .Name("tq_broker_messages_rejected_total")
                        .Help("Messages refused, by reason")
                        .Register(r);
   // A Hello without a role or a second Hello is a malformed conversation.
-  add(rejected.Add({{"reason", "malformed"}}), [](const SchedulerStats& s) {
+  add(rejected.Add({{"reason", "malformed"}}), [](const SchedulerStats &s) {
     return s.rejected_malformed + s.rejected_bad_hello;
   });
   add(rejected.Add({{"reason", "no_hello"}}),
-      [](const SchedulerStats& s) { return s.rejected_no_hello; });
+      [](const SchedulerStats &s) { return s.rejected_no_hello; });
   add(rejected.Add({{"reason", "wrong_role"}}),
-      [](const SchedulerStats& s) { return s.rejected_wrong_role; });
+      [](const SchedulerStats &s) { return s.rejected_wrong_role; });
   add(rejected.Add({{"reason", "protocol_version"}}),
-      [](const SchedulerStats& s) { return s.rejected_bad_version; });
+      [](const SchedulerStats &s) { return s.rejected_bad_version; });
   // A key sending what it may not (CURVE on), or a client touching a job
   // it does not own.
-  add(rejected.Add({{"reason", "unauthorized"}}), [](const SchedulerStats& s) {
+  add(rejected.Add({{"reason", "unauthorized"}}), [](const SchedulerStats &s) {
     return s.rejected_unauthorized + s.rejected_not_owner;
   });
 }
 
-void BrokerMetrics::Update(const SchedulerStats& stats) {
-  for (CounterSource& source : counters_) {
+void BrokerMetrics::Update(const SchedulerStats &stats) {
+  for (CounterSource &source : counters_) {
     const uint64_t now = source.read(stats);
     if (now > source.last) {
       source.counter->Increment(static_cast<double>(now - source.last));
@@ -157,7 +136,8 @@ void BrokerMetrics::OnJobSubmitted(uint64_t job_id, int64_t now_us) {
 
 void BrokerMetrics::OnJobEnded(uint64_t job_id, int64_t now_us) {
   auto it = job_started_us_.find(job_id);
-  if (it == job_started_us_.end()) return;  // submitted before we observed
+  if (it == job_started_us_.end())
+    return; // submitted before we observed
   job_duration_seconds_.Observe(static_cast<double>(now_us - it->second) / 1e6);
   job_started_us_.erase(it);
 }
@@ -166,4 +146,4 @@ void BrokerMetrics::OnChunkCompleted(uint64_t run_micros) {
   chunk_run_seconds_.Observe(static_cast<double>(run_micros) / 1e6);
 }
 
-}  // namespace tq
+} // namespace tq
