@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "broker/broker_monitor.h"
 #include "common/protocol.h"
 #include "zmq.hpp"
 
@@ -33,10 +34,11 @@ struct BrokerOptions {
   uint32_t max_result_window = 256;
   // Log peer arrivals/departures and job lifecycle to stderr.
   bool verbose = false;
-  // "HOST:PORT" for the HTTP server of /metrics, /healthz and /readyz
-  // (e.g. "0.0.0.0:9464"; port 0 picks a free port, see metrics_port()).
-  // Empty (the default): no metrics, no HTTP server.
-  std::string metrics_listen;
+  // Told what the loop does (bytes, scheduler statistics, liveness,
+  // readiness; see broker/broker_monitor.h), e.g. tq-broker's Prometheus
+  // metrics. nullptr (the default): nobody watches. Called only from the
+  // loop's thread (Bind() and Run()); must outlive Run().
+  std::shared_ptr<BrokerMonitor> monitor;
   // CurveZMQ security. Empty (the default): plaintext, anyone may connect.
   // Set: the broker's secret key file (tq-keygen's NAME.key); the ROUTER
   // becomes a CURVE server and only keys in the allowlists below get in,
@@ -60,9 +62,6 @@ class Broker {
   absl::Status Bind();
   // The endpoints actually bound, ports resolved. Valid after Bind().
   std::vector<std::string> bound_endpoints() const;
-  // The port serving /metrics, /healthz, /readyz; 0 if none. Valid after
-  // Bind(), which fails if options.metrics_listen cannot be served.
-  int metrics_port() const;
   // Runs the loop on the calling thread until Stop(); then closes the socket.
   absl::Status Run();
   // Makes Run() return soon. Thread-safe and async-signal-safe.

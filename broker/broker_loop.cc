@@ -14,13 +14,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker.h"
-#include "broker/broker_metrics.h"
 #include "broker/outbox.h"
 #include "broker/peer_authorizer.h"
 #include "broker/scheduler.h"
 #include "broker/zap_handler.h"
 #include "common/curve.h"
-#include "common/metrics_server.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
 
@@ -31,10 +29,11 @@ constexpr int kMaxReadsPerWake = 1000;
 // Deep per-peer send queues: credits already bound what we queue, and a
 // full queue would be mistaken for a vanished peer (ROUTER_MANDATORY).
 constexpr int kSendHighWaterMark = 100'000;
-// Metrics are brought up to date at most this often: Scheduler::stats() walks
-// every peer and job, and a scrape every few seconds needs no fresher data.
-// The poll timeout (at most 1 s) bounds how stale they get.
-constexpr int64_t kMetricsUpdateIntervalUs = 10'000;
+// The monitor's statistics are brought up to date at most this often:
+// Scheduler::stats() walks every peer and job, and a metrics scrape every few
+// seconds needs no fresher data. The poll timeout (at most 1 s) bounds how
+// stale they get.
+constexpr int64_t kMonitorUpdateIntervalUs = 10'000;
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -48,10 +47,7 @@ class Broker::Loop {
  public:
   Loop(BrokerOptions options, zmq::context_t* context)
       : options_(std::move(options)), scheduler_(options_) {
-    if (!options_.metrics_listen.empty()) {
-      metrics_ = std::make_unique<BrokerMetrics>();
-      scheduler_.set_observer(metrics_.get());
-    }
+    if (monitor_ != nullptr) scheduler_.set_observer(monitor_);
     if (context == nullptr) {
       owned_context_.emplace();
       context_ = &*owned_context_;
@@ -99,22 +95,8 @@ class Broker::Loop {
       }
       bound_.push_back(LastEndpoint(*socket_));
     }
-    if (metrics_ != nullptr) {
-      auto server = MetricsServer::Start(options_.metrics_listen,
-                                         metrics_->registry(), &health_);
-      if (!server.ok()) {
-        socket_.reset();
-        bound_.clear();
-        return server.status();
-      }
-      metrics_server_ = *std::move(server);
-    }
-    health_.SetReady(true);  // ready once bound
+    if (monitor_ != nullptr) monitor_->OnReady();  // ready once bound
     return absl::OkStatus();
-  }
-
-  int metrics_port() const {
-    return metrics_server_ != nullptr ? metrics_server_->port() : 0;
   }
 
   std::vector<std::string> bound_endpoints() const { return bound_; }
@@ -163,7 +145,7 @@ class Broker::Loop {
       for (int i = 0; i < kMaxReadsPerWake; ++i) {
         std::optional<Received> received = TryReceive(socket, true);
         if (!received.has_value()) break;
-        if (metrics_ != nullptr) metrics_->AddReceivedBytes(received->bytes);
+        if (monitor_ != nullptr) monitor_->AddReceivedBytes(received->bytes);
         if (zap_ != nullptr && received->envelope.ok()) {
           // Authorise by the connection's ZAP User-Id, not the payload.
           absl::Status allowed = authorizer_.Check(
@@ -188,10 +170,12 @@ class Broker::Loop {
         authorizer_.PruneIfLarge(
             [this](const std::string& peer) { return scheduler_.HasPeer(peer); });
       }
-      health_.MarkIteration(now);
-      if (metrics_ != nullptr && now - metrics_updated_us_ >= kMetricsUpdateIntervalUs) {
-        metrics_->Update(scheduler_.stats());
-        metrics_updated_us_ = now;
+      if (monitor_ != nullptr) {
+        monitor_->OnLoopIteration(now);
+        if (now - monitor_updated_us_ >= kMonitorUpdateIntervalUs) {
+          monitor_->Update(scheduler_.stats());
+          monitor_updated_us_ = now;
+        }
       }
     }
   }
@@ -249,8 +233,8 @@ class Broker::Loop {
         if (!SendTo(socket, m.peer, m.envelope).ok()) {
           unreachable.insert(m.peer);
           scheduler_.OnPeerUnreachable(m.peer, now, &outbox_);
-        } else if (metrics_ != nullptr) {
-          metrics_->AddSentBytes(m.envelope.ByteSizeLong());
+        } else if (monitor_ != nullptr) {
+          monitor_->AddSentBytes(m.envelope.ByteSizeLong());
         }
       }
     }
@@ -265,12 +249,10 @@ class Broker::Loop {
   std::vector<std::string> bound_;
   Wakeup wakeup_;
   std::atomic<bool> stop_{false};
-  // Metrics (when options_.metrics_listen is set): updated by the loop
-  // thread; health_ is read by the HTTP threads and outlives the server.
-  std::unique_ptr<BrokerMetrics> metrics_;
-  int64_t metrics_updated_us_ = 0;
-  LoopHealth health_;
-  std::unique_ptr<MetricsServer> metrics_server_;
+  // options_.monitor, if any (the options keep it alive); told by the loop
+  // thread only.
+  BrokerMonitor* const monitor_ = options_.monitor.get();
+  int64_t monitor_updated_us_ = 0;
   // CURVE (when options_.curve_key_file is set): the ZAP handler answering
   // libzmq for the ROUTER, and per-message authorisation by its User-Ids.
   std::unique_ptr<ZapHandler> zap_;
@@ -288,8 +270,6 @@ absl::Status Broker::Bind() { return loop_->Bind(); }
 std::vector<std::string> Broker::bound_endpoints() const {
   return loop_->bound_endpoints();
 }
-
-int Broker::metrics_port() const { return loop_->metrics_port(); }
 
 absl::Status Broker::Run() { return loop_->Run(); }
 

@@ -1,8 +1,9 @@
 // The broker's Prometheus metrics (names in the issue 3 contract, listed in
-// README "Metrics"). The broker loop owns one BrokerMetrics: after each loop
-// iteration it calls Update(scheduler.stats()), counts the bytes it moved,
-// and registers it as the Scheduler's observer for the histograms. The
-// Registry is what the HTTP server (common/metrics_server.h) serves.
+// README "Metrics"). tq-broker's PrometheusBrokerMonitor owns one and passes
+// on what the broker loop tells it: Update(scheduler.stats()) after loop
+// iterations, the bytes it moved, and the Scheduler's observer events for
+// the histograms. The Registry is what the HTTP server
+// (common/metrics_server.h) serves.
 #ifndef TQ_BROKER_BROKER_METRICS_H_
 #define TQ_BROKER_BROKER_METRICS_H_
 

@@ -3,13 +3,16 @@
 // ephemeral port), and runs the broker until SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "broker/broker.h"
+#include "broker/prometheus_broker_monitor.h"
 #include "common/cli.h"
 
 ABSL_FLAG(std::string, listen, "tcp://*:5555",
@@ -80,7 +83,6 @@ int main(int argc, char** argv) {
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.max_result_window = absl::GetFlag(FLAGS_max_result_window);
   options.verbose = absl::GetFlag(FLAGS_verbose);
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
   options.curve_clients_dir = absl::GetFlag(FLAGS_curve_clients);
   options.curve_workers_dir = absl::GetFlag(FLAGS_curve_workers);
@@ -100,6 +102,21 @@ int main(int argc, char** argv) {
     return tq::kExitUsage;
   }
 
+  // Metrics start before the broker exists (its options carry the monitor);
+  // /readyz says 503 until Bind() has bound every endpoint.
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  std::shared_ptr<tq::PrometheusBrokerMonitor> monitor;
+  if (!metrics_listen.empty()) {
+    auto started = tq::PrometheusBrokerMonitor::Start(metrics_listen);
+    if (!started.ok()) {
+      fprintf(stderr, "tq-broker: %s\n",
+              std::string(started.status().message()).c_str());
+      return tq::kExitUsage;
+    }
+    monitor = *std::move(started);
+    options.monitor = monitor;
+  }
+
   tq::Broker broker(options);
   if (absl::Status status = broker.Bind(); !status.ok()) {
     fprintf(stderr, "tq-broker: %s\n", std::string(status.message()).c_str());
@@ -108,10 +125,10 @@ int main(int argc, char** argv) {
   for (const std::string& endpoint : broker.bound_endpoints()) {
     printf("listening on %s\n", endpoint.c_str());
   }
-  if (broker.metrics_port() != 0) {
-    const std::string& listen = options.metrics_listen;
+  if (monitor != nullptr) {
     printf("metrics on http://%s:%d\n",
-           listen.substr(0, listen.rfind(':')).c_str(), broker.metrics_port());
+           metrics_listen.substr(0, metrics_listen.rfind(':')).c_str(),
+           monitor->port());
   }
   fflush(stdout);
 

@@ -1,8 +1,9 @@
 // An optional listener for the Scheduler events that a counter cannot carry:
 // single observations for histograms (a chunk's run time, a job's duration).
 // Counters and gauges come from Scheduler::stats() instead. Keeps the
-// Scheduler free of any metrics library: the broker loop implements this
-// with prometheus-cpp (broker/broker_metrics.h), tests with plain vectors.
+// Scheduler free of any metrics library: the broker loop passes on its
+// BrokerMonitor (broker/broker_monitor.h), which tq-broker implements with
+// prometheus-cpp (broker/broker_metrics.h); tests use plain vectors.
 #ifndef TQ_BROKER_SCHEDULER_OBSERVER_H_
 #define TQ_BROKER_SCHEDULER_OBSERVER_H_
 

@@ -6,13 +6,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "common/cli.h"
 #include "common/protocol.h"
+#include "worker/prometheus_worker_monitor.h"
 #include "worker/worker.h"
+#include "worker/worker_session.h"
 
 ABSL_FLAG(std::string, broker, "",
           "broker endpoint, e.g. tcp://10.0.0.1:5555 (default: $TQ_BROKER)");
@@ -78,7 +82,6 @@ int main(int argc, char** argv) {
   options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.verbose = absl::GetFlag(FLAGS_verbose);
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
   if (options.curve_key_file.empty()) {
     if (const char* env = std::getenv("TQ_CURVE_KEY")) options.curve_key_file = env;
@@ -105,17 +108,27 @@ int main(int argc, char** argv) {
     return tq::kExitUsage;
   }
 
-  tq::Worker worker(options);
-  if (absl::Status status = worker.StartMetrics(); !status.ok()) {
-    fprintf(stderr, "tq-worker: %s\n", std::string(status.message()).c_str());
-    return tq::kExitUsage;
-  }
-  if (worker.metrics_port() != 0) {
-    const std::string& listen = options.metrics_listen;
+  // Resolved here already (the worker would do it too) so the metrics know
+  // the pool size.
+  options = tq::ResolveWorkerOptions(std::move(options));
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  std::shared_ptr<tq::PrometheusWorkerMonitor> monitor;
+  if (!metrics_listen.empty()) {
+    auto started = tq::PrometheusWorkerMonitor::Start(metrics_listen, options.threads);
+    if (!started.ok()) {
+      fprintf(stderr, "tq-worker: %s\n",
+              std::string(started.status().message()).c_str());
+      return tq::kExitUsage;
+    }
+    monitor = *std::move(started);
+    options.monitor = monitor;
     printf("metrics on http://%s:%d\n",
-           listen.substr(0, listen.rfind(':')).c_str(), worker.metrics_port());
+           metrics_listen.substr(0, metrics_listen.rfind(':')).c_str(),
+           monitor->port());
     fflush(stdout);
   }
+
+  tq::Worker worker(options);
   g_worker = &worker;
   struct sigaction action = {};
   action.sa_handler = HandleStopSignal;

@@ -18,7 +18,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/metrics_server.h"
 #include "common/curve.h"
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
@@ -28,7 +27,6 @@
 #include "worker/chunk_runner.h"
 #include "worker/completion_queue.h"
 #include "worker/thread_pool.h"
-#include "worker/worker_metrics.h"
 #include "worker/worker_session.h"
 
 namespace tq {
@@ -53,26 +51,9 @@ class Worker::Loop {
       : options_(ResolveWorkerOptions(std::move(options))),
         owned_context_(context == nullptr ? std::make_unique<zmq::context_t>()
                                           : nullptr),
-        context_(context != nullptr ? context : owned_context_.get()) {
-    if (!options_.metrics_listen.empty()) {
-      metrics_ = std::make_unique<WorkerMetrics>(options_.threads);
-    }
-  }
+        context_(context != nullptr ? context : owned_context_.get()) {}
 
   int threads() const { return options_.threads; }
-
-  absl::Status StartMetrics() {
-    if (metrics_ == nullptr || metrics_server_ != nullptr) return absl::OkStatus();
-    auto server = MetricsServer::Start(options_.metrics_listen,
-                                       metrics_->registry(), &health_);
-    if (!server.ok()) return server.status();
-    metrics_server_ = *std::move(server);
-    return absl::OkStatus();
-  }
-
-  int metrics_port() const {
-    return metrics_server_ != nullptr ? metrics_server_->port() : 0;
-  }
 
   void Stop() {
     // Async-signal-safe: a lock-free store and an eventfd write.
@@ -93,7 +74,6 @@ class Worker::Loop {
     if (!curve.ok()) return absl::InvalidArgumentError(curve.status().message());
     if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
     curve_ = *std::move(curve);
-    if (absl::Status s = StartMetrics(); !s.ok()) return s;
     WorkerSession session(options_);
     absl::Status status;
     {
@@ -130,14 +110,14 @@ class Worker::Loop {
         session.OnStopRequested(now);
       }
       std::vector<v1::ChunkReport> finished = completions_.TakeAll();
-      if (metrics_ != nullptr) {
-        for (const v1::ChunkReport& report : finished) metrics_->OnChunkFinished(report);
+      if (monitor_ != nullptr) {
+        for (const v1::ChunkReport& report : finished) monitor_->OnChunkFinished(report);
       }
       if (!finished.empty()) session.OnChunksFinished(std::move(finished), now);
       for (int i = 0; i < kMaxReceivesPerIteration && !session.done(); ++i) {
         std::optional<Received> received = TryReceive(*socket_, false);
         if (!received) break;
-        if (metrics_ != nullptr) metrics_->AddReceivedBytes(received->bytes);
+        if (monitor_ != nullptr) monitor_->AddReceivedBytes(received->bytes);
         if (!received->envelope.ok()) {
           Log(absl::StrCat("dropped a bad message from the broker: ",
                            received->envelope.status().ToString()));
@@ -153,15 +133,14 @@ class Worker::Loop {
         session.OnConnected(NowUs());
       }
       Execute(session, pool);
-      health_.MarkIteration(now);
-      health_.SetReady(session.welcomed());
-      if (metrics_ != nullptr) {
-        metrics_->SetState(busy_threads_.load(std::memory_order_relaxed),
-                           session.capacity(), session.welcomed());
+      if (monitor_ != nullptr) {
+        monitor_->OnLoopIteration(
+            now, {.busy_threads = busy_threads_.load(std::memory_order_relaxed),
+                  .capacity = session.capacity(),
+                  .connected = session.welcomed()});
       }
     }
-    health_.SetReady(false);
-    if (metrics_ != nullptr) metrics_->SetState(0, session.capacity(), false);
+    if (monitor_ != nullptr) monitor_->OnStopped(session.capacity());
     socket_.reset();
     return session.status();
   }
@@ -199,7 +178,7 @@ class Worker::Loop {
           absl::StrCat("cannot connect to broker '", options_.broker, "': ", e.what()));
     }
     ++connects_;
-    if (metrics_ != nullptr) metrics_->OnSessionStarted();
+    if (monitor_ != nullptr) monitor_->OnSessionStarted();
     if (connects_ > 1) Log(absl::StrCat("reconnecting to ", options_.broker));
     return absl::OkStatus();
   }
@@ -228,8 +207,8 @@ class Worker::Loop {
       if (absl::Status s = Send(*socket_, envelope); !s.ok()) {
         Log(absl::StrCat("could not send ", std::string(BodyName(envelope)), ": ",
                          s.ToString()));
-      } else if (metrics_ != nullptr) {
-        metrics_->AddSentBytes(envelope.ByteSizeLong());
+      } else if (monitor_ != nullptr) {
+        monitor_->AddSentBytes(envelope.ByteSizeLong());
       }
     }
     std::vector<v1::Assignment> to_start = session.TakeChunksToStart();
@@ -255,6 +234,9 @@ class Worker::Loop {
   const WorkerOptions options_;
   std::unique_ptr<zmq::context_t> owned_context_;
   zmq::context_t* const context_;
+  // options_.monitor, if any (the options keep it alive); told by the Run()
+  // thread only.
+  WorkerMonitor* const monitor_ = options_.monitor.get();
 
   // Touched from any thread (and signal handlers).
   std::atomic<bool> stop_requested_{false};
@@ -263,12 +245,6 @@ class Worker::Loop {
   CompletionQueue completions_;
   // Pool threads inside RunChunk now (a gauge; relaxed is enough).
   std::atomic<int> busy_threads_{0};
-  // Read by the metrics server's threads; outlives the server.
-  LoopHealth health_;
-
-  // Metrics, when options_.metrics_listen is set; fed by the Run() thread.
-  std::unique_ptr<WorkerMetrics> metrics_;
-  std::unique_ptr<MetricsServer> metrics_server_;
 
   // Owned by the thread in Run().
   std::unique_ptr<zmq::socket_t> socket_;
@@ -285,10 +261,6 @@ Worker::Worker(WorkerOptions options, zmq::context_t* context)
 Worker::~Worker() = default;
 
 int Worker::threads() const { return loop_->threads(); }
-
-absl::Status Worker::StartMetrics() { return loop_->StartMetrics(); }
-
-int Worker::metrics_port() const { return loop_->metrics_port(); }
 
 absl::Status Worker::Run() { return loop_->Run(); }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "common/protocol.h"
+#include "worker/worker_monitor.h"
 #include "zmq.hpp"
 
 namespace tq {
@@ -34,10 +35,11 @@ struct WorkerOptions {
   int64_t reconnect_min_ms = 100;
   int64_t reconnect_max_ms = 5'000;
   bool verbose = false;
-  // "HOST:PORT" for the HTTP server of /metrics, /healthz and /readyz
-  // (e.g. "0.0.0.0:9464"; port 0 picks a free port, see metrics_port()).
-  // Empty (the default): no metrics, no HTTP server.
-  std::string metrics_listen;
+  // Told what the loop does (chunks, sessions, bytes, state after each
+  // iteration; see worker/worker_monitor.h), e.g. tq-worker's Prometheus
+  // metrics. nullptr (the default): nobody watches. Called only from the
+  // thread in Run(); must outlive Run().
+  std::shared_ptr<WorkerMonitor> monitor;
   // CurveZMQ: our secret key file (tq-keygen NAME.key; its public key must
   // be in the broker's workers allowlist) and the broker's public key file
   // (its .pub). Both empty (the default): plaintext. Exactly one: Run()
@@ -57,12 +59,6 @@ class Worker {
 
   // Pool size actually used (options.threads resolved).
   int threads() const;
-  // Starts serving /metrics, /healthz, /readyz if options.metrics_listen is
-  // set (Run() does it too if not yet done); an error if it cannot be
-  // served. Call from the thread that will call Run(), before it.
-  absl::Status StartMetrics();
-  // The port serving them; 0 if none (yet).
-  int metrics_port() const;
   // Connects and serves until Stop() has drained it: returns OK after a
   // clean drain, an error if the broker refused it (e.g. protocol version).
   absl::Status Run();

@@ -1,7 +1,7 @@
 // The worker's Prometheus metrics (names in the issue 3 contract, listed in
-// README "Metrics"). The worker loop owns one WorkerMetrics and feeds it what
-// it sees: finished chunks, sessions started, bytes moved, and after each
-// iteration the session's state. The Registry is what the HTTP server
+// README "Metrics"). tq-worker's PrometheusWorkerMonitor owns one and passes
+// on what the worker loop tells it: finished chunks, sessions started, bytes
+// moved, and after each iteration the session's state. The Registry is what the HTTP server
 // (common/metrics_server.h) serves.
 #ifndef TQ_WORKER_WORKER_METRICS_H_
 #define TQ_WORKER_WORKER_METRICS_H_
