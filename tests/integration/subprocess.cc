@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,12 +34,6 @@ Subprocess::Subprocess(std::vector<std::string> argv,
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC)) {
     Die("pipe");
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -50,12 +44,22 @@ Subprocess::Subprocess(std::vector<std::string> argv,
   for (auto& e : env_storage) env.push_back(e.data());
   env.push_back(nullptr);
 
-  if (int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(),
-                           env.data())) {
-    errno = rc;
-    Die(argv[0].c_str());
+  // fork + exec rather than posix_spawn: the child must ask to be killed
+  // when the test binary dies, even by SIGKILL (a crashed or OOM-killed test
+  // must not leave brokers and workers running). Only async-signal-safe
+  // calls between fork and exec.
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) Die("fork");
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    execve(args[0], args.data(), env.data());
+    _exit(127);
   }
-  posix_spawn_file_actions_destroy(&actions);
   close(in[0]);
   close(out[1]);
   close(err[1]);

@@ -1,6 +1,7 @@
 // Runs a real tq binary as a child process for multi-process tests: captures
 // stdout and stderr on reader threads (so a chatty child never blocks on a
-// full pipe), and waits for output or exit only up to a deadline.
+// full pipe), and waits for output or exit only up to a deadline. The child
+// is killed if the thread that started it (the test's main thread) dies.
 #ifndef TQ_TESTS_INTEGRATION_SUBPROCESS_H_
 #define TQ_TESTS_INTEGRATION_SUBPROCESS_H_
 
@@ -25,8 +26,9 @@ struct ExitStatus {
 
 class Subprocess {
  public:
-  // Starts argv[0] with argv; `stdin_data` is written to its stdin then
-  // closed. Aborts the test binary if the spawn itself fails.
+  // Starts argv[0] (a path) with argv; `stdin_data` is written to its stdin
+  // then closed. Aborts the test binary if fork itself fails; an exec failure
+  // is the child's exit code 127.
   explicit Subprocess(std::vector<std::string> argv,
                       std::vector<std::string> extra_env = {},
                       std::string stdin_data = "");
