@@ -19,6 +19,7 @@
 #include "broker/scheduler.h"
 #include "broker/zap_handler.h"
 #include "common/curve.h"
+#include "common/status_macros.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
 
@@ -103,7 +104,7 @@ class Broker::Loop {
 
   absl::Status Run() {
     if (!socket_.has_value()) {
-      if (absl::Status s = Bind(); !s.ok()) return s;
+      TQ_RETURN_IF_ERROR(Bind());
     }
     absl::Status result = absl::OkStatus();
     try {
@@ -167,8 +168,9 @@ class Broker::Loop {
       scheduler_.OnTick(now, &outbox_);
       Flush(socket, now);
       if (zap_ != nullptr) {
-        authorizer_.PruneIfLarge(
-            [this](const std::string& peer) { return scheduler_.HasPeer(peer); });
+        authorizer_.PruneIfLarge([this](const std::string& peer) {
+          return scheduler_.HasPeer(peer);
+        });
       }
       if (monitor_ != nullptr) {
         monitor_->OnLoopIteration(now);
@@ -203,13 +205,15 @@ class Broker::Loop {
     }
     for (const auto& [public_key, name] : clients) {
       if (workers.contains(public_key)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "CURVE key '", name, "' is allowed both as a client and as a "
-            "worker; a key has one role"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("CURVE key '", name,
+                         "' is allowed both as a client and as a "
+                         "worker; a key has one role"));
       }
     }
     if (options_.verbose) {
-      fprintf(stderr, "tq-broker: CURVE on: %zu client key(s), %zu worker key(s)\n",
+      fprintf(stderr,
+              "tq-broker: CURVE on: %zu client key(s), %zu worker key(s)\n",
               clients.size(), workers.size());
       zap_log_ = [](absl::string_view line) {
         fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
@@ -217,8 +221,9 @@ class Broker::Loop {
       };
     }
     zap_.reset();  // from an earlier Bind() that failed later on
-    auto zap = std::make_unique<ZapHandler>(std::move(clients), std::move(workers));
-    if (absl::Status s = zap->Bind(*context_); !s.ok()) return s;
+    auto zap =
+        std::make_unique<ZapHandler>(std::move(clients), std::move(workers));
+    TQ_RETURN_IF_ERROR(zap->Bind(*context_));
     zap_ = std::move(zap);
     return key;
   }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 // Stable in libzmq 4.3 but declared only under the draft API in zmq.h.
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -39,10 +40,12 @@ struct KeyFileText {
   mode_t mode = 0;
 };
 
-absl::Status ErrnoStatus(int err, const std::string& path, absl::string_view what) {
+absl::Status ErrnoStatus(int err, const std::string& path,
+                         absl::string_view what) {
   std::string message = absl::StrCat(what, " '", path, "': ", strerror(err));
   if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+  if (err == EACCES || err == EPERM)
+    return absl::PermissionDeniedError(message);
   return absl::InvalidArgumentError(message);
 }
 
@@ -57,9 +60,9 @@ absl::StatusOr<KeyFileText> ReadKeyFile(const std::string& path) {
   }
   if (st.st_size > kMaxKeyFileBytes) {
     close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CURVE key file '", path, "' is ", st.st_size,
-        " bytes long: not a key file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CURVE key file '", path, "' is ", st.st_size,
+                     " bytes long: not a key file"));
   }
   KeyFileText file;
   file.mode = st.st_mode & 07777;
@@ -119,9 +122,9 @@ absl::Status CheckZ85Key(const std::string& key, const std::string& path,
         " characters long; a Z85 CURVE key has ", kCurveKeyZ85Length));
   }
   if (!IsZ85Key(key)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CURVE key file '", path, "': the ", which,
-        " is not Z85 text (as tq-keygen writes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CURVE key file '", path, "': the ", which,
+                     " is not Z85 text (as tq-keygen writes)"));
   }
   return absl::OkStatus();
 }
@@ -129,8 +132,8 @@ absl::Status CheckZ85Key(const std::string& key, const std::string& path,
 absl::Status SetOption(zmq::socket_t& socket, int option, const void* value,
                        size_t size, absl::string_view name) {
   if (zmq_setsockopt(socket.handle(), option, value, size) != 0) {
-    return absl::InternalError(absl::StrCat("cannot set ", name, ": ",
-                                            zmq_strerror(zmq_errno())));
+    return absl::InternalError(
+        absl::StrCat("cannot set ", name, ": ", zmq_strerror(zmq_errno())));
   }
   return absl::OkStatus();
 }
@@ -152,9 +155,8 @@ absl::Status WriteNewFile(const std::string& path, const std::string& text,
   }
   // The umask may have taken bits away (or the caller's may add none): set
   // exactly what we mean.
-  bool ok = fchmod(fd, mode) == 0 &&
-            write(fd, text.data(), text.size()) ==
-                static_cast<ssize_t>(text.size());
+  bool ok = fchmod(fd, mode) == 0 && write(fd, text.data(), text.size()) ==
+                                         static_cast<ssize_t>(text.size());
   int err = errno;
   ok = close(fd) == 0 && ok;
   if (!ok) {
@@ -198,20 +200,17 @@ absl::Status WriteCurveKeyFiles(const std::string& dir, const std::string& name,
   }
   const std::string public_line =
       absl::StrCat("public-key = \"", pair.public_key, "\"\n");
-  if (absl::Status s = WriteNewFile(
-          key_path,
-          absl::StrCat("# tq CURVE secret key of '", name,
-                       "' (Z85), made by tq-keygen. Keep it private.\n",
-                       public_line, "secret-key = \"", pair.secret_key, "\"\n"),
-          0600);
-      !s.ok()) {
-    return s;
-  }
-  absl::Status s = WriteNewFile(
-      pub_path,
-      absl::StrCat("# tq CURVE public key of '", name,
-                   "' (Z85), made by tq-keygen.\n", public_line),
-      0644);
+  TQ_RETURN_IF_ERROR(WriteNewFile(
+      key_path,
+      absl::StrCat("# tq CURVE secret key of '", name,
+                   "' (Z85), made by tq-keygen. Keep it private.\n",
+                   public_line, "secret-key = \"", pair.secret_key, "\"\n"),
+      0600));
+  absl::Status s =
+      WriteNewFile(pub_path,
+                   absl::StrCat("# tq CURVE public key of '", name,
+                                "' (Z85), made by tq-keygen.\n", public_line),
+                   0644);
   if (!s.ok()) unlink(key_path.c_str());
   return s;
 }
@@ -233,7 +232,7 @@ absl::StatusOr<std::string> LoadCurvePublicKey(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("CURVE key file '", path, "' holds no public key"));
   }
-  if (absl::Status s = CheckZ85Key(key, path, "public key"); !s.ok()) return s;
+  TQ_RETURN_IF_ERROR(CheckZ85Key(key, path, "public key"));
   return key;
 }
 
@@ -265,22 +264,19 @@ absl::StatusOr<CurveKeyPair> LoadCurveSecretKey(const std::string& path,
         "' holds no secret key (give the .key file tq-keygen wrote, not "
         "the .pub)"));
   }
-  if (absl::Status s = CheckZ85Key(pair.secret_key, path, "secret key");
-      !s.ok()) {
-    return s;
-  }
+  TQ_RETURN_IF_ERROR(CheckZ85Key(pair.secret_key, path, "secret key"));
   char derived[41];
   if (zmq_curve_public(derived, pair.secret_key.c_str()) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "CURVE key file '", path, "': cannot derive the public key: ",
-        zmq_strerror(zmq_errno())));
+        "CURVE key file '", path,
+        "': cannot derive the public key: ", zmq_strerror(zmq_errno())));
   }
   pair.public_key = derived;
   if (auto it = fields.find("public-key");
       it != fields.end() && it->second != pair.public_key) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CURVE key file '", path,
-        "': its public key does not belong to its secret key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CURVE key file '", path,
+                     "': its public key does not belong to its secret key"));
   }
   return pair;
 }
@@ -335,27 +331,15 @@ absl::StatusOr<std::optional<CurveClientKeys>> LoadCurveClientKeys(
 }
 
 absl::Status ApplyCurveServer(zmq::socket_t& socket, const CurveKeyPair& own) {
-  if (absl::Status s = SetIntOption(socket, ZMQ_CURVE_SERVER, 1, "CURVE server");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = SetOption(socket, ZMQ_CURVE_SECRETKEY,
-                                 own.secret_key.data(), own.secret_key.size(),
-                                 "CURVE secret key");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = SetOption(socket, ZMQ_ZAP_DOMAIN, kCurveZapDomain,
-                                 strlen(kCurveZapDomain), "ZAP domain");
-      !s.ok()) {
-    return s;
-  }
+  TQ_RETURN_IF_ERROR(SetIntOption(socket, ZMQ_CURVE_SERVER, 1, "CURVE server"));
+  TQ_RETURN_IF_ERROR(SetOption(socket, ZMQ_CURVE_SECRETKEY,
+                               own.secret_key.data(), own.secret_key.size(),
+                               "CURVE secret key"));
+  TQ_RETURN_IF_ERROR(SetOption(socket, ZMQ_ZAP_DOMAIN, kCurveZapDomain,
+                               strlen(kCurveZapDomain), "ZAP domain"));
   // Fail closed: without this, a missing ZAP handler lets every peer in.
-  if (absl::Status s = SetIntOption(socket, ZMQ_ZAP_ENFORCE_DOMAIN, 1,
-                                    "ZMQ_ZAP_ENFORCE_DOMAIN");
-      !s.ok()) {
-    return s;
-  }
+  TQ_RETURN_IF_ERROR(SetIntOption(socket, ZMQ_ZAP_ENFORCE_DOMAIN, 1,
+                                  "ZMQ_ZAP_ENFORCE_DOMAIN"));
   return SetIntOption(socket, ZMQ_HANDSHAKE_IVL, kHandshakeIvlMs,
                       "handshake interval");
 }
@@ -363,31 +347,18 @@ absl::Status ApplyCurveServer(zmq::socket_t& socket, const CurveKeyPair& own) {
 absl::Status ApplyCurveClient(zmq::socket_t& socket,
                               const CurveClientKeys& keys) {
   const CurveKeyPair& own = keys.own;
-  if (absl::Status s = SetOption(socket, ZMQ_CURVE_SERVERKEY,
-                                 keys.server_public_key.data(),
-                                 keys.server_public_key.size(),
-                                 "CURVE server key");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = SetOption(socket, ZMQ_CURVE_PUBLICKEY,
-                                 own.public_key.data(), own.public_key.size(),
-                                 "CURVE public key");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = SetOption(socket, ZMQ_CURVE_SECRETKEY,
-                                 own.secret_key.data(), own.secret_key.size(),
-                                 "CURVE secret key");
-      !s.ok()) {
-    return s;
-  }
+  TQ_RETURN_IF_ERROR(
+      SetOption(socket, ZMQ_CURVE_SERVERKEY, keys.server_public_key.data(),
+                keys.server_public_key.size(), "CURVE server key"));
+  TQ_RETURN_IF_ERROR(SetOption(socket, ZMQ_CURVE_PUBLICKEY,
+                               own.public_key.data(), own.public_key.size(),
+                               "CURVE public key"));
+  TQ_RETURN_IF_ERROR(SetOption(socket, ZMQ_CURVE_SECRETKEY,
+                               own.secret_key.data(), own.secret_key.size(),
+                               "CURVE secret key"));
   // A refused peer is retried with back-off, not ten times a second.
-  if (absl::Status s = SetIntOption(socket, ZMQ_RECONNECT_IVL_MAX,
-                                    kReconnectIvlMaxMs, "reconnect back-off");
-      !s.ok()) {
-    return s;
-  }
+  TQ_RETURN_IF_ERROR(SetIntOption(socket, ZMQ_RECONNECT_IVL_MAX,
+                                  kReconnectIvlMaxMs, "reconnect back-off"));
   return SetIntOption(socket, ZMQ_HANDSHAKE_IVL, kHandshakeIvlMs,
                       "handshake interval");
 }

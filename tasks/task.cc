@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "tasks/item_input.h"
 
 namespace tq {
@@ -13,16 +14,17 @@ namespace tq {
 absl::Status Task::Run(const v1::ChunkInput& input, const TaskParams& params,
                        v1::Reduction reduction, v1::ChunkOutput* output) const {
   output->Clear();
-  if (absl::Status s = ValidateParams(params); !s.ok()) return s;
+  TQ_RETURN_IF_ERROR(ValidateParams(params));
   if (reduction == v1::REDUCTION_COUNT && shape() != ResultShape::kBool) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "task '", name(), "' has no true/false results to count"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("task '", name(), "' has no true/false results to count"));
   }
   if (reduction != v1::REDUCTION_NONE && reduction != v1::REDUCTION_COUNT) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown reduction ", static_cast<int>(reduction)));
   }
-  absl::StatusOr<uint64_t> items = ItemCount(input, sizing(reduction).max_items);
+  absl::StatusOr<uint64_t> items =
+      ItemCount(input, sizing(reduction).max_items);
   if (!items.ok()) return items.status();
   absl::Status status = Compute(input, *items, params, reduction, output);
   if (!status.ok()) output->Clear();
@@ -47,9 +49,9 @@ const Task* TaskRegistry::Find(absl::string_view name) const {
 
 absl::StatusOr<const Task*> TaskRegistry::Lookup(absl::string_view name) const {
   if (const Task* task = Find(name)) return task;
-  return absl::NotFoundError(absl::StrCat("unknown task '", name,
-                                          "'; this cluster offers: ",
-                                          absl::StrJoin(Names(), ", ")));
+  return absl::NotFoundError(
+      absl::StrCat("unknown task '", name,
+                   "'; this cluster offers: ", absl::StrJoin(Names(), ", ")));
 }
 
 std::vector<std::string> TaskRegistry::Names() const {

@@ -21,6 +21,7 @@
 #include "common/curve.h"
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
+#include "common/status_macros.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
 #include "tasks/task.h"
@@ -71,7 +72,8 @@ class Worker::Loop {
     std::string warning;
     absl::StatusOr<std::optional<CurveClientKeys>> curve = LoadCurveClientKeys(
         options_.curve_key_file, options_.curve_server_key_file, &warning);
-    if (!curve.ok()) return absl::InvalidArgumentError(curve.status().message());
+    if (!curve.ok())
+      return absl::InvalidArgumentError(curve.status().message());
     if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
     curve_ = *std::move(curve);
     WorkerSession session(options_);
@@ -87,7 +89,7 @@ class Worker::Loop {
 
  private:
   absl::Status Serve(WorkerSession& session, ThreadPool& pool) {
-    if (absl::Status s = Connect(); !s.ok()) return s;
+    TQ_RETURN_IF_ERROR(Connect());
     session.OnConnected(NowUs());
     Execute(session, pool);
     std::vector<zmq::pollitem_t> items = {
@@ -100,7 +102,8 @@ class Worker::Loop {
       int64_t wait_ms = kMaxPollMs;
       int64_t deadline = session.NextDeadlineUs();
       if (deadline != WorkerSession::kNoDeadline) {
-        wait_ms = std::clamp<int64_t>((deadline - now + 999) / 1000, 0, kMaxPollMs);
+        wait_ms =
+            std::clamp<int64_t>((deadline - now + 999) / 1000, 0, kMaxPollMs);
       }
       items[0].socket = socket_->handle();  // a reconnect replaces the socket
       PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
@@ -111,7 +114,8 @@ class Worker::Loop {
       }
       std::vector<v1::ChunkReport> finished = completions_.TakeAll();
       if (monitor_ != nullptr) {
-        for (const v1::ChunkReport& report : finished) monitor_->OnChunkFinished(report);
+        for (const v1::ChunkReport& report : finished)
+          monitor_->OnChunkFinished(report);
       }
       if (!finished.empty()) session.OnChunksFinished(std::move(finished), now);
       for (int i = 0; i < kMaxReceivesPerIteration && !session.done(); ++i) {
@@ -129,7 +133,7 @@ class Worker::Loop {
       ReportHandshakeFailures(now);
       if (session.TakeReconnect()) {
         Execute(session, pool);  // anything decided before the loss
-        if (absl::Status s = Connect(); !s.ok()) return s;
+        TQ_RETURN_IF_ERROR(Connect());
         session.OnConnected(NowUs());
       }
       Execute(session, pool);
@@ -155,7 +159,8 @@ class Worker::Loop {
       socket_.reset();
     }
     try {
-      socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+      socket_ =
+          std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
       ConfigureSocket(*socket_);
       if (curve_.has_value()) {
         if (absl::Status s = ApplyCurveClient(*socket_, *curve_); !s.ok()) {
@@ -167,15 +172,15 @@ class Worker::Loop {
       // (inproc, the embedded cluster, has no handshake to watch).
       handshakes_ = nullptr;
       if (!absl::StartsWith(options_.broker, "inproc://")) {
-        auto monitor = HandshakeMonitor::Attach(*context_, *socket_,
-                                                options_.broker, curve_.has_value());
+        auto monitor = HandshakeMonitor::Attach(
+            *context_, *socket_, options_.broker, curve_.has_value());
         if (monitor.ok()) handshakes_ = *std::move(monitor);
       }
       socket_->connect(options_.broker);
     } catch (const zmq::error_t& e) {
       socket_.reset();
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot connect to broker '", options_.broker, "': ", e.what()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot connect to broker '", options_.broker, "': ", e.what()));
     }
     ++connects_;
     if (monitor_ != nullptr) monitor_->OnSessionStarted();
@@ -205,8 +210,8 @@ class Worker::Loop {
     for (const std::string& note : session.TakeNotes()) Log(note);
     for (const v1::Envelope& envelope : session.TakeOutgoing()) {
       if (absl::Status s = Send(*socket_, envelope); !s.ok()) {
-        Log(absl::StrCat("could not send ", std::string(BodyName(envelope)), ": ",
-                         s.ToString()));
+        Log(absl::StrCat("could not send ", std::string(BodyName(envelope)),
+                         ": ", s.ToString()));
       } else if (monitor_ != nullptr) {
         monitor_->AddSentBytes(envelope.ByteSizeLong());
       }
