@@ -115,26 +115,17 @@ std::string ReadInput(const std::string& path) {
 
 ClientOptions OptionsFromFlags() {
   ClientOptions options;
-  options.broker = absl::GetFlag(FLAGS_broker);
-  if (options.broker.empty()) {
-    if (const char* env = getenv("TQ_BROKER")) options.broker = env;
-  }
+  options.broker = FlagOrEnv(absl::GetFlag(FLAGS_broker), "TQ_BROKER");
   double timeout = absl::GetFlag(FLAGS_connect_timeout);
   if (!(timeout > 0)) UsageError("--connect-timeout must be positive");
   options.connect_timeout_ms = static_cast<int64_t>(timeout * 1000);
   int threads = absl::GetFlag(FLAGS_threads);
   if (threads < 0) UsageError("--threads must be 0 (automatic) or more");
   options.embedded_threads = threads;
-  options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
-  if (options.curve_key_file.empty()) {
-    if (const char* env = getenv("TQ_CURVE_KEY")) options.curve_key_file = env;
-  }
-  options.curve_server_key_file = absl::GetFlag(FLAGS_curve_server_key);
-  if (options.curve_server_key_file.empty()) {
-    if (const char* env = getenv("TQ_CURVE_SERVER_KEY")) {
-      options.curve_server_key_file = env;
-    }
-  }
+  options.curve_key_file =
+      FlagOrEnv(absl::GetFlag(FLAGS_curve_key), "TQ_CURVE_KEY");
+  options.curve_server_key_file =
+      FlagOrEnv(absl::GetFlag(FLAGS_curve_server_key), "TQ_CURVE_SERVER_KEY");
   return options;
 }
 

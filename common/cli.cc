@@ -48,6 +48,12 @@ void PrintHelpAndExit(absl::string_view usage) {
 
 }  // namespace
 
+std::string FlagOrEnv(std::string flag_value, const char* env) {
+  if (!flag_value.empty()) return flag_value;
+  const char* value = std::getenv(env);
+  return value != nullptr ? value : "";
+}
+
 std::string NormalizeFlagDashes(absl::string_view arg) {
   std::string out(arg);
   if (!absl::StartsWith(arg, "--") || arg == "--") return out;

@@ -26,6 +26,10 @@ inline constexpr int kExitInterrupted = 130;
 std::vector<std::string> ParseFlagsOrExit(int argc, char** argv,
                                           absl::string_view usage);
 
+// A flag's value, or when it is empty the environment variable `env` (e.g.
+// --broker falls back to $TQ_BROKER), or "".
+std::string FlagOrEnv(std::string flag_value, const char* env);
+
 // "--chunk-size=5" -> "--chunk_size=5"; values and positionals untouched;
 // everything after a bare "--" untouched. Exposed for tests.
 std::string NormalizeFlagDashes(absl::string_view arg);

@@ -66,10 +66,7 @@ int main(int argc, char** argv) {
     return tq::kExitUsage;
   }
   tq::WorkerOptions options;
-  options.broker = absl::GetFlag(FLAGS_broker);
-  if (options.broker.empty()) {
-    if (const char* env = std::getenv("TQ_BROKER")) options.broker = env;
-  }
+  options.broker = tq::FlagOrEnv(absl::GetFlag(FLAGS_broker), "TQ_BROKER");
   if (options.broker.empty()) {
     fprintf(stderr,
             "tq-worker: --broker is required (or set TQ_BROKER), e.g. "
@@ -82,16 +79,10 @@ int main(int argc, char** argv) {
   options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.verbose = absl::GetFlag(FLAGS_verbose);
-  options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
-  if (options.curve_key_file.empty()) {
-    if (const char* env = std::getenv("TQ_CURVE_KEY")) options.curve_key_file = env;
-  }
-  options.curve_server_key_file = absl::GetFlag(FLAGS_curve_server_key);
-  if (options.curve_server_key_file.empty()) {
-    if (const char* env = std::getenv("TQ_CURVE_SERVER_KEY")) {
-      options.curve_server_key_file = env;
-    }
-  }
+  options.curve_key_file =
+      tq::FlagOrEnv(absl::GetFlag(FLAGS_curve_key), "TQ_CURVE_KEY");
+  options.curve_server_key_file = tq::FlagOrEnv(
+      absl::GetFlag(FLAGS_curve_server_key), "TQ_CURVE_SERVER_KEY");
   if (options.threads < 0) {
     fprintf(stderr, "tq-worker: --threads must be >= 0\n");
     return tq::kExitUsage;

@@ -2,6 +2,7 @@
 // round-trips; flag dashes normalise the way the README writes them.
 #include "common/protocol.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "common/cli.h"
@@ -65,6 +66,14 @@ TEST(NormalizeFlagDashesTest, ChangesOnlyTheFlagName) {
   EXPECT_EQ(NormalizeFlagDashes("-5"), "-5");
   EXPECT_EQ(NormalizeFlagDashes("--"), "--");
   EXPECT_EQ(NormalizeFlagDashes("tcp://a-b:1"), "tcp://a-b:1");
+}
+
+TEST(FlagOrEnvTest, FlagWinsThenEnvironmentThenEmpty) {
+  setenv("TQ_TEST_FLAG_OR_ENV", "from-env", 1);
+  EXPECT_EQ(FlagOrEnv("from-flag", "TQ_TEST_FLAG_OR_ENV"), "from-flag");
+  EXPECT_EQ(FlagOrEnv("", "TQ_TEST_FLAG_OR_ENV"), "from-env");
+  unsetenv("TQ_TEST_FLAG_OR_ENV");
+  EXPECT_EQ(FlagOrEnv("", "TQ_TEST_FLAG_OR_ENV"), "");
 }
 
 }  // namespace
