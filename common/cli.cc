@@ -26,8 +26,15 @@ void PrintHelpAndExit(absl::string_view usage) {
   absl::flags_internal::FlagsHelp(flags, kFlagFileFilter,
                                   absl::flags_internal::HelpFormat::kHumanReadable,
                                   usage);
+  // absl prints "<program>: <usage>"; our usage texts already open with the
+  // program's name, so drop absl's copy.
+  std::string text = flags.str();
+  if (size_t colon = text.find(": "); colon != std::string::npos) {
+    const std::string prefix = text.substr(0, colon + 2);
+    if (text.compare(colon + 2, prefix.size(), prefix) == 0) text.erase(0, colon + 2);
+  }
   // Show flag names the way the README writes them: with dashes.
-  for (absl::string_view line : absl::StrSplit(flags.str(), '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     absl::string_view body = absl::StripLeadingAsciiWhitespace(line);
     // absl's trailer advertises --helpfull and --help=substring; our --help
     // already shows every flag of the binary.
