@@ -28,7 +28,7 @@ class FactorTask : public Task {
     return RequireNoParams(name(), params);
   }
 
-  absl::Status Compute(const v1::ChunkInput& input, uint64_t, const TaskParams&,
+  absl::Status Compute(const TaskInput& input, uint64_t, const TaskParams&,
                        v1::Reduction, v1::ChunkOutput* output) const override {
     v1::ValueLists* lists = output->mutable_lists();
     ForEachItem(input, [&](uint64_t n) {

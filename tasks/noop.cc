@@ -17,7 +17,7 @@ class NoopTask : public Task {
   absl::Status ValidateParams(const TaskParams& params) const override {
     return RequireNoParams(name(), params);
   }
-  absl::Status Compute(const v1::ChunkInput& input, uint64_t, const TaskParams&,
+  absl::Status Compute(const TaskInput& input, uint64_t, const TaskParams&,
                        v1::Reduction, v1::ChunkOutput* output) const override {
     auto* values = output->mutable_values()->mutable_values();
     ForEachItem(input, [&](uint64_t n) { values->Add(n); });

@@ -39,18 +39,18 @@ class PrimesTask : public Task {
     return RequireNoParams(name(), params);
   }
 
-  absl::Status Compute(const v1::ChunkInput& input, uint64_t items,
+  absl::Status Compute(const TaskInput& input, uint64_t items,
                        const TaskParams&, v1::Reduction reduction,
                        v1::ChunkOutput* output) const override {
     if (reduction == v1::REDUCTION_COUNT) {
       uint64_t primes = 0;
-      if (input.has_range()) {
+      if (input.is_range()) {
         absl::StatusOr<uint64_t> n =
-            CountPrimesInRange(input.range().first(), input.range().last());
+            CountPrimesInRange(input.first(), input.last());
         if (!n.ok()) return n.status();
         primes = *n;
       } else {
-        for (uint64_t n : input.items().values()) primes += IsPrime(n);
+        for (uint64_t n : input.items()) primes += IsPrime(n);
       }
       output->set_count(primes);
       return absl::OkStatus();
@@ -59,11 +59,11 @@ class PrimesTask : public Task {
     std::string* bits = output->mutable_bits();
     bits->assign((items + 7) / 8, '\0');
     auto* data = reinterpret_cast<uint8_t*>(bits->data());
-    if (input.has_range()) {
-      return MarkPrimesInRange(input.range().first(), input.range().last(), data);
+    if (input.is_range()) {
+      return MarkPrimesInRange(input.first(), input.last(), data);
     }
     uint64_t i = 0;
-    for (uint64_t n : input.items().values()) {
+    for (uint64_t n : input.items()) {
       if (IsPrime(n)) data[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
       ++i;
     }

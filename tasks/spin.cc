@@ -82,7 +82,7 @@ class SpinTask : public Task {
     return ParseMicros(params).status();
   }
 
-  absl::Status Compute(const v1::ChunkInput& input, uint64_t,
+  absl::Status Compute(const TaskInput& input, uint64_t,
                        const TaskParams& params, v1::Reduction,
                        v1::ChunkOutput* output) const override {
     const uint64_t micros = *ParseMicros(params);  // Run validated params

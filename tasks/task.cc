@@ -11,7 +11,7 @@
 
 namespace tq {
 
-absl::Status Task::Run(const v1::ChunkInput& input, const TaskParams& params,
+absl::Status Task::Run(const TaskInput& input, const TaskParams& params,
                        v1::Reduction reduction, v1::ChunkOutput* output) const {
   output->Clear();
   TQ_RETURN_IF_ERROR(ValidateParams(params));

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
@@ -24,6 +25,43 @@ enum class ResultShape {
   kBool,       // ChunkOutput.bits; supports REDUCTION_COUNT
   kValue,      // ChunkOutput.values, one uint64 per item
   kValueList,  // ChunkOutput.lists, a list of uint64 per item
+};
+
+// The items a task computes on: every number of the inclusive range
+// first..last, or a list of numbers in order. Tasks see this, never the wire
+// form of a chunk's input, so the protocol can change how numbers travel.
+//
+// A list is a view: TaskInput neither owns nor copies the items, which must
+// outlive every use of it (Task::Run reads them only during the call).
+// Range(0, 2^64-1) is all of uint64, 2^64 items: one more than a uint64 count
+// can hold, so counts are taken as last - first (see ItemCount). Inputs come
+// from the network, so a range may be reversed and a list empty; Task::Run
+// refuses both before Compute sees them. Cheap to copy; thread-compatible.
+class TaskInput {
+ public:
+  static TaskInput Range(uint64_t first, uint64_t last) {
+    return TaskInput(true, first, last, {});
+  }
+  static TaskInput List(absl::Span<const uint64_t> items) {
+    return TaskInput(false, 0, 0, items);
+  }
+
+  bool is_range() const { return is_range_; }
+  // The range's bounds, both included; 0 for a list.
+  uint64_t first() const { return first_; }
+  uint64_t last() const { return last_; }
+  // The list's items; empty for a range.
+  absl::Span<const uint64_t> items() const { return items_; }
+
+ private:
+  TaskInput(bool is_range, uint64_t first, uint64_t last,
+            absl::Span<const uint64_t> items)
+      : is_range_(is_range), first_(first), last_(last), items_(items) {}
+
+  bool is_range_;
+  uint64_t first_;
+  uint64_t last_;
+  absl::Span<const uint64_t> items_;
 };
 
 // Bounds the broker uses to pick a chunk size (items per chunk).
@@ -55,14 +93,15 @@ class Task {
   // and the item count (1 ..= sizing(reduction).max_items); then calls
   // Compute. On error `output` is left empty. Thread-safe: pool threads call
   // it concurrently. Input problems are kInvalidArgument; never crashes.
-  absl::Status Run(const v1::ChunkInput& input, const TaskParams& params,
+  absl::Status Run(const TaskInput& input, const TaskParams& params,
                    v1::Reduction reduction, v1::ChunkOutput* output) const;
 
  protected:
   // The task's own work, after Run's checks; `items` is the item count.
   // `output` arrives empty.
-  virtual absl::Status Compute(const v1::ChunkInput& input, uint64_t items,
-                               const TaskParams& params, v1::Reduction reduction,
+  virtual absl::Status Compute(const TaskInput& input, uint64_t items,
+                               const TaskParams& params,
+                               v1::Reduction reduction,
                                v1::ChunkOutput* output) const = 0;
 };
 

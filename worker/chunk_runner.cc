@@ -3,9 +3,28 @@
 #include <chrono>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "common/protocol.h"
 
 namespace tq {
+namespace {
+
+// The task's view of a chunk's numbers: the one place the worker reads their
+// wire form. That form is about to change (lists as raw little-endian uint64
+// frames instead of a repeated protobuf field); only this function should
+// have to follow. A list is a view into `input`, which must outlive the
+// result. A chunk with neither form becomes an empty list, which Task::Run
+// refuses.
+TaskInput TaskInputOf(const v1::ChunkInput& input) {
+  if (input.has_range()) {
+    return TaskInput::Range(input.range().first(), input.range().last());
+  }
+  const google::protobuf::RepeatedField<uint64_t>& items =
+      input.items().values();
+  return TaskInput::List(absl::MakeConstSpan(items.data(), items.size()));
+}
+
+}  // namespace
 
 v1::ChunkReport RunChunk(const TaskRegistry& registry,
                          const v1::Assignment& assignment) {
@@ -19,7 +38,7 @@ v1::ChunkReport RunChunk(const TaskRegistry& registry,
   if (!task.ok()) {
     status = task.status();
   } else {
-    status = (*task)->Run(assignment.input(), assignment.params(),
+    status = (*task)->Run(TaskInputOf(assignment.input()), assignment.params(),
                           assignment.reduction(), report.mutable_output());
   }
   auto elapsed = std::chrono::steady_clock::now() - start;

@@ -17,7 +17,7 @@ class FakeBoolTask : public Task {
   absl::Status ValidateParams(const TaskParams&) const override {
     return absl::OkStatus();
   }
-  absl::Status Compute(const v1::ChunkInput&, uint64_t, const TaskParams&,
+  absl::Status Compute(const TaskInput&, uint64_t, const TaskParams&,
                        v1::Reduction, v1::ChunkOutput*) const override {
     return absl::OkStatus();
   }

@@ -13,8 +13,6 @@
 namespace tq {
 namespace {
 
-using testing::ListInput;
-using testing::RangeInput;
 using testing::RunTask;
 
 constexpr uint32_t kSeed = 20240611;  // fixed so failures reproduce
@@ -94,7 +92,7 @@ TEST(FactorTask, RandomSemiprimesOfLargePrimesSplit) {
 
 TEST(FactorTask, RunLaysOutListsPerItem) {
   absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("factor", ListInput({12, 1, 7, 0, kMax64}));
+      RunTask("factor", TaskInput::List({12, 1, 7, 0, kMax64}));
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->output_case(), v1::ChunkOutput::kLists);
   EXPECT_EQ(std::vector<uint32_t>(out->lists().lengths().begin(),
@@ -109,7 +107,7 @@ TEST(FactorTask, RunLaysOutListsPerItem) {
 TEST(FactorTask, RangeAtTopOfUint64) {
   const uint64_t first = kMax64 - 200;
   absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("factor", RangeInput(first, kMax64));
+      RunTask("factor", TaskInput::Range(first, kMax64));
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->lists().lengths_size(), 201);
   int offset = 0;
@@ -125,19 +123,21 @@ TEST(FactorTask, RangeAtTopOfUint64) {
 }
 
 TEST(FactorTask, RejectsBadInput) {
-  EXPECT_EQ(RunTask("factor", RangeInput(5, 4)).status().code(),
+  EXPECT_EQ(RunTask("factor", TaskInput::Range(5, 4)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("factor", RangeInput(0, 1 << 14)).status().code(),
+  EXPECT_EQ(RunTask("factor", TaskInput::Range(0, 1 << 14)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      RunTask("factor", RangeInput(0, 9), v1::REDUCTION_COUNT).status().code(),
-      absl::StatusCode::kInvalidArgument);
-  TaskParams params;
-  params["us"] = "1";
-  EXPECT_EQ(RunTask("factor", RangeInput(0, 9), v1::REDUCTION_NONE, params)
+  EXPECT_EQ(RunTask("factor", TaskInput::Range(0, 9), v1::REDUCTION_COUNT)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+  TaskParams params;
+  params["us"] = "1";
+  EXPECT_EQ(
+      RunTask("factor", TaskInput::Range(0, 9), v1::REDUCTION_NONE, params)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

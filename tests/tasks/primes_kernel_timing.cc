@@ -37,9 +37,8 @@ int Main() {
     uint64_t primes = 0;
     double busy = 0, cpu = 0;
     for (uint64_t first = 1; first <= kLast; first += kChunk) {
-      v1::ChunkInput input;
-      input.mutable_range()->set_first(first);
-      input.mutable_range()->set_last(std::min(first + kChunk - 1, kLast));
+      const TaskInput input =
+          TaskInput::Range(first, std::min(first + kChunk - 1, kLast));
       v1::ChunkOutput output;
       const double start = Now(), cpu_start = CpuNow();
       absl::Status status = task->Run(input, {}, reduction, &output);

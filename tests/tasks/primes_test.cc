@@ -21,8 +21,6 @@ using testing::DecodeBits;
 using testing::GetTask;
 using ::testing::HasSubstr;
 using testing::IsPrimeByTrialDivision;
-using testing::ListInput;
-using testing::RangeInput;
 using testing::RunTask;
 
 constexpr uint64_t kMax64 = ~uint64_t{0};
@@ -37,20 +35,21 @@ constexpr uint64_t kTopPrimeGaps[] = {59,  83,  95,  179, 189,
 
 std::vector<bool> RangeBits(uint64_t first, uint64_t last) {
   absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("primes", RangeInput(first, last));
+      RunTask("primes", TaskInput::Range(first, last));
   EXPECT_TRUE(out.ok()) << out.status();
   return out.ok() ? DecodeBits(*out, last - first + 1) : std::vector<bool>{};
 }
 
 std::vector<bool> ListBits(const std::vector<uint64_t>& items) {
-  absl::StatusOr<v1::ChunkOutput> out = RunTask("primes", ListInput(items));
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("primes", TaskInput::List(items));
   EXPECT_TRUE(out.ok()) << out.status();
   return out.ok() ? DecodeBits(*out, items.size()) : std::vector<bool>{};
 }
 
 uint64_t RangeCount(uint64_t first, uint64_t last) {
   absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("primes", RangeInput(first, last), v1::REDUCTION_COUNT);
+      RunTask("primes", TaskInput::Range(first, last), v1::REDUCTION_COUNT);
   EXPECT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->output_case(), v1::ChunkOutput::kCount);
   return out.ok() ? out->count() : ~uint64_t{0};
@@ -153,7 +152,7 @@ TEST(PrimesTask, CountAndBitmapAgree) {
     const std::vector<uint64_t> items =
         Iota(first, first + std::min<uint64_t>(last - first, 5000));
     absl::StatusOr<v1::ChunkOutput> listed =
-        RunTask("primes", ListInput(items), v1::REDUCTION_COUNT);
+        RunTask("primes", TaskInput::List(items), v1::REDUCTION_COUNT);
     ASSERT_TRUE(listed.ok());
     EXPECT_EQ(listed->count(),
               std::count(bits.begin(), bits.begin() + items.size(), true));
@@ -221,7 +220,8 @@ TEST(PrimesTask, RejectsStrongPseudoprimes) {
 
 TEST(PrimesTask, BitmapLayoutIsLsbFirstWithZeroPadding) {
   // 2..12 -> 2,3,5,7,11 at item indices 0,1,3,5,9: byte 0 = 0b00101011.
-  absl::StatusOr<v1::ChunkOutput> out = RunTask("primes", RangeInput(2, 12));
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("primes", TaskInput::Range(2, 12));
   ASSERT_TRUE(out.ok());
   ASSERT_EQ(out->bits().size(), 2u);
   EXPECT_EQ(static_cast<uint8_t>(out->bits()[0]), 0b00101011);
@@ -229,34 +229,34 @@ TEST(PrimesTask, BitmapLayoutIsLsbFirstWithZeroPadding) {
 }
 
 TEST(PrimesTask, RejectsBadInput) {
-  EXPECT_EQ(RunTask("primes", RangeInput(10, 9)).status().code(),
+  EXPECT_EQ(RunTask("primes", TaskInput::Range(10, 9)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("primes", v1::ChunkInput()).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("primes", ListInput({})).status().code(),
+  EXPECT_EQ(RunTask("primes", TaskInput::List({})).status().code(),
             absl::StatusCode::kInvalidArgument);
   // One item too many, and all of uint64.
-  EXPECT_EQ(RunTask("primes", RangeInput(0, 1 << 24)).status().code(),
+  EXPECT_EQ(RunTask("primes", TaskInput::Range(0, 1 << 24)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("primes", RangeInput(0, kMax64)).status().code(),
+  EXPECT_EQ(RunTask("primes", TaskInput::Range(0, kMax64)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("primes", RangeInput(0, kMax64), v1::REDUCTION_COUNT)
+  EXPECT_EQ(RunTask("primes", TaskInput::Range(0, kMax64), v1::REDUCTION_COUNT)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("primes", RangeInput(0, 9), static_cast<v1::Reduction>(7))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      RunTask("primes", TaskInput::Range(0, 9), static_cast<v1::Reduction>(7))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   TaskParams params;
   params["x"] = "1";
   absl::Status status = GetTask("primes").ValidateParams(params);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("'x'"));
-  EXPECT_EQ(RunTask("primes", RangeInput(0, 9), v1::REDUCTION_NONE, params)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      RunTask("primes", TaskInput::Range(0, 9), v1::REDUCTION_NONE, params)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PrimesTask, SizingBoundsAreConsistent) {

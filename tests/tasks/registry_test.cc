@@ -14,8 +14,6 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
-using testing::ListInput;
-using testing::RangeInput;
 
 TEST(TaskRegistry, NamesAreSortedAndIncludeTheBuiltins) {
   const std::vector<std::string> names = BuiltinTasks().Names();
@@ -46,19 +44,22 @@ TEST(TaskRegistry, EveryTaskRejectsBadChunksWithInvalidArgument) {
     const uint64_t max = task.sizing(v1::REDUCTION_NONE).max_items;
     EXPECT_LE(1u, task.sizing(v1::REDUCTION_NONE).min_items);
     EXPECT_LE(task.sizing(v1::REDUCTION_NONE).min_items, max);
-    const v1::ChunkInput bad_inputs[] = {
-        v1::ChunkInput(),             // neither range nor items
-        ListInput({}),                // empty list
-        RangeInput(7, 6),             // reversed
-        RangeInput(0, max),           // one item too many
-        RangeInput(0, ~uint64_t{0}),  // all of uint64
-        RangeInput(~uint64_t{0} - max, ~uint64_t{0}),
+    const struct {
+      const char* what;
+      TaskInput input;
+    } bad_inputs[] = {
+        {"empty list", TaskInput::List({})},
+        {"reversed", TaskInput::Range(7, 6)},
+        {"one item too many", TaskInput::Range(0, max)},
+        {"all of uint64", TaskInput::Range(0, ~uint64_t{0})},
+        {"too many at the top",
+         TaskInput::Range(~uint64_t{0} - max, ~uint64_t{0})},
     };
-    for (const v1::ChunkInput& input : bad_inputs) {
+    for (const auto& [what, input] : bad_inputs) {
       v1::ChunkOutput output;
       EXPECT_EQ(task.Run(input, {}, v1::REDUCTION_NONE, &output).code(),
                 absl::StatusCode::kInvalidArgument)
-          << input.ShortDebugString();
+          << what;
     }
     TaskParams unknown;
     unknown.insert({"no_such_param", "1"});

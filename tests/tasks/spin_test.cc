@@ -15,8 +15,6 @@ namespace {
 
 using testing::GetTask;
 using ::testing::HasSubstr;
-using testing::ListInput;
-using testing::RangeInput;
 using testing::RunTask;
 
 int64_t ThreadCpuMicros() {
@@ -34,8 +32,8 @@ TaskParams Micros(const std::string& value) {
 TEST(SpinTask, BurnsTheRequestedCpuTimeAndReturnsItems) {
   const int64_t start = ThreadCpuMicros();
   absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("spin", ListInput({7, 0, 7, ~uint64_t{0}}), v1::REDUCTION_NONE,
-              Micros("5000"));
+      RunTask("spin", TaskInput::List({7, 0, 7, ~uint64_t{0}}),
+              v1::REDUCTION_NONE, Micros("5000"));
   const int64_t burned = ThreadCpuMicros() - start;
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_GE(burned, 0.9 * 4 * 5000);
@@ -47,7 +45,8 @@ TEST(SpinTask, BurnsTheRequestedCpuTimeAndReturnsItems) {
 
 TEST(SpinTask, DefaultsToOneHundredMicroseconds) {
   const int64_t start = ThreadCpuMicros();
-  absl::StatusOr<v1::ChunkOutput> out = RunTask("spin", RangeInput(1, 50));
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("spin", TaskInput::Range(1, 50));
   const int64_t burned = ThreadCpuMicros() - start;
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_GE(burned, 0.9 * 50 * 100);
@@ -56,8 +55,8 @@ TEST(SpinTask, DefaultsToOneHundredMicroseconds) {
 }
 
 TEST(SpinTask, ZeroMicrosecondsJustReturnsItems) {
-  absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("spin", RangeInput(10, 12), v1::REDUCTION_NONE, Micros("0"));
+  absl::StatusOr<v1::ChunkOutput> out = RunTask(
+      "spin", TaskInput::Range(10, 12), v1::REDUCTION_NONE, Micros("0"));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->values().values_size(), 3);
 }
@@ -73,10 +72,11 @@ TEST(SpinTask, ValidateParamsNamesTheBadParameter) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(status.message(), HasSubstr("'us'")) << bad;
     // Run checks too: the worker gets params from the network.
-    EXPECT_EQ(RunTask("spin", RangeInput(1, 1), v1::REDUCTION_NONE, Micros(bad))
-                  .status()
-                  .code(),
-              absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(
+        RunTask("spin", TaskInput::Range(1, 1), v1::REDUCTION_NONE, Micros(bad))
+            .status()
+            .code(),
+        absl::StatusCode::kInvalidArgument)
         << bad;
   }
   TaskParams unknown;
@@ -87,16 +87,17 @@ TEST(SpinTask, ValidateParamsNamesTheBadParameter) {
 }
 
 TEST(SpinTask, RejectsBadInput) {
-  EXPECT_EQ(RunTask("spin", RangeInput(2, 1)).status().code(),
+  EXPECT_EQ(RunTask("spin", TaskInput::Range(2, 1)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      RunTask("spin", RangeInput(0, 1 << 16), v1::REDUCTION_NONE, Micros("0"))
-          .status()
-          .code(),
-      absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      RunTask("spin", RangeInput(0, 1), v1::REDUCTION_COUNT).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunTask("spin", TaskInput::Range(0, 1 << 16), v1::REDUCTION_NONE,
+                    Micros("0"))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunTask("spin", TaskInput::Range(0, 1), v1::REDUCTION_COUNT)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Helpers the task tests share: running a registered task on a range or a
-// list and decoding its output, and slow reference answers to check against.
+// Helpers the task tests share: running a registered task and decoding its
+// output, and slow reference answers to check against.
 #ifndef TQ_TESTS_TASKS_TASK_TEST_UTIL_H_
 #define TQ_TESTS_TASKS_TASK_TEST_UTIL_H_
 
@@ -11,26 +11,13 @@
 
 namespace tq::testing {
 
-inline v1::ChunkInput RangeInput(uint64_t first, uint64_t last) {
-  v1::ChunkInput input;
-  input.mutable_range()->set_first(first);
-  input.mutable_range()->set_last(last);
-  return input;
-}
-
-inline v1::ChunkInput ListInput(const std::vector<uint64_t>& items) {
-  v1::ChunkInput input;
-  for (uint64_t n : items) input.mutable_items()->add_values(n);
-  return input;
-}
-
 // The task from the built-in registry; aborts the test binary if missing.
 inline const Task& GetTask(absl::string_view name) {
   return **BuiltinTasks().Lookup(name);
 }
 
 inline absl::StatusOr<v1::ChunkOutput> RunTask(
-    absl::string_view name, const v1::ChunkInput& input,
+    absl::string_view name, const TaskInput& input,
     v1::Reduction reduction = v1::REDUCTION_NONE,
     const TaskParams& params = {}) {
   v1::ChunkOutput output;
