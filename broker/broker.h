@@ -30,8 +30,25 @@ struct BrokerOptions {
   // before its job fails.
   uint32_t max_attempts = 4;
   // Upper bound on a job's result window (chunks in flight plus results not
-  // yet delivered to its client); a client asking more gets this.
-  uint32_t max_result_window = 256;
+  // yet delivered to its client, and for streamed input the chunks it
+  // holds); a client asking more gets this.
+  uint32_t max_result_window = kDefaultMaxResultWindow;
+  // Most jobs one client may have running at once; a submit beyond it is
+  // refused (RESOURCE_EXHAUSTED). Bounds what one client can make the broker
+  // hold: per job at most max_result_window chunks of input and of results,
+  // each at most kMaxPayloadBytes.
+  uint32_t max_jobs_per_client = 64;
+  // Runtimes whose shipped code this broker accepts jobs for, e.g.
+  // {"python"} (--allow-code=python). Empty (the default): it runs no code,
+  // only built-in tasks. Listening beyond loopback, code jobs also need
+  // curve_code_clients_dir or allow_code_insecure (ValidateBrokerOptions).
+  std::vector<std::string> allow_code;
+  // CurveZMQ: a directory of *.pub files of the clients allowed to submit
+  // code jobs (they may submit other jobs too). Empty: none.
+  std::string curve_code_clients_dir;
+  // Accept code jobs from any client that reaches the port, even listening
+  // beyond loopback without a code allowlist. Logs a warning at start.
+  bool allow_code_insecure = false;
   // Log peer arrivals/departures and job lifecycle to stderr.
   bool verbose = false;
   // Told what the loop does (bytes, scheduler statistics, liveness,

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "broker/broker.h"
 #include "broker/outbox.h"
 #include "broker/peer_authorizer.h"
@@ -47,7 +48,9 @@ int64_t NowUs() {
 class Broker::Loop {
  public:
   Loop(BrokerOptions options, zmq::context_t* context)
-      : options_(std::move(options)), scheduler_(options_) {
+      : options_(std::move(options)),
+        scheduler_(options_),
+        authorizer_(!options_.curve_code_clients_dir.empty()) {
     if (monitor_ != nullptr) scheduler_.set_observer(monitor_);
     if (context == nullptr) {
       owned_context_.emplace();
@@ -95,6 +98,12 @@ class Broker::Loop {
             absl::StrCat("cannot listen on ", endpoint, ": ", e.what()));
       }
       bound_.push_back(LastEndpoint(*socket_));
+    }
+    if (!options_.allow_code.empty() && options_.allow_code_insecure) {
+      fprintf(stderr,
+              "tq-broker: WARNING: --allow-code-insecure: any client that "
+              "reaches %s may run code on the workers\n",
+              absl::StrJoin(bound_, ", ").c_str());
     }
     if (monitor_ != nullptr) monitor_->OnReady();  // ready once bound
     return absl::OkStatus();
@@ -152,14 +161,21 @@ class Broker::Loop {
           absl::Status allowed = authorizer_.Check(
               received->routing_id, received->user_id, *received->envelope);
           if (!allowed.ok()) {
-            scheduler_.OnUnauthorized(received->routing_id, allowed, now,
-                                      &outbox_);
+            const v1::Envelope& refused = *received->envelope;
+            scheduler_.OnUnauthorized(
+                received->routing_id, allowed, now, &outbox_,
+                refused.has_submit_job() ? refused.submit_job().request_id()
+                                         : 0);
             continue;
           }
         }
         if (received->envelope.ok()) {
-          scheduler_.OnMessage(received->routing_id,
-                               std::move(*received->envelope), now, &outbox_);
+          scheduler_.OnMessage(
+              InboundMessage{std::move(received->routing_id),
+                             *std::move(received->envelope),
+                             std::move(received->payloads),
+                             std::move(received->user_id)},
+              now, &outbox_);
         } else if (!received->routing_id.empty()) {
           scheduler_.OnMalformed(received->routing_id,
                                  received->envelope.status(), now, &outbox_);
@@ -190,7 +206,7 @@ class Broker::Loop {
         LoadCurveSecretKey(options_.curve_key_file, &warning);
     if (!key.ok()) return key.status();
     if (!warning.empty()) fprintf(stderr, "tq-broker: %s\n", warning.c_str());
-    CurveAllowlist clients, workers;
+    CurveAllowlist clients, workers, code_clients;
     if (!options_.curve_clients_dir.empty()) {
       absl::StatusOr<CurveAllowlist> loaded =
           LoadCurveAllowlist(options_.curve_clients_dir);
@@ -203,6 +219,20 @@ class Broker::Loop {
       if (!loaded.ok()) return loaded.status();
       workers = *std::move(loaded);
     }
+    if (!options_.curve_code_clients_dir.empty()) {
+      absl::StatusOr<CurveAllowlist> loaded =
+          LoadCurveAllowlist(options_.curve_code_clients_dir);
+      if (!loaded.ok()) return loaded.status();
+      code_clients = *std::move(loaded);
+    }
+    for (const auto& [public_key, name] : code_clients) {
+      if (workers.contains(public_key)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("CURVE key '", name,
+                         "' is allowed both as a code client and as a "
+                         "worker; a key has one role"));
+      }
+    }
     for (const auto& [public_key, name] : clients) {
       if (workers.contains(public_key)) {
         return absl::InvalidArgumentError(
@@ -213,16 +243,17 @@ class Broker::Loop {
     }
     if (options_.verbose) {
       fprintf(stderr,
-              "tq-broker: CURVE on: %zu client key(s), %zu worker key(s)\n",
-              clients.size(), workers.size());
+              "tq-broker: CURVE on: %zu client key(s), %zu code client "
+              "key(s), %zu worker key(s)\n",
+              clients.size(), code_clients.size(), workers.size());
       zap_log_ = [](absl::string_view line) {
         fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
                 line.data());
       };
     }
     zap_.reset();  // from an earlier Bind() that failed later on
-    auto zap =
-        std::make_unique<ZapHandler>(std::move(clients), std::move(workers));
+    auto zap = std::make_unique<ZapHandler>(
+        std::move(clients), std::move(workers), std::move(code_clients));
     TQ_RETURN_IF_ERROR(zap->Bind(*context_));
     zap_ = std::move(zap);
     return key;
@@ -233,13 +264,15 @@ class Broker::Loop {
   void Flush(zmq::socket_t& socket, int64_t now) {
     absl::flat_hash_set<std::string> unreachable;
     while (!outbox_.empty()) {
-      for (const OutgoingMessage& m : outbox_.Take()) {
+      for (OutgoingMessage& m : outbox_.Take()) {
         if (unreachable.contains(m.peer)) continue;
-        if (!SendTo(socket, m.peer, m.envelope).ok()) {
+        absl::StatusOr<size_t> sent =
+            SendTo(socket, m.peer, m.envelope, m.payloads);
+        if (!sent.ok()) {
           unreachable.insert(m.peer);
           scheduler_.OnPeerUnreachable(m.peer, now, &outbox_);
         } else if (monitor_ != nullptr) {
-          monitor_->AddSentBytes(m.envelope.ByteSizeLong());
+          monitor_->AddSentBytes(*sent);
         }
       }
     }

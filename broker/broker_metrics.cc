@@ -82,6 +82,8 @@ BrokerMetrics::BrokerMetrics()
       [](const SchedulerStats &s) { return s.requeued_task_failed; });
   add(requeued.Add({{"reason", "drained"}}),
       [](const SchedulerStats &s) { return s.requeued_drained; });
+  add(requeued.Add({{"reason", "code_missing"}}),
+      [](const SchedulerStats &s) { return s.requeued_code_missing; });
 
   auto &dropped = BuildCounter()
                       .Name("tq_broker_chunk_reports_dropped_total")

@@ -36,10 +36,64 @@ uint64_t AutoChunkSize(u128 item_count, uint64_t worker_threads,
   return result;
 }
 
+namespace {
+
+absl::Status CheckCodeSpec(const v1::SubmitJob& submit) {
+  const v1::CodeSpec& code = submit.code();
+  if (!submit.task().empty()) {
+    return absl::InvalidArgumentError(
+        "a job runs either a task or shipped code, not both");
+  }
+  if (code.runtime().empty()) {
+    return absl::InvalidArgumentError("the code job names no runtime");
+  }
+  if (code.function_sha256().size() != 32) {
+    return absl::InvalidArgumentError(
+        "the code job's function_sha256 is not a 32-byte SHA-256");
+  }
+  if (!code.initializer_sha256().empty() &&
+      code.initializer_sha256().size() != 32) {
+    return absl::InvalidArgumentError(
+        "the code job's initializer_sha256 is not a 32-byte SHA-256");
+  }
+  if (submit.reduction() != v1::REDUCTION_NONE) {
+    return absl::InvalidArgumentError("a code job cannot use a reduction");
+  }
+  if (!submit.params().empty()) {
+    return absl::InvalidArgumentError("a code job takes no task parameters");
+  }
+  if (!submit.has_stream()) {
+    return absl::InvalidArgumentError(
+        "a code job's input must be streamed chunks");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
                                 const TaskRegistry& registry,
-                                uint64_t worker_threads) {
+                                uint64_t worker_threads,
+                                uint32_t max_result_window) {
   JobPlan plan;
+  if (submit.result_window() < 1) {
+    return absl::InvalidArgumentError("result_window must be at least 1");
+  }
+  plan.max_window = std::max(1u, max_result_window);
+  plan.window = std::min(submit.result_window(), plan.max_window);
+  if (submit.has_code()) {
+    TQ_RETURN_IF_ERROR(CheckCodeSpec(submit));
+    plan.streamed = true;
+    plan.encoding = v1::ITEM_ENCODING_PICKLE;
+    plan.max_chunk_items = std::numeric_limits<uint64_t>::max();
+    if (submit.stream().encoding() != v1::ITEM_ENCODING_UNSPECIFIED &&
+        submit.stream().encoding() != plan.encoding) {
+      return absl::InvalidArgumentError(
+          "a code job's items must be encoded as pickles");
+    }
+    return plan;
+  }
+
   TQ_ASSIGN_OR_RETURN(plan.task, registry.Lookup(submit.task()));
   TQ_RETURN_IF_ERROR(plan.task->ValidateParams(submit.params()));
 
@@ -54,11 +108,8 @@ absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
         "reduction 'count' needs a boolean task; '", submit.task(),
         "' is not one"));
   }
-  if (submit.result_window() < 1) {
-    return absl::InvalidArgumentError("result_window must be at least 1");
-  }
 
-  uint64_t max_chunk = plan.task->sizing(submit.reduction()).max_items;
+  const uint64_t max_chunk = plan.task->sizing(submit.reduction()).max_items;
   switch (submit.input_case()) {
     case v1::SubmitJob::kRange: {
       const v1::Range& r = submit.range();
@@ -70,27 +121,27 @@ absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
       plan.item_count = u128{r.last() - r.first()} + 1;
       break;
     }
-    case v1::SubmitJob::kItems:
-      if (submit.items().values_size() == 0) {
-        return absl::InvalidArgumentError("the item list is empty");
+    case v1::SubmitJob::kStream:
+      if (submit.stream().encoding() != v1::ITEM_ENCODING_U64LE) {
+        return absl::InvalidArgumentError(
+            "a task's streamed items must be encoded as 8-byte numbers (U64LE)");
       }
-      plan.item_count = static_cast<u128>(submit.items().values_size());
-      max_chunk = std::min(max_chunk, kMaxListChunkItems);
-      break;
+      plan.streamed = true;
+      plan.encoding = v1::ITEM_ENCODING_U64LE;
+      plan.max_chunk_items = std::min(max_chunk, kMaxListChunkItems);
+      return plan;
     case v1::SubmitJob::INPUT_NOT_SET:
-      return absl::InvalidArgumentError("the job has no input (range or items)");
+      return absl::InvalidArgumentError("the job has no input (range or stream)");
   }
 
   if (submit.chunk_size() == 0) {
-    ChunkSizing sizing = plan.task->sizing(submit.reduction());
-    sizing.max_items = std::min(sizing.max_items, max_chunk);
-    plan.chunk_size = AutoChunkSize(plan.item_count, worker_threads, sizing,
+    plan.chunk_size = AutoChunkSize(plan.item_count, worker_threads,
+                                    plan.task->sizing(submit.reduction()),
                                     plan.task->shape());
   } else if (submit.chunk_size() > max_chunk) {
     return absl::InvalidArgumentError(absl::StrCat(
         "chunk_size ", submit.chunk_size(), " exceeds the limit of ",
-        max_chunk, " items for task '", submit.task(), "'",
-        submit.has_items() ? " with a list input" : ""));
+        max_chunk, " items for task '", submit.task(), "'"));
   } else {
     plan.chunk_size = submit.chunk_size();
   }

@@ -1,8 +1,10 @@
-// The Scheduler's output: envelopes addressed to peers, in order per peer.
-// Consecutive batchable envelopes to one peer (Assignments to a worker,
-// JobResults to a client) are merged into one message, so the broker loop
-// sends few large messages instead of many small ones; merging stops at a
-// size bound so a message stays far below kMaxMessageBytes.
+// The Scheduler's output: messages (an envelope and the payloads it carries)
+// addressed to peers, in order per peer. Consecutive batchable messages to
+// one peer (Assignments to a worker, JobResults to a client) are merged into
+// one, so the broker loop sends few large messages instead of many small
+// ones; merging renumbers the payload indexes the bodies hold, and stops at
+// bounds that keep the envelope within one frame and the message well below
+// kMaxMessageBytes.
 #ifndef TQ_BROKER_OUTBOX_H_
 #define TQ_BROKER_OUTBOX_H_
 
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/payload.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
@@ -18,20 +21,28 @@ namespace tq {
 struct OutgoingMessage {
   std::string peer;  // ROUTER routing id
   v1::Envelope envelope;
-  // Serialized size of the merged items so far (batchable bodies only).
+  // Indexed by the payload fields of the envelope's body.
+  std::vector<Payload> payloads;
+  // Serialized size of the merged items so far, and of their payloads
+  // (batchable bodies only).
   size_t batch_bytes = 0;
+  size_t payload_bytes = 0;
 };
 
 // Not thread-safe: owned by the one thread driving the Scheduler.
 class Outbox {
  public:
-  // Merge bounds: at most this many items / bytes per merged message.
+  // Merge bounds: at most this many items, envelope bytes and payload bytes
+  // per merged message (one message may exceed the payload bound by its own
+  // payloads: a chunk's input plus its code blobs, at most 3 x 16 MiB).
   static constexpr int kMaxBatchItems = 4096;
-  static constexpr size_t kMaxBatchBytes = 8 << 20;
+  static constexpr size_t kMaxBatchBytes = 512 << 10;
+  static constexpr size_t kMaxBatchPayloadBytes = 16 << 20;
 
-  // Appends `envelope` for `peer`, merging into that peer's last message if
+  // Appends a message for `peer`, merging it into that peer's last one if
   // both are Assignments or both JobResults and the bounds allow.
-  void Add(const std::string& peer, v1::Envelope envelope);
+  void Add(const std::string& peer, v1::Envelope envelope,
+           std::vector<Payload> payloads = {});
 
   bool empty() const { return messages_.empty(); }
   const std::vector<OutgoingMessage>& messages() const { return messages_; }

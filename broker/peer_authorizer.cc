@@ -24,8 +24,13 @@ absl::string_view RoleName(v1::Role role) {
 
 std::optional<v1::Role> RoleOfUserId(absl::string_view user_id) {
   if (absl::StartsWith(user_id, "client:")) return v1::ROLE_CLIENT;
+  if (MaySubmitCode(user_id)) return v1::ROLE_CLIENT;
   if (absl::StartsWith(user_id, "worker:")) return v1::ROLE_WORKER;
   return std::nullopt;
+}
+
+bool MaySubmitCode(absl::string_view user_id) {
+  return absl::StartsWith(user_id, "code-client:");
 }
 
 absl::Status PeerAuthorizer::Check(const std::string& peer,
@@ -52,6 +57,13 @@ absl::Status PeerAuthorizer::Check(const std::string& peer,
     return absl::PermissionDeniedError(absl::StrCat(
         "message from CURVE key '", user_id,
         "' on a connection registered by another key"));
+  }
+  if (code_needs_key_ && envelope.has_submit_job() &&
+      envelope.submit_job().has_code() && !MaySubmitCode(user_id)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "CURVE key '", user_id,
+        "' may not submit code jobs; the broker's --curve-code-clients "
+        "directory must hold its .pub"));
   }
   // Not registered here: the Scheduler refuses it for want of a Hello.
   return absl::OkStatus();

@@ -4,14 +4,24 @@
 
 #include <algorithm>
 #include <limits>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/protocol.h"
 
 namespace tq {
+namespace {
+
+std::string NewSessionNonce() {
+  std::random_device random;
+  return absl::StrFormat("%08x%08x", random(), random());
+}
+
+}  // namespace
 
 Scheduler::Scheduler(const BrokerOptions& options, const TaskRegistry* tasks)
-    : options_(options), tasks_(tasks) {}
+    : options_(options), tasks_(tasks), session_nonce_(NewSessionNonce()) {}
 
 void Scheduler::Log(absl::string_view line) const {
   if (logger_) logger_(line);
@@ -32,10 +42,11 @@ uint64_t Scheduler::WorkerThreads() const {
 }
 
 void Scheduler::Send(const std::string& peer, v1::Envelope envelope,
-                     int64_t now_us, Outbox* out) {
+                     int64_t now_us, Outbox* out,
+                     std::vector<Payload> payloads) {
   auto it = peers_.find(peer);
   if (it != peers_.end()) it->second.last_sent_us = now_us;
-  out->Add(peer, std::move(envelope));
+  out->Add(peer, std::move(envelope), std::move(payloads));
 }
 
 void Scheduler::SendError(const std::string& peer, const absl::Status& status,
@@ -46,10 +57,12 @@ void Scheduler::SendError(const std::string& peer, const absl::Status& status,
   Send(peer, std::move(env), now_us, out);
 }
 
-void Scheduler::OnMessage(const std::string& id, v1::Envelope envelope,
-                          int64_t now_us, Outbox* out) {
+void Scheduler::OnMessage(InboundMessage message, int64_t now_us,
+                          Outbox* out) {
+  const std::string& id = message.peer;
+  const v1::Envelope& envelope = message.envelope;
   if (envelope.body_case() == v1::Envelope::kHello) {
-    OnHello(id, envelope.hello(), now_us, out);
+    OnHello(message, now_us, out);
     Dispatch(now_us, out);
     return;
   }
@@ -77,15 +90,17 @@ void Scheduler::OnMessage(const std::string& id, v1::Envelope envelope,
       break;
   }
   if (peer.role == v1::ROLE_WORKER) {
-    OnWorkerMessage(id, peer, envelope, now_us, out);
+    OnWorkerMessage(peer, message, now_us, out);
   } else {
-    OnClientMessage(id, peer, envelope, now_us, out);
+    OnClientMessage(peer, message, now_us, out);
   }
   Dispatch(now_us, out);
 }
 
-void Scheduler::OnHello(const std::string& id, const v1::Hello& hello,
-                        int64_t now_us, Outbox* out) {
+void Scheduler::OnHello(const InboundMessage& message, int64_t now_us,
+                        Outbox* out) {
+  const std::string& id = message.peer;
+  const v1::Hello& hello = message.envelope.hello();
   if (hello.protocol_version() != kProtocolVersion) {
     ++stats_.rejected_bad_version;
     SendError(id,
@@ -117,12 +132,23 @@ void Scheduler::OnHello(const std::string& id, const v1::Hello& hello,
   if (peer.role == v1::ROLE_WORKER) {
     peer.threads = hello.threads();
     peer.credit = hello.credit();
+    peer.tasks.insert(hello.tasks().begin(), hello.tasks().end());
+    peer.runtimes.assign(hello.runtimes().begin(), hello.runtimes().end());
+  } else {
+    peer.owner = message.user_id.empty()
+                     ? absl::StrCat("session:", session_nonce_, "-",
+                                    next_client_session_++)
+                     : message.user_id;
+  }
+  std::string runtimes;
+  for (const v1::Runtime& runtime : peer.runtimes) {
+    absl::StrAppend(&runtimes, ", runs ", runtime.name(), " ", runtime.version());
   }
   Log(absl::StrCat(peer.role == v1::ROLE_WORKER ? "worker " : "client ",
                    PeerName(id), " connected",
                    peer.role == v1::ROLE_WORKER
                        ? absl::StrCat(" (", peer.threads, " threads, credit ",
-                                      peer.credit, ")")
+                                      peer.credit, runtimes, ")")
                        : ""));
   v1::Envelope env;
   v1::Welcome* welcome = env.mutable_welcome();
@@ -134,15 +160,20 @@ void Scheduler::OnHello(const std::string& id, const v1::Hello& hello,
   for (const std::string& name : tasks_->Names()) welcome->add_tasks(name);
   welcome->set_worker_threads(static_cast<uint32_t>(
       std::min<uint64_t>(WorkerThreads(), std::numeric_limits<uint32_t>::max())));
+  welcome->set_max_result_window(options_.max_result_window);
+  for (const std::string& runtime : options_.allow_code) {
+    welcome->add_code_runtimes(runtime);
+  }
   Send(id, std::move(env), now_us, out);
 }
 
-void Scheduler::OnWorkerMessage(const std::string& id, Peer& peer,
-                                v1::Envelope& env, int64_t now_us,
-                                Outbox* out) {
+void Scheduler::OnWorkerMessage(Peer& peer, InboundMessage& message,
+                                int64_t now_us, Outbox* out) {
+  const std::string& id = message.peer;
+  v1::Envelope& env = message.envelope;
   switch (env.body_case()) {
     case v1::Envelope::kChunkReports:
-      OnReports(id, peer, *env.mutable_chunk_reports(), now_us, out);
+      OnReports(id, peer, env.chunk_reports(), message.payloads, now_us, out);
       return;
     case v1::Envelope::kWorkerCredit:
       peer.credit += env.worker_credit().chunks();
@@ -159,12 +190,16 @@ void Scheduler::OnWorkerMessage(const std::string& id, Peer& peer,
   }
 }
 
-void Scheduler::OnClientMessage(const std::string& id, Peer& peer,
-                                v1::Envelope& env, int64_t now_us,
-                                Outbox* out) {
+void Scheduler::OnClientMessage(Peer& peer, InboundMessage& message,
+                                int64_t now_us, Outbox* out) {
+  const std::string& id = message.peer;
+  v1::Envelope& env = message.envelope;
   switch (env.body_case()) {
     case v1::Envelope::kSubmitJob:
-      OnSubmit(id, peer, *env.mutable_submit_job(), now_us, out);
+      OnSubmit(id, peer, message, now_us, out);
+      return;
+    case v1::Envelope::kAppendInput:
+      OnAppendInput(id, message, now_us, out);
       return;
     case v1::Envelope::kClientCredit:
       OnClientCredit(id, env.client_credit(), now_us, out);
@@ -195,11 +230,12 @@ void Scheduler::OnMalformed(const std::string& id, const absl::Status& error,
 }
 
 void Scheduler::OnUnauthorized(const std::string& id, const absl::Status& error,
-                               int64_t now_us, Outbox* out) {
+                               int64_t now_us, Outbox* out,
+                               uint64_t request_id) {
   ++stats_.rejected_unauthorized;
   Log(absl::StrCat("refused a message from ", PeerName(id), ": ",
                    error.message()));
-  SendError(id, error, now_us, out);
+  SendError(id, error, now_us, out, 0, request_id);
 }
 
 void Scheduler::OnPeerUnreachable(const std::string& id, int64_t now_us,
@@ -245,6 +281,7 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
 
 void Scheduler::OnTick(int64_t now_us, Outbox* out) {
   ExpireLeases(now_us, out);
+  ExpireJobs(now_us, out);
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
   std::vector<std::string> silent;
   for (const auto& [id, peer] : peers_) {
@@ -271,6 +308,7 @@ void Scheduler::OnTick(int64_t now_us, Outbox* out) {
 int64_t Scheduler::NextDeadlineUs() const {
   int64_t next = std::numeric_limits<int64_t>::max();
   if (auto lease = leases_.EarliestUs()) next = *lease;
+  for (const auto& [id, job] : jobs_) next = std::min(next, job->deadline_us());
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
   const int64_t interval_us = options_.heartbeat_interval_ms * 1000;
   for (const auto& [id, peer] : peers_) {

@@ -5,11 +5,14 @@
 // every event carries `now_us`, so tests drive it with fake time.
 //
 // Policy in one paragraph: a worker gets Assignments only against credit it
-// granted; jobs share workers round-robin, requeued chunks first; a job has
-// at most min(client credit, max_result_window) chunks in flight or waiting
-// for delivery; every hand-out has a lease; an expired lease, a lost worker
-// or a task error requeues the chunk, and max_attempts such failures fail
-// the job; the first report for a chunk wins.
+// granted, and only of jobs it can run (their task in its Hello.tasks, or
+// their code's runtime and version in its Hello.runtimes); jobs share
+// workers round-robin, requeued chunks first; a job has at most min(client
+// credit, its window) chunks in flight or waiting for delivery; every
+// hand-out has a lease; an expired lease, a lost worker or a task error
+// requeues the chunk, and max_attempts such failures fail the job; an error
+// raised by shipped code fails the job at once; the first report for a
+// chunk wins. Payloads (chunk inputs, results, code) pass through untouched.
 #ifndef TQ_BROKER_SCHEDULER_H_
 #define TQ_BROKER_SCHEDULER_H_
 
@@ -29,10 +32,23 @@
 #include "broker/outbox.h"
 #include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
+#include "common/payload.h"
 #include "tasks/task.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
+
+// A message from a peer, as the broker loop received it.
+struct InboundMessage {
+  std::string peer;  // ROUTER routing id
+  v1::Envelope envelope;
+  // Indexed by the payload fields of the envelope's body.
+  std::vector<Payload> payloads;
+  // The sender's CURVE identity (its connection's ZAP User-Id, e.g.
+  // "client:alice"); empty without CURVE. Code jobs run in runners of one
+  // owner: this identity, else the client's session.
+  std::string user_id;
+};
 
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
@@ -50,9 +66,8 @@ class Scheduler {
     logger_ = std::move(logger);
   }
 
-  // A parsed message from `peer` (a routing id).
-  void OnMessage(const std::string& peer, v1::Envelope envelope,
-                 int64_t now_us, Outbox* out);
+  // A parsed message.
+  void OnMessage(InboundMessage message, int64_t now_us, Outbox* out);
   // A message from `peer` that could not be parsed: counted, answered with
   // an Error, otherwise ignored (report and carry on).
   void OnMalformed(const std::string& peer, const absl::Status& error,
@@ -60,8 +75,9 @@ class Scheduler {
   // A message the broker loop refused by its sender's CURVE key
   // (peer_authorizer.h): counted, answered with `error`, otherwise ignored;
   // the peer is not registered by it.
+  // `request_id`: the refused SubmitJob's, so the client's submit fails.
   void OnUnauthorized(const std::string& peer, const absl::Status& error,
-                      int64_t now_us, Outbox* out);
+                      int64_t now_us, Outbox* out, uint64_t request_id = 0);
   // Whether `peer` said an accepted Hello and has not left since.
   bool HasPeer(const std::string& peer) const { return peers_.contains(peer); }
   // Sending to `peer` failed: it is gone (as if it had timed out).
@@ -95,24 +111,42 @@ class Scheduler {
     // Chunks handed to it and not yet reported, requeued or revoked.
     uint64_t held = 0;
     bool draining = false;
-    // Client only: the jobs it owns.
+    // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
+    // code blobs this session was sent.
+    absl::flat_hash_set<std::string> tasks;
+    std::vector<v1::Runtime> runtimes;
+    absl::flat_hash_set<std::string> code_sent;
+    // Client only: the jobs it owns, and their code's owner.
     absl::flat_hash_set<uint64_t> jobs;
+    std::string owner;
   };
-  enum class RequeueReason { kLeaseExpired, kWorkerLost, kTaskFailed, kDrained };
+  // kCodeMissing (the worker lost a code blob) requeues without penalty,
+  // like kDrained.
+  enum class RequeueReason {
+    kLeaseExpired,
+    kWorkerLost,
+    kTaskFailed,
+    kDrained,
+    kCodeMissing
+  };
+  // How a job ended, beyond its status: shipped code that raised.
+  struct UserCodeError {
+    uint64_t chunk_index = 0;
+    Payload details;
+  };
 
   // scheduler.cc: peers and message routing.
-  void OnHello(const std::string& peer, const v1::Hello& hello, int64_t now_us,
-               Outbox* out);
-  void OnWorkerMessage(const std::string& id, Peer& peer, v1::Envelope& env,
-                       int64_t now_us, Outbox* out);
-  void OnClientMessage(const std::string& id, Peer& peer, v1::Envelope& env,
-                       int64_t now_us, Outbox* out);
+  void OnHello(const InboundMessage& message, int64_t now_us, Outbox* out);
+  void OnWorkerMessage(Peer& peer, InboundMessage& message, int64_t now_us,
+                       Outbox* out);
+  void OnClientMessage(Peer& peer, InboundMessage& message, int64_t now_us,
+                       Outbox* out);
   // The peer left (Goodbye), fell silent, or could not be reached.
   // `failed` says whether its chunks count as failed attempts.
   void ForgetPeer(const std::string& id, bool failed, absl::string_view why,
                   int64_t now_us, Outbox* out);
   void Send(const std::string& peer, v1::Envelope envelope, int64_t now_us,
-            Outbox* out);
+            Outbox* out, std::vector<Payload> payloads = {});
   void SendError(const std::string& peer, const absl::Status& status,
                  int64_t now_us, Outbox* out, uint64_t job_id = 0,
                  uint64_t request_id = 0);
@@ -120,57 +154,88 @@ class Scheduler {
   void Log(absl::string_view line) const;
   std::string PeerName(const std::string& id) const;
 
+  // Whether `worker` can run `job`'s chunks: its task, or its code's
+  // runtime and version.
+  bool CanRun(const Peer& worker, const BrokerJob& job) const;
+  // A code job: nothing if the broker accepts it now; else why not
+  // (runtime not allowed, no connected worker with its version...).
+  absl::Status CheckCodeJob(const v1::SubmitJob& submit) const;
+  // What a job needs that no connected worker offers ("" if some can run
+  // it), for status.
+  std::string MissingCapability(const BrokerJob& job) const;
+
   // scheduler_jobs.cc: jobs, chunks, leases, results.
-  void OnSubmit(const std::string& client, Peer& peer, v1::SubmitJob& submit,
+  void OnSubmit(const std::string& client, Peer& peer, InboundMessage& message,
                 int64_t now_us, Outbox* out);
+  void OnAppendInput(const std::string& client, InboundMessage& message,
+                     int64_t now_us, Outbox* out);
+  // The blobs `submit` names, checked against their digests (function first,
+  // then initializer); kInvalidArgument if one is missing or does not match.
+  absl::StatusOr<std::vector<Payload>> TakeCodeBlobs(
+      const v1::SubmitJob& submit, const std::vector<Payload>& payloads) const;
   void OnClientCredit(const std::string& client, const v1::ClientCredit& credit,
                       int64_t now_us, Outbox* out);
   void OnCancel(const std::string& client, const v1::CancelJob& cancel,
                 int64_t now_us, Outbox* out);
-  void OnReports(const std::string& worker, Peer& peer, v1::ChunkReports& reports,
-                 int64_t now_us, Outbox* out);
-  void OnReport(const std::string& worker, v1::ChunkReport& report,
-                int64_t now_us, Outbox* out);
+  void OnReports(const std::string& worker, Peer& peer,
+                 const v1::ChunkReports& reports,
+                 const std::vector<Payload>& payloads, int64_t now_us,
+                 Outbox* out);
+  void OnReport(const std::string& worker, Peer& peer,
+                const v1::ChunkReport& report,
+                const std::vector<Payload>& payloads, int64_t now_us,
+                Outbox* out);
   void OnDrain(const std::string& worker, Peer& peer, const v1::Drain& drain,
                int64_t now_us, Outbox* out);
   // scheduler_status.cc: answers with Status(now_us).
   void OnStatusRequest(const std::string& client,
                        const v1::StatusRequest& request, int64_t now_us,
                        Outbox* out);
-  // Hands out chunks while some worker has credit and some job can use it.
+  // Hands out chunks while some worker has credit and some job it can run
+  // can use it.
   void Dispatch(int64_t now_us, Outbox* out);
+  // The least loaded worker with credit that can run `job`, or nullptr.
+  std::pair<const std::string*, Peer*> BestWorkerFor(const BrokerJob& job);
   // Chunk `index` of `job` leaves its worker's hands (if in flight): keeps
   // Peer::held right. Call before Job::Finish / Job::Requeue.
-  void ReleaseFromWorker(const Job& job, uint64_t index);
-  Job* NextDispatchableJob();
-  void HandOut(Job& job, const std::string& worker, int64_t now_us, Outbox* out);
+  void ReleaseFromWorker(const BrokerJob& job, uint64_t index);
+  void HandOut(BrokerJob& job, const std::string& worker, Peer& peer, int64_t now_us,
+               Outbox* out);
   // Takes an in-flight chunk back. A penalised requeue counts as a failure;
   // the failure that reaches max_attempts fails the job (returns false).
-  bool RequeueChunk(Job& job, uint64_t index, RequeueReason reason,
+  bool RequeueChunk(BrokerJob& job, uint64_t index, RequeueReason reason,
                     const absl::Status& cause, int64_t now_us, Outbox* out);
   // Requeues every chunk `worker` holds.
   void RequeueWorkerChunks(const std::string& worker, RequeueReason reason,
                            const absl::Status& cause, int64_t now_us,
                            Outbox* out);
   void ExpireLeases(int64_t now_us, Outbox* out);
-  void DeliverResults(Job& job, int64_t now_us, Outbox* out);
+  // Ends the jobs past their SubmitJob.timeout_ms.
+  void ExpireJobs(int64_t now_us, Outbox* out);
+  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
   // Ends a job: RevokeJob to its workers (if not ok), JobFinished to its
-  // client, state freed. `job` is invalid afterwards.
-  void EndJob(Job& job, const absl::Status& status, int64_t now_us, Outbox* out);
+  // client (with the details of `user_error` if given), state freed. `job`
+  // is invalid afterwards.
+  void EndJob(BrokerJob& job, const absl::Status& status, int64_t now_us, Outbox* out,
+              const UserCodeError* user_error = nullptr);
   void MaybeCompactLeases();
 
   // Constant after construction.
   const BrokerOptions options_;
   const TaskRegistry* const tasks_;
+  // Makes client sessions' owner names unique across broker restarts, so a
+  // worker never mistakes a new client for one whose runners it kept.
+  const std::string session_nonce_;
   std::function<void(absl::string_view)> logger_;
   SchedulerObserver* observer_ = nullptr;
 
   absl::flat_hash_map<std::string, Peer> peers_;
-  absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<BrokerJob>> jobs_;
   // Jobs in submission order; dispatch walks it round-robin from ring_pos_.
   std::vector<uint64_t> job_ring_;
   size_t ring_pos_ = 0;
   uint64_t next_job_id_ = 1;
+  uint64_t next_client_session_ = 1;
   LeaseDeadlines leases_;
   // Lease heap size at which stale entries are next purged.
   size_t compact_at_ = 4096;

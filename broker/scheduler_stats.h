@@ -25,6 +25,8 @@ struct SchedulerStats {
   uint64_t requeued_worker_lost = 0;
   uint64_t requeued_task_failed = 0;
   uint64_t requeued_drained = 0;
+  // A worker no longer held a code blob the chunk needed (sent again).
+  uint64_t requeued_code_missing = 0;
   // Reports for a chunk already finished (or a superseded attempt's error).
   uint64_t duplicates_dropped = 0;
   // Reports for a job that is gone (finished, failed or cancelled).
@@ -33,7 +35,7 @@ struct SchedulerStats {
   uint64_t stale_messages = 0;
 
   // Messages refused, by reason.
-  uint64_t rejected_malformed = 0;      // not a one-frame tq.v1.Envelope
+  uint64_t rejected_malformed = 0;      // not a tq.v1.Envelope + its payloads
   uint64_t rejected_no_hello = 0;       // first message was not a Hello
   uint64_t rejected_bad_version = 0;    // Hello with another protocol version
   uint64_t rejected_bad_hello = 0;      // no role, or a second Hello

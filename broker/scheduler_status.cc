@@ -5,6 +5,7 @@
 #include <limits>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
 
 namespace tq {
@@ -19,14 +20,6 @@ uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
 // Milliseconds from `then_us` to `now_us`; 0 if the clock seems to run back.
 uint64_t AgeMs(int64_t then_us, int64_t now_us) {
   return now_us > then_us ? static_cast<uint64_t>(now_us - then_us) / 1000 : 0;
-}
-
-// The job's input size; the full 0..2^64-1 range has 2^64 items, one more
-// than fits, so it saturates (documented on JobStatus.items_total).
-uint64_t ItemsTotal(const v1::SubmitJob& submit) {
-  if (!submit.has_range()) return static_cast<uint64_t>(submit.items().values_size());
-  const uint64_t span = submit.range().last() - submit.range().first();
-  return SaturatingAdd(span, 1);
 }
 
 uint32_t ClampU32(uint64_t n) {
@@ -53,6 +46,7 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
     w->set_credit(peer.credit);
     w->set_draining(peer.draining);
     w->set_silent_ms(AgeMs(peer.last_heard_us, now_us));
+    for (const v1::Runtime& runtime : peer.runtimes) *w->add_runtimes() = runtime;
     totals->set_threads(totals->threads() + peer.threads);
     totals->set_busy_threads(totals->busy_threads() +
                              std::min<uint64_t>(peer.held, peer.threads));
@@ -67,17 +61,24 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
   totals->set_clients(ClampU32(clients));
   totals->set_jobs(ClampU32(jobs_.size()));
 
-  std::vector<const Job*> jobs;
+  std::vector<const BrokerJob*> jobs;
   jobs.reserve(jobs_.size());
   for (const auto& [id, job] : jobs_) jobs.push_back(job.get());
   std::sort(jobs.begin(), jobs.end(),
-            [](const Job* a, const Job* b) { return a->id() < b->id(); });
-  for (const Job* job : jobs) {
+            [](const BrokerJob* a, const BrokerJob* b) { return a->id() < b->id(); });
+  for (const BrokerJob* job : jobs) {
     v1::JobStatus* j = reply.add_jobs();
     j->set_job_id(job->id());
     j->set_task(job->submit().task());
     j->set_client(PeerName(job->client()));
-    j->set_items_total(ItemsTotal(job->submit()));
+    // The full 0..2^64-1 range has 2^64 items, one more than fits: it
+    // saturates (documented on JobStatus.items_total).
+    j->set_items_total(job->items_total());
+    j->set_input_open(job->input_open());
+    if (job->is_code()) {
+      j->set_runtime(absl::StrCat(job->submit().code().runtime(), " ",
+                                  job->submit().code().runtime_version()));
+    }
     j->set_chunks_total(job->chunk_count());
     j->set_chunk_size(job->chunk_size());
     j->set_chunks_done(job->chunks_done());
@@ -85,10 +86,14 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
     j->set_chunks_in_flight(job->in_flight().size());
     j->set_chunks_queued(job->ChunksQueued());
     j->set_age_ms(AgeMs(job->submitted_us(), now_us));
+    std::string missing;
     if (!job->in_flight().empty()) {
       j->set_state(v1::JobStatus::STATE_RUNNING);
-    } else if (job->HasChunkToHandOut() &&
-               job->WindowOpen(options_.max_result_window)) {
+    } else if (job->HasChunkToHandOut() && job->WindowOpen() &&
+               !(missing = MissingCapability(*job)).empty()) {
+      j->set_state(v1::JobStatus::STATE_WAITING_FOR_CAPABLE_WORKER);
+      j->set_waiting_for(missing);
+    } else if (job->HasChunkToHandOut() && job->WindowOpen()) {
       j->set_state(v1::JobStatus::STATE_WAITING_FOR_WORKERS);
     } else {
       j->set_state(v1::JobStatus::STATE_WAITING_FOR_CLIENT);

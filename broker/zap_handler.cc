@@ -15,7 +15,8 @@ ZapReply Refuse(std::string request_id, std::string code, std::string text) {
 
 ZapReply DecideZapRequest(const std::vector<std::string>& frames,
                           const CurveAllowlist& clients,
-                          const CurveAllowlist& workers) {
+                          const CurveAllowlist& workers,
+                          const CurveAllowlist& code_clients) {
   if (frames.size() < 6) return Refuse("", "500", "malformed ZAP request");
   const std::string& request_id = frames[1];
   if (frames[0] != "1.0") return Refuse(request_id, "500", "ZAP version");
@@ -30,6 +31,10 @@ ZapReply DecideZapRequest(const std::vector<std::string>& frames,
                      32) == nullptr) {
     return Refuse(request_id, "500", "cannot encode key");
   }
+  if (auto it = code_clients.find(z85); it != code_clients.end()) {
+    return ZapReply{request_id, "200", "OK",
+                    absl::StrCat("code-client:", it->second)};
+  }
   if (auto it = clients.find(z85); it != clients.end()) {
     return ZapReply{request_id, "200", "OK", absl::StrCat("client:", it->second)};
   }
@@ -40,8 +45,11 @@ ZapReply DecideZapRequest(const std::vector<std::string>& frames,
                 absl::StrCat("CURVE key ", z85, " is not allowed"));
 }
 
-ZapHandler::ZapHandler(CurveAllowlist clients, CurveAllowlist workers)
-    : clients_(std::move(clients)), workers_(std::move(workers)) {}
+ZapHandler::ZapHandler(CurveAllowlist clients, CurveAllowlist workers,
+                       CurveAllowlist code_clients)
+    : clients_(std::move(clients)),
+      workers_(std::move(workers)),
+      code_clients_(std::move(code_clients)) {}
 
 absl::Status ZapHandler::Bind(zmq::context_t& context) {
   socket_.emplace(context, zmq::socket_type::rep);
@@ -72,7 +80,7 @@ void ZapHandler::AnswerPending(
     while (socket_->get(zmq::sockopt::rcvmore)) {  // beyond any sane request
       (void)socket_->recv(frame, zmq::recv_flags::none);
     }
-    ZapReply reply = DecideZapRequest(frames, clients_, workers_);
+    ZapReply reply = DecideZapRequest(frames, clients_, workers_, code_clients_);
     if (reply.status_code == "200") {
       ++accepted_;
     } else {

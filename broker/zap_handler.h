@@ -1,8 +1,10 @@
 // The broker's ZAP handler (ZeroMQ RFC 27): libzmq asks it, over
 // inproc://zeromq.zap.01 in the broker's context, whether a peer that
-// completed a CURVE handshake may connect. A key in the clients allowlist is
-// accepted with User-Id "client:<name>", one in the workers allowlist with
-// "worker:<name>"; anything else gets 400 and the connection is refused.
+// completed a CURVE handshake may connect. A key in the code clients
+// allowlist is accepted with User-Id "code-client:<name>" (a client that may
+// also submit code jobs), one in the clients allowlist with "client:<name>",
+// one in the workers allowlist with "worker:<name>"; anything else gets 400
+// and the connection is refused.
 // The User-Id then travels on every message of that connection, and the
 // broker loop authorises each message by it (peer_authorizer.h).
 //
@@ -38,11 +40,13 @@ struct ZapReply {
 // Pure, for tests.
 ZapReply DecideZapRequest(const std::vector<std::string>& frames,
                           const CurveAllowlist& clients,
-                          const CurveAllowlist& workers);
+                          const CurveAllowlist& workers,
+                          const CurveAllowlist& code_clients = {});
 
 class ZapHandler {
  public:
-  ZapHandler(CurveAllowlist clients, CurveAllowlist workers);
+  ZapHandler(CurveAllowlist clients, CurveAllowlist workers,
+             CurveAllowlist code_clients = {});
 
   // Binds the ZAP endpoint in `context`. Call before the CURVE socket binds:
   // until then libzmq refuses every peer (ZAP_ENFORCE_DOMAIN). Fails if
@@ -60,6 +64,7 @@ class ZapHandler {
  private:
   const CurveAllowlist clients_;
   const CurveAllowlist workers_;
+  const CurveAllowlist code_clients_;
   std::optional<zmq::socket_t> socket_;
   uint64_t accepted_ = 0;
   uint64_t refused_ = 0;

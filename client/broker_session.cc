@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <deque>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -11,9 +14,11 @@
 #include "absl/time/time.h"
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
+#include "common/status_macros.h"
 #include "common/zmq_socket.h"
 
 namespace tq {
+namespace internal {
 namespace {
 
 int64_t NowMs() {
@@ -26,6 +31,14 @@ int64_t NowMs() {
 constexpr int64_t kSendRetryMs = 10;
 // While waiting for the Welcome, look at handshake events this often.
 constexpr int64_t kHandshakeCheckMs = 50;
+// Most chunks one AppendInput carries (its envelope stays far below a frame).
+constexpr int kMaxChunksPerAppend = 1024;
+
+size_t PayloadBytes(const std::vector<Payload>& payloads) {
+  size_t bytes = 0;
+  for (const Payload& p : payloads) bytes += p.size();
+  return bytes;
+}
 
 }  // namespace
 
@@ -62,10 +75,10 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
   hello.mutable_hello()->set_role(v1::ROLE_CLIENT);
   hello.mutable_hello()->set_name(
       name.empty() ? absl::StrCat("tq-client:", getpid()) : name);
-  if (absl::Status sent = Send(socket, hello); !sent.ok()) {
+  if (absl::StatusOr<size_t> sent = Send(socket, hello); !sent.ok()) {
     socket.set(zmq::sockopt::linger, 0);
     return absl::UnavailableError(absl::StrCat(
-        "cannot send to broker at ", endpoint, ": ", sent.message()));
+        "cannot send to broker at ", endpoint, ": ", sent.status().message()));
   }
   const int64_t deadline = NowMs() + connect_timeout_ms;
   while (true) {
@@ -141,7 +154,7 @@ BrokerSession::~BrokerSession() {
 void BrokerSession::IoLoop() {
   int64_t last_sent = NowMs();
   int64_t last_heard = last_sent;
-  std::vector<v1::Envelope> unsent;  // refused by the high-water mark
+  std::deque<Outgoing> unsent;  // refused by the high-water mark
   while (true) {
     int64_t now = NowMs();
     int64_t timeout = std::min(last_sent + heartbeat_interval_ms_,
@@ -160,17 +173,22 @@ void BrokerSession::IoLoop() {
       while (std::optional<Received> received = TryReceive(socket_, false)) {
         last_heard = now;
         // A malformed message is dropped; the broker is still alive.
-        if (received->envelope.ok()) HandleMessage(*received->envelope);
+        if (received->envelope.ok()) {
+          HandleMessage(*received->envelope, received->payloads);
+        }
       }
-      for (v1::Envelope& envelope : outbox_) unsent.push_back(std::move(envelope));
+      for (Outgoing& message : outbox_) unsent.push_back(std::move(message));
       outbox_.clear();
       stopping = stopping_;
     }
 
-    size_t sent = 0;
-    while (sent < unsent.size() && Send(socket_, unsent[sent]).ok()) ++sent;
-    unsent.erase(unsent.begin(), unsent.begin() + sent);
-    if (sent > 0) last_sent = now;
+    bool sent_any = false;
+    while (!unsent.empty() &&
+           Send(socket_, unsent.front().envelope, unsent.front().payloads).ok()) {
+      unsent.pop_front();
+      sent_any = true;
+    }
+    if (sent_any) last_sent = now;
 
     if (stopping) {
       v1::Envelope goodbye;
@@ -194,7 +212,8 @@ void BrokerSession::IoLoop() {
   }
 }
 
-void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
+void BrokerSession::HandleMessage(const v1::Envelope& envelope,
+                                  const std::vector<Payload>& payloads) {
   switch (envelope.body_case()) {
     case v1::Envelope::kJobAccepted: {
       const v1::JobAccepted& accepted = envelope.job_accepted();
@@ -204,15 +223,19 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
       by_request_.erase(it);
       job->answered = true;
       job->job_id = accepted.job_id();
-      job->chunk_size = accepted.chunk_size();
-      job->chunk_count = accepted.chunk_count();
-      uint64_t last = job->input->last_index();
-      if (job->chunk_size == 0 ||
-          job->chunk_count != last / job->chunk_size + 1) {
+      job->window = accepted.result_window();
+      bool fits = job->window >= 1;
+      if (!job->streamed) {
+        job->chunk_size = accepted.chunk_size();
+        job->chunk_count = accepted.chunk_count();
+        fits = fits && job->chunk_size != 0 &&
+               job->chunk_count == job->range_last_index / job->chunk_size + 1;
+      }
+      if (!fits) {
         job->submit_status = absl::InternalError(absl::StrCat(
-            "broker accepted the job with chunk_size ", job->chunk_size,
-            " and chunk_count ", job->chunk_count,
-            ", which do not fit its input"));
+            "broker accepted the job with chunk_size ", accepted.chunk_size(),
+            ", chunk_count ", accepted.chunk_count(), " and window ",
+            accepted.result_window(), ", which do not fit its input"));
         v1::Envelope cancel;
         cancel.mutable_cancel_job()->set_job_id(job->job_id);
         Enqueue(std::move(cancel));
@@ -244,16 +267,30 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
       break;
     }
     case v1::Envelope::kJobResults:
-      HandleResults(envelope.job_results());
+      HandleResults(envelope.job_results(), payloads);
       break;
     case v1::Envelope::kJobFinished: {
       const v1::JobFinished& finished = envelope.job_finished();
       auto it = by_job_.find(finished.job_id());
       if (it == by_job_.end()) return;
+      JobState& job = *it->second;
       if (finished.code() == 0) {
-        it->second->finished = true;
+        job.finished = true;
+      } else if (finished.user_code_error()) {
+        UserCodeError error;
+        error.chunk_index = finished.chunk_index();
+        if (auto meta = job.metas.find(finished.chunk_index());
+            meta != job.metas.end()) {
+          error.first_item = meta->second.first_item;
+        }
+        if (finished.has_details_payload() &&
+            finished.details_payload() < payloads.size()) {
+          error.details = payloads[finished.details_payload()].ToString();
+        }
+        job.user_error = std::move(error);
+        FailJob(job, absl::AbortedError(finished.message()));
       } else {
-        FailJob(*it->second, StatusFromCode(finished.code(), finished.message()));
+        FailJob(job, StatusFromCode(finished.code(), finished.message()));
       }
       by_job_.erase(it);
       break;
@@ -273,15 +310,48 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope) {
   changed_.notify_all();
 }
 
-void BrokerSession::HandleResults(const v1::JobResults& results) {
+void BrokerSession::HandleResults(const v1::JobResults& results,
+                                  const std::vector<Payload>& payloads) {
   for (const v1::ChunkResult& result : results.results()) {
     auto it = by_job_.find(result.job_id());
     if (it == by_job_.end()) continue;  // cancelled or released job
     JobState& job = *it->second;
     ++job.received;
     if (job.finished) continue;
-    absl::StatusOr<ChunkResult> decoded = ChunkResult::Decode(
-        job.input, job.chunk_size, result.chunk_index(), result.output());
+    absl::Status bad;
+    ChunkMeta meta;
+    const uint64_t index = result.chunk_index();
+    if (job.streamed) {
+      auto found = job.metas.find(index);
+      if (found == job.metas.end()) {
+        bad = absl::InternalError(absl::StrCat(
+            "broker sent a result for chunk ", index, ", which is not pending"));
+      } else {
+        meta = std::move(found->second);
+        job.metas.erase(found);
+      }
+    } else {
+      meta.chunk_index = index;
+      meta.size = ChunkItemCount(job.range_last_index, job.chunk_size, index);
+      meta.first_item = index * job.chunk_size;
+      meta.lo = job.range_lo + meta.first_item;
+      if (meta.size == 0) {
+        bad = absl::InternalError(absl::StrCat(
+            "broker sent a result for chunk ", index,
+            ", which lies beyond the job's input"));
+      }
+    }
+    if (bad.ok() && result.payload() >= payloads.size()) {
+      bad = absl::InternalError(absl::StrCat(
+          "broker sent chunk ", index, " without its result payload"));
+    }
+    absl::StatusOr<ChunkResult> decoded =
+        !bad.ok() ? absl::StatusOr<ChunkResult>(bad)
+        : job.is_code
+            ? ChunkDecoder::Bytes(std::move(meta), payloads[result.payload()],
+                                  result.run_micros())
+            : ChunkDecoder::DecodeTask(std::move(meta), payloads[result.payload()],
+                                       result.run_micros());
     if (!decoded.ok()) {
       FailJob(job, decoded.status());
       v1::Envelope cancel;
@@ -311,8 +381,10 @@ void BrokerSession::FailEverything(absl::Status status) {
   changed_.notify_all();
 }
 
-void BrokerSession::Enqueue(v1::Envelope envelope) {
-  outbox_.push_back(std::move(envelope));
+void BrokerSession::Enqueue(v1::Envelope envelope,
+                            std::vector<Payload> payloads) {
+  const size_t bytes = PayloadBytes(payloads);
+  outbox_.push_back(Outgoing{std::move(envelope), std::move(payloads), bytes});
   wakeup_.Notify();
 }
 
@@ -325,31 +397,214 @@ void BrokerSession::GrantCredit(JobState& job, uint64_t chunks) {
   Enqueue(std::move(credit));
 }
 
-absl::StatusOr<std::shared_ptr<JobState>> BrokerSession::Submit(
-    v1::SubmitJob submit, std::shared_ptr<const JobInput> input,
-    uint32_t window) {
+size_t BrokerSession::Room(const JobState& job) const {
+  if (!job.streamed || job.finished) return 0;
+  const uint64_t outstanding = job.appended - job.received;
+  return outstanding >= job.window ? 0 : job.window - outstanding;
+}
+
+absl::Status BrokerSession::EncodeChunk(JobState& job, InputChunk chunk,
+                                        v1::ChunkInput* input,
+                                        std::vector<Payload>* payloads) {
+  ChunkMeta meta;
+  meta.chunk_index = job.appended;
+  meta.first_item =
+      job.items_appended > std::numeric_limits<uint64_t>::max()
+          ? std::numeric_limits<uint64_t>::max()
+          : static_cast<uint64_t>(job.items_appended);
+  if (auto* range = std::get_if<NumberRange>(&chunk)) {
+    if (!job.is_code) {
+      return absl::InvalidArgumentError(
+          "a task's streamed chunks are lists of numbers, not ranges");
+    }
+    if (range->lo > range->hi || range->hi - range->lo == UINT64_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "chunk range ", range->lo, "..", range->hi,
+          " must hold 1 to 2^64-1 items"));
+    }
+    input->mutable_range()->set_first(range->lo);
+    input->mutable_range()->set_last(range->hi);
+    meta.size = range->hi - range->lo + 1;
+  } else if (auto* numbers = std::get_if<std::vector<uint64_t>>(&chunk)) {
+    if (job.is_code) {
+      return absl::InvalidArgumentError(
+          "a code job's chunks are ranges or encoded items, not numbers");
+    }
+    if (numbers->empty() || numbers->size() * 8 > kMaxPayloadBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a chunk holds 1 to ", kMaxPayloadBytes / 8, " numbers, not ",
+          numbers->size()));
+    }
+    meta.size = numbers->size();
+    std::string bytes(numbers->size() * 8, '\0');
+    std::memcpy(bytes.data(), numbers->data(), bytes.size());
+    input->set_payload(static_cast<uint32_t>(payloads->size()));
+    input->set_item_count(meta.size);
+    payloads->push_back(Payload::FromString(std::move(bytes)));
+    meta.numbers =
+        std::make_shared<const std::vector<uint64_t>>(std::move(*numbers));
+  } else {
+    auto& encoded = std::get<EncodedItems>(chunk);
+    if (!job.is_code) {
+      return absl::InvalidArgumentError(
+          "a task's streamed chunks are lists of numbers");
+    }
+    if (encoded.count == 0 || encoded.bytes.empty() ||
+        encoded.bytes.size() > kMaxPayloadBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "an encoded chunk holds at least one item in at most ",
+          kMaxPayloadBytes, " bytes; this one has ", encoded.count,
+          " items in ", encoded.bytes.size(), " bytes"));
+    }
+    meta.size = encoded.count;
+    input->set_payload(static_cast<uint32_t>(payloads->size()));
+    input->set_item_count(meta.size);
+    payloads->push_back(Payload::FromString(std::move(encoded.bytes)));
+  }
+  job.items_appended += meta.size;
+  job.metas.emplace(job.appended++, std::move(meta));
+  return absl::OkStatus();
+}
+
+absl::Status BrokerSession::AppendLocked(JobState& job, InputChunk chunk) {
+  if (!job.streamed || job.input_complete) {
+    return absl::FailedPreconditionError(
+        "this job's input is complete; it takes no more chunks");
+  }
+  if (job.finished) {
+    return job.final_status.ok()
+               ? absl::FailedPreconditionError("the job has ended")
+               : job.final_status;
+  }
+  if (Room(job) == 0) {
+    return absl::FailedPreconditionError(
+        "no room for another chunk: wait for results (Job::Poll) first");
+  }
+  v1::ChunkInput input;
+  std::vector<Payload> payloads;
+  TQ_RETURN_IF_ERROR(EncodeChunk(job, std::move(chunk), &input, &payloads));
+  // Merge into a queued AppendInput of this job: a burst of appends goes out
+  // as one message.
+  if (!outbox_.empty()) {
+    Outgoing& last = outbox_.back();
+    if (last.envelope.has_append_input() &&
+        last.envelope.append_input().job_id() == job.job_id &&
+        !last.envelope.append_input().complete() &&
+        last.envelope.append_input().chunks_size() < kMaxChunksPerAppend &&
+        last.payload_bytes + PayloadBytes(payloads) <= kMaxPayloadBytes) {
+      if (input.input_case() == v1::ChunkInput::kPayload) {
+        input.set_payload(static_cast<uint32_t>(last.payloads.size()));
+      }
+      *last.envelope.mutable_append_input()->add_chunks() = std::move(input);
+      last.payload_bytes += PayloadBytes(payloads);
+      for (Payload& p : payloads) last.payloads.push_back(std::move(p));
+      return absl::OkStatus();
+    }
+  }
+  v1::Envelope envelope;
+  envelope.mutable_append_input()->set_job_id(job.job_id);
+  *envelope.mutable_append_input()->add_chunks() = std::move(input);
+  Enqueue(std::move(envelope), std::move(payloads));
+  return absl::OkStatus();
+}
+
+std::optional<InputChunk> BrokerSession::TakePending(JobState& job) {
+  if (!job.pending.empty()) {
+    InputChunk chunk = std::move(job.pending.front());
+    job.pending.pop_front();
+    return chunk;
+  }
+  if (job.list_pos < job.list.size()) {
+    const size_t end = std::min<size_t>(job.list.size(), job.list_pos + job.list_chunk);
+    std::vector<uint64_t> numbers(job.list.begin() + job.list_pos,
+                                  job.list.begin() + end);
+    job.list_pos = end;
+    if (job.list_pos == job.list.size()) std::vector<uint64_t>().swap(job.list);
+    return numbers;
+  }
+  return std::nullopt;
+}
+
+void BrokerSession::FeedPending(JobState& job) {
+  while (Room(job) > 0 && !job.input_complete) {
+    std::optional<InputChunk> chunk = TakePending(job);
+    if (!chunk.has_value()) break;
+    if (absl::Status s = AppendLocked(job, *std::move(chunk)); !s.ok()) {
+      FailJob(job, s);
+      return;
+    }
+  }
+  if (job.end_after_pending && !job.input_complete && job.pending.empty() &&
+      job.list_pos >= job.list.size()) {
+    SendEndInput(job);
+  }
+}
+
+void BrokerSession::SendEndInput(JobState& job) {
+  job.input_complete = true;
+  job.end_after_pending = false;
+  if (!outbox_.empty()) {
+    Outgoing& last = outbox_.back();
+    if (last.envelope.has_append_input() &&
+        last.envelope.append_input().job_id() == job.job_id) {
+      last.envelope.mutable_append_input()->set_complete(true);
+      return;
+    }
+  }
+  v1::Envelope envelope;
+  envelope.mutable_append_input()->set_job_id(job.job_id);
+  envelope.mutable_append_input()->set_complete(true);
+  Enqueue(std::move(envelope));
+}
+
+absl::Status BrokerSession::Submit(v1::SubmitJob submit,
+                                   std::vector<Payload> payloads,
+                                   const std::shared_ptr<JobState>& job) {
   std::unique_lock lock(mu_);
   if (!lost_.ok()) return lost_;
-  auto job = std::make_shared<JobState>();
   job->request_id = next_request_id_++;
-  job->input = std::move(input);
-  job->window = window;
-  job->granted = window;
+  // What the broker will grant (JobAccepted says it for sure).
+  job->window = std::min(job->window, std::max(1u, welcome_.max_result_window()));
+  job->granted = job->window;
   submit.set_request_id(job->request_id);
-  submit.set_result_window(window);
+  submit.set_result_window(job->window);
+  if (job->streamed) {
+    // The first chunks travel with the submit, up to the window.
+    v1::InputStream* stream = submit.mutable_stream();
+    while (job->appended < job->window) {
+      std::optional<InputChunk> chunk = TakePending(*job);
+      if (!chunk.has_value()) break;
+      TQ_RETURN_IF_ERROR(EncodeChunk(*job, *std::move(chunk),
+                                     stream->add_chunks(), &payloads));
+    }
+    if (job->end_after_pending && job->pending.empty() &&
+        job->list_pos >= job->list.size()) {
+      stream->set_complete(true);
+      job->input_complete = true;
+      job->end_after_pending = false;
+    } else {
+      job->input_complete = false;
+    }
+  }
   by_request_[job->request_id] = job;
   v1::Envelope envelope;
   *envelope.mutable_submit_job() = std::move(submit);
-  Enqueue(std::move(envelope));
+  Enqueue(std::move(envelope), std::move(payloads));
   while (!job->answered) changed_.wait(lock);
   if (!job->submit_status.ok()) return job->submit_status;
-  return job;
+  FeedPending(*job);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<ChunkResult>> BrokerSession::Next(JobState& job,
-                                                               bool ordered) {
+absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
+                                             bool want_room,
+                                             absl::Duration timeout) {
   std::unique_lock lock(mu_);
   const uint64_t batch = std::max<uint64_t>(1, job.window / 2);
+  const auto deadline =
+      timeout == absl::InfiniteDuration()
+          ? std::chrono::steady_clock::time_point::max()
+          : std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   while (true) {
     if (job.cancelled) return absl::CancelledError("job cancelled");
     std::optional<ChunkResult> result =
@@ -360,16 +615,23 @@ absl::StatusOr<std::optional<ChunkResult>> BrokerSession::Next(JobState& job,
         GrantCredit(job, job.ungranted);
         job.ungranted = 0;
       }
-      return result;
+      FeedPending(job);
+      return JobEvent{JobEvent::Kind::kResult, std::move(result)};
     }
     if (job.finished) {
       if (!job.final_status.ok()) return job.final_status;
-      if (job.delivered < job.chunk_count) {
+      const uint64_t total = job.streamed ? job.appended : job.chunk_count;
+      if (job.delivered < total || (job.streamed && !job.input_complete)) {
         return absl::InternalError(absl::StrCat(
             "broker finished job ", job.job_id, " after delivering ",
-            job.delivered, " of ", job.chunk_count, " chunks"));
+            job.delivered, " of ", total, " chunks"));
       }
-      return std::nullopt;
+      return JobEvent{JobEvent::Kind::kDone, std::nullopt};
+    }
+    FeedPending(job);
+    if (want_room && !job.input_complete && !job.end_after_pending &&
+        Room(job) > 0) {
+      return JobEvent{JobEvent::Kind::kInputRoom, std::nullopt};
     }
     // About to wait: return all consumed credit first, so the broker is never
     // left holding a finished chunk we are waiting for without credit.
@@ -381,8 +643,51 @@ absl::StatusOr<std::optional<ChunkResult>> BrokerSession::Next(JobState& job,
     // (they sit in the reorder buffer). One extra credit lets it through;
     // without it both sides would wait forever.
     if (ordered && job.granted == job.received) GrantCredit(job, 1);
-    changed_.wait(lock);
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return JobEvent{JobEvent::Kind::kTimedOut, std::nullopt};
+    }
   }
+}
+
+size_t BrokerSession::InputRoom(JobState& job) {
+  std::unique_lock lock(mu_);
+  if (job.input_complete || job.end_after_pending) return 0;
+  FeedPending(job);
+  return job.pending.empty() && job.list_pos >= job.list.size() ? Room(job) : 0;
+}
+
+absl::Status BrokerSession::Append(JobState& job, InputChunk chunk) {
+  std::unique_lock lock(mu_);
+  if (!lost_.ok()) return lost_;
+  if (job.end_after_pending) {
+    return absl::FailedPreconditionError("the job's input was ended");
+  }
+  FeedPending(job);
+  if (!job.pending.empty() || job.list_pos < job.list.size()) {
+    return absl::FailedPreconditionError(
+        "no room for another chunk: wait for results (Job::Poll) first");
+  }
+  return AppendLocked(job, std::move(chunk));
+}
+
+absl::Status BrokerSession::EndInput(JobState& job) {
+  std::unique_lock lock(mu_);
+  if (!job.streamed || job.input_complete || job.end_after_pending) {
+    return absl::OkStatus();
+  }
+  job.end_after_pending = true;
+  FeedPending(job);
+  return absl::OkStatus();
+}
+
+std::optional<UserCodeError> BrokerSession::user_code_error(JobState& job) {
+  std::unique_lock lock(mu_);
+  return job.user_error;
+}
+
+absl::uint128 BrokerSession::ItemsAppended(JobState& job) {
+  std::unique_lock lock(mu_);
+  return job.items_appended;
 }
 
 absl::StatusOr<v1::StatusReply> BrokerSession::Status() {
@@ -423,4 +728,5 @@ void BrokerSession::Release(JobState& job) {
   by_request_.erase(job.request_id);
 }
 
+}  // namespace internal
 }  // namespace tq

@@ -1,14 +1,18 @@
-// BrokerSession: the client's one connection to a broker. A background I/O
-// thread owns the DEALER socket (sockets are never touched from two threads):
-// it sends what user threads queue (SubmitJob, ClientCredit, CancelJob),
-// heartbeats every Welcome.heartbeat_interval_ms even while the user is slow,
-// files incoming results into per-job buffers, and declares the broker lost
-// after heartbeat_timeout_ms of silence. User threads talk to it through the
+// Internal to the client library. BrokerSession: the client's one connection
+// to a broker. A background I/O thread owns the DEALER socket (sockets are
+// never touched from two threads): it sends what user threads queue
+// (SubmitJob, AppendInput, ClientCredit, CancelJob), heartbeats every
+// Welcome.heartbeat_interval_ms even while the user is slow, files incoming
+// results into per-job buffers, and declares the broker lost after
+// heartbeat_timeout_ms of silence. User threads talk to it through the
 // mutex-guarded state below plus a Wakeup in the I/O thread's poll set.
 //
 // Result credit: a job starts with `window` credits; the user thread grants
 // more only as it consumes chunks, batched per half window, so at most
 // `window` chunks of a job are ever in flight or buffered on either side.
+// Streamed input: a chunk is appended only while fewer than `window` chunks
+// were appended and their results not yet received (the broker holds no
+// more); list input is cut and appended by the library itself as room opens.
 //
 // Thread safety: every public method is thread-safe.
 #ifndef TQ_CLIENT_BROKER_SESSION_H_
@@ -16,6 +20,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,35 +29,62 @@
 #include <thread>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/chunk_decoder.h"
 #include "client/chunk_result.h"
+#include "client/job.h"
 #include "client/reorder_buffer.h"
 #include "common/curve.h"
+#include "common/payload.h"
 #include "common/wakeup.h"
 #include "tq/v1/tq.pb.h"
 #include "zmq.hpp"
 
 namespace tq {
+namespace internal {
 
-// One submitted job's state; every field is guarded by the session mutex.
+// One submitted job's state; every field is guarded by the session mutex
+// except those marked constant, written before Submit() returns.
 struct JobState {
+  // Constant after Submit().
   uint64_t request_id = 0;
-  bool answered = false;         // JobAccepted or Error came back
-  absl::Status submit_status;    // the Error, if any
   uint64_t job_id = 0;
+  bool is_code = false;
+  bool streamed = false;
+  // Range input: n(i) = range_lo + i; chunks of chunk_size.
+  uint64_t range_lo = 0;
+  uint64_t range_last_index = 0;
   uint64_t chunk_size = 0;
   uint64_t chunk_count = 0;
-  std::shared_ptr<const JobInput> input;
-  ReorderBuffer buffer;
   uint32_t window = 0;
-  uint64_t received = 0;        // ChunkResults that came in
-  uint64_t delivered = 0;       // chunks handed to the user
-  uint64_t granted = 0;         // credit granted in total, window included
-  uint64_t ungranted = 0;       // consumed, credit not yet sent back
-  bool finished = false;        // JobFinished, failure, or broker lost
+
+  bool answered = false;       // JobAccepted or Error came back
+  absl::Status submit_status;  // the Error, if any
+  ReorderBuffer buffer;
+  uint64_t received = 0;       // ChunkResults that came in
+  uint64_t delivered = 0;      // chunks handed to the user
+  uint64_t granted = 0;        // credit granted in total, window included
+  uint64_t ungranted = 0;      // consumed, credit not yet sent back
+  bool finished = false;       // JobFinished, failure, or broker lost
   absl::Status final_status;
-  bool cancelled = false;       // Cancel() called here
+  bool cancelled = false;      // Cancel() called here
+  std::optional<UserCodeError> user_error;
+
+  // Streamed input.
+  bool input_complete = true;
+  uint64_t appended = 0;        // chunks sent (their indexes are 0..appended)
+  absl::uint128 items_appended = 0;  // (absl::uint128: 2^64 items fit)
+  std::map<uint64_t, ChunkMeta> metas;  // appended, result not yet received
+  // Chunks waiting for room: the rest of StreamedInput.first_chunks, then
+  // list input still to cut (list[list_pos..] in chunks of list_chunk).
+  std::deque<InputChunk> pending;
+  std::vector<uint64_t> list;
+  size_t list_pos = 0;
+  uint64_t list_chunk = 0;
+  bool end_after_pending = false;  // EndInput once `pending` and `list` are sent
 };
 
 class BrokerSession {
@@ -75,38 +107,64 @@ class BrokerSession {
   const v1::Welcome& welcome() const { return welcome_; }
   const std::string& endpoint() const { return endpoint_; }
 
-  // Sends the SubmitJob (request_id and result_window are filled here) and
-  // blocks until the broker accepts it or answers an Error (returned).
-  absl::StatusOr<std::shared_ptr<JobState>> Submit(
-      v1::SubmitJob submit, std::shared_ptr<const JobInput> input,
-      uint32_t window);
+  // Sends the SubmitJob (request_id, result_window and the first streamed
+  // chunks are filled here from `job`) and blocks until the broker accepts
+  // it or answers an Error (returned). `job` says the input: range fields,
+  // or streamed with `pending`/`list` to send.
+  absl::Status Submit(v1::SubmitJob submit, std::vector<Payload> payloads,
+                      const std::shared_ptr<JobState>& job);
 
-  // Blocks for the job's next chunk: in chunk order if `ordered`, else in
-  // arrival order. nullopt once every chunk was handed out; the job's error
-  // (after the chunks already received) if it failed; kCancelled after
-  // Cancel(); kUnavailable if the broker was lost.
-  absl::StatusOr<std::optional<ChunkResult>> Next(JobState& job, bool ordered);
+  // See Job::Poll. `want_room`: return kInputRoom when input may be
+  // appended (the caller has more); else the library feeds pending input.
+  absl::StatusOr<JobEvent> Poll(JobState& job, bool ordered, bool want_room,
+                                absl::Duration timeout);
+  size_t InputRoom(JobState& job);
+  absl::Status Append(JobState& job, InputChunk chunk);
+  absl::Status EndInput(JobState& job);
+  std::optional<UserCodeError> user_code_error(JobState& job);
+  absl::uint128 ItemsAppended(JobState& job);
 
   // Asks the broker for its StatusReply (workers, totals, running jobs) and
   // blocks until it comes; the broker's Error, or kUnavailable if the broker
   // is lost, otherwise.
   absl::StatusOr<v1::StatusReply> Status();
 
-  // Asks the broker to stop the job; Next() returns kCancelled at once.
+  // Asks the broker to stop the job; Poll() returns kCancelled at once.
   void Cancel(JobState& job);
   // The handle is gone: cancel the job if still running and forget it.
   void Release(JobState& job);
 
  private:
+  struct Outgoing {
+    v1::Envelope envelope;
+    std::vector<Payload> payloads;
+    size_t payload_bytes = 0;
+  };
+
   BrokerSession(zmq::socket_t socket, std::string endpoint, v1::Welcome welcome);
   void IoLoop();
   // These require mu_ held.
-  void HandleMessage(const v1::Envelope& envelope);
-  void HandleResults(const v1::JobResults& results);
+  void HandleMessage(const v1::Envelope& envelope,
+                     const std::vector<Payload>& payloads);
+  void HandleResults(const v1::JobResults& results,
+                     const std::vector<Payload>& payloads);
   void FailJob(JobState& job, absl::Status status);
   void FailEverything(absl::Status status);
   void GrantCredit(JobState& job, uint64_t chunks);
-  void Enqueue(v1::Envelope envelope);
+  void Enqueue(v1::Envelope envelope, std::vector<Payload> payloads = {});
+  size_t Room(const JobState& job) const;
+  // Encodes `chunk` as the job's next chunk: its ChunkInput (payload index
+  // into `payloads`) and what the client keeps to decode its result.
+  absl::Status EncodeChunk(JobState& job, InputChunk chunk,
+                           v1::ChunkInput* input,
+                           std::vector<Payload>* payloads);
+  // Appends `chunk` and sends it (merged into a queued AppendInput of the
+  // same job when there is one).
+  absl::Status AppendLocked(JobState& job, InputChunk chunk);
+  // Sends pending input while there is room (and EndInput after it).
+  void FeedPending(JobState& job);
+  std::optional<InputChunk> TakePending(JobState& job);
+  void SendEndInput(JobState& job);
 
   // Constant after construction.
   const std::string endpoint_;
@@ -124,7 +182,7 @@ class BrokerSession {
   // std::mutex: see worker/thread_pool.h for why not absl::Mutex.
   std::mutex mu_;
   std::condition_variable changed_;  // any job or connection state changed
-  std::vector<v1::Envelope> outbox_;
+  std::vector<Outgoing> outbox_;
   bool stopping_ = false;
   absl::Status lost_;  // not OK once the broker is gone
   uint64_t next_request_id_ = 1;
@@ -135,6 +193,7 @@ class BrokerSession {
       status_requests_;
 };
 
+}  // namespace internal
 }  // namespace tq
 
 #endif  // TQ_CLIENT_BROKER_SESSION_H_

@@ -4,8 +4,30 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/chunk_decoder.h"
 
 namespace tq {
+
+absl::string_view ChunkResult::bits() const { return data_->output.bits(); }
+
+uint64_t ChunkResult::count() const {
+  if (kind_ == Kind::kCount) return data_->output.count();
+  uint64_t total = 0;
+  if (kind_ == Kind::kBits) {
+    for (char c : data_->output.bits()) {
+      total += std::popcount(static_cast<uint8_t>(c));
+    }
+  }
+  return total;
+}
+
+size_t ChunkResult::byte_size() const { return data_->bytes.size(); }
+
+void ChunkResult::CopyBytesTo(char* out) const { data_->bytes.CopyTo(out); }
+
+std::string ChunkResult::bytes() const { return data_->bytes.ToString(); }
+
+namespace internal {
 
 uint64_t ChunkItemCount(uint64_t last_index, uint64_t chunk_size,
                         uint64_t chunk_index) {
@@ -17,57 +39,58 @@ uint64_t ChunkItemCount(uint64_t last_index, uint64_t chunk_size,
   return (remaining < chunk_size - 1 ? remaining : chunk_size - 1) + 1;
 }
 
-absl::StatusOr<ChunkResult> ChunkResult::Decode(
-    std::shared_ptr<const JobInput> input, uint64_t chunk_size,
-    uint64_t chunk_index, v1::ChunkOutput output) {
-  ChunkResult r;
-  r.size_ = ChunkItemCount(input->last_index(), chunk_size, chunk_index);
-  if (r.size_ == 0) {
-    return absl::InternalError(absl::StrCat(
-        "broker sent a result for chunk ", chunk_index,
-        " which lies beyond the job's input"));
+absl::StatusOr<ChunkResult> ChunkDecoder::DecodeTask(ChunkMeta meta,
+                                                     const Payload& payload,
+                                                     uint64_t run_micros) {
+  auto data = std::make_shared<ChunkData>();
+  std::string scratch;
+  const absl::string_view bytes = payload.Contiguous(&scratch);
+  const uint64_t index = meta.chunk_index;
+  const uint64_t size = meta.size;
+  if (!data->output.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InternalError(
+        absl::StrCat("chunk ", index, "'s result is not a tq.v1.ChunkOutput"));
   }
-  r.first_item_ = chunk_index * chunk_size;
-  r.chunk_index_ = chunk_index;
-  r.input_ = std::move(input);
+  v1::ChunkOutput& output = data->output;
   auto mismatch = [&](absl::string_view what, uint64_t got, uint64_t want) {
-    return absl::InternalError(absl::StrCat(
-        "broker sent chunk ", chunk_index, " with ", got, " ", what,
-        " for ", r.size_, " items (expected ", want, ")"));
+    return absl::InternalError(
+        absl::StrCat("chunk ", index, " came back with ", got, " ", what,
+                     " for ", size, " items (expected ", want, ")"));
   };
+  ChunkResult r;
   switch (output.output_case()) {
     case v1::ChunkOutput::kBits: {
-      r.kind_ = Kind::kBits;
-      uint64_t want = (r.size_ + 7) / 8;
+      r.kind_ = ChunkResult::Kind::kBits;
+      const uint64_t want = (size + 7) / 8;
       if (output.bits().size() != want) {
         return mismatch("bytes", output.bits().size(), want);
       }
       // Unused high bits must be zero; clear them rather than trust them.
-      if (r.size_ % 8 != 0) {
-        std::string& bytes = *output.mutable_bits();
-        bytes.back() = static_cast<char>(static_cast<uint8_t>(bytes.back()) &
-                                         ((1u << (r.size_ % 8)) - 1));
+      if (size % 8 != 0) {
+        std::string& packed = *output.mutable_bits();
+        packed.back() = static_cast<char>(static_cast<uint8_t>(packed.back()) &
+                                          ((1u << (size % 8)) - 1));
       }
       break;
     }
     case v1::ChunkOutput::kValues:
-      r.kind_ = Kind::kValues;
-      if (static_cast<uint64_t>(output.values().values_size()) != r.size_) {
-        return mismatch("values", output.values().values_size(), r.size_);
+      r.kind_ = ChunkResult::Kind::kValues;
+      if (static_cast<uint64_t>(output.values().values_size()) != size) {
+        return mismatch("values", output.values().values_size(), size);
       }
       break;
     case v1::ChunkOutput::kLists: {
-      r.kind_ = Kind::kLists;
+      r.kind_ = ChunkResult::Kind::kLists;
       const v1::ValueLists& lists = output.lists();
-      if (static_cast<uint64_t>(lists.lengths_size()) != r.size_) {
-        return mismatch("list lengths", lists.lengths_size(), r.size_);
+      if (static_cast<uint64_t>(lists.lengths_size()) != size) {
+        return mismatch("list lengths", lists.lengths_size(), size);
       }
-      r.list_offsets_.reserve(r.size_ + 1);
+      data->list_offsets.reserve(size + 1);
       uint64_t offset = 0;
-      r.list_offsets_.push_back(0);
+      data->list_offsets.push_back(0);
       for (uint32_t length : lists.lengths()) {
         offset += length;
-        r.list_offsets_.push_back(offset);
+        data->list_offsets.push_back(offset);
       }
       if (offset != static_cast<uint64_t>(lists.values_size())) {
         return mismatch("list values", lists.values_size(), offset);
@@ -75,32 +98,55 @@ absl::StatusOr<ChunkResult> ChunkResult::Decode(
       break;
     }
     case v1::ChunkOutput::kCount:
-      r.kind_ = Kind::kCount;
-      if (output.count() > r.size_) {
-        return mismatch("as count", output.count(), r.size_);
+      r.kind_ = ChunkResult::Kind::kCount;
+      if (output.count() > size) {
+        return mismatch("as count", output.count(), size);
       }
       break;
     case v1::ChunkOutput::OUTPUT_NOT_SET:
       return absl::InternalError(
-          absl::StrCat("broker sent chunk ", chunk_index, " with no output"));
+          absl::StrCat("chunk ", index, " came back with no output"));
   }
-  r.output_ = std::move(output);
+  r.chunk_index_ = index;
+  r.first_item_ = meta.first_item;
+  r.size_ = size;
+  r.run_micros_ = run_micros;
+  r.lo_ = meta.lo;
+  if (meta.numbers != nullptr) r.numbers_ = meta.numbers->data();
+  switch (r.kind_) {
+    case ChunkResult::Kind::kBits:
+      r.bits_ = reinterpret_cast<const uint8_t*>(output.bits().data());
+      break;
+    case ChunkResult::Kind::kValues:
+      r.values_ = output.values().values().data();
+      break;
+    case ChunkResult::Kind::kLists:
+      r.values_ = output.lists().values().data();
+      r.list_offsets_ = data->list_offsets.data();
+      break;
+    default:
+      break;
+  }
+  data->meta = std::move(meta);
+  r.data_ = std::move(data);
   return r;
 }
 
-absl::Span<const uint64_t> ChunkResult::list(uint64_t i) const {
-  const auto& values = output_.lists().values();
-  return absl::Span<const uint64_t>(values.data() + list_offsets_[i],
-                                    list_offsets_[i + 1] - list_offsets_[i]);
+ChunkResult ChunkDecoder::Bytes(ChunkMeta meta, Payload payload,
+                                uint64_t run_micros) {
+  auto data = std::make_shared<ChunkData>();
+  ChunkResult r;
+  r.kind_ = ChunkResult::Kind::kBytes;
+  r.chunk_index_ = meta.chunk_index;
+  r.first_item_ = meta.first_item;
+  r.size_ = meta.size;
+  r.run_micros_ = run_micros;
+  r.lo_ = meta.first_item;
+  data->meta = std::move(meta);
+  data->bytes = std::move(payload);
+  r.data_ = std::move(data);
+  return r;
 }
 
-uint64_t ChunkResult::count() const {
-  if (kind_ == Kind::kCount) return output_.count();
-  uint64_t total = 0;
-  if (kind_ == Kind::kBits) {
-    for (char c : output_.bits()) total += std::popcount(static_cast<uint8_t>(c));
-  }
-  return total;
-}
-
+}  // namespace internal
 }  // namespace tq

@@ -1,41 +1,31 @@
-// ChunkResult: one chunk of a job's results, decoded from the wire
-// ChunkOutput. Gives each item's number n and its result (bool, value or
-// list of values), or the chunk's count under Reduction::kCount.
+// ChunkResult: one chunk of a job's results. Gives each item's number n and
+// its result (bool, value or list of values), the chunk's count under
+// Reduction::kCount, or for code jobs the result bytes as the runtime made
+// them (Python: a pickled list).
+//
+// Part of the client library's public API: no protocol types. Immutable;
+// copies share their data; safe to read from several threads.
 #ifndef TQ_CLIENT_CHUNK_RESULT_H_
 #define TQ_CLIENT_CHUNK_RESULT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
+#include <string>
 
-#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "tq/v1/tq.pb.h"
 
 namespace tq {
 
-// A job's input as the client holds it, shared by all its chunk results so
-// that each can say which number an item is. Immutable after construction.
-struct JobInput {
-  bool is_range = true;
-  uint64_t lo = 0;                // range only
-  uint64_t hi = 0;                // range only
-  std::vector<uint64_t> items;    // list only
-  // Index of the last item (the count minus one: 0..2^64-1 has 2^64 items).
-  uint64_t last_index() const { return is_range ? hi - lo : items.size() - 1; }
-};
+namespace internal {
+struct ChunkData;
+class ChunkDecoder;
+}  // namespace internal
 
-// Immutable once built; safe to read from several threads.
 class ChunkResult {
  public:
-  enum class Kind { kBits, kValues, kLists, kCount };
-
-  // Validates `output` against the chunk's shape (network input is
-  // untrusted): kInternal naming the mismatch if the broker sent a chunk
-  // with the wrong number of items or an inconsistent list encoding.
-  static absl::StatusOr<ChunkResult> Decode(
-      std::shared_ptr<const JobInput> input, uint64_t chunk_size,
-      uint64_t chunk_index, v1::ChunkOutput output);
+  enum class Kind { kBits, kValues, kLists, kCount, kBytes };
 
   uint64_t chunk_index() const { return chunk_index_; }
   // Index within the job of this chunk's first item.
@@ -43,43 +33,50 @@ class ChunkResult {
   // Items in this chunk.
   uint64_t size() const { return size_; }
   Kind kind() const { return kind_; }
+  // Wall time a worker spent on it.
+  uint64_t run_micros() const { return run_micros_; }
 
-  // The input number of item i (0 <= i < size()).
+  // Task jobs: the input number of item i (0 <= i < size()); code jobs:
+  // the item's index in the job.
   uint64_t n(uint64_t i) const {
-    return input_->is_range ? input_->lo + first_item_ + i
-                            : input_->items[first_item_ + i];
+    return numbers_ != nullptr ? numbers_[i] : lo_ + i;
   }
   // kBits: item i's result, bit i%8 of byte i/8, LSB first.
-  bool bit(uint64_t i) const {
-    return (static_cast<uint8_t>(output_.bits()[i / 8]) >> (i % 8)) & 1;
-  }
+  bool bit(uint64_t i) const { return (bits_[i / 8] >> (i % 8)) & 1; }
   // kBits: the packed bytes, ceil(size()/8) of them, unused bits zero.
-  const std::string& bits() const { return output_.bits(); }
+  absl::string_view bits() const;
   // kValues.
-  uint64_t value(uint64_t i) const { return output_.values().values(i); }
+  uint64_t value(uint64_t i) const { return values_[i]; }
   // kLists.
-  absl::Span<const uint64_t> list(uint64_t i) const;
+  absl::Span<const uint64_t> list(uint64_t i) const {
+    return absl::Span<const uint64_t>(values_ + list_offsets_[i],
+                                      list_offsets_[i + 1] - list_offsets_[i]);
+  }
   // kCount: true items in the chunk. kBits: computed by popcount.
   uint64_t count() const;
 
-  const v1::ChunkOutput& output() const { return output_; }
+  // kBytes: the result's size, and its bytes (copied out).
+  size_t byte_size() const;
+  void CopyBytesTo(char* out) const;
+  std::string bytes() const;
 
  private:
+  friend class internal::ChunkDecoder;
   ChunkResult() = default;
 
-  std::shared_ptr<const JobInput> input_;
+  std::shared_ptr<const internal::ChunkData> data_;
   uint64_t chunk_index_ = 0;
   uint64_t first_item_ = 0;
   uint64_t size_ = 0;
+  uint64_t run_micros_ = 0;
   Kind kind_ = Kind::kBits;
-  v1::ChunkOutput output_;
-  std::vector<uint64_t> list_offsets_;  // kLists: size()+1 prefix sums
+  // Views into data_, for the per-item accessors above.
+  const uint64_t* numbers_ = nullptr;  // list input; else n(i) = lo_ + i
+  uint64_t lo_ = 0;
+  const uint8_t* bits_ = nullptr;
+  const uint64_t* values_ = nullptr;
+  const uint64_t* list_offsets_ = nullptr;  // size()+1 prefix sums
 };
-
-// Items in chunk `chunk_index` of a job whose last item index is
-// `last_index`; 0 if the chunk lies beyond the input.
-uint64_t ChunkItemCount(uint64_t last_index, uint64_t chunk_size,
-                        uint64_t chunk_index);
 
 }  // namespace tq
 

@@ -10,7 +10,7 @@
 namespace tq {
 
 absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
-    int threads) {
+    int threads, const std::optional<EmbeddedPython>& python) {
   static std::atomic<uint64_t> next_id{0};
   std::unique_ptr<EmbeddedCluster> cluster(new EmbeddedCluster);
   cluster->endpoint_ =
@@ -18,6 +18,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
 
   BrokerOptions broker_options;
   broker_options.listen = {cluster->endpoint_};
+  if (python.has_value()) broker_options.allow_code = {"python"};
   cluster->broker_ =
       std::make_unique<Broker>(broker_options, &cluster->context_);
   if (absl::Status bound = cluster->broker_->Bind(); !bound.ok()) {
@@ -33,6 +34,13 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   worker_options.broker = cluster->endpoint_;
   worker_options.threads = threads;
   worker_options.name = "embedded";
+  if (python.has_value()) {
+    worker_options.allow_code = {"python"};
+    worker_options.python = python->interpreter;
+    worker_options.python_version = python->version;
+    worker_options.python_detail = python->detail;
+    worker_options.python_path = python->path;
+  }
   cluster->worker_ =
       std::make_unique<Worker>(worker_options, &cluster->context_);
   cluster->worker_thread_ = std::thread([worker = cluster->worker_.get()] {

@@ -1,4 +1,5 @@
-// EmbeddedCluster: the cluster a client runs when given no broker address.
+// Internal to the client library. EmbeddedCluster: the cluster a client
+// runs when given no broker address.
 // It is the real thing, not a copy: the same Broker and Worker code, in this
 // process, talking over inproc:// on one shared ZeroMQ context. Starting and
 // stopping involve no fixed waits (Stop() wakes each loop), so a small job
@@ -10,11 +11,13 @@
 #define TQ_CLIENT_EMBEDDED_CLUSTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "broker/broker.h"
+#include "client/options.h"
 #include "worker/worker.h"
 #include "zmq.hpp"
 
@@ -23,8 +26,10 @@ namespace tq {
 class EmbeddedCluster {
  public:
   // Binds the broker to a fresh inproc endpoint and starts the broker loop
-  // and a worker with `threads` pool threads (0 = UsableCpuCount()).
-  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(int threads);
+  // and a worker with `threads` pool threads (0 = UsableCpuCount()). With
+  // `python`, both run shipped Python code (in runner processes).
+  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(
+      int threads, const std::optional<EmbeddedPython>& python = std::nullopt);
 
   // Stops the worker, then the broker, and joins their threads.
   ~EmbeddedCluster();

@@ -2,12 +2,15 @@
 
 #include <utility>
 
+#include "client/broker_session.h"
+
 namespace tq {
 
-// JobState's submit-time fields (job_id, chunk_size, chunk_count, input) are
-// written before Submit() returns and never again, so reading them here
+// JobState's constant fields (job_id, chunk_size, chunk_count, window, range)
+// are written before Submit() returns and never again, so reading them here
 // without the session mutex is safe.
-Job::Job(BrokerSession* session, std::shared_ptr<JobState> state)
+Job::Job(internal::BrokerSession* session,
+         std::shared_ptr<internal::JobState> state)
     : session_(session), state_(std::move(state)) {}
 
 Job::~Job() { session_->Release(*state_); }
@@ -15,17 +18,43 @@ Job::~Job() { session_->Release(*state_); }
 uint64_t Job::id() const { return state_->job_id; }
 uint64_t Job::chunk_size() const { return state_->chunk_size; }
 uint64_t Job::chunk_count() const { return state_->chunk_count; }
+uint32_t Job::window() const { return state_->window; }
 
 absl::uint128 Job::item_count() const {
-  return absl::uint128(state_->input->last_index()) + 1;
+  if (!state_->streamed) return absl::uint128(state_->range_last_index) + 1;
+  return session_->ItemsAppended(*state_);
 }
 
 absl::StatusOr<std::optional<ChunkResult>> Job::Next() {
-  return session_->Next(*state_, /*ordered=*/true);
+  absl::StatusOr<JobEvent> event =
+      session_->Poll(*state_, /*ordered=*/true, /*want_room=*/false,
+                     absl::InfiniteDuration());
+  if (!event.ok()) return event.status();
+  return std::move(event->result);
 }
 
 absl::StatusOr<std::optional<ChunkResult>> Job::NextCompleted() {
-  return session_->Next(*state_, /*ordered=*/false);
+  absl::StatusOr<JobEvent> event =
+      session_->Poll(*state_, /*ordered=*/false, /*want_room=*/false,
+                     absl::InfiniteDuration());
+  if (!event.ok()) return event.status();
+  return std::move(event->result);
+}
+
+absl::StatusOr<JobEvent> Job::Poll(bool ordered, absl::Duration timeout) {
+  return session_->Poll(*state_, ordered, /*want_room=*/true, timeout);
+}
+
+size_t Job::InputRoom() const { return session_->InputRoom(*state_); }
+
+absl::Status Job::Append(InputChunk chunk) {
+  return session_->Append(*state_, std::move(chunk));
+}
+
+absl::Status Job::EndInput() { return session_->EndInput(*state_); }
+
+std::optional<UserCodeError> Job::user_code_error() const {
+  return session_->user_code_error(*state_);
 }
 
 void Job::Cancel() { session_->Cancel(*state_); }

@@ -3,36 +3,73 @@
 // (NextCompleted), not both. Memory stays bounded however large the job:
 // the broker sends a chunk only when reading has made room for it.
 //
-// Thread safety: Next/NextCompleted from one thread at a time; Cancel() from
-// any thread (e.g. a signal-watching one). Destroy every Job before its Pool.
+// Streamed input (JobSpec::input = StreamedInput): Append chunks while
+// InputRoom() > 0, then EndInput(). Poll() waits for a result or for room,
+// so one thread can feed and read without ever blocking on itself.
+//
+// Part of the client library's public API. Thread safety: reading and
+// appending from one thread at a time; Cancel() from any thread (e.g. a
+// signal-watching one). Destroy every Job before its Pool.
 #ifndef TQ_CLIENT_JOB_H_
 #define TQ_CLIENT_JOB_H_
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/numeric/int128.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "client/broker_session.h"
+#include "absl/time/time.h"
 #include "client/chunk_result.h"
+#include "client/job_spec.h"
 
 namespace tq {
 
+namespace internal {
+class BrokerSession;
+struct JobState;
+}  // namespace internal
+
+// What Job::Poll saw.
+struct JobEvent {
+  enum class Kind {
+    kResult,     // `result` holds the next chunk
+    kDone,       // every chunk was read
+    kInputRoom,  // streamed input: Append may take a chunk now
+    kTimedOut,   // nothing within the timeout; the job goes on
+  };
+  Kind kind = Kind::kTimedOut;
+  std::optional<ChunkResult> result;
+};
+
+// When a job's shipped code raised (Job's error is then kAborted): what the
+// runtime reported, to rebuild the error in the caller's language.
+struct UserCodeError {
+  uint64_t chunk_index = 0;
+  uint64_t first_item = 0;  // the chunk's first item's index in the job
+  std::string details;      // Python: a pickled dict (tq/runner.py)
+};
+
 class Job {
  public:
-  Job(BrokerSession* session, std::shared_ptr<JobState> state);
+  Job(internal::BrokerSession* session,
+      std::shared_ptr<internal::JobState> state);
   // Cancels the job if it is still running.
   ~Job();
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
   uint64_t id() const;
-  // As the broker chose them at submit time.
+  // Range input: as the broker chose them at submit time. Else 0.
   uint64_t chunk_size() const;
   uint64_t chunk_count() const;
-  // Items in the job (0..2^64-1 holds 2^64 of them).
+  // Range and list input: items in the job (0..2^64-1 holds 2^64 of them).
+  // Streamed input: the items appended so far.
   absl::uint128 item_count() const;
+  // The result window the broker granted.
+  uint32_t window() const;
 
   // The next chunk in input order; nullopt after the last. A job that failed
   // returns its error once the chunks received before the failure are read;
@@ -40,13 +77,29 @@ class Job {
   absl::StatusOr<std::optional<ChunkResult>> Next();
   // Same, in completion order.
   absl::StatusOr<std::optional<ChunkResult>> NextCompleted();
+  // Waits up to `timeout` for the next chunk (in input order if `ordered`),
+  // returning early with kInputRoom while streamed input is open and may
+  // take a chunk. Errors as for Next().
+  absl::StatusOr<JobEvent> Poll(bool ordered, absl::Duration timeout);
+
+  // Streamed input: chunks Append may take now.
+  size_t InputRoom() const;
+  // Appends one chunk (sent at once). kFailedPrecondition without room or
+  // after EndInput; kInvalidArgument if it does not fit the job (numbers for
+  // a code job, a payload over 16 MiB, an empty chunk).
+  absl::Status Append(InputChunk chunk);
+  // No more input: the job ends once the chunks appended are done.
+  absl::Status EndInput();
+
+  // The shipped code's error, once Next/Poll returned kAborted for it.
+  std::optional<UserCodeError> user_code_error() const;
 
   // Stops the job; the iterators return kCancelled at once.
   void Cancel();
 
  private:
-  BrokerSession* const session_;
-  const std::shared_ptr<JobState> state_;
+  internal::BrokerSession* const session_;
+  const std::shared_ptr<internal::JobState> state_;
 };
 
 }  // namespace tq

@@ -2,7 +2,10 @@
 // (or an embedded one) and stream the results to stdout.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -14,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "broker/job_plan.h"
 #include "client/interrupt_watcher.h"
 #include "client/number_parse.h"
 #include "client/output_writer.h"
@@ -97,20 +101,23 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
-std::string ReadInput(const std::string& path) {
-  FILE* file = path == "-" ? stdin : fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    UsageError(absl::StrCat("cannot read --input '", path, "': ", strerror(errno)));
+// Numbers per chunk of --input: --chunk-size, else what the broker would
+// choose for a range of that many items (stdin, of unknown length: as for a
+// large one), within what one chunk of numbers may hold.
+size_t ListChunkItems(const JobSpec& spec, absl::uint128 total, Pool& pool) {
+  if (spec.chunk_size != 0) return spec.chunk_size;
+  const Task* task = BuiltinTasks().Find(spec.task);
+  if (task == nullptr) return 1 << 16;  // the broker refuses the task anyway
+  ChunkSizing sizing = task->sizing(spec.reduction == Reduction::kCount
+                                        ? v1::REDUCTION_COUNT
+                                        : v1::REDUCTION_NONE);
+  sizing.max_items = std::min(sizing.max_items, kMaxListChunkItems);
+  if (total == 0) {
+    return std::clamp<uint64_t>(1 << 16, sizing.min_items, sizing.max_items);
   }
-  std::string text;
-  char buffer[1 << 16];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-  if (ferror(file)) {
-    UsageError(absl::StrCat("error reading --input '", path, "'"));
-  }
-  if (file != stdin) fclose(file);
-  return text;
+  return AutoChunkSize(static_cast<unsigned __int128>(total),
+                       std::max(1, pool.worker_threads()), sizing,
+                       task->shape());
 }
 
 ClientOptions OptionsFromFlags() {
@@ -173,8 +180,10 @@ int ShowStatus(const std::vector<std::string>& args) {
   // snapshots follow one another (JSON: one line each).
   const bool redraw = watch > 0 && !json && isatty(STDOUT_FILENO);
   for (bool first = true;; first = false) {
-    absl::StatusOr<v1::StatusReply> reply = pool->Status();
-    if (!reply.ok()) Fail(ExitCodeFor(reply.status()), reply.status().message());
+    absl::StatusOr<v1::StatusReply> reply = v1::StatusReply();
+    if (absl::Status s = pool->Status(&*reply); !s.ok()) {
+      Fail(ExitCodeFor(s), s.message());
+    }
     std::string text;
     if (json) {
       absl::StatusOr<std::string> line =
@@ -197,9 +206,16 @@ int ShowStatus(const std::vector<std::string>& args) {
   }
 }
 
-// Runs one job to the end through `writer`. Returns the exit code.
+// Where a streamed job's numbers come from (--input), read a chunk at a time.
+struct InputFeed {
+  NumberReader* reader = nullptr;
+  size_t chunk = 0;  // numbers per chunk
+};
+
+// Runs one job to the end through `writer`, feeding it from `feed` if the
+// job's input is streamed. Returns the exit code.
 int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
-           ProgressBar& progress, bool ordered) {
+           ProgressBar& progress, bool ordered, InputFeed feed = {}) {
   InterruptWatcher& watcher = InterruptWatcher::Install();
   absl::StatusOr<std::unique_ptr<Job>> job = pool.Submit(spec);
   if (!job.ok()) {
@@ -214,8 +230,29 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
   int code = kExitOk;
   auto last_flush = std::chrono::steady_clock::now();
   while (true) {
+    absl::StatusOr<JobEvent> event =
+        (*job)->Poll(ordered, absl::InfiniteDuration());
+    if (event.ok() && event->kind == JobEvent::Kind::kInputRoom) {
+      std::vector<uint64_t> numbers;
+      absl::StatusOr<size_t> read = feed.reader->Read(feed.chunk, &numbers);
+      absl::Status fed = !read.ok()  ? read.status()
+                         : *read > 0 ? (*job)->Append(std::move(numbers))
+                                     : (*job)->EndInput();
+      if (!fed.ok()) {
+        // Bad input found mid-stream: whatever was printed is not the whole.
+        (*job)->Cancel();
+        progress.Clear();
+        fprintf(stderr, "tq-client: %s%s\n", std::string(fed.message()).c_str(),
+                feed.reader->count() > 0 ? "; output is incomplete" : "");
+        code = ExitCodeFor(fed);
+        break;
+      }
+      continue;
+    }
     absl::StatusOr<std::optional<ChunkResult>> chunk =
-        ordered ? (*job)->Next() : (*job)->NextCompleted();
+        event.ok() ? absl::StatusOr<std::optional<ChunkResult>>(
+                         std::move(event->result))
+                   : event.status();
     if (!chunk.ok()) {
       progress.Clear();
       if (watcher.interrupted()) {
@@ -291,9 +328,11 @@ int Map(const std::vector<std::string>& args,
                             spec.task, "' has other results"));
   }
 
-  // The whole input is checked before anything is submitted.
-  std::vector<uint64_t> list;
-  absl::uint128 total;
+  // A range is checked before anything is submitted; so is a file of
+  // numbers, in a first pass (stdin can only be checked as it streams).
+  absl::uint128 total = 0;
+  FILE* input_file = nullptr;
+  std::string input_name;
   if (input_path.empty()) {
     absl::StatusOr<uint64_t> lo = ParseNumber(args[2]);
     if (!lo.ok()) UsageError(absl::StrCat("LO: ", lo.status().message()));
@@ -305,11 +344,25 @@ int Map(const std::vector<std::string>& args,
     spec.input = NumberRange{*lo, *hi};
     total = absl::uint128(*hi - *lo) + 1;
   } else {
-    absl::StatusOr<std::vector<uint64_t>> numbers = ParseNumberList(
-        ReadInput(input_path), input_path == "-" ? "stdin" : input_path);
-    if (!numbers.ok()) UsageError(numbers.status().message());
-    list = *std::move(numbers);
-    total = list.size();
+    input_name = input_path == "-" ? "stdin" : input_path;
+    input_file = input_path == "-" ? stdin : fopen(input_path.c_str(), "rb");
+    if (input_file == nullptr) {
+      UsageError(absl::StrCat("cannot read --input '", input_path,
+                              "': ", strerror(errno)));
+    }
+    if (input_file != stdin) {
+      NumberReader check(input_file, input_name);
+      std::vector<uint64_t> scratch;
+      while (true) {
+        absl::StatusOr<size_t> read = check.Read(1 << 16, &scratch);
+        if (!read.ok()) UsageError(read.status().message());
+        if (*read == 0) break;
+        scratch.clear();
+      }
+      total = check.count();
+      rewind(input_file);
+    }
+    spec.input = StreamedInput{};
   }
 
   std::string progress_flag = absl::GetFlag(FLAGS_progress);
@@ -326,17 +379,13 @@ int Map(const std::vector<std::string>& args,
   std::unique_ptr<OutputWriter> writer = MakeOutputWriter(*format, stdout);
   ProgressBar progress(stderr, show_progress, total);
   int code = kExitOk;
-  if (input_path.empty()) {
+  if (input_file == nullptr) {
     code = RunJob(*pool, spec, *writer, progress, ordered);
   } else {
-    // Long lists run as consecutive jobs, so output continues in input order
-    // and memory stays bounded by one job's list.
-    for (size_t start = 0; start < list.size() && code == kExitOk;
-         start += kMaxListItemsPerJob) {
-      size_t end = std::min(list.size(), start + kMaxListItemsPerJob);
-      spec.input = std::vector<uint64_t>(list.begin() + start, list.begin() + end);
-      code = RunJob(*pool, spec, *writer, progress, ordered);
-    }
+    NumberReader reader(input_file, input_name);
+    code = RunJob(*pool, spec, *writer, progress, ordered,
+                  InputFeed{&reader, ListChunkItems(spec, total, *pool)});
+    if (input_file != stdin) fclose(input_file);
   }
   progress.Clear();
   absl::Status finished = writer->Finish(code == kExitOk);

@@ -1,5 +1,8 @@
 #include "client/number_parse.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 
 namespace tq {
@@ -75,6 +78,80 @@ absl::StatusOr<std::vector<uint64_t>> ParseNumberList(absl::string_view text,
         absl::StrCat(source, " contains no numbers"));
   }
   return numbers;
+}
+
+NumberReader::NumberReader(FILE* file, std::string source)
+    : file_(file), source_(std::move(source)) {}
+
+absl::StatusOr<bool> NumberReader::Fill() {
+  if (eof_) return false;
+  constexpr size_t kBlock = 1 << 16;
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+  const size_t kept = buffer_.size();
+  buffer_.resize(kept + kBlock);
+  const size_t n = fread(buffer_.data() + kept, 1, kBlock, file_);
+  buffer_.resize(kept + n);
+  if (n == 0) {
+    if (ferror(file_)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("error reading ", source_, ": ", strerror(errno)));
+    }
+    eof_ = true;
+    return false;
+  }
+  return true;
+}
+
+absl::StatusOr<size_t> NumberReader::Read(size_t max,
+                                          std::vector<uint64_t>* out) {
+  size_t appended = 0;
+  while (appended < max) {
+    // Skip whitespace, refilling as needed.
+    while (true) {
+      while (pos_ < buffer_.size() && IsSpace(buffer_[pos_])) {
+        if (buffer_[pos_] == '\n') ++line_;
+        ++pos_;
+      }
+      if (pos_ < buffer_.size()) break;
+      absl::StatusOr<bool> more = Fill();
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        if (count_ == 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(source_, " contains no numbers"));
+        }
+        return appended;
+      }
+    }
+    // A token, possibly across a refill. No number has more than 20
+    // characters: a longer token is an error, however long it goes on.
+    constexpr size_t kLongestToken = 64;
+    size_t end = pos_;
+    while (true) {
+      while (end < buffer_.size() && !IsSpace(buffer_[end]) &&
+             end - pos_ <= kLongestToken) {
+        ++end;
+      }
+      if (end < buffer_.size() || eof_) break;
+      const size_t offset = end - pos_;
+      absl::StatusOr<bool> more = Fill();
+      if (!more.ok()) return more.status();
+      end = pos_ + offset;
+      if (!*more) break;
+    }
+    absl::StatusOr<uint64_t> number =
+        ParseNumber(absl::string_view(buffer_).substr(pos_, end - pos_));
+    if (!number.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_, ":", line_, ": ", number.status().message()));
+    }
+    out->push_back(*number);
+    ++appended;
+    ++count_;
+    pos_ = end;
+  }
+  return appended;
 }
 
 }  // namespace tq

@@ -1,12 +1,27 @@
 // ClientOptions: how tq-client (or any program using the library) reaches a
-// cluster. Every default is stated on its field.
+// cluster. Every default is stated on its field. Part of the client
+// library's public API.
 #ifndef TQ_CLIENT_OPTIONS_H_
 #define TQ_CLIENT_OPTIONS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace tq {
+
+// An embedded cluster's worker running shipped Python code in runner
+// processes (the embedded cluster may: it is the caller's own process).
+struct EmbeddedPython {
+  // The interpreter runner processes start with, e.g. sys.executable.
+  std::string interpreter;
+  // Its major.minor ("3.11") and a line for humans ("CPython 3.11.2,
+  // cloudpickle 2.2.0"), as the worker announces them.
+  std::string version;
+  std::string detail;
+  // Prepended to the runners' PYTHONPATH, so they import the caller's tq.
+  std::string path;
+};
 
 struct ClientOptions {
   // Broker endpoint, e.g. "tcp://10.0.0.1:5555". Default: empty, which runs
@@ -25,6 +40,9 @@ struct ClientOptions {
   uint32_t result_window = 0;
   // Name sent in Hello for the broker's logs. Default: empty -> "tq-client:pid".
   std::string name;
+  // Embedded cluster only: run shipped Python code too. Default: none, the
+  // embedded worker runs built-in tasks only.
+  std::optional<EmbeddedPython> embedded_python;
   // CurveZMQ (a broker only, not the embedded cluster): our secret key file
   // (tq-keygen NAME.key; its public key must be in the broker's clients
   // allowlist) and the broker's public key file (.pub). Default: both

@@ -88,7 +88,7 @@ class TrueWriter : public OutputWriter {
   explicit TrueWriter(FILE* file) : out_(file) {}
   absl::Status Write(const ChunkResult& chunk) override {
     if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("true", chunk);
-    const std::string& bits = chunk.bits();
+    const absl::string_view bits = chunk.bits();
     for (size_t byte = 0; byte < bits.size(); ++byte) {
       uint8_t b = static_cast<uint8_t>(bits[byte]);
       while (b != 0) {  // only set bits: primes are sparse
@@ -142,7 +142,7 @@ class BitmapWriter : public OutputWriter {
   explicit BitmapWriter(FILE* file) : out_(file) {}
   absl::Status Write(const ChunkResult& chunk) override {
     if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("bitmap", chunk);
-    const std::string& bits = chunk.bits();
+    const absl::string_view bits = chunk.bits();
     uint64_t items = chunk.size();
     if (pending_bits_ == 0) {
       // Aligned: whole bytes go straight out, a partial last byte waits.

@@ -6,15 +6,20 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "broker/job_plan.h"
+#include "client/broker_session.h"
+#include "client/embedded_cluster.h"
+#include "client/status_view.h"
 #include "common/curve.h"
+#include "common/payload.h"
+#include "common/protocol.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "tasks/task.h"
+#include "zmq.hpp"
 
 namespace tq {
 namespace {
-
-// The broker's default max_result_window; asking more only gets this.
-constexpr uint32_t kMaxAutomaticWindow = 256;
 
 // Memory the automatic window lets one job's results take up (in flight,
 // buffered at the broker, or waiting in the reorder buffer).
@@ -22,10 +27,11 @@ constexpr uint64_t kResultBudgetBytes = 32 << 20;
 
 // A generous guess at one chunk's result size: the spec's chunk size, or
 // the task's largest (what the broker picks for big jobs), times the bytes
-// an item's result takes on the wire.
+// an item's result takes on the wire. Code jobs: the payload limit.
 uint64_t ResultBytesPerChunk(const JobSpec& spec) {
   constexpr uint64_t kCountResult = 16;
   if (spec.reduction == Reduction::kCount) return kCountResult;
+  if (spec.code.has_value()) return kMaxPayloadBytes;
   const Task* task = BuiltinTasks().Find(spec.task);
   if (task == nullptr) return kResultBudgetBytes;  // the broker will refuse it
   const v1::Reduction none = v1::REDUCTION_NONE;
@@ -42,66 +48,83 @@ uint64_t ResultBytesPerChunk(const JobSpec& spec) {
 // Large enough to keep every worker thread busy twice over, and where
 // results are small (counts, no-ops) up to the broker's cap so that many
 // chunks share each message; else as many chunks as the budget holds.
-uint32_t AutomaticWindow(const JobSpec& spec, uint32_t worker_threads) {
+uint32_t AutomaticWindow(const JobSpec& spec, uint32_t worker_threads,
+                         uint32_t max_window) {
   const uint64_t by_memory = kResultBudgetBytes / ResultBytesPerChunk(spec);
   const uint64_t busy = std::max<uint64_t>(16, 2ull * worker_threads);
   return static_cast<uint32_t>(
-      std::min<uint64_t>(kMaxAutomaticWindow, std::max(busy, by_memory)));
+      std::min<uint64_t>(max_window, std::max(busy, by_memory)));
 }
 
-absl::StatusOr<v1::SubmitJob> ToSubmit(const JobSpec& spec, JobInput* input) {
-  v1::SubmitJob submit;
-  submit.set_task(spec.task);
-  if (const auto* range = std::get_if<NumberRange>(&spec.input)) {
-    if (range->lo > range->hi) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "range start ", range->lo, " is greater than its end ", range->hi));
-    }
-    submit.mutable_range()->set_first(range->lo);
-    submit.mutable_range()->set_last(range->hi);
-    input->is_range = true;
-    input->lo = range->lo;
-    input->hi = range->hi;
-  } else {
-    const auto& items = std::get<std::vector<uint64_t>>(spec.input);
-    if (items.empty()) {
-      return absl::InvalidArgumentError("the input list is empty");
-    }
-    if (items.size() > kMaxListItemsPerJob) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the input list has ", items.size(), " numbers; one job takes at most ",
-          kMaxListItemsPerJob, " (submit the rest as further jobs)"));
-    }
-    submit.mutable_items()->mutable_values()->Add(items.begin(), items.end());
-    input->is_range = false;
-    input->items = items;
+// Items per chunk of a list job the library cuts: the spec's, else what the
+// broker would choose for a range of that many items (so lists and ranges
+// balance alike), within what a chunk of numbers may hold.
+uint64_t ListChunkSize(const JobSpec& spec, size_t items,
+                       uint32_t worker_threads) {
+  if (spec.chunk_size != 0) return spec.chunk_size;
+  const Task* task = BuiltinTasks().Find(spec.task);
+  if (task == nullptr) return 4096;  // the broker will refuse the task
+  const v1::Reduction reduction = spec.reduction == Reduction::kCount
+                                      ? v1::REDUCTION_COUNT
+                                      : v1::REDUCTION_NONE;
+  ChunkSizing sizing = task->sizing(reduction);
+  sizing.max_items = std::min(sizing.max_items, kMaxListChunkItems);
+  return AutoChunkSize(items, worker_threads, sizing, task->shape());
+}
+
+v1::CallStyle WireCallStyle(CallStyle style) {
+  switch (style) {
+    case CallStyle::kMap: return v1::CALL_STYLE_MAP;
+    case CallStyle::kStar: return v1::CALL_STYLE_STAR;
+    case CallStyle::kApply: return v1::CALL_STYLE_APPLY;
   }
-  submit.set_chunk_size(spec.chunk_size);
-  submit.set_reduction(spec.reduction == Reduction::kCount
-                           ? v1::REDUCTION_COUNT
-                           : v1::REDUCTION_NONE);
-  for (const auto& [key, value] : spec.params) {
-    (*submit.mutable_params())[key] = value;
+  return v1::CALL_STYLE_MAP;
+}
+
+// Adds a code blob to the submit: its digest in the spec, its bytes as a
+// payload. Returns the digest.
+absl::StatusOr<std::string> AddCodeBlob(const std::string& bytes,
+                                        absl::string_view what,
+                                        v1::SubmitJob* submit,
+                                        std::vector<Payload>* payloads) {
+  if (bytes.size() > kMaxPayloadBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", what, " is ", bytes.size(), " bytes pickled; the limit is ",
+        kMaxPayloadBytes, " (16 MiB)"));
   }
-  return submit;
+  std::string digest = Sha256(bytes);
+  v1::CodeBlob* blob = submit->add_code_blobs();
+  blob->set_sha256(digest);
+  blob->set_payload(static_cast<uint32_t>(payloads->size()));
+  payloads->push_back(Payload::FromString(bytes));
+  return digest;
 }
 
 }  // namespace
 
+struct Pool::Impl {
+  ClientOptions options;
+  // Destroyed in reverse order: session, then cluster, then own context.
+  std::unique_ptr<zmq::context_t> own_context;  // remote mode only
+  std::unique_ptr<EmbeddedCluster> cluster;     // embedded mode only
+  std::unique_ptr<internal::BrokerSession> session;
+
+  ~Impl() {
+    session.reset();
+    cluster.reset();
+    own_context.reset();
+  }
+};
+
+Pool::Pool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Pool::~Pool() = default;
+
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
-  std::unique_ptr<Pool> pool(new Pool);
-  pool->options_ = options;
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
   zmq::context_t* context;
   std::string endpoint = options.broker;
-  if (endpoint.empty()) {
-    TQ_ASSIGN_OR_RETURN(pool->cluster_,
-                        EmbeddedCluster::Start(options.embedded_threads));
-    context = &pool->cluster_->context();
-    endpoint = pool->cluster_->endpoint();
-  } else {
-    pool->own_context_ = std::make_unique<zmq::context_t>();
-    context = pool->own_context_.get();
-  }
   std::string warning;
   TQ_ASSIGN_OR_RETURN(
       std::optional<CurveClientKeys> curve,
@@ -112,46 +135,130 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
     return absl::InvalidArgumentError(
         "CURVE keys are for a remote broker; give --broker (or TQ_BROKER)");
   }
-  TQ_ASSIGN_OR_RETURN(pool->session_,
-                      BrokerSession::Open(*context, endpoint,
-                                          options.connect_timeout_ms,
-                                          options.name,
-                                          curve ? &*curve : nullptr));
-  return pool;
-}
-
-Pool::~Pool() {
-  session_.reset();
-  cluster_.reset();
-  own_context_.reset();
+  if (endpoint.empty()) {
+    TQ_ASSIGN_OR_RETURN(impl->cluster,
+                        EmbeddedCluster::Start(options.embedded_threads,
+                                               options.embedded_python));
+    context = &impl->cluster->context();
+    endpoint = impl->cluster->endpoint();
+  } else {
+    impl->own_context = std::make_unique<zmq::context_t>();
+    context = impl->own_context.get();
+  }
+  TQ_ASSIGN_OR_RETURN(impl->session,
+                      internal::BrokerSession::Open(
+                          *context, endpoint, options.connect_timeout_ms,
+                          options.name, curve ? &*curve : nullptr));
+  return std::unique_ptr<Pool>(new Pool(std::move(impl)));
 }
 
 std::vector<std::string> Pool::tasks() const {
-  const auto& tasks = session_->welcome().tasks();
+  const auto& tasks = impl_->session->welcome().tasks();
   return std::vector<std::string>(tasks.begin(), tasks.end());
 }
 
-const std::string& Pool::endpoint() const { return session_->endpoint(); }
+std::vector<std::string> Pool::code_runtimes() const {
+  const auto& runtimes = impl_->session->welcome().code_runtimes();
+  return std::vector<std::string>(runtimes.begin(), runtimes.end());
+}
+
+const std::string& Pool::endpoint() const { return impl_->session->endpoint(); }
+
+bool Pool::embedded() const { return impl_->cluster != nullptr; }
 
 int Pool::worker_threads() const {
-  return static_cast<int>(session_->welcome().worker_threads());
+  // The embedded worker may not have said Hello before we did, so its
+  // threads are not in the Welcome yet; we know them anyway.
+  if (impl_->cluster != nullptr) return impl_->cluster->worker_threads();
+  return static_cast<int>(impl_->session->welcome().worker_threads());
 }
 
 absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
-  auto input = std::make_shared<JobInput>();
-  TQ_ASSIGN_OR_RETURN(v1::SubmitJob submit, ToSubmit(spec, input.get()));
-  uint32_t window = options_.result_window;
-  if (window == 0) {
-    // The embedded worker may not have said Hello before we did, so its
-    // threads are not in the Welcome yet; we know them anyway.
-    uint32_t threads = cluster_ ? static_cast<uint32_t>(cluster_->worker_threads())
-                                : session_->welcome().worker_threads();
-    window = AutomaticWindow(spec, threads);
+  auto job = std::make_shared<internal::JobState>();
+  v1::SubmitJob submit;
+  std::vector<Payload> payloads;
+  if (spec.code.has_value() == !spec.task.empty()) {
+    return absl::InvalidArgumentError(
+        "a job names either a task or code to run");
   }
-  TQ_ASSIGN_OR_RETURN(std::shared_ptr<JobState> state,
-                      session_->Submit(std::move(submit), std::move(input),
-                                       window));
-  return std::make_unique<Job>(session_.get(), std::move(state));
+  if (spec.code.has_value()) {
+    const CodeSpec& code = *spec.code;
+    job->is_code = true;
+    v1::CodeSpec* wire = submit.mutable_code();
+    wire->set_runtime(code.runtime);
+    wire->set_runtime_version(code.runtime_version);
+    wire->set_call_style(WireCallStyle(code.call_style));
+    wire->set_max_chunks_per_runner(code.max_chunks_per_runner);
+    TQ_ASSIGN_OR_RETURN(*wire->mutable_function_sha256(),
+                        AddCodeBlob(code.function, "function", &submit, &payloads));
+    if (!code.initializer.empty()) {
+      TQ_ASSIGN_OR_RETURN(
+          *wire->mutable_initializer_sha256(),
+          AddCodeBlob(code.initializer, "initializer", &submit, &payloads));
+    }
+  } else {
+    submit.set_task(spec.task);
+  }
+  const int threads = worker_threads();
+  if (const auto* range = std::get_if<NumberRange>(&spec.input)) {
+    if (range->lo > range->hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "range start ", range->lo, " is greater than its end ", range->hi));
+    }
+    if (job->is_code) {
+      return absl::InvalidArgumentError(
+          "a code job's input is streamed: give StreamedInput");
+    }
+    submit.mutable_range()->set_first(range->lo);
+    submit.mutable_range()->set_last(range->hi);
+    job->range_lo = range->lo;
+    job->range_last_index = range->hi - range->lo;
+  } else if (const auto* list = std::get_if<std::vector<uint64_t>>(&spec.input)) {
+    if (list->empty()) {
+      return absl::InvalidArgumentError("the input list is empty");
+    }
+    if (job->is_code) {
+      return absl::InvalidArgumentError(
+          "a code job's input is streamed: give StreamedInput");
+    }
+    job->streamed = true;
+    job->list = *list;
+    job->list_chunk = ListChunkSize(spec, list->size(), threads);
+    job->end_after_pending = true;
+    submit.mutable_stream()->set_encoding(v1::ITEM_ENCODING_U64LE);
+  } else {
+    const auto& stream = std::get<StreamedInput>(spec.input);
+    job->streamed = true;
+    job->pending.assign(stream.first_chunks.begin(), stream.first_chunks.end());
+    job->end_after_pending = stream.complete;
+    submit.mutable_stream()->set_encoding(job->is_code
+                                              ? v1::ITEM_ENCODING_PICKLE
+                                              : v1::ITEM_ENCODING_U64LE);
+  }
+  submit.set_chunk_size(job->streamed ? 0 : spec.chunk_size);
+  submit.set_reduction(spec.reduction == Reduction::kCount
+                           ? v1::REDUCTION_COUNT
+                           : v1::REDUCTION_NONE);
+  for (const auto& [key, value] : spec.params) {
+    (*submit.mutable_params())[key] = value;
+  }
+  submit.set_max_concurrency(spec.max_concurrency);
+  if (spec.timeout_ms < 0) {
+    return absl::InvalidArgumentError("timeout_ms must not be negative");
+  }
+  submit.set_timeout_ms(static_cast<uint64_t>(spec.timeout_ms));
+
+  const uint32_t max_window =
+      std::max(1u, impl_->session->welcome().max_result_window());
+  uint32_t window = spec.result_window != 0 ? spec.result_window
+                                            : impl_->options.result_window;
+  if (window == 0) {
+    window = AutomaticWindow(spec, static_cast<uint32_t>(threads), max_window);
+  }
+  job->window = window;
+  TQ_RETURN_IF_ERROR(
+      impl_->session->Submit(std::move(submit), std::move(payloads), job));
+  return std::make_unique<Job>(impl_->session.get(), std::move(job));
 }
 
 absl::StatusOr<std::vector<ChunkResult>> Pool::Map(const JobSpec& spec) {
@@ -164,6 +271,14 @@ absl::StatusOr<std::vector<ChunkResult>> Pool::Map(const JobSpec& spec) {
   }
 }
 
-absl::StatusOr<v1::StatusReply> Pool::Status() { return session_->Status(); }
+absl::Status Pool::Status(v1::StatusReply* reply) {
+  TQ_ASSIGN_OR_RETURN(*reply, impl_->session->Status());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Pool::StatusJson() {
+  TQ_ASSIGN_OR_RETURN(v1::StatusReply reply, impl_->session->Status());
+  return tq::StatusJson(reply);
+}
 
 }  // namespace tq

@@ -17,8 +17,12 @@
 //       if ((*chunk)->bit(i)) printf("%lu\n", (*chunk)->n(i));
 //   }
 //
-// Thread safety: Submit/Map may be called from several threads; a Pool must
-// outlive its Jobs.
+// This header, job.h, job_spec.h, chunk_result.h and options.h are the
+// library's public API: they expose no protocol, socket or cluster types
+// (the Python binding builds on them alone).
+//
+// Thread safety: Submit/Map/Status may be called from several threads; a
+// Pool must outlive its Jobs.
 #ifndef TQ_CLIENT_POOL_H_
 #define TQ_CLIENT_POOL_H_
 
@@ -26,23 +30,25 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "client/broker_session.h"
 #include "client/chunk_result.h"
-#include "client/embedded_cluster.h"
 #include "client/job.h"
 #include "client/job_spec.h"
 #include "client/options.h"
-#include "zmq.hpp"
 
 namespace tq {
 
+namespace v1 {
+class StatusReply;  // proto/tq/v1/tq.proto
+}  // namespace v1
+
 class Pool {
  public:
-  // Remote: sends Hello and waits up to options.connect_timeout_ms for the
-  // Welcome (kUnavailable naming the address if none comes; the broker's
-  // Error if it refuses). Embedded (options.broker empty): starts the
-  // in-process cluster first.
+  // Validates `options`, then remote: sends Hello and waits up to
+  // options.connect_timeout_ms for the Welcome (kUnavailable naming the
+  // address if none comes; the broker's Error if it refuses). Embedded
+  // (options.broker empty): starts the in-process cluster first.
   static absl::StatusOr<std::unique_ptr<Pool>> Connect(ClientOptions options);
 
   // Says Goodbye to the broker (cancelling unfinished jobs), stops the
@@ -53,15 +59,19 @@ class Pool {
 
   // The tasks the cluster offers, from the Welcome.
   std::vector<std::string> tasks() const;
+  // The runtimes the broker accepts code jobs for (--allow-code).
+  std::vector<std::string> code_runtimes() const;
   // The broker's address ("inproc://tq-embedded-..." when embedded).
   const std::string& endpoint() const;
-  // Worker threads connected when we said Hello.
+  bool embedded() const;
+  // Worker threads connected when we said Hello (embedded: its worker's).
   int worker_threads() const;
 
   // Submits a job and waits for the broker to accept it. kInvalidArgument
-  // for a bad spec (list empty or over kMaxListItemsPerJob, lo > hi); the
-  // broker's error for an unknown task (listing the offered ones), bad
-  // parameters or chunk size.
+  // for a bad spec (lo > hi, an empty list, both or neither of task and
+  // code, a payload over 16 MiB); the broker's error for an unknown task
+  // (listing the offered ones), bad parameters or chunk size, or code it
+  // does not run (kPermissionDenied, kFailedPrecondition naming versions).
   absl::StatusOr<std::unique_ptr<Job>> Submit(const JobSpec& spec);
 
   // Submits and collects every chunk, in input order.
@@ -70,16 +80,14 @@ class Pool {
   // The broker's operator's view: connected workers and their load, queue
   // and in-flight totals, running jobs with progress. Embedded: the
   // in-process broker's view. kUnavailable if the broker is lost.
-  absl::StatusOr<v1::StatusReply> Status();
+  absl::Status Status(v1::StatusReply* reply);
+  // The same as one line of JSON (proto3 JSON of tq.v1.StatusReply).
+  absl::StatusOr<std::string> StatusJson();
 
  private:
-  Pool() = default;
-
-  ClientOptions options_;
-  // Destroyed in reverse order: session, then cluster, then own context.
-  std::unique_ptr<zmq::context_t> own_context_;  // remote mode only
-  std::unique_ptr<EmbeddedCluster> cluster_;     // embedded mode only
-  std::unique_ptr<BrokerSession> session_;
+  struct Impl;
+  explicit Pool(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace tq

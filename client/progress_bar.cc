@@ -37,6 +37,9 @@ ProgressBar::~ProgressBar() { Clear(); }
 std::string ProgressBar::Format(absl::uint128 done, absl::uint128 total,
                                 double seconds) {
   double rate = seconds > 0 ? ToDouble(done) / seconds : 0;
+  if (total == 0) {  // unknown (streamed input): no total, no ETA
+    return absl::StrCat(Human(ToDouble(done)), " items  ", Human(rate), "/s");
+  }
   std::string line = absl::StrCat(Human(ToDouble(done)), " / ",
                                   Human(ToDouble(total)), " items  ",
                                   Human(rate), "/s");

@@ -15,7 +15,8 @@ namespace tq {
 
 class ProgressBar {
  public:
-  // Disabled bars do nothing. `total` is the job's item count.
+  // Disabled bars do nothing. `total` is the job's item count; 0 when it is
+  // not known (streamed input): the bar shows no total and no ETA.
   ProgressBar(FILE* out, bool enabled, absl::uint128 total);
   ~ProgressBar();  // clears the line
 

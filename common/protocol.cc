@@ -18,6 +18,7 @@ std::string_view BodyName(const v1::Envelope& envelope) {
     case E::kCancelJob: return "cancel_job";
     case E::kJobResults: return "job_results";
     case E::kJobFinished: return "job_finished";
+    case E::kAppendInput: return "append_input";
     case E::kAssignments: return "assignments";
     case E::kChunkReports: return "chunk_reports";
     case E::kWorkerCredit: return "worker_credit";
@@ -35,9 +36,10 @@ std::string SerializeEnvelope(const v1::Envelope& envelope) {
 }
 
 absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size) {
-  if (size > static_cast<size_t>(kMaxMessageBytes)) {
+  if (size > kMaxFrameBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "message of ", size, " bytes exceeds the limit of ", kMaxMessageBytes));
+        "envelope of ", size, " bytes exceeds the frame limit of ",
+        kMaxFrameBytes));
   }
   v1::Envelope envelope;
   if (!envelope.ParseFromArray(data, static_cast<int>(size))) {
@@ -46,6 +48,19 @@ absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size) {
   }
   if (envelope.body_case() == v1::Envelope::BODY_NOT_SET) {
     return absl::InvalidArgumentError("message has no body");
+  }
+  uint64_t total = size;
+  for (uint64_t payload : envelope.payload_sizes()) {
+    if (payload > kMaxPayloadBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("payload of ", payload, " bytes exceeds the limit of ",
+                       kMaxPayloadBytes));
+    }
+    total += payload;
+  }
+  if (total > kMaxMessageBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "message of ", total, " bytes exceeds the limit of ", kMaxMessageBytes));
   }
   return envelope;
 }

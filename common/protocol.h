@@ -18,11 +18,21 @@
 namespace tq {
 
 // Sent in Hello; peers with any other version are refused with an Error.
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 
-// Largest message a tq socket accepts (ZMQ_MAXMSGSIZE). A larger one makes
-// libzmq drop the connection of the peer that sent it.
-inline constexpr int64_t kMaxMessageBytes = 64 << 20;
+// Size limits of the framing (proto/tq/v1/tq.proto, top). No frame, the
+// envelope's included, exceeds kMaxFrameBytes: every tq socket sets it as
+// ZMQ_MAXMSGSIZE, which libzmq applies per frame, so a peer that starts a
+// larger frame is disconnected before the process holds more of it.
+inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
+// One payload: a chunk's encoded items, a chunk's result, a code blob.
+inline constexpr uint64_t kMaxPayloadBytes = uint64_t{16} << 20;
+// One message, envelope and payloads together; a receiver drops larger ones.
+inline constexpr uint64_t kMaxMessageBytes = uint64_t{64} << 20;
+
+// The most result credit a job gets from a default broker
+// (BrokerOptions::max_result_window).
+inline constexpr uint32_t kDefaultMaxResultWindow = 256;
 
 // Liveness defaults: send something at least every interval; a peer silent
 // for the timeout is gone.
@@ -32,11 +42,13 @@ inline constexpr int64_t kDefaultHeartbeatTimeoutMs = 5000;
 // The envelope's body name ("hello", "submit_job", ...), "empty" if unset.
 std::string_view BodyName(const v1::Envelope& envelope);
 
-// Serializes `envelope` into a string (the one frame on the wire).
+// Serializes `envelope` into a string (the message's first frame).
 std::string SerializeEnvelope(const v1::Envelope& envelope);
 
-// Parses one frame. Network input is untrusted: an oversized or malformed
-// frame, or one with no body, is kInvalidArgument naming what was wrong.
+// Parses an envelope frame. Network input is untrusted: an oversized or
+// malformed frame, or one with no body, is kInvalidArgument naming what was
+// wrong. The payload sizes it announces are checked against the limits
+// above here, and against the frames that follow by the socket layer.
 absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size);
 
 // The wire form of a status (code number + message), and back.

@@ -9,7 +9,7 @@ namespace tq {
 
 void ConfigureSocket(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::linger, 500);
-  socket.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
   socket.set(zmq::sockopt::heartbeat_ivl, 1000);
   socket.set(zmq::sockopt::heartbeat_timeout, 5000);
   socket.set(zmq::sockopt::heartbeat_ttl, 5000);
@@ -22,70 +22,173 @@ std::string LastEndpoint(const zmq::socket_t& socket) {
   return socket.get(zmq::sockopt::last_endpoint);
 }
 
-absl::Status Send(zmq::socket_t& dealer, const v1::Envelope& envelope) {
-  std::string bytes = SerializeEnvelope(envelope);
-  try {
-    if (!dealer.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
-      return absl::UnavailableError("send would block");
-    }
-  } catch (const zmq::error_t& e) {
-    return absl::UnavailableError(absl::StrCat("send failed: ", e.what()));
-  }
-  return absl::OkStatus();
+namespace {
+
+// Frames at most this small are copied into the message (libzmq keeps them
+// inline); larger ones are handed over by reference.
+constexpr size_t kCopyFrameBytes = 64;
+
+void ReleaseFrameOwner(void* /*data*/, void* hint) {
+  delete static_cast<std::shared_ptr<const void>*>(hint);
 }
 
-absl::Status SendTo(zmq::socket_t& router, const std::string& routing_id,
-                    const v1::Envelope& envelope) {
+zmq::message_t FrameMessage(const PayloadFrame& frame) {
+  if (frame.size <= kCopyFrameBytes) {
+    return zmq::message_t(frame.data, frame.size);
+  }
+  // libzmq never writes to a message's data; the owner keeps it alive until
+  // libzmq is done with it (after the send, possibly on its I/O thread).
+  return zmq::message_t(const_cast<char*>(frame.data), frame.size,
+                        &ReleaseFrameOwner,
+                        new std::shared_ptr<const void>(frame.owner));
+}
+
+// Sends the envelope and payload frames that follow an optional routing id.
+absl::StatusOr<size_t> SendFrames(zmq::socket_t& socket,
+                                  const std::string* routing_id,
+                                  v1::Envelope& envelope,
+                                  const std::vector<Payload>& payloads) {
+  envelope.clear_payload_sizes();
+  for (const Payload& payload : payloads) envelope.add_payload_sizes(payload.size());
   std::string bytes = SerializeEnvelope(envelope);
+  size_t sent = bytes.size();
   try {
-    if (!router.send(zmq::buffer(routing_id),
+    // dontwait on every frame: libzmq admits or refuses a message at its
+    // first frame (the high-water mark counts whole messages), so a message
+    // is never cut off half-way.
+    if (routing_id != nullptr &&
+        !socket.send(zmq::buffer(*routing_id),
                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return absl::UnavailableError("peer queue full");
     }
-    if (!router.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
-      return absl::UnavailableError("peer queue full");
+    size_t remaining_frames = 0;
+    for (const Payload& payload : payloads) remaining_frames += payload.frames().size();
+    if (!socket.send(zmq::buffer(bytes),
+                     (remaining_frames > 0 ? zmq::send_flags::sndmore
+                                           : zmq::send_flags::none) |
+                         zmq::send_flags::dontwait)) {
+      return absl::UnavailableError(routing_id != nullptr ? "peer queue full"
+                                                          : "send would block");
+    }
+    for (const Payload& payload : payloads) {
+      for (const PayloadFrame& frame : payload.frames()) {
+        --remaining_frames;
+        zmq::message_t message = FrameMessage(frame);
+        sent += frame.size;
+        if (!socket.send(message, (remaining_frames > 0 ? zmq::send_flags::sndmore
+                                                        : zmq::send_flags::none) |
+                                      zmq::send_flags::dontwait)) {
+          return absl::UnavailableError("send would block mid-message");
+        }
+      }
     }
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH under ZMQ_ROUTER_MANDATORY: the peer has disconnected.
-    return absl::UnavailableError(absl::StrCat("peer unreachable: ", e.what()));
+    return absl::UnavailableError(absl::StrCat(
+        routing_id != nullptr ? "peer unreachable: " : "send failed: ", e.what()));
   }
-  return absl::OkStatus();
+  return sent;
+}
+
+// Checks the frames after the envelope against its payload_sizes and turns
+// them into payloads, without copying.
+absl::StatusOr<std::vector<Payload>> GatherPayloads(
+    const v1::Envelope& envelope, std::vector<zmq::message_t>& frames) {
+  std::vector<Payload> payloads;
+  payloads.reserve(envelope.payload_sizes_size());
+  size_t next = 0;
+  for (uint64_t size : envelope.payload_sizes()) {
+    const size_t count = FramesForPayload(size);
+    if (frames.size() - next < count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message announces ", envelope.payload_sizes_size(),
+          " payloads but carries too few frames"));
+    }
+    std::vector<PayloadFrame> parts;
+    parts.reserve(count);
+    for (size_t k = 0; k < count; ++k, ++next) {
+      const size_t expected =
+          k + 1 < count ? kMaxFrameBytes : size - (count - 1) * kMaxFrameBytes;
+      if (frames[next].size() != expected) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "payload frame of ", frames[next].size(), " bytes where ",
+            expected, " were announced"));
+      }
+      auto owner = std::make_shared<zmq::message_t>(std::move(frames[next]));
+      const char* data = static_cast<const char*>(owner->data());
+      parts.push_back(PayloadFrame{owner, data, expected});
+    }
+    payloads.push_back(Payload::FromFrames(std::move(parts)));
+  }
+  if (next != frames.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "message carries ", frames.size() - next,
+        " frames beyond the payloads it announces"));
+  }
+  return payloads;
+}
+
+}  // namespace
+
+absl::StatusOr<size_t> Send(zmq::socket_t& dealer, v1::Envelope& envelope,
+                            const std::vector<Payload>& payloads) {
+  return SendFrames(dealer, nullptr, envelope, payloads);
+}
+
+absl::StatusOr<size_t> SendTo(zmq::socket_t& router,
+                              const std::string& routing_id,
+                              v1::Envelope& envelope,
+                              const std::vector<Payload>& payloads) {
+  return SendFrames(router, &routing_id, envelope, payloads);
 }
 
 std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
   zmq::message_t first;
   if (!socket.recv(first, zmq::recv_flags::dontwait)) return std::nullopt;
   Received received;
-  zmq::message_t payload;
-  bool have_payload = true;
+  zmq::message_t head;
+  bool have_head = true;
   if (is_router) {
     received.routing_id = first.to_string();
-    if (!first.more() || !socket.recv(payload, zmq::recv_flags::none)) {
-      have_payload = false;
+    if (!first.more() || !socket.recv(head, zmq::recv_flags::none)) {
+      have_head = false;
     }
   } else {
-    payload = std::move(first);
+    head = std::move(first);
   }
-  bool extra_frames = false;
+  // The rest of the message is already here: libzmq delivers whole messages.
+  std::vector<zmq::message_t> frames;
+  uint64_t bytes = head.size();
+  bool oversized = false;
   while (socket.get(zmq::sockopt::rcvmore)) {
-    zmq::message_t discard;
-    (void)socket.recv(discard, zmq::recv_flags::none);
-    extra_frames = true;
+    zmq::message_t frame;
+    (void)socket.recv(frame, zmq::recv_flags::none);
+    bytes += frame.size();
+    if (bytes > kMaxMessageBytes) oversized = true;
+    if (!oversized) frames.push_back(std::move(frame));
   }
-  received.bytes = payload.size();
-  if (have_payload) {
-    // Metadata, not payload: a peer cannot forge it.
-    if (const char* user_id = zmq_msg_gets(payload.handle(), "User-Id")) {
-      received.user_id = user_id;
-    }
+  received.bytes = bytes;
+  if (!have_head) {
+    received.envelope = absl::InvalidArgumentError("message has no envelope frame");
+    return received;
   }
-  if (!have_payload) {
-    received.envelope = absl::InvalidArgumentError("message has no payload frame");
-  } else if (extra_frames) {
-    received.envelope = absl::InvalidArgumentError(
-        "message has more than one frame; tq sends exactly one");
+  // Metadata, not payload: a peer cannot forge it.
+  if (const char* user_id = zmq_msg_gets(head.handle(), "User-Id")) {
+    received.user_id = user_id;
+  }
+  if (oversized) {
+    received.envelope = absl::InvalidArgumentError(absl::StrCat(
+        "message of more than ", kMaxMessageBytes, " bytes"));
+    return received;
+  }
+  received.envelope = ParseEnvelope(head.data(), head.size());
+  if (!received.envelope.ok()) return received;
+  absl::StatusOr<std::vector<Payload>> payloads =
+      GatherPayloads(*received.envelope, frames);
+  if (!payloads.ok()) {
+    received.envelope = payloads.status();
   } else {
-    received.envelope = ParseEnvelope(payload.data(), payload.size());
+    received.payloads = *std::move(payloads);
   }
   return received;
 }

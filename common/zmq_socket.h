@@ -1,7 +1,9 @@
 // Thin helpers over cppzmq shared by the broker, worker and client loops:
-// socket options every tq socket needs, sending and receiving one Envelope per
-// message, and a poll that survives EINTR. Sockets are not thread-safe: each
-// is used by the one thread that owns it.
+// socket options every tq socket needs, sending and receiving messages (an
+// Envelope frame, then its payloads' frames: proto/tq/v1/tq.proto), and a
+// poll that survives EINTR. Payload frames are sent and received without
+// copying their bytes. Sockets are not thread-safe: each is used by the one
+// thread that owns it.
 #ifndef TQ_COMMON_ZMQ_SOCKET_H_
 #define TQ_COMMON_ZMQ_SOCKET_H_
 
@@ -12,32 +14,58 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/payload.h"
 #include "tq/v1/tq.pb.h"
 #include "zmq.hpp"
 
 namespace tq {
 
-// Applies what every tq socket needs: finite linger, ZMQ_MAXMSGSIZE,
-// ZMTP heartbeats; on a ROUTER also ZMQ_ROUTER_MANDATORY (so a send to a
-// vanished peer fails loudly instead of vanishing).
+// Applies what every tq socket needs: finite linger, ZMQ_MAXMSGSIZE (per
+// frame: kMaxFrameBytes), ZMTP heartbeats; on a ROUTER also
+// ZMQ_ROUTER_MANDATORY (so a send to a vanished peer fails loudly instead of
+// vanishing).
 void ConfigureSocket(zmq::socket_t& socket);
 
 // The endpoint a socket actually bound (resolves "tcp://127.0.0.1:*").
 std::string LastEndpoint(const zmq::socket_t& socket);
 
-// DEALER side: sends one envelope without blocking. kUnavailable if the
-// message cannot be queued now (no connection yet / high-water mark).
-absl::Status Send(zmq::socket_t& dealer, const v1::Envelope& envelope);
+// DEALER side: sends one message without blocking: `envelope` (its
+// payload_sizes are set here from `payloads`), then the payloads' frames.
+// kUnavailable if it cannot be queued now (no connection yet / high-water
+// mark). Returns the bytes sent.
+absl::StatusOr<size_t> Send(zmq::socket_t& dealer, v1::Envelope& envelope,
+                            const std::vector<Payload>& payloads = {});
 
-// ROUTER side: sends one envelope to `routing_id` without blocking.
-// kUnavailable if that peer is gone or its queue is full.
-absl::Status SendTo(zmq::socket_t& router, const std::string& routing_id,
-                    const v1::Envelope& envelope);
+// ROUTER side: the same, to `routing_id`. kUnavailable if that peer is gone
+// or its queue is full.
+absl::StatusOr<size_t> SendTo(zmq::socket_t& router,
+                              const std::string& routing_id,
+                              v1::Envelope& envelope,
+                              const std::vector<Payload>& payloads = {});
+
+// For envelopes the caller keeps unchanged (small ones, tests): sends a copy.
+inline absl::StatusOr<size_t> Send(zmq::socket_t& dealer,
+                                   const v1::Envelope& envelope,
+                                   const std::vector<Payload>& payloads = {}) {
+  v1::Envelope copy = envelope;
+  return Send(dealer, copy, payloads);
+}
+inline absl::StatusOr<size_t> SendTo(zmq::socket_t& router,
+                                     const std::string& routing_id,
+                                     const v1::Envelope& envelope,
+                                     const std::vector<Payload>& payloads = {}) {
+  v1::Envelope copy = envelope;
+  return SendTo(router, routing_id, copy, payloads);
+}
 
 // One received message, parsed or not.
 struct Received {
   std::string routing_id;  // ROUTER only
+  // Not OK if the envelope is malformed or the frames after it do not match
+  // its payload_sizes; then `payloads` is empty.
   absl::StatusOr<v1::Envelope> envelope;
+  // The payloads the envelope announced, in order.
+  std::vector<Payload> payloads;
   size_t bytes = 0;
   // The ZAP handler's User-Id for the sender's connection (message
   // metadata, set by libzmq); empty when no ZAP handler authenticated it.
@@ -45,8 +73,8 @@ struct Received {
 };
 
 // Receives one message if one is waiting (non-blocking), else nullopt.
-// Unexpected extra frames make the envelope an InvalidArgument error; they
-// are consumed either way.
+// Frames that do not match the envelope's payload_sizes make the envelope an
+// InvalidArgument error; they are consumed either way.
 std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router);
 
 // zmq::poll that returns 0 (nothing ready) when interrupted by a signal.

@@ -1,53 +1,102 @@
 #include "worker/chunk_runner.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "absl/status/status.h"
-#include "absl/types/span.h"
+#include "absl/strings/str_cat.h"
 #include "common/protocol.h"
 
 namespace tq {
 namespace {
 
-// The task's view of a chunk's numbers: the one place the worker reads their
-// wire form. That form is about to change (lists as raw little-endian uint64
-// frames instead of a repeated protobuf field); only this function should
-// have to follow. A list is a view into `input`, which must outlive the
-// result. A chunk with neither form becomes an empty list, which Task::Run
-// refuses.
-TaskInput TaskInputOf(const v1::ChunkInput& input) {
-  if (input.has_range()) {
-    return TaskInput::Range(input.range().first(), input.range().last());
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "U64LE payloads are read with memcpy: a little-endian host");
+
+absl::Status RunTask(const TaskRegistry& registry, const ChunkWork& work,
+                     v1::ChunkOutput* output) {
+  const v1::Assignment& assignment = work.assignment;
+  absl::StatusOr<const Task*> task = registry.Lookup(assignment.task());
+  if (!task.ok()) return task.status();
+  const v1::ChunkInput& input = assignment.input();
+  switch (input.input_case()) {
+    case v1::ChunkInput::kRange:
+      return (*task)->Run(TaskInput::Range(input.range().first(),
+                                           input.range().last()),
+                          assignment.params(), assignment.reduction(), output);
+    case v1::ChunkInput::kPayload: {
+      if (input.encoding() != v1::ITEM_ENCODING_U64LE) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "task '", assignment.task(), "' takes 8-byte numbers, not encoding ",
+            input.encoding()));
+      }
+      absl::StatusOr<std::vector<uint64_t>> numbers =
+          DecodeNumbers(work.input, input);
+      if (!numbers.ok()) return numbers.status();
+      return (*task)->Run(TaskInput::List(*numbers), assignment.params(),
+                          assignment.reduction(), output);
+    }
+    case v1::ChunkInput::INPUT_NOT_SET:
+      break;
   }
-  const google::protobuf::RepeatedField<uint64_t>& items =
-      input.items().values();
-  return TaskInput::List(absl::MakeConstSpan(items.data(), items.size()));
+  return absl::InvalidArgumentError("the chunk has no input");
 }
 
 }  // namespace
 
-v1::ChunkReport RunChunk(const TaskRegistry& registry,
-                         const v1::Assignment& assignment) {
-  v1::ChunkReport report;
-  report.set_job_id(assignment.job_id());
-  report.set_chunk_index(assignment.chunk_index());
-  report.set_attempt(assignment.attempt());
-  auto start = std::chrono::steady_clock::now();
-  absl::Status status;
-  absl::StatusOr<const Task*> task = registry.Lookup(assignment.task());
-  if (!task.ok()) {
-    status = task.status();
-  } else {
-    status = (*task)->Run(TaskInputOf(assignment.input()), assignment.params(),
-                          assignment.reduction(), report.mutable_output());
+absl::StatusOr<std::vector<uint64_t>> DecodeNumbers(
+    const Payload& payload, const v1::ChunkInput& input) {
+  const uint64_t total = input.item_count();
+  if (payload.size() != total * 8 || total == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a payload of ", payload.size(), " bytes cannot hold ",
+                     total, " 8-byte numbers"));
   }
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  report.set_run_micros(
+  const uint64_t offset = input.offset();
+  const uint64_t count = input.count() == 0 ? total - std::min(offset, total)
+                                            : input.count();
+  if (offset >= total || count > total - offset) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items ", offset, "..+", count, " are beyond the ",
+                     total, " the payload holds"));
+  }
+  std::vector<uint64_t> numbers(count);
+  uint64_t skip = offset * 8;
+  char* out = reinterpret_cast<char*>(numbers.data());
+  uint64_t want = count * 8;
+  for (const PayloadFrame& frame : payload.frames()) {
+    if (want == 0) break;
+    if (skip >= frame.size) {
+      skip -= frame.size;
+      continue;
+    }
+    const uint64_t n = std::min<uint64_t>(frame.size - skip, want);
+    std::memcpy(out, frame.data + skip, n);
+    out += n;
+    want -= n;
+    skip = 0;
+  }
+  return numbers;
+}
+
+ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work) {
+  const v1::Assignment& assignment = work.assignment;
+  ChunkDone done;
+  done.report.set_job_id(assignment.job_id());
+  done.report.set_chunk_index(assignment.chunk_index());
+  done.report.set_attempt(assignment.attempt());
+  const auto start = std::chrono::steady_clock::now();
+  v1::ChunkOutput output;
+  absl::Status status = RunTask(registry, work, &output);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  done.report.set_run_micros(
       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  if (!status.ok()) {
-    *report.mutable_error() = ErrorFromStatus(status, assignment.job_id());
+  if (status.ok()) {
+    done.result = Payload::FromString(output.SerializeAsString());
+  } else {
+    *done.report.mutable_error() = ErrorFromStatus(status, assignment.job_id());
   }
-  return report;
+  return done;
 }
 
 }  // namespace tq

@@ -1,4 +1,4 @@
-// Where pool threads leave finished ChunkReports for the worker loop: a
+// Where pool threads leave finished chunks (ChunkDone) for the worker loop: a
 // mutex-guarded list plus a Wakeup whose fd the loop polls. Pool threads never
 // touch the socket; the loop takes everything at once and sends it as one
 // ChunkReports message.
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/wakeup.h"
-#include "tq/v1/tq.pb.h"
+#include "worker/chunk_work.h"
 
 namespace tq {
 
@@ -18,16 +18,16 @@ class CompletionQueue {
  public:
   // Adds a report; wakes the loop if the queue was empty (otherwise a wake
   // is already pending).
-  void Push(v1::ChunkReport report);
+  void Push(ChunkDone done);
   // Clears the wakeup, then hands over every report queued so far.
-  std::vector<v1::ChunkReport> TakeAll();
+  std::vector<ChunkDone> TakeAll();
   // Readable when reports are waiting (poll for POLLIN).
   int fd() const { return wakeup_.fd(); }
 
  private:
   Wakeup wakeup_;
   std::mutex mutex_;
-  std::vector<v1::ChunkReport> reports_;  // guarded by mutex_
+  std::vector<ChunkDone> reports_;  // guarded by mutex_
 };
 
 }  // namespace tq

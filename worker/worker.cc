@@ -76,7 +76,7 @@ class Worker::Loop {
       return absl::InvalidArgumentError(curve.status().message());
     if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
     curve_ = *std::move(curve);
-    WorkerSession session(options_);
+    WorkerSession session(options_, WorkerCapabilities{BuiltinTasks().Names(), {}});
     absl::Status status;
     {
       // Destroyed before returning: joins the threads, so chunks of lost
@@ -112,10 +112,11 @@ class Worker::Loop {
         stop_wakeup_.Drain();
         session.OnStopRequested(now);
       }
-      std::vector<v1::ChunkReport> finished = completions_.TakeAll();
+      std::vector<ChunkDone> finished = completions_.TakeAll();
       if (monitor_ != nullptr) {
-        for (const v1::ChunkReport& report : finished)
-          monitor_->OnChunkFinished(report);
+        for (const ChunkDone& done : finished) {
+          monitor_->OnChunkFinished(done.report);
+        }
       }
       if (!finished.empty()) session.OnChunksFinished(std::move(finished), now);
       for (int i = 0; i < kMaxReceivesPerIteration && !session.done(); ++i) {
@@ -127,7 +128,7 @@ class Worker::Loop {
                            received->envelope.status().ToString()));
           continue;
         }
-        session.OnMessage(*received->envelope, now);
+        session.OnMessage(*received->envelope, received->payloads, now);
       }
       session.OnTick(now);
       ReportHandshakeFailures(now);
@@ -208,24 +209,27 @@ class Worker::Loop {
   // Carries out the session's decisions.
   void Execute(WorkerSession& session, ThreadPool& pool) {
     for (const std::string& note : session.TakeNotes()) Log(note);
-    for (const v1::Envelope& envelope : session.TakeOutgoing()) {
-      if (absl::Status s = Send(*socket_, envelope); !s.ok()) {
-        Log(absl::StrCat("could not send ", std::string(BodyName(envelope)),
-                         ": ", s.ToString()));
+    for (WorkerMessage& message : session.TakeOutgoing()) {
+      absl::StatusOr<size_t> sent =
+          Send(*socket_, message.envelope, message.payloads);
+      if (!sent.ok()) {
+        Log(absl::StrCat("could not send ",
+                         std::string(BodyName(message.envelope)), ": ",
+                         sent.status().ToString()));
       } else if (monitor_ != nullptr) {
-        monitor_->AddSentBytes(envelope.ByteSizeLong());
+        monitor_->AddSentBytes(*sent);
       }
     }
-    std::vector<v1::Assignment> to_start = session.TakeChunksToStart();
+    std::vector<ChunkWork> to_start = session.TakeChunksToStart();
     std::vector<std::function<void()>> work;
     work.reserve(to_start.size());
     const TaskRegistry& tasks = BuiltinTasks();
-    for (v1::Assignment& assignment : to_start) {
-      work.push_back([this, &tasks, assignment = std::move(assignment)] {
+    for (ChunkWork& chunk : to_start) {
+      work.push_back([this, &tasks, chunk = std::move(chunk)] {
         busy_threads_.fetch_add(1, std::memory_order_relaxed);
-        v1::ChunkReport report = RunChunk(tasks, assignment);
+        ChunkDone done = RunTaskChunk(tasks, chunk);
         busy_threads_.fetch_sub(1, std::memory_order_relaxed);
-        completions_.Push(std::move(report));
+        completions_.Push(std::move(done));
       });
     }
     pool.ScheduleAll(std::move(work));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/protocol.h"
@@ -47,6 +48,23 @@ struct WorkerOptions {
   // back-off, like an absent broker.
   std::string curve_key_file;
   std::string curve_server_key_file;
+  // Runtimes to run shipped code in (--allow-code=python): {"python"}.
+  // Empty (the default): built-in tasks only; code chunks never come.
+  std::vector<std::string> allow_code;
+  // The interpreter for Python runner processes (--python). Default:
+  // "python3" from PATH. Run() checks it once (version, cloudpickle, tq).
+  std::string python = "python3";
+  // The Python version and detail to announce instead of asking the
+  // interpreter (the embedded cluster knows them; tests fake a version).
+  // Empty: ask it.
+  std::string python_version;
+  std::string python_detail;
+  // Prepended to the runners' PYTHONPATH. Default: empty, nothing.
+  std::string python_path;
+  // Run runner processes as this user (--code-user), so shipped code cannot
+  // read what the worker's user can (its CURVE secret key). Needs root.
+  // Default: empty, the worker's own user.
+  std::string code_user;
 };
 
 class Worker {

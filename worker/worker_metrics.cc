@@ -54,7 +54,7 @@ void WorkerMetrics::SetState(int busy_threads, int capacity, bool connected) {
 }
 
 void WorkerMetrics::OnChunkFinished(const v1::ChunkReport &report) {
-  if (report.outcome_case() == v1::ChunkReport::kOutput) {
+  if (!report.has_error()) {
     chunks_ok_.Increment();
   } else {
     chunks_error_.Increment();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/cpu_count.h"
@@ -27,8 +28,10 @@ WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
   return options;
 }
 
-WorkerSession::WorkerSession(const WorkerOptions& options)
+WorkerSession::WorkerSession(const WorkerOptions& options,
+                             WorkerCapabilities capabilities)
     : options_(options),
+      capabilities_(std::move(capabilities)),
       adaptive_prefetch_(options.prefetch < 0),
       // Adaptive: the old fixed default until the first chunk is measured.
       capacity_(std::max(1, options.threads) +
@@ -58,6 +61,10 @@ void WorkerSession::OnConnected(int64_t now_us) {
   hello->set_name(options_.name);
   hello->set_threads(static_cast<uint32_t>(options_.threads));
   hello->set_credit(static_cast<uint32_t>(granted_));
+  for (const std::string& task : capabilities_.tasks) hello->add_tasks(task);
+  for (const v1::Runtime& runtime : capabilities_.runtimes) {
+    *hello->add_runtimes() = runtime;
+  }
   Emit(std::move(envelope), now_us);
   // No Welcome within the back-off: try again on a new socket, waiting
   // twice as long next time.
@@ -66,7 +73,9 @@ void WorkerSession::OnConnected(int64_t now_us) {
   last_receive_us_ = now_us;
 }
 
-void WorkerSession::OnMessage(const v1::Envelope& envelope, int64_t now_us) {
+void WorkerSession::OnMessage(const v1::Envelope& envelope,
+                              const std::vector<Payload>& payloads,
+                              int64_t now_us) {
   if (state_ != State::kAwaitingWelcome && state_ != State::kWelcomed) return;
   last_receive_us_ = now_us;
   switch (envelope.body_case()) {
@@ -132,12 +141,20 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope, int64_t now_us) {
         Violation("assignments before welcome");
         break;
       }
+      for (const v1::CodeBlob& blob : envelope.assignments().code_blobs()) {
+        if (blob.payload() >= payloads.size()) {
+          Violation("code blob names a payload the message lacks");
+          continue;
+        }
+        code_.Put(blob.sha256(), payloads[blob.payload()]);
+      }
       for (const v1::Assignment& assignment : envelope.assignments().assignments()) {
-        HandleAssignment(assignment);
+        HandleAssignment(assignment, payloads, now_us);
       }
       break;
     case v1::Envelope::kRevokeJob:
       HandleRevoke(envelope.revoke_job().job_id());
+      revoked_.push_back(envelope.revoke_job().job_id());
       break;
     default:
       Violation(absl::StrCat("unexpected ", std::string(BodyName(envelope))));
@@ -149,9 +166,10 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope, int64_t now_us) {
   Flush(now_us);
 }
 
-void WorkerSession::OnChunksFinished(std::vector<v1::ChunkReport> reports,
+void WorkerSession::OnChunksFinished(std::vector<ChunkDone> done,
                                      int64_t now_us) {
-  for (v1::ChunkReport& report : reports) {
+  for (ChunkDone& chunk_done : done) {
+    v1::ChunkReport& report = chunk_done.report;
     auto it = running_.find({report.job_id(), report.chunk_index()});
     if (it == running_.end()) {
       ++discarded_reports_;  // not something we started: a loop bug
@@ -164,7 +182,7 @@ void WorkerSession::OnChunksFinished(std::vector<v1::ChunkReport> reports,
     MeasureRunTime(report.run_micros());
     if (chunk.epoch == epoch_ && state_ == State::kWelcomed) {
       report.set_attempt(chunk.attempt);
-      reports_to_send_.push_back(std::move(report));
+      reports_to_send_.push_back(std::move(chunk_done));
     } else {
       ++discarded_reports_;  // its session is gone; the broker requeued it
     }
@@ -211,11 +229,11 @@ void WorkerSession::OnStopRequested(int64_t now_us) {
   if (state_ == State::kWelcomed) {
     v1::Envelope envelope;
     v1::Drain* drain = envelope.mutable_drain();
-    for (const v1::Assignment& assignment : queued_) {
+    for (const ChunkWork& work : queued_) {
       v1::ChunkRef* ref = drain->add_returned();
-      ref->set_job_id(assignment.job_id());
-      ref->set_chunk_index(assignment.chunk_index());
-      ref->set_attempt(assignment.attempt());
+      ref->set_job_id(work.assignment.job_id());
+      ref->set_chunk_index(work.assignment.chunk_index());
+      ref->set_attempt(work.assignment.attempt());
     }
     Emit(std::move(envelope), now_us);
   }
@@ -227,12 +245,16 @@ void WorkerSession::OnStopRequested(int64_t now_us) {
 
 // ----------------------------------------------------------------- outputs
 
-std::vector<v1::Envelope> WorkerSession::TakeOutgoing() {
+std::vector<WorkerMessage> WorkerSession::TakeOutgoing() {
   return std::exchange(outgoing_, {});
 }
 
-std::vector<v1::Assignment> WorkerSession::TakeChunksToStart() {
+std::vector<ChunkWork> WorkerSession::TakeChunksToStart() {
   return std::exchange(to_start_, {});
+}
+
+std::vector<uint64_t> WorkerSession::TakeRevokedJobs() {
+  return std::exchange(revoked_, {});
 }
 
 bool WorkerSession::TakeReconnect() { return std::exchange(reconnect_, false); }
@@ -255,7 +277,9 @@ int64_t WorkerSession::NextDeadlineUs() const {
 
 // ----------------------------------------------------------------- helpers
 
-void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
+void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
+                                     const std::vector<Payload>& payloads,
+                                     int64_t now_us) {
   ChunkKey key{assignment.job_id(), assignment.chunk_index()};
   if (stopping_) {
     // Sent before the broker saw our Drain: hand it straight back.
@@ -264,7 +288,7 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
     ref->set_job_id(key.first);
     ref->set_chunk_index(key.second);
     ref->set_attempt(assignment.attempt());
-    outgoing_.push_back(std::move(envelope));
+    Emit(std::move(envelope), now_us);
     return;
   }
   if (granted_ <= 0) {
@@ -282,20 +306,63 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment) {
                                   " re-assigned while running; adopted"));
     return;
   }
-  for (v1::Assignment& queued : queued_) {
-    if (queued.job_id() == key.first && queued.chunk_index() == key.second) {
-      queued.set_attempt(assignment.attempt());
+  for (ChunkWork& queued : queued_) {
+    if (queued.assignment.job_id() == key.first &&
+        queued.assignment.chunk_index() == key.second) {
+      queued.assignment.set_attempt(assignment.attempt());
       return;
     }
   }
-  queued_.push_back(assignment);
+  ChunkWork work{assignment, {}, {}, {}};
+  if (assignment.input().input_case() == v1::ChunkInput::kPayload) {
+    if (assignment.input().payload() >= payloads.size()) {
+      RefuseChunk(assignment, v1::FAILURE_RETRYABLE,
+                  absl::InvalidArgumentError(
+                      "the assignment names a payload its message lacks"));
+      return;
+    }
+    work.input = payloads[assignment.input().payload()];
+  }
+  if (assignment.has_code()) {
+    const v1::CodeSpec& code = assignment.code();
+    std::optional<Payload> function = code_.Get(code.function_sha256());
+    std::optional<Payload> initializer;
+    if (!code.initializer_sha256().empty()) {
+      initializer = code_.Get(code.initializer_sha256());
+    }
+    if (!function.has_value() ||
+        (!code.initializer_sha256().empty() && !initializer.has_value())) {
+      RefuseChunk(assignment, v1::FAILURE_CODE_MISSING,
+                  absl::FailedPreconditionError(
+                      "this worker does not hold the chunk's code"));
+      return;
+    }
+    work.function = *std::move(function);
+    if (initializer.has_value()) work.initializer = *std::move(initializer);
+  }
+  queued_.push_back(std::move(work));
+}
+
+void WorkerSession::RefuseChunk(const v1::Assignment& assignment,
+                                v1::Failure failure, const absl::Status& why) {
+  // Its credit was taken but it holds no slot: TopUpCredit gives it back.
+  ChunkDone done;
+  done.report.set_job_id(assignment.job_id());
+  done.report.set_chunk_index(assignment.chunk_index());
+  done.report.set_attempt(assignment.attempt());
+  *done.report.mutable_error() = ErrorFromStatus(why, assignment.job_id());
+  done.report.set_failure(failure);
+  reports_to_send_.push_back(std::move(done));
+  notes_.push_back(absl::StrCat("job ", assignment.job_id(), " chunk ",
+                                assignment.chunk_index(), " refused: ",
+                                why.message()));
 }
 
 void WorkerSession::HandleRevoke(uint64_t job_id) {
   // The dropped chunks' slots come back through TopUpCredit.
   queued_.erase(std::remove_if(queued_.begin(), queued_.end(),
-                               [job_id](const v1::Assignment& a) {
-                                 return a.job_id() == job_id;
+                               [job_id](const ChunkWork& work) {
+                                 return work.assignment.job_id() == job_id;
                                }),
                 queued_.end());
 }
@@ -318,11 +385,11 @@ void WorkerSession::StartChunks() {
   if (state_ != State::kWelcomed) return;
   while (!queued_.empty() &&
          running_.size() < static_cast<size_t>(options_.threads * pool_depth_)) {
-    v1::Assignment assignment = std::move(queued_.front());
+    ChunkWork work = std::move(queued_.front());
     queued_.pop_front();
-    running_[{assignment.job_id(), assignment.chunk_index()}] = {
-        assignment.attempt(), epoch_};
-    to_start_.push_back(std::move(assignment));
+    running_[{work.assignment.job_id(), work.assignment.chunk_index()}] = {
+        work.assignment.attempt(), epoch_};
+    to_start_.push_back(std::move(work));
   }
 }
 
@@ -386,14 +453,23 @@ void WorkerSession::Flush(int64_t now_us) {
   if (state_ != State::kWelcomed) return;
   if (!reports_to_send_.empty()) {
     v1::Envelope envelope;
+    std::vector<Payload> payloads;
     v1::ChunkReports* reports = envelope.mutable_chunk_reports();
-    for (v1::ChunkReport& report : reports_to_send_) {
-      *reports->add_reports() = std::move(report);
+    for (ChunkDone& done : reports_to_send_) {
+      v1::ChunkReport* report = reports->add_reports();
+      *report = std::move(done.report);
+      if (!report->has_error()) {
+        report->set_result_payload(static_cast<uint32_t>(payloads.size()));
+        payloads.push_back(std::move(done.result));
+      } else if (!done.details.empty()) {
+        report->set_details_payload(static_cast<uint32_t>(payloads.size()));
+        payloads.push_back(std::move(done.details));
+      }
     }
     reports->set_credit(credit_to_return_);
     reports_to_send_.clear();
     credit_to_return_ = 0;
-    Emit(std::move(envelope), now_us);
+    Emit(std::move(envelope), now_us, std::move(payloads));
   } else if (credit_to_return_ > 0) {
     v1::Envelope envelope;
     envelope.mutable_worker_credit()->set_chunks(credit_to_return_);
@@ -402,8 +478,9 @@ void WorkerSession::Flush(int64_t now_us) {
   }
 }
 
-void WorkerSession::Emit(v1::Envelope envelope, int64_t now_us) {
-  outgoing_.push_back(std::move(envelope));
+void WorkerSession::Emit(v1::Envelope envelope, int64_t now_us,
+                         std::vector<Payload> payloads) {
+  outgoing_.push_back(WorkerMessage{std::move(envelope), std::move(payloads)});
   last_send_us_ = now_us;
 }
 

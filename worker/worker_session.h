@@ -42,10 +42,25 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/payload.h"
 #include "tq/v1/tq.pb.h"
+#include "worker/chunk_work.h"
+#include "worker/code_cache.h"
 #include "worker/worker.h"
 
 namespace tq {
+
+// What a worker tells the broker it runs (Hello.tasks, Hello.runtimes).
+struct WorkerCapabilities {
+  std::vector<std::string> tasks;
+  std::vector<v1::Runtime> runtimes;
+};
+
+// A message for the broker: an envelope and the payloads it carries.
+struct WorkerMessage {
+  v1::Envelope envelope;
+  std::vector<Payload> payloads;
+};
 
 // `options` with the automatic values filled in: threads 0 -> usable CPUs,
 // empty name -> "hostname:pid". A negative prefetch becomes -1 (adaptive).
@@ -76,27 +91,35 @@ class WorkerSession {
   static constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 
   // `options` must be resolved (threads >= 1); prefetch >= 0 pins the
-  // prefetch, negative makes it adaptive.
-  explicit WorkerSession(const WorkerOptions& options);
+  // prefetch, negative makes it adaptive. `capabilities` go in every Hello.
+  explicit WorkerSession(const WorkerOptions& options,
+                         WorkerCapabilities capabilities = {});
 
   // ---- events
   // A fresh socket is connected (or connecting): says Hello.
   void OnConnected(int64_t now_us);
-  // One envelope from the broker.
-  void OnMessage(const v1::Envelope& envelope, int64_t now_us);
+  // One message from the broker, with the payloads it carried.
+  void OnMessage(const v1::Envelope& envelope,
+                 const std::vector<Payload>& payloads, int64_t now_us);
+  void OnMessage(const v1::Envelope& envelope, int64_t now_us) {
+    OnMessage(envelope, {}, now_us);
+  }
   // Chunks the pool finished, sent back together in one ChunkReports.
-  void OnChunksFinished(std::vector<v1::ChunkReport> reports, int64_t now_us);
+  void OnChunksFinished(std::vector<ChunkDone> done, int64_t now_us);
   // Time passed: heartbeats, broker silence, Welcome timeout.
   void OnTick(int64_t now_us);
   // Stop taking work: Drain, finish running chunks, Goodbye, done.
   void OnStopRequested(int64_t now_us);
 
   // ---- outputs (each Take* hands over and clears)
-  std::vector<v1::Envelope> TakeOutgoing();
-  // Assignments to run on the pool now (one per thread, more when chunks
-  // are tiny; see kPoolRunTargetUs); each must come back through
+  std::vector<WorkerMessage> TakeOutgoing();
+  // Chunks to run on the pool now (one per thread, more when chunks are
+  // tiny; see kPoolRunTargetUs); each must come back through
   // OnChunksFinished with the same (job_id, chunk_index).
-  std::vector<v1::Assignment> TakeChunksToStart();
+  std::vector<ChunkWork> TakeChunksToStart();
+  // Jobs the broker revoked: whatever of theirs still runs is to be stopped
+  // (code chunks' runners killed); their reports are dropped.
+  std::vector<uint64_t> TakeRevokedJobs();
   // True once after the session decided to drop the socket: the loop closes
   // it, opens a new one and calls OnConnected.
   bool TakeReconnect();
@@ -135,7 +158,11 @@ class WorkerSession {
     uint64_t epoch;    // the session that owns the report
   };
 
-  void HandleAssignment(const v1::Assignment& assignment);
+  void HandleAssignment(const v1::Assignment& assignment,
+                        const std::vector<Payload>& payloads, int64_t now_us);
+  // Fails a chunk at once (never run), e.g. for want of its code blob.
+  void RefuseChunk(const v1::Assignment& assignment, v1::Failure failure,
+                   const absl::Status& why);
   void HandleRevoke(uint64_t job_id);
   void LoseSession(const std::string& why);
   void StartChunks();
@@ -144,12 +171,14 @@ class WorkerSession {
   void TopUpCredit();
   void MaybeFinishStop(int64_t now_us);
   void Flush(int64_t now_us);
-  void Emit(v1::Envelope envelope, int64_t now_us);
+  void Emit(v1::Envelope envelope, int64_t now_us,
+            std::vector<Payload> payloads = {});
   void Violation(const std::string& what);
   int CurrentRunning() const;
 
   // Constant after construction.
   const WorkerOptions options_;
+  const WorkerCapabilities capabilities_;
   const bool adaptive_prefetch_;
 
   int capacity_;
@@ -162,9 +191,11 @@ class WorkerSession {
   uint64_t epoch_ = 0;  // bumped per Hello
   int64_t granted_ = 0;
   uint32_t credit_to_return_ = 0;
-  std::deque<v1::Assignment> queued_;
+  std::deque<ChunkWork> queued_;
   std::map<ChunkKey, RunningChunk> running_;
-  std::vector<v1::ChunkReport> reports_to_send_;
+  std::vector<ChunkDone> reports_to_send_;
+  CodeCache code_;
+  std::vector<uint64_t> revoked_;
 
   int64_t backoff_ms_;
   int64_t heartbeat_interval_us_;  // min(ours, the broker's)
@@ -173,8 +204,8 @@ class WorkerSession {
   int64_t last_send_us_ = 0;
   int64_t last_receive_us_ = 0;
 
-  std::vector<v1::Envelope> outgoing_;
-  std::vector<v1::Assignment> to_start_;
+  std::vector<WorkerMessage> outgoing_;
+  std::vector<ChunkWork> to_start_;
   bool reconnect_ = false;
   std::vector<std::string> notes_;
 

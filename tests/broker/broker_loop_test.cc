@@ -35,8 +35,8 @@ class BrokerTest : public ::testing::Test {
     dealer_.close();
   }
 
-  // The next non-heartbeat envelope, or an error after 10 s.
-  absl::StatusOr<v1::Envelope> Receive() {
+  // The next non-heartbeat message, or an error after 10 s.
+  absl::StatusOr<Received> ReceiveMessage() {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -47,9 +47,14 @@ class BrokerTest : public ::testing::Test {
       if (!received.has_value()) continue;
       if (!received->envelope.ok()) return received->envelope.status();
       if (received->envelope->has_heartbeat()) continue;
-      return *received->envelope;
+      return *std::move(received);
     }
     return absl::DeadlineExceededError("no reply from the broker");
+  }
+  absl::StatusOr<v1::Envelope> Receive() {
+    absl::StatusOr<Received> received = ReceiveMessage();
+    if (!received.ok()) return received.status();
+    return *std::move(received->envelope);
   }
 
   void SendHello() {
@@ -90,13 +95,16 @@ TEST_F(BrokerTest, AnswersGarbageWithErrorAndCarriesOn) {
   EXPECT_EQ(reply->error().code(),
             static_cast<int>(absl::StatusCode::kInvalidArgument));
 
-  // Two frames: also refused, also survived.
-  ASSERT_TRUE(dealer_.send(zmq::str_buffer("a"), zmq::send_flags::sndmore));
+  // A frame no envelope announced: also refused, also survived.
+  v1::Envelope heartbeat;
+  heartbeat.mutable_heartbeat();
+  const std::string envelope = SerializeEnvelope(heartbeat);
+  ASSERT_TRUE(dealer_.send(zmq::buffer(envelope), zmq::send_flags::sndmore));
   ASSERT_TRUE(dealer_.send(zmq::str_buffer("b"), zmq::send_flags::none));
   reply = Receive();
   ASSERT_TRUE(reply.ok()) << reply.status();
   ASSERT_TRUE(reply->has_error());
-  EXPECT_THAT(reply->error().message(), HasSubstr("frame"));
+  EXPECT_THAT(reply->error().message(), HasSubstr("frames beyond"));
 
   // Still serving: a job is accepted.
   v1::Envelope submit;
@@ -121,6 +129,7 @@ TEST_F(BrokerTest, RunsAJobThroughAHandWrittenWorker) {
   hello.mutable_hello()->set_role(v1::ROLE_WORKER);
   hello.mutable_hello()->set_threads(1);
   hello.mutable_hello()->set_credit(4);
+  hello.mutable_hello()->add_tasks("noop");
   ASSERT_TRUE(Send(worker, hello).ok());
   SendHello();
   ASSERT_TRUE(Receive().ok());
@@ -143,25 +152,41 @@ TEST_F(BrokerTest, RunsAJobThroughAHandWrittenWorker) {
     if (!received.has_value() || !received->envelope.ok()) continue;
     if (!received->envelope->has_assignments()) continue;
     v1::Envelope reports;
+    std::vector<Payload> payloads;
     for (const auto& a : received->envelope->assignments().assignments()) {
       v1::ChunkReport* r = reports.mutable_chunk_reports()->add_reports();
       r->set_job_id(a.job_id());
       r->set_chunk_index(a.chunk_index());
       r->set_attempt(a.attempt());
-      r->mutable_output()->mutable_values()->add_values(a.input().range().first());
+      r->set_result_payload(static_cast<uint32_t>(payloads.size()));
+      // Results larger than a frame: forwarded untouched, frames and all.
+      payloads.push_back(Payload::FromString(std::string(
+          kMaxFrameBytes + 1000, static_cast<char>('a' + a.chunk_index()))));
       ++reported;
     }
-    ASSERT_TRUE(Send(worker, reports).ok());
+    ASSERT_TRUE(Send(worker, reports, payloads).ok());
   }
   ASSERT_EQ(reported, 4);
   int results = 0;
   bool finished = false;
   while (!finished) {
-    absl::StatusOr<v1::Envelope> reply = Receive();
+    absl::StatusOr<Received> reply = ReceiveMessage();
     ASSERT_TRUE(reply.ok()) << reply.status();
-    if (reply->has_job_results()) results += reply->job_results().results_size();
-    if (reply->has_job_finished()) {
-      EXPECT_EQ(reply->job_finished().code(), 0);
+    if (reply->envelope->has_job_results()) {
+      for (const v1::ChunkResult& r : reply->envelope->job_results().results()) {
+        ASSERT_LT(r.payload(), reply->payloads.size());
+        const Payload& payload = reply->payloads[r.payload()];
+        EXPECT_EQ(payload.size(), kMaxFrameBytes + 1000);
+        EXPECT_EQ(payload.frames().size(), 2u);
+        EXPECT_EQ(payload.frames()[0].data[0],
+                  static_cast<char>('a' + r.chunk_index()));
+        ++results;
+      }
+      continue;
+    }
+    absl::StatusOr<v1::Envelope> reply_envelope = reply->envelope;
+    if (reply_envelope->has_job_finished()) {
+      EXPECT_EQ(reply_envelope->job_finished().code(), 0);
       finished = true;
     }
   }

@@ -3,10 +3,13 @@
 
 #include <limits>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace tq {
 namespace {
+
+using ::testing::HasSubstr;
 
 class FakeBoolTask : public Task {
  public:
@@ -47,7 +50,7 @@ TEST(JobPlanTest, PlansWholeUint64RangeWithoutOverflow) {
   submit.mutable_range()->set_last(std::numeric_limits<uint64_t>::max());
   submit.set_result_window(1);
   submit.set_reduction(v1::REDUCTION_COUNT);
-  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 8);
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 8, 256);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->chunk_size, 1000u);
   // ceil(2^64 / 1000)
@@ -66,13 +69,54 @@ TEST(JobPlanTest, ListChunksAreBoundedEvenIfTheTaskAllowsMore) {
   registry.Register(std::make_unique<BigTask>());
   v1::SubmitJob submit;
   submit.set_task("isodd");
-  submit.mutable_items()->add_values(1);
+  submit.mutable_stream()->set_encoding(v1::ITEM_ENCODING_U64LE);
   submit.set_result_window(1);
-  submit.set_chunk_size(kMaxListChunkItems + 1);
-  EXPECT_EQ(PlanJob(submit, registry, 1).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  submit.set_chunk_size(kMaxListChunkItems);
-  EXPECT_TRUE(PlanJob(submit, registry, 1).ok());
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 1, 256);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->streamed);
+  EXPECT_EQ(plan->max_chunk_items, kMaxListChunkItems);
+}
+
+TEST(JobPlanTest, TheWindowIsCappedByTheBroker) {
+  TaskRegistry registry;
+  registry.Register(std::make_unique<FakeBoolTask>());
+  v1::SubmitJob submit;
+  submit.set_task("isodd");
+  submit.mutable_range()->set_first(1);
+  submit.mutable_range()->set_last(10);
+  submit.set_result_window(1000);
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 1, 256);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->window, 256u);
+}
+
+TEST(JobPlanTest, CodeJobsAreCheckedForShape) {
+  TaskRegistry registry;
+  v1::SubmitJob submit;
+  submit.set_result_window(4);
+  v1::CodeSpec* code = submit.mutable_code();
+  code->set_runtime("python");
+  code->set_runtime_version("3.11");
+  code->set_function_sha256(std::string(32, 'x'));
+  submit.mutable_stream();
+  EXPECT_TRUE(PlanJob(submit, registry, 1, 256).ok());
+  auto refused = [&](v1::SubmitJob bad, absl::string_view why) {
+    absl::StatusOr<JobPlan> plan = PlanJob(bad, registry, 1, 256);
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << why;
+    EXPECT_THAT(std::string(plan.status().message()), HasSubstr(why));
+  };
+  v1::SubmitJob both = submit;
+  both.set_task("primes");
+  refused(both, "either a task or shipped code");
+  v1::SubmitJob short_digest = submit;
+  short_digest.mutable_code()->set_function_sha256("abc");
+  refused(short_digest, "32-byte SHA-256");
+  v1::SubmitJob ranged = submit;
+  ranged.mutable_range()->set_last(5);
+  refused(ranged, "must be streamed");
+  v1::SubmitJob counted = submit;
+  counted.set_reduction(v1::REDUCTION_COUNT);
+  refused(counted, "reduction");
 }
 
 }  // namespace

@@ -345,10 +345,10 @@ TEST_F(SchedulerDispatchTest, PurgingFinishedLeasesKeepsLiveOnes) {
       r->set_job_id(x.job_id());
       r->set_chunk_index(x.chunk_index());
       r->set_attempt(x.attempt());
-      r->mutable_output()->mutable_values()->add_values(1);
+      r->set_result_payload(0);
     }
     env.mutable_chunk_reports()->set_credit(256);
-    Sent sent = h_.Deliver("w1", env);
+    Sent sent = h_.Deliver("w1", env, {Payload::FromString("result")});
     ASSERT_EQ(ResultsTo(sent, "c1").size(), 256u);
     a = AssignmentsTo(sent, "w1");
   }

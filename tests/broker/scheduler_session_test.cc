@@ -30,7 +30,8 @@ TEST_F(SchedulerTest, WelcomesHelloWithSettingsTasksAndThreads) {
   auto welcomes = BodiesTo(sent, "c1", E::kWelcome);
   ASSERT_EQ(welcomes.size(), 1u);
   const v1::Welcome& w = welcomes[0].welcome();
-  EXPECT_EQ(w.protocol_version(), 1u);
+  EXPECT_EQ(w.protocol_version(), kProtocolVersion);
+  EXPECT_EQ(w.max_result_window(), 256u);
   EXPECT_EQ(w.heartbeat_interval_ms(), 1000u);
   EXPECT_EQ(w.heartbeat_timeout_ms(), 5000u);
   EXPECT_THAT(w.tasks(), ::testing::Contains("noop"));
@@ -41,12 +42,12 @@ TEST_F(SchedulerTest, WelcomesHelloWithSettingsTasksAndThreads) {
 
 TEST_F(SchedulerTest, RefusesOtherProtocolVersionAndForgetsPeer) {
   v1::Envelope hello;
-  hello.mutable_hello()->set_protocol_version(2);
+  hello.mutable_hello()->set_protocol_version(1);
   hello.mutable_hello()->set_role(v1::ROLE_CLIENT);
   v1::Error error = OnlyError(h_.Deliver("c1", hello), "c1");
   EXPECT_EQ(error.code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(error.message(),
-            "protocol version 2 not supported; this broker speaks 1");
+            "protocol version 1 not supported; this broker speaks 2");
   EXPECT_EQ(h_.scheduler().stats().rejected_bad_version, 1u);
   EXPECT_EQ(h_.scheduler().stats().connected_clients, 0u);
   // Forgotten: its next message is from a stranger.
@@ -103,8 +104,8 @@ TEST_F(SchedulerTest, RefusesBadSubmitsWithInvalidArgument) {
   bad.emplace_back("reversed", SchedulerHarness::RangeJob(10, 1, 0));
   {
     v1::Envelope e = SchedulerHarness::RangeJob(1, 10, 0);
-    e.mutable_submit_job()->mutable_items();  // empty list replaces the range
-    bad.emplace_back("empty", e);
+    e.mutable_submit_job()->clear_range();  // no input at all
+    bad.emplace_back("no input", e);
   }
   bad.emplace_back("exceeds", SchedulerHarness::RangeJob(1, 10, 1 << 20));
   {
@@ -187,17 +188,22 @@ TEST_F(SchedulerTest, AutoChunkSizeFollowsConnectedThreads) {
   EXPECT_EQ(accepted.chunk_count(), 16u);
 }
 
-TEST_F(SchedulerTest, ListJobSlicesItsItems) {
+TEST_F(SchedulerTest, StreamedChunksTravelAsTheirOwnPayloads) {
   h_.HelloClient("c1");
-  v1::Envelope e = SchedulerHarness::RangeJob(1, 1, 2);
-  for (uint64_t v : {10, 20, 30, 40, 50}) {
-    e.mutable_submit_job()->mutable_items()->add_values(v);
-  }
-  h_.Submit("c1", e);
-  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 5), "w1");
+  auto [e, payloads] =
+      SchedulerHarness::NumbersJob({{10, 20}, {30, 40}, {50}});
+  h_.Submit("c1", e, nullptr, payloads);
+  Sent sent = h_.HelloWorker("w1", 1, 5);
+  auto a = AssignmentsTo(sent, "w1");
   ASSERT_EQ(a.size(), 3u);
-  EXPECT_THAT(a[0].input().items().values(), ::testing::ElementsAre(10, 20));
-  EXPECT_THAT(a[2].input().items().values(), ::testing::ElementsAre(50));
+  ASSERT_EQ(sent.size(), 2u);  // Welcome, then one merged Assignments
+  const OutgoingMessage& m = sent[1];
+  EXPECT_EQ(a[0].input().encoding(), v1::ITEM_ENCODING_U64LE);
+  EXPECT_EQ(a[0].input().item_count(), 2u);
+  EXPECT_EQ(m.payloads.at(a[0].input().payload()).ToString(),
+            payloads[0].ToString());
+  EXPECT_EQ(m.payloads.at(a[2].input().payload()).ToString(),
+            payloads[2].ToString());
 }
 
 TEST_F(SchedulerTest, HeartbeatsQuietPeersAndDropsSilentOnes) {

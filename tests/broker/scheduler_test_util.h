@@ -5,12 +5,18 @@
 #define TQ_TESTS_BROKER_SCHEDULER_TEST_UTIL_H_
 
 #include <cstdint>
+#include <cstring>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "broker/broker.h"
 #include "broker/outbox.h"
 #include "broker/scheduler.h"
+#include "common/payload.h"
+#include "common/sha256.h"
+#include "common/protocol.h"
+#include "tasks/task.h"
 #include "gtest/gtest.h"
 #include "tq/v1/tq.pb.h"
 
@@ -37,8 +43,12 @@ class SchedulerHarness {
   int64_t now() const { return now_us_; }
   void AdvanceMs(int64_t ms) { now_us_ += ms * 1000; }
 
-  Sent Deliver(const std::string& peer, v1::Envelope envelope) {
-    scheduler_.OnMessage(peer, std::move(envelope), now_us_, &out_);
+  Sent Deliver(const std::string& peer, v1::Envelope envelope,
+               std::vector<Payload> payloads = {},
+               const std::string& user_id = "") {
+    scheduler_.OnMessage(
+        InboundMessage{peer, std::move(envelope), std::move(payloads), user_id},
+        now_us_, &out_);
     return out_.Take();
   }
   Sent Tick() {
@@ -46,23 +56,27 @@ class SchedulerHarness {
     return out_.Take();
   }
 
-  Sent HelloWorker(const std::string& id, uint32_t threads, uint32_t credit) {
+  // A worker running every built-in task, and the given runtimes.
+  Sent HelloWorker(const std::string& id, uint32_t threads, uint32_t credit,
+                   std::vector<v1::Runtime> runtimes = {}) {
     v1::Envelope env;
     v1::Hello* hello = env.mutable_hello();
-    hello->set_protocol_version(1);
+    hello->set_protocol_version(kProtocolVersion);
     hello->set_role(v1::ROLE_WORKER);
     hello->set_name(id);
     hello->set_threads(threads);
     hello->set_credit(credit);
+    for (const std::string& task : BuiltinTasks().Names()) hello->add_tasks(task);
+    for (v1::Runtime& runtime : runtimes) *hello->add_runtimes() = runtime;
     return Deliver(id, env);
   }
-  Sent HelloClient(const std::string& id) {
+  Sent HelloClient(const std::string& id, const std::string& user_id = "") {
     v1::Envelope env;
     v1::Hello* hello = env.mutable_hello();
-    hello->set_protocol_version(1);
+    hello->set_protocol_version(kProtocolVersion);
     hello->set_role(v1::ROLE_CLIENT);
     hello->set_name(id);
-    return Deliver(id, env);
+    return Deliver(id, env, {}, user_id);
   }
   static v1::Envelope RangeJob(uint64_t first, uint64_t last,
                                uint64_t chunk_size, uint32_t window = 100,
@@ -77,10 +91,72 @@ class SchedulerHarness {
     s->set_result_window(window);
     return env;
   }
+  // 8-byte little-endian numbers, as a streamed chunk's payload.
+  static Payload Numbers(const std::vector<uint64_t>& numbers) {
+    std::string bytes(numbers.size() * 8, '\0');
+    memcpy(bytes.data(), numbers.data(), bytes.size());
+    return Payload::FromString(std::move(bytes));
+  }
+  // A task job over streamed chunks of numbers.
+  static std::pair<v1::Envelope, std::vector<Payload>> NumbersJob(
+      const std::vector<std::vector<uint64_t>>& chunks, bool complete = true,
+      uint32_t window = 100, const std::string& task = "noop") {
+    v1::Envelope env;
+    v1::SubmitJob* s = env.mutable_submit_job();
+    s->set_request_id(7);
+    s->set_task(task);
+    s->set_result_window(window);
+    v1::InputStream* stream = s->mutable_stream();
+    stream->set_encoding(v1::ITEM_ENCODING_U64LE);
+    stream->set_complete(complete);
+    std::vector<Payload> payloads;
+    for (const auto& numbers : chunks) {
+      v1::ChunkInput* chunk = stream->add_chunks();
+      chunk->set_payload(static_cast<uint32_t>(payloads.size()));
+      chunk->set_item_count(numbers.size());
+      payloads.push_back(Numbers(numbers));
+    }
+    return {std::move(env), std::move(payloads)};
+  }
+  static v1::Runtime Python(const std::string& version = "3.11") {
+    v1::Runtime runtime;
+    runtime.set_name("python");
+    runtime.set_version(version);
+    return runtime;
+  }
+  // A python code job running `function` (opaque bytes here) over chunks
+  // of opaque encoded items (each `items` long).
+  static std::pair<v1::Envelope, std::vector<Payload>> CodeJob(
+      const std::string& function, const std::vector<std::string>& chunks,
+      bool complete = true, uint32_t window = 100,
+      const std::string& version = "3.11", uint64_t items = 2) {
+    v1::Envelope env;
+    v1::SubmitJob* s = env.mutable_submit_job();
+    s->set_request_id(7);
+    s->set_result_window(window);
+    v1::CodeSpec* code = s->mutable_code();
+    code->set_runtime("python");
+    code->set_runtime_version(version);
+    code->set_function_sha256(Sha256(function));
+    std::vector<Payload> payloads = {Payload::FromString(function)};
+    v1::CodeBlob* blob = s->add_code_blobs();
+    blob->set_sha256(code->function_sha256());
+    blob->set_payload(0);
+    v1::InputStream* stream = s->mutable_stream();
+    stream->set_encoding(v1::ITEM_ENCODING_PICKLE);
+    stream->set_complete(complete);
+    for (const std::string& bytes : chunks) {
+      v1::ChunkInput* chunk = stream->add_chunks();
+      chunk->set_payload(static_cast<uint32_t>(payloads.size()));
+      chunk->set_item_count(items);
+      payloads.push_back(Payload::FromString(bytes));
+    }
+    return {std::move(env), std::move(payloads)};
+  }
   // Submits and returns the job id (0 and a test failure if refused).
   uint64_t Submit(const std::string& client, v1::Envelope submit,
-                  Sent* sent = nullptr) {
-    Sent out = Deliver(client, std::move(submit));
+                  Sent* sent = nullptr, std::vector<Payload> payloads = {}) {
+    Sent out = Deliver(client, std::move(submit), std::move(payloads));
     if (sent != nullptr) *sent = out;
     for (const auto& m : out) {
       if (m.peer == client && m.envelope.has_job_accepted()) {
@@ -90,6 +166,8 @@ class SchedulerHarness {
     ADD_FAILURE() << "job not accepted";
     return 0;
   }
+  // Reports success; the result payload holds a ChunkOutput whose one value
+  // is the chunk's index (ResultValue reads it back).
   Sent Report(const std::string& worker, const v1::Assignment& a,
               uint32_t credit = 1) {
     v1::Envelope env;
@@ -98,9 +176,11 @@ class SchedulerHarness {
     r->set_job_id(a.job_id());
     r->set_chunk_index(a.chunk_index());
     r->set_attempt(a.attempt());
-    r->mutable_output()->mutable_values()->add_values(a.chunk_index());
+    r->set_result_payload(0);
     reports->set_credit(credit);
-    return Deliver(worker, env);
+    v1::ChunkOutput output;
+    output.mutable_values()->add_values(a.chunk_index());
+    return Deliver(worker, env, {Payload::FromString(output.SerializeAsString())});
   }
   Sent ReportError(const std::string& worker, const v1::Assignment& a,
                    const std::string& message, uint32_t credit = 1) {
@@ -136,6 +216,21 @@ inline std::vector<v1::Assignment> AssignmentsTo(const Sent& sent,
     for (const auto& a : m.envelope.assignments().assignments()) all.push_back(a);
   }
   return all;
+}
+
+// The value Report() put in a result's payload (its chunk index).
+inline uint64_t ResultValue(const Sent& sent, const v1::ChunkResult& result) {
+  for (const auto& m : sent) {
+    if (!m.envelope.has_job_results()) continue;
+    for (const auto& r : m.envelope.job_results().results()) {
+      if (&r != &result) continue;
+      v1::ChunkOutput output;
+      output.ParseFromString(m.payloads.at(r.payload()).ToString());
+      return output.values().values(0);
+    }
+  }
+  ADD_FAILURE() << "result not in sent";
+  return UINT64_MAX;
 }
 
 inline std::vector<v1::ChunkResult> ResultsTo(const Sent& sent,

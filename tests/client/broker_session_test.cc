@@ -7,12 +7,13 @@
 #include <future>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/protocol.h"
 #include "common/zmq_socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace tq {
+namespace tq::internal {
 namespace {
 
 using ::testing::HasSubstr;
@@ -29,7 +30,18 @@ class ScriptedBroker {
   }
   const std::string& endpoint() const { return endpoint_; }
 
-  // Next message that is not a heartbeat, waiting up to the deadline.
+  // The next message with `body`, skipping others (credit, heartbeats).
+  v1::Envelope ReceiveBody(v1::Envelope::BodyCase body) {
+    for (int i = 0; i < 100; ++i) {
+      v1::Envelope envelope = Receive();
+      if (envelope.body_case() == body || envelope.body_case() == 0) {
+        return envelope;
+      }
+    }
+    return v1::Envelope();
+  }
+  // Next message that is not a heartbeat, waiting up to the deadline; its
+  // payloads are kept in payloads().
   v1::Envelope Receive(bool skip_heartbeats = true) {
     auto deadline = std::chrono::steady_clock::now() + kDeadline;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -41,14 +53,16 @@ class ScriptedBroker {
         EXPECT_TRUE(received->envelope.ok());
         if (!received->envelope.ok()) continue;
         if (skip_heartbeats && received->envelope->has_heartbeat()) continue;
+        payloads_ = std::move(received->payloads);
         return *received->envelope;
       }
     }
     ADD_FAILURE() << "no message from the client in time";
     return v1::Envelope();
   }
-  void Send(const v1::Envelope& envelope) {
-    ASSERT_TRUE(SendTo(router_, peer_, envelope).ok());
+  const std::vector<Payload>& payloads() const { return payloads_; }
+  void Send(v1::Envelope envelope, const std::vector<Payload>& payloads = {}) {
+    ASSERT_TRUE(SendTo(router_, peer_, envelope, payloads).ok());
   }
   void Welcome(uint32_t interval_ms = 1000, uint32_t timeout_ms = 5000) {
     v1::Envelope welcome;
@@ -56,27 +70,36 @@ class ScriptedBroker {
     welcome.mutable_welcome()->set_heartbeat_interval_ms(interval_ms);
     welcome.mutable_welcome()->set_heartbeat_timeout_ms(timeout_ms);
     welcome.mutable_welcome()->add_tasks("primes");
+    welcome.mutable_welcome()->set_max_result_window(256);
     Send(welcome);
   }
   void Accept(uint64_t request_id, uint64_t job_id, uint64_t chunk_size,
-              uint64_t chunk_count) {
+              uint64_t chunk_count, uint32_t window) {
     v1::Envelope accepted;
     accepted.mutable_job_accepted()->set_request_id(request_id);
     accepted.mutable_job_accepted()->set_job_id(job_id);
     accepted.mutable_job_accepted()->set_chunk_size(chunk_size);
     accepted.mutable_job_accepted()->set_chunk_count(chunk_count);
+    accepted.mutable_job_accepted()->set_result_window(window);
     Send(accepted);
   }
-  // Count results for chunks, all in one JobResults message.
-  void Results(uint64_t job_id, std::vector<uint64_t> chunk_indices) {
+  // Results for chunks, all in one JobResults message: a count of 1 each
+  // (a serialized ChunkOutput), or `raw` bytes (a code job's).
+  void Results(uint64_t job_id, std::vector<uint64_t> chunk_indices,
+               const std::string& raw = "") {
     v1::Envelope results;
+    std::vector<Payload> payloads;
+    v1::ChunkOutput count;
+    count.set_count(1);
     for (uint64_t index : chunk_indices) {
       v1::ChunkResult* result = results.mutable_job_results()->add_results();
       result->set_job_id(job_id);
       result->set_chunk_index(index);
-      result->mutable_output()->set_count(1);
+      result->set_payload(static_cast<uint32_t>(payloads.size()));
+      payloads.push_back(Payload::FromString(
+          raw.empty() ? count.SerializeAsString() : raw));
     }
-    Send(results);
+    Send(results, payloads);
   }
   void Result(uint64_t job_id, uint64_t chunk_index) {
     Results(job_id, {chunk_index});
@@ -87,6 +110,7 @@ class ScriptedBroker {
   zmq::socket_t router_;
   std::string endpoint_;
   std::string peer_;
+  std::vector<Payload> payloads_;
 };
 
 struct Connected {
@@ -112,23 +136,57 @@ void Connect(Connected& c, uint32_t interval_ms = 1000, uint32_t timeout_ms = 50
 
 // Submits 0..99 in chunks of 10 with `window`; the broker accepts as job 7.
 std::shared_ptr<JobState> Submit(Connected& c, uint32_t window) {
-  auto input = std::make_shared<JobInput>();
-  input->lo = 0;
-  input->hi = 99;
+  auto job = std::make_shared<JobState>();
+  job->range_lo = 0;
+  job->range_last_index = 99;
+  job->window = window;
   v1::SubmitJob submit;
   submit.set_task("primes");
   submit.mutable_range()->set_first(0);
   submit.mutable_range()->set_last(99);
   auto submitted = std::async(std::launch::async, [&] {
-    return c.session->Submit(submit, input, window);
+    return c.session->Submit(submit, {}, job);
   });
   v1::Envelope sent = c.broker.Receive();
   EXPECT_TRUE(sent.has_submit_job());
   EXPECT_EQ(sent.submit_job().result_window(), window);
-  c.broker.Accept(sent.submit_job().request_id(), 7, 10, 10);
-  auto job = submitted.get();
-  EXPECT_TRUE(job.ok()) << job.status();
-  return job.ok() ? *job : nullptr;
+  c.broker.Accept(sent.submit_job().request_id(), 7, 10, 10, window);
+  absl::Status status = submitted.get();
+  EXPECT_TRUE(status.ok()) << status;
+  return status.ok() ? job : nullptr;
+}
+
+// A streamed code job with `window`, the first `first` chunks (encoded items
+// "c0", "c1", ... of 3 items each) sent with the submit; accepted as job 9.
+std::shared_ptr<JobState> SubmitStreamed(Connected& c, uint32_t window,
+                                         int first, v1::Envelope* sent_submit) {
+  auto job = std::make_shared<JobState>();
+  job->is_code = true;
+  job->streamed = true;
+  job->window = window;
+  for (int i = 0; i < first; ++i) {
+    job->pending.push_back(EncodedItems{absl::StrCat("c", i), 3});
+  }
+  v1::SubmitJob submit;
+  submit.mutable_code()->set_runtime("python");
+  submit.mutable_stream()->set_encoding(v1::ITEM_ENCODING_PICKLE);
+  auto submitted = std::async(std::launch::async, [&] {
+    return c.session->Submit(submit, {}, job);
+  });
+  *sent_submit = c.broker.Receive();
+  EXPECT_TRUE(sent_submit->has_submit_job());
+  c.broker.Accept(sent_submit->submit_job().request_id(), 9, 0, 0, window);
+  absl::Status status = submitted.get();
+  EXPECT_TRUE(status.ok()) << status;
+  return status.ok() ? job : nullptr;
+}
+
+absl::StatusOr<std::optional<ChunkResult>> Next(BrokerSession& session,
+                                                JobState& job) {
+  absl::StatusOr<JobEvent> event =
+      session.Poll(job, true, false, absl::InfiniteDuration());
+  if (!event.ok()) return event.status();
+  return std::move(event->result);
 }
 
 TEST(BrokerSessionTest, GrantsCreditInHalfWindowBatchesAsChunksAreConsumed) {
@@ -141,7 +199,7 @@ TEST(BrokerSessionTest, GrantsCreditInHalfWindowBatchesAsChunksAreConsumed) {
   c.broker.Results(7, {0, 1, 2, 3});
   // Consuming 2 chunks returns 2 credits in one message, not two.
   for (uint64_t i = 0; i < 2; ++i) {
-    auto chunk = c.session->Next(*job, true);
+    auto chunk = Next(*c.session, *job);
     ASSERT_TRUE(chunk.ok() && chunk->has_value());
     EXPECT_EQ((*chunk)->chunk_index(), i);
   }
@@ -164,12 +222,12 @@ TEST(BrokerSessionTest, FailedJobReturnsItsErrorAfterTheChunksReceived) {
   finished.mutable_job_finished()->set_message("chunk 2 failed 4 times");
   c.broker.Send(finished);
   for (uint64_t i = 0; i < 2; ++i) {
-    auto chunk = c.session->Next(*job, true);
+    auto chunk = Next(*c.session, *job);
     ASSERT_TRUE(chunk.ok()) << chunk.status();
     ASSERT_TRUE(chunk->has_value());
     EXPECT_EQ((*chunk)->chunk_index(), i);
   }
-  auto failed = c.session->Next(*job, true);
+  auto failed = Next(*c.session, *job);
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(failed.status().message(), HasSubstr("chunk 2 failed"));
 }
@@ -180,7 +238,7 @@ TEST(BrokerSessionTest, MalformedChunkFailsTheJobAndCancelsIt) {
   std::shared_ptr<JobState> job = Submit(c, 8);
   ASSERT_NE(job, nullptr);
   c.broker.Result(7, 42);  // the job has 10 chunks
-  auto failed = c.session->Next(*job, true);
+  auto failed = Next(*c.session, *job);
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
   v1::Envelope cancel = c.broker.Receive();
   ASSERT_TRUE(cancel.has_cancel_job()) << BodyName(cancel);
@@ -196,10 +254,90 @@ TEST(BrokerSessionTest, HeartbeatsWhileTheUserIsIdleAndDetectsASilentBroker) {
   v1::Envelope heartbeat = c.broker.Receive(/*skip_heartbeats=*/false);
   EXPECT_TRUE(heartbeat.has_heartbeat()) << BodyName(heartbeat);
   // Then the broker stays silent: the job fails, naming the broker.
-  auto lost = c.session->Next(*job, true);
+  auto lost = Next(*c.session, *job);
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(lost.status().message(), HasSubstr("lost contact with broker at"));
   EXPECT_THAT(lost.status().message(), HasSubstr(c.broker.endpoint()));
+}
+
+TEST(BrokerSessionTest, StreamedInputGoesOutUnderTheWindow) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  v1::Envelope submit;
+  // Window 2, three chunks ready: two travel with the submit.
+  std::shared_ptr<JobState> job = SubmitStreamed(c, 2, 3, &submit);
+  ASSERT_NE(job, nullptr);
+  ASSERT_EQ(submit.submit_job().stream().chunks_size(), 2);
+  EXPECT_FALSE(submit.submit_job().stream().complete());
+  EXPECT_EQ(submit.submit_job().stream().chunks(1).item_count(), 3u);
+  EXPECT_EQ(c.broker.payloads()
+                .at(submit.submit_job().stream().chunks(1).payload())
+                .ToString(),
+            "c1");
+  EXPECT_EQ(c.session->InputRoom(*job), 0u);
+  // A result makes room: the third ready chunk goes out on its own.
+  c.broker.Results(9, {0}, "r0");
+  auto event = c.session->Poll(*job, true, true, absl::Seconds(10));
+  ASSERT_TRUE(event.ok()) << event.status();
+  ASSERT_EQ(event->kind, JobEvent::Kind::kResult);
+  EXPECT_EQ(event->result->bytes(), "r0");
+  EXPECT_EQ(event->result->size(), 3u);
+  v1::Envelope append = c.broker.ReceiveBody(v1::Envelope::kAppendInput);
+  ASSERT_TRUE(append.has_append_input()) << BodyName(append);
+  ASSERT_EQ(append.append_input().chunks_size(), 1);
+  EXPECT_EQ(c.broker.payloads().at(0).ToString(), "c2");
+  EXPECT_EQ(c.session->InputRoom(*job), 0u);
+  // More room: the caller appends two and ends the input; they share one
+  // message.
+  c.broker.Results(9, {1, 2}, "r");
+  event = c.session->Poll(*job, true, true, absl::Seconds(10));
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->kind, JobEvent::Kind::kResult);
+  EXPECT_EQ(event->result->first_item(), 3u);
+  // Room is counted against results received, read or not: 3 appended, 3
+  // received, window 2.
+  EXPECT_EQ(c.session->InputRoom(*job), 2u);
+  ASSERT_TRUE(c.session->Append(*job, EncodedItems{"c3", 1}).ok());
+  ASSERT_TRUE(c.session->Append(*job, EncodedItems{"c4", 1}).ok());
+  EXPECT_EQ(c.session->Append(*job, EncodedItems{"c5", 1}).code(),
+            absl::StatusCode::kFailedPrecondition);  // no room left
+  ASSERT_TRUE(c.session->EndInput(*job).ok());
+  // Queued appends go out merged when they can; the end rides on the last.
+  int chunks = 0;
+  for (bool complete = false; !complete;) {
+    append = c.broker.ReceiveBody(v1::Envelope::kAppendInput);
+    ASSERT_TRUE(append.has_append_input()) << BodyName(append);
+    chunks += append.append_input().chunks_size();
+    complete = append.append_input().complete();
+  }
+  EXPECT_EQ(chunks, 2);
+  // Numbers belong to task jobs, not code jobs.
+  EXPECT_EQ(c.session->Append(*job, std::vector<uint64_t>{1}).code(),
+            absl::StatusCode::kFailedPrecondition);  // input ended
+}
+
+TEST(BrokerSessionTest, AUserCodeErrorCarriesItsDetails) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  v1::Envelope submit;
+  std::shared_ptr<JobState> job = SubmitStreamed(c, 4, 2, &submit);
+  ASSERT_NE(job, nullptr);
+  v1::Envelope finished;
+  finished.mutable_job_finished()->set_job_id(9);
+  finished.mutable_job_finished()->set_code(2);
+  finished.mutable_job_finished()->set_message("ValueError: bad");
+  finished.mutable_job_finished()->set_user_code_error(true);
+  finished.mutable_job_finished()->set_chunk_index(1);
+  finished.mutable_job_finished()->set_details_payload(0);
+  c.broker.Send(finished, {Payload::FromString("details")});
+  auto failed = Next(*c.session, *job);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(failed.status().message(), HasSubstr("ValueError: bad"));
+  std::optional<UserCodeError> error = c.session->user_code_error(*job);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->chunk_index, 1u);
+  EXPECT_EQ(error->first_item, 3u);
+  EXPECT_EQ(error->details, "details");
 }
 
 TEST(BrokerSessionTest, RefusalIsReturnedFromOpen) {
@@ -220,4 +358,4 @@ TEST(BrokerSessionTest, RefusalIsReturnedFromOpen) {
 }
 
 }  // namespace
-}  // namespace tq
+}  // namespace tq::internal

@@ -1,5 +1,7 @@
 #include "client/chunk_result.h"
 
+#include "tests/client/chunk_test_util.h"
+
 #include <memory>
 
 #include "gmock/gmock.h"
@@ -12,12 +14,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::shared_ptr<JobInput> Range(uint64_t lo, uint64_t hi) {
-  auto input = std::make_shared<JobInput>();
-  input->lo = lo;
-  input->hi = hi;
-  return input;
-}
+using internal::ChunkItemCount;
 
 TEST(ChunkItemCountTest, CutsTheLastChunkShort) {
   // 10 items (last index 9) in chunks of 4: 4, 4, 2, then nothing.
@@ -38,7 +35,7 @@ TEST(ChunkItemCountTest, HandlesTheWholeUint64Range) {
 TEST(ChunkResultTest, DecodesBitsLsbFirstWithItemNumbers) {
   v1::ChunkOutput output;
   output.set_bits(std::string("\x05\x01", 2));  // items 0, 2, 8 true
-  auto chunk = ChunkResult::Decode(Range(100, 199), 9, 1, output);
+  auto chunk = DecodeChunk(Range(100, 199), 9, 1, output);
   ASSERT_TRUE(chunk.ok()) << chunk.status();
   EXPECT_EQ(chunk->size(), 9u);
   EXPECT_EQ(chunk->n(0), 109u);
@@ -52,20 +49,17 @@ TEST(ChunkResultTest, DecodesBitsLsbFirstWithItemNumbers) {
 TEST(ChunkResultTest, ClearsUnusedHighBitsFromTheWire) {
   v1::ChunkOutput output;
   output.set_bits(std::string("\xff", 1));  // only 3 items: 5 bits are junk
-  auto chunk = ChunkResult::Decode(Range(0, 2), 8, 0, output);
+  auto chunk = DecodeChunk(Range(0, 2), 8, 0, output);
   ASSERT_TRUE(chunk.ok());
   EXPECT_EQ(chunk->count(), 3u);
   EXPECT_EQ(chunk->bits(), std::string("\x07", 1));
 }
 
 TEST(ChunkResultTest, DecodesListsAndListInputs) {
-  auto input = std::make_shared<JobInput>();
-  input->is_range = false;
-  input->items = {12, 1, 7};
   v1::ChunkOutput output;
   for (uint32_t length : {3, 0, 1}) output.mutable_lists()->add_lengths(length);
   for (uint64_t v : {2, 2, 3, 7}) output.mutable_lists()->add_values(v);
-  auto chunk = ChunkResult::Decode(input, 3, 0, output);
+  auto chunk = DecodeListChunk({12, 1, 7}, 0, 0, output);
   ASSERT_TRUE(chunk.ok()) << chunk.status();
   EXPECT_EQ(chunk->n(2), 7u);
   EXPECT_THAT(chunk->list(0), ElementsAre(2, 2, 3));
@@ -76,21 +70,26 @@ TEST(ChunkResultTest, DecodesListsAndListInputs) {
 TEST(ChunkResultTest, RejectsOutputsThatDoNotFitTheChunk) {
   v1::ChunkOutput bits;
   bits.set_bits("abc");  // 3 bytes for 9 items: needs 2
-  EXPECT_THAT(ChunkResult::Decode(Range(0, 99), 9, 0, bits).status().message(),
+  EXPECT_THAT(DecodeChunk(Range(0, 99), 9, 0, bits).status().message(),
               HasSubstr("3 bytes for 9 items"));
   v1::ChunkOutput values;
   values.mutable_values()->add_values(1);
-  EXPECT_FALSE(ChunkResult::Decode(Range(0, 99), 2, 0, values).ok());
+  EXPECT_FALSE(DecodeChunk(Range(0, 99), 2, 0, values).ok());
   v1::ChunkOutput lists;
   lists.mutable_lists()->add_lengths(5);  // claims 5 values, has none
-  EXPECT_FALSE(ChunkResult::Decode(Range(0, 0), 1, 0, lists).ok());
+  EXPECT_FALSE(DecodeChunk(Range(0, 0), 1, 0, lists).ok());
   v1::ChunkOutput count;
   count.set_count(11);
-  EXPECT_FALSE(ChunkResult::Decode(Range(0, 99), 10, 0, count).ok());
-  count.set_count(1);
-  EXPECT_THAT(ChunkResult::Decode(Range(0, 99), 10, 10, count).status().message(),
-              HasSubstr("beyond"));
-  EXPECT_FALSE(ChunkResult::Decode(Range(0, 99), 10, 0, v1::ChunkOutput()).ok());
+  EXPECT_FALSE(DecodeChunk(Range(0, 99), 10, 0, count).ok());
+  EXPECT_FALSE(DecodeChunk(Range(0, 99), 10, 0, v1::ChunkOutput()).ok());
+  // Not a ChunkOutput at all.
+  internal::ChunkMeta meta;
+  meta.size = 3;
+  EXPECT_THAT(internal::ChunkDecoder::DecodeTask(
+                  meta, Payload::FromString("\xff\xff\xff"), 0)
+                  .status()
+                  .message(),
+              HasSubstr("not a tq.v1.ChunkOutput"));
 }
 
 }  // namespace

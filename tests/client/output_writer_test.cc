@@ -1,5 +1,7 @@
 #include "client/output_writer.h"
 
+#include "tests/client/chunk_test_util.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -35,13 +37,6 @@ class Captured {
   FILE* file_;
 };
 
-std::shared_ptr<JobInput> Range(uint64_t lo, uint64_t hi) {
-  auto input = std::make_shared<JobInput>();
-  input->lo = lo;
-  input->hi = hi;
-  return input;
-}
-
 bool IsPrime(uint64_t n) {
   if (n < 2) return false;
   for (uint64_t d = 2; d * d <= n; ++d) {
@@ -56,7 +51,7 @@ std::vector<ChunkResult> PrimeChunks(uint64_t lo, uint64_t hi,
   auto input = Range(lo, hi);
   std::vector<ChunkResult> chunks;
   for (uint64_t index = 0;; ++index) {
-    uint64_t items = ChunkItemCount(hi - lo, chunk_size, index);
+    uint64_t items = internal::ChunkItemCount(hi - lo, chunk_size, index);
     if (items == 0) break;
     std::string bits((items + 7) / 8, '\0');
     for (uint64_t i = 0; i < items; ++i) {
@@ -64,7 +59,7 @@ std::vector<ChunkResult> PrimeChunks(uint64_t lo, uint64_t hi,
     }
     v1::ChunkOutput output;
     output.set_bits(bits);
-    chunks.push_back(*ChunkResult::Decode(input, chunk_size, index, output));
+    chunks.push_back(*DecodeChunk(input, chunk_size, index, output));
   }
   return chunks;
 }
@@ -91,7 +86,7 @@ TEST(OutputWriterTest, TsvAndJsonPrintValuesAndLists) {
   v1::ChunkOutput lists;
   for (uint32_t length : {1, 3}) lists.mutable_lists()->add_lengths(length);
   for (uint64_t v : {11, 2, 2, 3}) lists.mutable_lists()->add_values(v);
-  std::vector<ChunkResult> chunks = {*ChunkResult::Decode(input, 2, 0, lists)};
+  std::vector<ChunkResult> chunks = {*DecodeChunk(input, 2, 0, lists)};
   EXPECT_EQ(WriteAll(OutputFormat::kTsv, chunks), "11\t11\n12\t2 2 3\n");
   EXPECT_EQ(WriteAll(OutputFormat::kJson, chunks),
             "{\"n\":11,\"result\":[11]}\n{\"n\":12,\"result\":[2,2,3]}\n");
@@ -99,7 +94,7 @@ TEST(OutputWriterTest, TsvAndJsonPrintValuesAndLists) {
   v1::ChunkOutput values;
   values.mutable_values()->add_values(UINT64_MAX);
   values.mutable_values()->add_values(0);
-  chunks = {*ChunkResult::Decode(input, 2, 0, values)};
+  chunks = {*DecodeChunk(input, 2, 0, values)};
   EXPECT_EQ(WriteAll(OutputFormat::kTsv, chunks),
             "11\t18446744073709551615\n12\t0\n");
   EXPECT_EQ(WriteAll(OutputFormat::kJson, PrimeChunks(2, 2, 1)),
@@ -117,8 +112,8 @@ TEST(OutputWriterTest, CountSumsBitsAndReducedCounts) {
   v1::ChunkOutput a, b;
   a.set_count(7);
   b.set_count(5);
-  EXPECT_EQ(WriteAll(OutputFormat::kCount, {*ChunkResult::Decode(input, 50, 0, a),
-                                       *ChunkResult::Decode(input, 50, 1, b)}),
+  EXPECT_EQ(WriteAll(OutputFormat::kCount, {*DecodeChunk(input, 50, 0, a),
+                                       *DecodeChunk(input, 50, 1, b)}),
             "12\n");
 }
 
@@ -147,7 +142,7 @@ TEST(OutputWriterTest, BitmapConcatenatesChunksNotMultipleOfEight) {
 TEST(OutputWriterTest, BoolFormatsRefuseOtherResults) {
   v1::ChunkOutput values;
   values.mutable_values()->add_values(1);
-  ChunkResult chunk = *ChunkResult::Decode(Range(1, 1), 1, 0, values);
+  ChunkResult chunk = *DecodeChunk(Range(1, 1), 1, 0, values);
   for (OutputFormat format :
        {OutputFormat::kTrue, OutputFormat::kCount, OutputFormat::kBitmap}) {
     Captured out;

@@ -155,9 +155,76 @@ TEST(PoolTest, RejectsBadSpecsBeforeSending) {
   empty.task = "primes";
   empty.input = std::vector<uint64_t>{};
   EXPECT_EQ(pool->Submit(empty).status().code(), absl::StatusCode::kInvalidArgument);
-  JobSpec huge = empty;
-  huge.input = std::vector<uint64_t>(kMaxListItemsPerJob + 1, 7);
-  EXPECT_THAT(pool->Submit(huge).status().message(), HasSubstr("at most 4194304"));
+  JobSpec both = Primes(1, 10);
+  both.code = CodeSpec{};
+  EXPECT_THAT(pool->Submit(both).status().message(),
+              HasSubstr("either a task or code"));
+}
+
+TEST(PoolTest, ALongListStreamsThroughAWindowOfChunks) {
+  std::unique_ptr<Pool> pool = Embedded();
+  ASSERT_NE(pool, nullptr);
+  // 5 million numbers: once more than one job could carry, now streamed by
+  // the library as results make room.
+  std::vector<uint64_t> numbers(5'000'000);
+  for (size_t i = 0; i < numbers.size(); ++i) numbers[i] = i + 1;
+  JobSpec spec;
+  spec.task = "primes";
+  spec.input = numbers;
+  spec.reduction = Reduction::kCount;
+  spec.result_window = 4;
+  absl::StatusOr<std::unique_ptr<Job>> job = pool->Submit(spec);
+  ASSERT_TRUE(job.ok()) << job.status();
+  uint64_t total = 0, items = 0, expected_first = 0;
+  while (true) {
+    auto chunk = (*job)->Next();
+    ASSERT_TRUE(chunk.ok()) << chunk.status();
+    if (!chunk->has_value()) break;
+    EXPECT_EQ((*chunk)->first_item(), expected_first);
+    expected_first += (*chunk)->size();
+    items += (*chunk)->size();
+    total += (*chunk)->count();
+  }
+  EXPECT_EQ(items, 5'000'000u);
+  EXPECT_EQ(total, 348'513u);  // pi(5e6)
+  EXPECT_EQ((*job)->item_count(), absl::uint128(5'000'000));
+}
+
+TEST(PoolTest, StreamedInputIsFedAsPollMakesRoom) {
+  std::unique_ptr<Pool> pool = Embedded();
+  ASSERT_NE(pool, nullptr);
+  JobSpec spec;
+  spec.task = "primes";
+  spec.input = StreamedInput{};
+  spec.result_window = 2;
+  absl::StatusOr<std::unique_ptr<Job>> job = pool->Submit(spec);
+  ASSERT_TRUE(job.ok()) << job.status();
+  // Ten chunks of ten numbers, fed whenever there is room; results in order.
+  uint64_t next_lo = 1, primes = 0, chunks = 0, room_events = 0;
+  while (true) {
+    auto event = (*job)->Poll(/*ordered=*/true, absl::Seconds(30));
+    ASSERT_TRUE(event.ok()) << event.status();
+    if (event->kind == JobEvent::Kind::kDone) break;
+    ASSERT_NE(event->kind, JobEvent::Kind::kTimedOut);
+    if (event->kind == JobEvent::Kind::kInputRoom) {
+      ++room_events;
+      ASSERT_LE((*job)->InputRoom(), 2u);
+      if (next_lo > 100) {
+        ASSERT_TRUE((*job)->EndInput().ok());
+        continue;
+      }
+      std::vector<uint64_t> numbers;
+      for (int i = 0; i < 10; ++i) numbers.push_back(next_lo++);
+      ASSERT_TRUE((*job)->Append(numbers).ok());
+      continue;
+    }
+    EXPECT_EQ(event->result->chunk_index(), chunks++);
+    EXPECT_EQ(event->result->n(0), event->result->first_item() + 1);
+    primes += event->result->count();
+  }
+  EXPECT_EQ(chunks, 10u);
+  EXPECT_EQ(primes, 25u);
+  EXPECT_GE(room_events, 11u);
 }
 
 TEST(PoolTest, UnknownTaskErrorListsTheOfferedTasks) {

@@ -1,5 +1,7 @@
 #include "client/reorder_buffer.h"
 
+#include "tests/client/chunk_test_util.h"
+
 #include <memory>
 #include <vector>
 
@@ -10,12 +12,9 @@ namespace {
 
 // Chunks of 4 items over the range 0..99, each reporting its count.
 ChunkResult Chunk(uint64_t index) {
-  auto input = std::make_shared<JobInput>();
-  input->lo = 0;
-  input->hi = 99;
   v1::ChunkOutput output;
   output.set_count(index % 5);
-  return *ChunkResult::Decode(input, 4, index, output);
+  return *DecodeChunk(Range(0, 99), 4, index, output);
 }
 
 TEST(ReorderBufferTest, HandsOutChunksInOrderWhateverTheArrivalOrder) {

@@ -36,10 +36,27 @@ TEST(ParseEnvelopeTest, RejectsAnEnvelopeWithNoBody) {
 }
 
 TEST(ParseEnvelopeTest, RejectsOversizedFramesBeforeParsing) {
-  std::string big(static_cast<size_t>(kMaxMessageBytes) + 1, '\0');
+  std::string big(kMaxFrameBytes + 1, '\0');
   auto parsed = ParseEnvelope(big.data(), big.size());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(parsed.status().message().find("exceeds"), std::string::npos);
+  EXPECT_NE(parsed.status().message().find("frame limit"), std::string::npos);
+}
+
+TEST(ParseEnvelopeTest, RejectsPayloadsOverTheirLimits) {
+  v1::Envelope envelope;
+  envelope.mutable_heartbeat();
+  envelope.add_payload_sizes(kMaxPayloadBytes + 1);
+  std::string bytes = SerializeEnvelope(envelope);
+  auto parsed = ParseEnvelope(bytes.data(), bytes.size());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("payload of"), std::string::npos);
+  // Each payload within its limit, but together over the message's.
+  envelope.clear_payload_sizes();
+  for (int i = 0; i < 5; ++i) envelope.add_payload_sizes(kMaxPayloadBytes);
+  bytes = SerializeEnvelope(envelope);
+  parsed = ParseEnvelope(bytes.data(), bytes.size());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("message of"), std::string::npos);
 }
 
 TEST(ErrorFromStatusTest, RoundTripsCodeAndMessage) {

@@ -17,14 +17,17 @@ namespace {
 
 constexpr auto kReplyTimeout = std::chrono::seconds(10);
 
-// Receives one envelope within the deadline (nullopt if none came).
+// Receives one envelope within the deadline (nullopt if none came); its
+// payloads go to `payloads` if given.
 std::optional<v1::Envelope> ReceiveWithin(zmq::socket_t& socket, bool is_router,
                                           std::chrono::milliseconds timeout,
-                                          std::string* routing_id = nullptr) {
+                                          std::string* routing_id = nullptr,
+                                          std::vector<Payload>* payloads = nullptr) {
   auto deadline = Clock::now() + timeout;
   for (;;) {
     if (auto received = TryReceive(socket, is_router)) {
       if (routing_id) *routing_id = received->routing_id;
+      if (payloads) *payloads = received->payloads;
       if (received->envelope.ok()) return *received->envelope;
       continue;
     }
@@ -40,12 +43,13 @@ std::optional<v1::Envelope> ReceiveWithin(zmq::socket_t& socket, bool is_router,
 // heartbeats and the like) or the deadline passes.
 std::optional<v1::Envelope> ReceiveBody(zmq::socket_t& socket, bool is_router,
                                         v1::Envelope::BodyCase body,
-                                        std::string* routing_id = nullptr) {
+                                        std::string* routing_id = nullptr,
+                                        std::vector<Payload>* payloads = nullptr) {
   auto deadline = Clock::now() + kReplyTimeout;
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - Clock::now());
-    auto envelope = ReceiveWithin(socket, is_router, left, routing_id);
+    auto envelope = ReceiveWithin(socket, is_router, left, routing_id, payloads);
     if (envelope && envelope->body_case() == body) return envelope;
   }
   return std::nullopt;
@@ -96,15 +100,36 @@ TEST_F(HostilePeerTest, BrokerSurvivesGarbageAndKeepsServing) {
   EXPECT_EQ(reply->error().code(),
             static_cast<int>(absl::StatusCode::kInvalidArgument));
 
-  // Three frames where one is expected: answered with an Error.
-  ASSERT_TRUE(peer.send(zmq::str_buffer("a"), zmq::send_flags::sndmore));
+  // Frames after a good envelope that announces none: answered with an
+  // Error naming them.
+  v1::Envelope heartbeat;
+  heartbeat.mutable_heartbeat();
+  const std::string envelope = SerializeEnvelope(heartbeat);
+  ASSERT_TRUE(peer.send(zmq::buffer(envelope), zmq::send_flags::sndmore));
   ASSERT_TRUE(peer.send(zmq::str_buffer("b"), zmq::send_flags::sndmore));
   ASSERT_TRUE(peer.send(zmq::str_buffer("c"), zmq::send_flags::none));
-  EXPECT_TRUE(ReceiveBody(peer, false, v1::Envelope::kError).has_value());
+  auto extra = ReceiveBody(peer, false, v1::Envelope::kError);
+  ASSERT_TRUE(extra.has_value());
+  EXPECT_NE(extra->error().message().find("beyond the payloads"),
+            std::string::npos)
+      << extra->error().message();
 
-  // A frame over the size limit: libzmq drops that connection.
+  // Payload frames that do not match the sizes announced: refused.
+  v1::Envelope lying = heartbeat;
+  lying.add_payload_sizes(10);
+  const std::string liar = SerializeEnvelope(lying);
+  ASSERT_TRUE(peer.send(zmq::buffer(liar), zmq::send_flags::sndmore));
+  ASSERT_TRUE(peer.send(zmq::str_buffer("short"), zmq::send_flags::none));
+  auto mismatch = ReceiveBody(peer, false, v1::Envelope::kError);
+  ASSERT_TRUE(mismatch.has_value());
+  EXPECT_NE(mismatch->error().message().find("were announced"),
+            std::string::npos)
+      << mismatch->error().message();
+
+  // A frame over the 1 MiB frame limit: libzmq drops that connection before
+  // the broker holds it.
   zmq::socket_t big = Dealer(context_, cluster.endpoint());
-  std::string oversized(static_cast<size_t>(kMaxMessageBytes) + 1024, 'x');
+  std::string oversized(kMaxFrameBytes + 1024, 'x');
   ASSERT_TRUE(big.send(zmq::buffer(oversized), zmq::send_flags::none));
 
   // A job submitted without a hello first: refused, not crashed on.
@@ -156,14 +181,19 @@ TEST_F(HostilePeerTest, WorkerSurvivesGarbageFromItsBrokerAndKeepsWorking) {
   a->set_lease_ms(10000);
   ASSERT_TRUE(SendTo(router, worker_id, assign).ok());
 
-  auto reports = ReceiveBody(router, true, v1::Envelope::kChunkReports);
+  std::vector<Payload> payloads;
+  auto reports = ReceiveBody(router, true, v1::Envelope::kChunkReports,
+                             nullptr, &payloads);
   ASSERT_TRUE(reports.has_value()) << worker.stderr_text();
   ASSERT_EQ(reports->chunk_reports().reports_size(), 1);
   const v1::ChunkReport& report = reports->chunk_reports().reports(0);
   EXPECT_EQ(report.job_id(), 7u);
-  ASSERT_TRUE(report.has_output()) << report.error().message();
-  EXPECT_EQ(report.output().values().values_size(), 5);
-  EXPECT_EQ(report.output().values().values(4), 15u);
+  ASSERT_EQ(report.outcome_case(), v1::ChunkReport::kResultPayload)
+      << report.error().message();
+  v1::ChunkOutput output;
+  ASSERT_TRUE(output.ParseFromString(payloads.at(report.result_payload()).ToString()));
+  EXPECT_EQ(output.values().values_size(), 5);
+  EXPECT_EQ(output.values().values(4), 15u);
 
   worker.Signal(SIGTERM);
   EXPECT_TRUE(ReceiveBody(router, true, v1::Envelope::kGoodbye).has_value());

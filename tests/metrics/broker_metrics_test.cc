@@ -133,9 +133,10 @@ TEST_F(BrokerMetricsTest, ObservesChunkRunTimeAndJobDurationFromTheScheduler) {
   report->set_job_id(assignments[0].job_id());
   report->set_chunk_index(assignments[0].chunk_index());
   report->set_attempt(assignments[0].attempt());
-  report->mutable_output()->mutable_values()->add_values(1);
+  report->set_result_payload(0);
   report->set_run_micros(1500);
-  h.Deliver("w1", env);  // completes and ends the job (window is open)
+  // Completes and ends the job (window is open).
+  h.Deliver("w1", env, {Payload::FromString("result")});
   metrics_.Update(h.scheduler().stats());
 
   EXPECT_EQ(Value("tq_broker_chunk_run_seconds_count"), 1);

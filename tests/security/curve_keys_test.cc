@@ -12,6 +12,7 @@
 #include "broker/peer_authorizer.h"
 #include "broker/zap_handler.h"
 #include "common/curve.h"
+#include "common/protocol.h"
 #include "common/handshake_monitor.h"
 #include "common/zmq_socket.h"
 #include "gmock/gmock.h"
@@ -229,7 +230,7 @@ TEST(DecideZapRequestTest, NamesTheRoleOfAllowlistedKeysAndRefusesOthers) {
 
 v1::Envelope Hello(v1::Role role) {
   v1::Envelope env;
-  env.mutable_hello()->set_protocol_version(1);
+  env.mutable_hello()->set_protocol_version(kProtocolVersion);
   env.mutable_hello()->set_role(role);
   return env;
 }
@@ -255,6 +256,39 @@ TEST(PeerAuthorizerTest, LaterMessagesMustComeFromTheRegisteringKey) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(auth.Check("p1", "", heartbeat).code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+TEST(DecideZapRequestTest, CodeClientsAreClientsWithTheirOwnUserId) {
+  auto coder = NewCurveKeyPair(), client = NewCurveKeyPair();
+  ASSERT_TRUE(coder.ok() && client.ok());
+  CurveAllowlist clients = {{client->public_key, "alice"}};
+  CurveAllowlist code_clients = {{coder->public_key, "bob"}};
+  ZapReply r = DecideZapRequest(ZapRequest(coder->public_key), clients, {},
+                                code_clients);
+  EXPECT_EQ(r.status_code, "200");
+  EXPECT_EQ(r.user_id, "code-client:bob");
+  EXPECT_EQ(RoleOfUserId(r.user_id), v1::ROLE_CLIENT);
+  r = DecideZapRequest(ZapRequest(client->public_key), clients, {}, code_clients);
+  EXPECT_EQ(r.user_id, "client:alice");
+}
+
+TEST(PeerAuthorizerTest, WithACodeAllowlistOnlyCodeClientsSubmitCode) {
+  v1::Envelope code_job;
+  code_job.mutable_submit_job()->mutable_code()->set_runtime("python");
+  v1::Envelope task_job;
+  task_job.mutable_submit_job()->set_task("primes");
+  PeerAuthorizer strict(/*code_needs_key=*/true);
+  ASSERT_TRUE(strict.Check("p1", "client:alice", Hello(v1::ROLE_CLIENT)).ok());
+  EXPECT_TRUE(strict.Check("p1", "client:alice", task_job).ok());
+  absl::Status denied = strict.Check("p1", "client:alice", code_job);
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(denied.message()), HasSubstr("--curve-code-clients"));
+  ASSERT_TRUE(strict.Check("p2", "code-client:bob", Hello(v1::ROLE_CLIENT)).ok());
+  EXPECT_TRUE(strict.Check("p2", "code-client:bob", code_job).ok());
+  // Without a code allowlist the key decides nothing about code.
+  PeerAuthorizer open;
+  ASSERT_TRUE(open.Check("p1", "client:alice", Hello(v1::ROLE_CLIENT)).ok());
+  EXPECT_TRUE(open.Check("p1", "client:alice", code_job).ok());
 }
 
 // --- Real sockets: fail closed, and the User-Id reaching each message.

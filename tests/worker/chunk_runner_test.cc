@@ -1,64 +1,103 @@
-// RunChunk (worker/chunk_runner.h): an assignment's wire input reaches the
-// task as the same numbers whichever form it takes, and problems become the
-// report's error.
+// RunTaskChunk (worker/chunk_runner.h): an assignment's input reaches the
+// task as the same numbers whichever form it takes (a range, or 8-byte
+// numbers in a payload, within offset/count), the output travels as a
+// serialized ChunkOutput payload, and problems become the report's error.
 #include "worker/chunk_runner.h"
 
 #include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
 namespace tq {
 namespace {
 
-v1::Assignment PrimesAssignment() {
-  v1::Assignment assignment;
-  assignment.set_job_id(7);
-  assignment.set_chunk_index(3);
-  assignment.set_attempt(2);
-  assignment.set_task("primes");
-  return assignment;
+ChunkWork PrimesWork() {
+  ChunkWork work;
+  work.assignment.set_job_id(7);
+  work.assignment.set_chunk_index(3);
+  work.assignment.set_attempt(2);
+  work.assignment.set_task("primes");
+  return work;
 }
 
-TEST(RunChunkTest, RangeAndItemsOfTheSameNumbersGiveTheSameOutput) {
-  v1::Assignment range = PrimesAssignment();
-  range.mutable_input()->mutable_range()->set_first(90);
-  range.mutable_input()->mutable_range()->set_last(110);
-  v1::Assignment items = PrimesAssignment();
-  for (uint64_t n = 90; n <= 110; ++n) {
-    items.mutable_input()->mutable_items()->add_values(n);
-  }
+ChunkWork NumbersWork(const std::vector<uint64_t>& numbers) {
+  ChunkWork work = PrimesWork();
+  std::string bytes(numbers.size() * 8, '\0');
+  memcpy(bytes.data(), numbers.data(), bytes.size());
+  work.input = Payload::FromString(std::move(bytes));
+  work.assignment.mutable_input()->set_payload(0);
+  work.assignment.mutable_input()->set_item_count(numbers.size());
+  work.assignment.mutable_input()->set_encoding(v1::ITEM_ENCODING_U64LE);
+  return work;
+}
 
-  const v1::ChunkReport from_range = RunChunk(BuiltinTasks(), range);
-  const v1::ChunkReport from_items = RunChunk(BuiltinTasks(), items);
-  ASSERT_EQ(from_range.outcome_case(), v1::ChunkReport::kOutput)
-      << from_range.error().message();
-  ASSERT_EQ(from_items.outcome_case(), v1::ChunkReport::kOutput)
-      << from_items.error().message();
+v1::ChunkOutput Output(const ChunkDone& done) {
+  v1::ChunkOutput output;
+  EXPECT_FALSE(done.report.has_error()) << done.report.error().message();
+  EXPECT_TRUE(output.ParseFromString(done.result.ToString()));
+  return output;
+}
+
+TEST(RunTaskChunkTest, RangeAndNumbersOfTheSameItemsGiveTheSameOutput) {
+  ChunkWork range = PrimesWork();
+  range.assignment.mutable_input()->mutable_range()->set_first(90);
+  range.assignment.mutable_input()->mutable_range()->set_last(110);
+  std::vector<uint64_t> numbers;
+  for (uint64_t n = 90; n <= 110; ++n) numbers.push_back(n);
+
+  const ChunkDone from_range = RunTaskChunk(BuiltinTasks(), range);
+  const ChunkDone from_numbers = RunTaskChunk(BuiltinTasks(), NumbersWork(numbers));
   // 97, 101, 103, 107 and 109: items 7, 11, 13, 17 and 19.
-  EXPECT_EQ(from_range.output().bits(), "\x80\x28\x0a");
-  EXPECT_EQ(from_items.output().bits(), from_range.output().bits());
-  EXPECT_EQ(from_items.job_id(), 7u);
-  EXPECT_EQ(from_items.chunk_index(), 3u);
-  EXPECT_EQ(from_items.attempt(), 2u);
+  EXPECT_EQ(Output(from_range).bits(), "\x80\x28\x0a");
+  EXPECT_EQ(Output(from_numbers).bits(), Output(from_range).bits());
+  EXPECT_EQ(from_numbers.report.job_id(), 7u);
+  EXPECT_EQ(from_numbers.report.chunk_index(), 3u);
+  EXPECT_EQ(from_numbers.report.attempt(), 2u);
 }
 
-TEST(RunChunkTest, InputOfNeitherFormIsAnInvalidArgumentError) {
-  const v1::ChunkReport report = RunChunk(BuiltinTasks(), PrimesAssignment());
-  ASSERT_EQ(report.outcome_case(), v1::ChunkReport::kError);
-  EXPECT_EQ(report.error().code(),
+TEST(RunTaskChunkTest, OffsetAndCountPickPartOfThePayload) {
+  ChunkWork work = NumbersWork({4, 5, 6, 7, 8});
+  work.assignment.mutable_input()->set_offset(1);
+  work.assignment.mutable_input()->set_count(3);  // 5, 6, 7
+  EXPECT_EQ(Output(RunTaskChunk(BuiltinTasks(), work)).bits(), "\x05");
+  work.assignment.mutable_input()->set_count(0);  // 5..8
+  EXPECT_EQ(Output(RunTaskChunk(BuiltinTasks(), work)).bits(), "\x05");
+  work.assignment.mutable_input()->set_offset(4);
+  work.assignment.mutable_input()->set_count(2);  // beyond the payload
+  const ChunkDone beyond = RunTaskChunk(BuiltinTasks(), work);
+  ASSERT_TRUE(beyond.report.has_error());
+  EXPECT_NE(beyond.report.error().message().find("beyond"), std::string::npos);
+}
+
+TEST(RunTaskChunkTest, APayloadThatDoesNotHoldItsNumbersIsRefused) {
+  ChunkWork work = NumbersWork({1, 2, 3});
+  work.assignment.mutable_input()->set_item_count(4);
+  const ChunkDone done = RunTaskChunk(BuiltinTasks(), work);
+  ASSERT_TRUE(done.report.has_error());
+  EXPECT_EQ(done.report.error().code(),
             static_cast<int32_t>(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(report.error().message(), "chunk has no items");
-  EXPECT_EQ(report.error().job_id(), 7u);
+  EXPECT_TRUE(done.result.empty());
 }
 
-TEST(RunChunkTest, UnknownTaskIsNotFound) {
-  v1::Assignment assignment = PrimesAssignment();
-  assignment.set_task("nosuch");
-  assignment.mutable_input()->mutable_range()->set_first(1);
-  assignment.mutable_input()->mutable_range()->set_last(1);
-  const v1::ChunkReport report = RunChunk(BuiltinTasks(), assignment);
-  ASSERT_EQ(report.outcome_case(), v1::ChunkReport::kError);
-  EXPECT_EQ(report.error().code(),
+TEST(RunTaskChunkTest, InputOfNeitherFormIsAnInvalidArgumentError) {
+  const ChunkDone done = RunTaskChunk(BuiltinTasks(), PrimesWork());
+  ASSERT_TRUE(done.report.has_error());
+  EXPECT_EQ(done.report.error().code(),
+            static_cast<int32_t>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(done.report.error().job_id(), 7u);
+}
+
+TEST(RunTaskChunkTest, UnknownTaskIsNotFound) {
+  ChunkWork work = PrimesWork();
+  work.assignment.set_task("nosuch");
+  work.assignment.mutable_input()->mutable_range()->set_first(1);
+  work.assignment.mutable_input()->mutable_range()->set_last(1);
+  const ChunkDone done = RunTaskChunk(BuiltinTasks(), work);
+  ASSERT_TRUE(done.report.has_error());
+  EXPECT_EQ(done.report.error().code(),
             static_cast<int32_t>(absl::StatusCode::kNotFound));
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -93,20 +94,36 @@ class WorkerLoopTest : public ::testing::Test {
         if (!received->envelope.ok()) continue;
         peer_ = received->routing_id;
         if (received->envelope->has_heartbeat()) continue;
+        payloads_ = std::move(received->payloads);
         return *std::move(received->envelope);
       }
     }
     return std::nullopt;
   }
 
-  void SendToWorker(const v1::Envelope& envelope) {
-    ASSERT_TRUE(SendTo(router_, peer_, envelope).ok());
+  void SendToWorker(v1::Envelope envelope,
+                    const std::vector<Payload>& payloads = {}) {
+    ASSERT_TRUE(SendTo(router_, peer_, envelope, payloads).ok());
+  }
+
+  // The ChunkOutput a report's result payload holds (of the last message).
+  v1::ChunkOutput Output(const v1::ChunkReport& report) {
+    v1::ChunkOutput output;
+    EXPECT_EQ(report.outcome_case(), v1::ChunkReport::kResultPayload)
+        << report.DebugString();
+    if (report.outcome_case() == v1::ChunkReport::kResultPayload &&
+        report.result_payload() < payloads_.size()) {
+      EXPECT_TRUE(output.ParseFromString(
+          payloads_[report.result_payload()].ToString()));
+    }
+    return output;
   }
 
   zmq::context_t context_;
   zmq::socket_t router_;
   std::string endpoint_;
   std::string peer_;
+  std::vector<Payload> payloads_;  // of the last message Receive() returned
 };
 
 TEST_F(WorkerLoopTest, RunsNoopChunksThenDrainsAndSaysGoodbye) {
@@ -156,9 +173,10 @@ TEST_F(WorkerLoopTest, RunsNoopChunksThenDrainsAndSaysGoodbye) {
       EXPECT_FALSE(reported[report.chunk_index()]) << "reported twice";
       reported[report.chunk_index()] = true;
       EXPECT_EQ(report.attempt(), 1u);
-      ASSERT_TRUE(report.output().has_values()) << report.DebugString();
-      std::vector<uint64_t> values(report.output().values().values().begin(),
-                                   report.output().values().values().end());
+      v1::ChunkOutput output = Output(report);
+      ASSERT_TRUE(output.has_values()) << output.DebugString();
+      std::vector<uint64_t> values(output.values().values().begin(),
+                                   output.values().values().end());
       uint64_t first = report.chunk_index() * 5;
       EXPECT_EQ(values, (std::vector<uint64_t>{first, first + 1, first + 2,
                                                first + 3, first + 4}));
@@ -176,6 +194,39 @@ TEST_F(WorkerLoopTest, RunsNoopChunksThenDrainsAndSaysGoodbye) {
   ASSERT_TRUE(goodbye.has_value());
   EXPECT_TRUE(goodbye->has_goodbye()) << goodbye->DebugString();
   absl::Status run_status = running.Join();
+  EXPECT_TRUE(run_status.ok()) << run_status;
+}
+
+TEST_F(WorkerLoopTest, RunsTheNumbersOfAPayloadWithinOffsetAndCount) {
+  RunningWorker running(Options());
+  ASSERT_TRUE(Receive().has_value());
+  v1::Envelope welcome;
+  welcome.mutable_welcome()->set_protocol_version(kProtocolVersion);
+  SendToWorker(welcome);
+  // 200,000 numbers: the payload spans two frames.
+  std::vector<uint64_t> numbers(200'000);
+  for (size_t i = 0; i < numbers.size(); ++i) numbers[i] = 1000 + i;
+  std::string bytes(numbers.size() * 8, '\0');
+  memcpy(bytes.data(), numbers.data(), bytes.size());
+  v1::Envelope assignments;
+  v1::Assignment* a = assignments.mutable_assignments()->add_assignments();
+  a->set_job_id(1);
+  a->set_attempt(1);
+  a->set_task("noop");
+  a->mutable_input()->set_payload(0);
+  a->mutable_input()->set_item_count(numbers.size());
+  a->mutable_input()->set_encoding(v1::ITEM_ENCODING_U64LE);
+  a->mutable_input()->set_offset(131'070);  // across the frame boundary
+  a->mutable_input()->set_count(4);
+  SendToWorker(assignments, {Payload::FromString(bytes)});
+  std::optional<v1::Envelope> message = Receive();
+  ASSERT_TRUE(message.has_value());
+  ASSERT_TRUE(message->has_chunk_reports()) << message->DebugString();
+  v1::ChunkOutput output = Output(message->chunk_reports().reports(0));
+  EXPECT_EQ(std::vector<uint64_t>(output.values().values().begin(),
+                                  output.values().values().end()),
+            (std::vector<uint64_t>{132'070, 132'071, 132'072, 132'073}));
+  absl::Status run_status = running.Finish();
   EXPECT_TRUE(run_status.ok()) << run_status;
 }
 

@@ -9,6 +9,9 @@
 #include "gtest/gtest.h"
 #include "worker/worker_session.h"
 
+#include "common/protocol.h"
+#include "tests/worker/session_test_util.h"
+
 namespace tq {
 namespace {
 
@@ -30,7 +33,7 @@ class CreditSpendingBroker {
   // Reads everything the session sent; returns the credit it granted.
   int64_t Absorb(WorkerSession& session) {
     int64_t granted = 0;
-    for (const v1::Envelope& envelope : session.TakeOutgoing()) {
+    for (const v1::Envelope& envelope : Envelopes(session.TakeOutgoing())) {
       if (envelope.has_hello()) granted += envelope.hello().credit();
       if (envelope.has_chunk_reports()) granted += envelope.chunk_reports().credit();
       if (envelope.has_worker_credit()) granted += envelope.worker_credit().chunks();
@@ -66,7 +69,7 @@ class AdaptiveWorkerSessionTest : public ::testing::Test {
     session.OnConnected(now_);
     broker_.Absorb(session);
     v1::Envelope welcome;
-    welcome.mutable_welcome()->set_protocol_version(1);
+    welcome.mutable_welcome()->set_protocol_version(kProtocolVersion);
     welcome.mutable_welcome()->set_heartbeat_interval_ms(100);
     session.OnMessage(welcome, now_);
     ASSERT_TRUE(session.welcomed());
@@ -79,17 +82,16 @@ class AdaptiveWorkerSessionTest : public ::testing::Test {
   std::vector<int64_t> RunStartedChunks(WorkerSession& session, uint64_t run_us) {
     std::vector<int64_t> grants;
     while (true) {
-      std::vector<v1::Assignment> started = session.TakeChunksToStart();
+      std::vector<v1::Assignment> started = Assignments(session.TakeChunksToStart());
       if (started.empty()) break;
-      std::vector<v1::ChunkReport> reports;
+      std::vector<ChunkDone> reports;
       for (const v1::Assignment& assignment : started) {
         v1::ChunkReport report;
         report.set_job_id(assignment.job_id());
         report.set_chunk_index(assignment.chunk_index());
         report.set_attempt(assignment.attempt());
         report.set_run_micros(run_us);
-        report.mutable_output()->set_count(0);
-        reports.push_back(report);
+        reports.push_back(Done(report));
       }
       now_ += static_cast<int64_t>(run_us);
       session.OnChunksFinished(std::move(reports), now_);
@@ -230,16 +232,16 @@ TEST_F(AdaptiveWorkerSessionTest, RevokeWhileShrinkingReturnsOnlyWhatFits) {
   broker_.AssignAll(session, now_);
   ASSERT_GT(session.queued_chunks(), 100u);
   // One slow run shrinks the capacity to 2 with most of the queue left.
-  std::vector<v1::Assignment> started = session.TakeChunksToStart();
+  std::vector<v1::Assignment> started = Assignments(session.TakeChunksToStart());
   ASSERT_FALSE(started.empty());
-  std::vector<v1::ChunkReport> reports;
+  std::vector<ChunkDone> reports;
   for (const v1::Assignment& assignment : started) {
     v1::ChunkReport report;
     report.set_job_id(1);
     report.set_chunk_index(assignment.chunk_index());
     report.set_attempt(1);
     report.set_run_micros(30'000);
-    reports.push_back(report);
+    reports.push_back(Done(report));
   }
   session.OnChunksFinished(std::move(reports), now_);
   EXPECT_EQ(broker_.Absorb(session), 0);

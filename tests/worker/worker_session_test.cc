@@ -2,6 +2,9 @@
 // revoke, re-assignment of running chunks, stop/drain, fatal errors.
 #include "worker/worker_session.h"
 
+#include "common/protocol.h"
+#include "tests/worker/session_test_util.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -28,7 +31,7 @@ WorkerOptions TestOptions() {
 
 v1::Envelope WelcomeMessage() {
   v1::Envelope envelope;
-  envelope.mutable_welcome()->set_protocol_version(1);
+  envelope.mutable_welcome()->set_protocol_version(kProtocolVersion);
   envelope.mutable_welcome()->set_heartbeat_interval_ms(100);
   envelope.mutable_welcome()->set_heartbeat_timeout_ms(500);
   return envelope;
@@ -51,13 +54,12 @@ v1::Envelope AssignmentsMessage(const std::vector<v1::Assignment>& list) {
   return envelope;
 }
 
-v1::ChunkReport Report(uint64_t job, uint64_t chunk, uint32_t attempt = 1) {
+ChunkDone Report(uint64_t job, uint64_t chunk, uint32_t attempt = 1) {
   v1::ChunkReport report;
   report.set_job_id(job);
   report.set_chunk_index(chunk);
   report.set_attempt(attempt);
-  report.mutable_output()->set_count(0);
-  return report;
+  return Done(std::move(report));
 }
 
 class WorkerSessionTest : public ::testing::Test {
@@ -79,10 +81,10 @@ class WorkerSessionTest : public ::testing::Test {
 
 TEST_F(WorkerSessionTest, HelloOnConnectGrantsThreadsPlusPrefetch) {
   session_.OnConnected(now_);
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_TRUE(out[0].has_hello());
-  EXPECT_EQ(out[0].hello().protocol_version(), 1u);
+  EXPECT_EQ(out[0].hello().protocol_version(), kProtocolVersion);
   EXPECT_EQ(out[0].hello().role(), v1::ROLE_WORKER);
   EXPECT_EQ(out[0].hello().name(), "test-worker");
   EXPECT_EQ(out[0].hello().threads(), 2u);
@@ -94,7 +96,7 @@ TEST_F(WorkerSessionTest, StartsAtMostOneChunkPerThreadAndQueuesPrefetch) {
   session_.OnMessage(AssignmentsMessage({MakeAssignment(7, 0), MakeAssignment(7, 1),
                                          MakeAssignment(7, 2)}),
                      now_);
-  std::vector<v1::Assignment> started = session_.TakeChunksToStart();
+  std::vector<v1::Assignment> started = Assignments(session_.TakeChunksToStart());
   ASSERT_EQ(started.size(), 2u);
   EXPECT_EQ(started[0].chunk_index(), 0u);
   EXPECT_EQ(started[1].chunk_index(), 1u);
@@ -120,13 +122,13 @@ TEST_F(WorkerSessionTest, FinishedChunksReturnCreditInOneReportsMessage) {
                      now_);
   session_.TakeChunksToStart();
   session_.OnChunksFinished({Report(7, 0), Report(7, 1)}, now_);
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_TRUE(out[0].has_chunk_reports());
   EXPECT_EQ(out[0].chunk_reports().reports_size(), 2);
   EXPECT_EQ(out[0].chunk_reports().credit(), 2u);
   // The queued chunk moves onto the freed thread.
-  std::vector<v1::Assignment> started = session_.TakeChunksToStart();
+  std::vector<v1::Assignment> started = Assignments(session_.TakeChunksToStart());
   ASSERT_EQ(started.size(), 1u);
   EXPECT_EQ(started[0].chunk_index(), 2u);
   EXPECT_EQ(session_.granted_credit(), 2);
@@ -138,7 +140,7 @@ TEST_F(WorkerSessionTest, HeartbeatAfterIntervalOfSilence) {
   EXPECT_TRUE(session_.TakeOutgoing().empty());
   EXPECT_EQ(session_.NextDeadlineUs(), now_ + 100 * kMs);
   session_.OnTick(now_ + 100 * kMs);
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].has_heartbeat());
 }
@@ -159,7 +161,7 @@ TEST_F(WorkerSessionTest, BrokerSilenceReconnectsWithDoublingBackoffResetByWelco
   // No Welcome: re-Hello after 10, 20, 40, 40 ms (capped).
   for (int64_t wait_ms : {10, 20, 40, 40}) {
     session_.OnConnected(now_);
-    std::vector<v1::Envelope> out = session_.TakeOutgoing();
+    std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
     ASSERT_EQ(out.size(), 1u);
     EXPECT_TRUE(out[0].has_hello());
     EXPECT_EQ(session_.NextDeadlineUs(), now_ + wait_ms * kMs);
@@ -200,14 +202,14 @@ TEST_F(WorkerSessionTest, LostSessionDropsQueuedAndWithholdsCreditOfOrphans) {
   session_.TakeOutgoing();
   // Two chunks still run: the new Hello grants only the one free slot.
   session_.OnConnected(now_);
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].hello().credit(), 1u);
   session_.OnMessage(WelcomeMessage(), now_);
   session_.TakeOutgoing();
   // An orphan's report is discarded; its slot comes back as credit.
   session_.OnChunksFinished({Report(7, 0)}, now_);
-  out = session_.TakeOutgoing();
+  out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_TRUE(out[0].has_worker_credit());
   EXPECT_EQ(out[0].worker_credit().chunks(), 1u);
@@ -225,13 +227,13 @@ TEST_F(WorkerSessionTest, RunningChunkReassignedIsNotStartedTwice) {
   session_.OnMessage(AssignmentsMessage({MakeAssignment(7, 0, 2)}), now_);
   EXPECT_TRUE(session_.TakeChunksToStart().empty());
   // Its credit comes straight back: the chunk takes no new slot.
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_TRUE(out[0].has_worker_credit());
   EXPECT_EQ(out[0].worker_credit().chunks(), 1u);
   // When it finishes, it is reported under the new attempt.
   session_.OnChunksFinished({Report(7, 0, 1)}, now_);
-  out = session_.TakeOutgoing();
+  out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_EQ(out[0].chunk_reports().reports_size(), 1);
   EXPECT_EQ(out[0].chunk_reports().reports(0).attempt(), 2u);
@@ -248,14 +250,14 @@ TEST_F(WorkerSessionTest, RevokeDropsQueuedChunksAndReturnsTheirCredit) {
   v1::Envelope revoke;
   revoke.mutable_revoke_job()->set_job_id(7);
   session_.OnMessage(revoke, now_);
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_TRUE(out[0].has_worker_credit());
   EXPECT_EQ(out[0].worker_credit().chunks(), 1u);
   EXPECT_EQ(session_.queued_chunks(), 0u);
   // The running chunk of the revoked job is still reported.
   session_.OnChunksFinished({Report(7, 0)}, now_);
-  out = session_.TakeOutgoing();
+  out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].chunk_reports().reports_size(), 1);
 }
@@ -267,7 +269,7 @@ TEST_F(WorkerSessionTest, StopDrainsQueuedThenSaysGoodbyeAfterRunningFinish) {
                      now_);
   session_.TakeChunksToStart();
   session_.OnStopRequested(now_);
-  std::vector<v1::Envelope> out = session_.TakeOutgoing();
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   ASSERT_TRUE(out[0].has_drain());
   ASSERT_EQ(out[0].drain().returned_size(), 1);
@@ -275,14 +277,14 @@ TEST_F(WorkerSessionTest, StopDrainsQueuedThenSaysGoodbyeAfterRunningFinish) {
   EXPECT_FALSE(session_.done());
 
   session_.OnChunksFinished({Report(7, 0)}, now_);
-  out = session_.TakeOutgoing();
+  out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].chunk_reports().credit(), 0u);  // no new work while stopping
   EXPECT_TRUE(session_.TakeChunksToStart().empty());
   EXPECT_FALSE(session_.done());
 
   session_.OnChunksFinished({Report(7, 1)}, now_);
-  out = session_.TakeOutgoing();
+  out = Envelopes(session_.TakeOutgoing());
   ASSERT_EQ(out.size(), 2u);
   EXPECT_TRUE(out[0].has_chunk_reports());
   EXPECT_TRUE(out[1].has_goodbye());
