@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "broker/broker_monitor.h"
 #include "common/protocol.h"
 #include "zmq.hpp"
@@ -66,6 +67,15 @@ struct BrokerOptions {
   std::string curve_clients_dir;
   std::string curve_workers_dir;
 };
+
+// Whether `endpoint` is reachable from this machine only: inproc://, ipc://,
+// or tcp:// on a loopback address (127.x.x.x, localhost, [::1]).
+bool IsLocalEndpoint(absl::string_view endpoint);
+
+// Code jobs (allow_code) on an endpoint beyond loopback need a CURVE code
+// allowlist or the explicit allow_code_insecure: kInvalidArgument saying
+// so. Bind() checks it.
+absl::Status CheckCodePolicy(const BrokerOptions& options);
 
 class Broker {
  public:

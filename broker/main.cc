@@ -37,6 +37,19 @@ ABSL_FLAG(std::string, curve_clients, "",
           "CurveZMQ: directory of *.pub files allowed as clients");
 ABSL_FLAG(std::string, curve_workers, "",
           "CurveZMQ: directory of *.pub files allowed as workers");
+ABSL_FLAG(std::string, allow_code, "",
+          "Accept jobs that ship code for these runtimes (comma-separated; "
+          "tq runs: python). Default: none, built-in tasks only. Beyond "
+          "loopback it also needs --curve-code-clients or "
+          "--allow-code-insecure");
+ABSL_FLAG(std::string, curve_code_clients, "",
+          "CurveZMQ: directory of *.pub files of clients allowed to submit "
+          "code jobs (they may submit other jobs too)");
+ABSL_FLAG(bool, allow_code_insecure, false,
+          "With --allow-code beyond loopback and no --curve-code-clients: "
+          "accept code jobs from anyone who reaches the port (logs a warning)");
+ABSL_FLAG(uint32_t, max_jobs_per_client, tq::BrokerOptions{}.max_jobs_per_client,
+          "Most jobs one client may run at once");
 ABSL_FLAG(bool, verbose, false,
           "Log peers and job lifecycle to stderr");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -86,6 +99,13 @@ int main(int argc, char** argv) {
   options.curve_key_file = absl::GetFlag(FLAGS_curve_key);
   options.curve_clients_dir = absl::GetFlag(FLAGS_curve_clients);
   options.curve_workers_dir = absl::GetFlag(FLAGS_curve_workers);
+  options.curve_code_clients_dir = absl::GetFlag(FLAGS_curve_code_clients);
+  options.allow_code_insecure = absl::GetFlag(FLAGS_allow_code_insecure);
+  options.max_jobs_per_client = absl::GetFlag(FLAGS_max_jobs_per_client);
+  for (absl::string_view runtime :
+       absl::StrSplit(absl::GetFlag(FLAGS_allow_code), ',', absl::SkipWhitespace())) {
+    options.allow_code.emplace_back(absl::StripAsciiWhitespace(runtime));
+  }
   if (options.curve_key_file.empty() &&
       !(options.curve_clients_dir.empty() && options.curve_workers_dir.empty())) {
     fprintf(stderr,

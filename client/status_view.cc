@@ -21,6 +21,8 @@ absl::string_view StateName(v1::JobStatus::State state) {
     case v1::JobStatus::STATE_RUNNING: return "running";
     case v1::JobStatus::STATE_WAITING_FOR_WORKERS: return "waiting-workers";
     case v1::JobStatus::STATE_WAITING_FOR_CLIENT: return "waiting-client";
+    case v1::JobStatus::STATE_WAITING_FOR_CAPABLE_WORKER:
+      return "waiting-capable-worker";
     default: return "unknown";
   }
 }
@@ -108,7 +110,9 @@ std::string FormatJobs(const v1::StatusReply& reply) {
     const double rate = age_s > 0 ? done / age_s : 0;
     const std::string eta =
         rate > 0 ? ShortDuration((total - done) / rate) : std::string("-");
-    table.Add({absl::StrCat(job.job_id()), job.task(), job.client(),
+    table.Add({absl::StrCat(job.job_id()),
+               job.task().empty() ? job.runtime() + " code" : job.task(),
+               job.client(),
                std::string(StateName(job.state())),
                absl::StrFormat("%.1f%%", percent),
                absl::StrCat(job.chunks_done(), "/", job.chunks_total()),
@@ -116,7 +120,14 @@ std::string FormatJobs(const v1::StatusReply& reply) {
                rate > 0 ? absl::StrCat(ShortCount(rate), "/s") : "-", eta,
                ShortDuration(age_s)});
   }
-  return table.Render();
+  std::string out = table.Render();
+  // What a job waits for that no worker offers, spelled out.
+  for (const v1::JobStatus& job : reply.jobs()) {
+    if (job.waiting_for().empty()) continue;
+    absl::StrAppend(&out, "job ", job.job_id(), " waits for ",
+                    job.waiting_for(), "\n");
+  }
+  return out;
 }
 
 std::string FormatStatus(const v1::StatusReply& reply,
@@ -132,14 +143,19 @@ std::string FormatStatus(const v1::StatusReply& reply,
   if (reply.workers().empty()) {
     absl::StrAppend(&out, "no workers connected\n");
   } else {
-    Table table({false, true, true, true, true, true, false});
-    table.Add({"WORKER", "THREADS", "BUSY", "HELD", "CREDIT", "SILENT", ""});
+    Table table({false, true, true, true, true, true, false, false});
+    table.Add({"WORKER", "THREADS", "BUSY", "HELD", "CREDIT", "SILENT", "RUNS",
+               ""});
     for (const v1::WorkerStatus& w : reply.workers()) {
+      std::string runs = "tasks";
+      for (const v1::Runtime& runtime : w.runtimes()) {
+        absl::StrAppend(&runs, ", ", runtime.name(), " ", runtime.version());
+      }
       table.Add({w.name().empty() ? "(unnamed)" : w.name(),
                  absl::StrCat(w.threads()),
                  absl::StrCat(std::min<uint64_t>(w.chunks_held(), w.threads())),
                  absl::StrCat(w.chunks_held()), absl::StrCat(w.credit()),
-                 ShortDuration(static_cast<double>(w.silent_ms()) / 1000),
+                 ShortDuration(static_cast<double>(w.silent_ms()) / 1000), runs,
                  w.draining() ? "draining" : ""});
     }
     absl::StrAppend(&out, table.Render());

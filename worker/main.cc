@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/cli.h"
 #include "common/protocol.h"
 #include "worker/prometheus_worker_monitor.h"
@@ -31,6 +33,16 @@ ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
 ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
           "broker silent this long: reconnect");
 ABSL_FLAG(bool, verbose, false, "log connections and protocol events to stderr");
+ABSL_FLAG(std::string, allow_code, "",
+          "run shipped code for these runtimes (comma-separated; tq runs: "
+          "python), in runner processes; default: none, built-in tasks only");
+ABSL_FLAG(std::string, python, tq::WorkerOptions{}.python,
+          "with --allow-code=python: the interpreter runners start with (its "
+          "major.minor must match the clients'; it needs cloudpickle and tq)");
+ABSL_FLAG(std::string, code_user, "",
+          "with --allow-code: run runner processes as this user, so shipped "
+          "code cannot read what the worker's user can (e.g. its CURVE key); "
+          "needs a worker running as root");
 ABSL_FLAG(std::string, curve_key, "",
           "CurveZMQ: our secret key file (tq-keygen NAME.key); default "
           "$TQ_CURVE_KEY; needs --curve-server-key");
@@ -83,6 +95,18 @@ int main(int argc, char** argv) {
       tq::FlagOrEnv(absl::GetFlag(FLAGS_curve_key), "TQ_CURVE_KEY");
   options.curve_server_key_file = tq::FlagOrEnv(
       absl::GetFlag(FLAGS_curve_server_key), "TQ_CURVE_SERVER_KEY");
+  for (absl::string_view runtime :
+       absl::StrSplit(absl::GetFlag(FLAGS_allow_code), ',', absl::SkipWhitespace())) {
+    options.allow_code.emplace_back(absl::StripAsciiWhitespace(runtime));
+  }
+  options.python = absl::GetFlag(FLAGS_python);
+  options.code_user = absl::GetFlag(FLAGS_code_user);
+  // Tests only: announce another Python version than the interpreter's
+  // (e.g. to see a client of another version refused).
+  if (const char* version = getenv("TQ_TEST_PYTHON_VERSION")) {
+    options.python_version = version;
+    options.python_detail = "version set by TQ_TEST_PYTHON_VERSION";
+  }
   if (options.threads < 0) {
     fprintf(stderr, "tq-worker: --threads must be >= 0\n");
     return tq::kExitUsage;

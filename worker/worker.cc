@@ -26,7 +26,10 @@
 #include "common/zmq_socket.h"
 #include "tasks/task.h"
 #include "worker/chunk_runner.h"
+#include "worker/code_chunk_runner.h"
 #include "worker/completion_queue.h"
+#include "worker/runners/probe_python.h"
+#include "worker/runners/python_runners.h"
 #include "worker/thread_pool.h"
 #include "worker/worker_session.h"
 
@@ -76,7 +79,9 @@ class Worker::Loop {
       return absl::InvalidArgumentError(curve.status().message());
     if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
     curve_ = *std::move(curve);
-    WorkerSession session(options_, WorkerCapabilities{BuiltinTasks().Names(), {}});
+    WorkerCapabilities capabilities{BuiltinTasks().Names(), {}};
+    TQ_RETURN_IF_ERROR(StartRunners(&capabilities));
+    WorkerSession session(options_, std::move(capabilities));
     absl::Status status;
     {
       // Destroyed before returning: joins the threads, so chunks of lost
@@ -84,6 +89,8 @@ class Worker::Loop {
       ThreadPool pool(options_.threads);
       status = Serve(session, pool);
     }
+    code_chunks_.reset();
+    python_runners_.reset();  // no Run is in progress: the pool is joined
     return status;
   }
 
@@ -148,6 +155,46 @@ class Worker::Loop {
     if (monitor_ != nullptr) monitor_->OnStopped(session.capacity());
     socket_.reset();
     return session.status();
+  }
+
+  // With --allow-code=python: checks the interpreter once (unless the
+  // version to announce is given) and prepares the runners, which start on
+  // first use. Adds the runtime to what Hello announces.
+  absl::Status StartRunners(WorkerCapabilities* capabilities) {
+    for (const std::string& runtime : options_.allow_code) {
+      if (runtime != "python") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--allow-code: unknown runtime '", runtime, "'; tq runs: python"));
+      }
+    }
+    if (options_.allow_code.empty()) return absl::OkStatus();
+    PythonRunnersOptions runners;
+    runners.python = options_.python;
+    if (!options_.python_path.empty()) runners.python_path = {options_.python_path};
+    runners.max_runners = options_.threads;
+    runners.code_user = options_.code_user;
+    PythonInfo info{options_.python_version, options_.python_detail};
+    if (info.version.empty()) {
+      absl::StatusOr<PythonInfo> probed = ProbePython(runners);
+      if (!probed.ok()) {
+        return absl::Status(probed.status().code(),
+                            absl::StrCat("--python: ", probed.status().message()));
+      }
+      info = *std::move(probed);
+    }
+    absl::StatusOr<std::unique_ptr<PythonRunners>> created =
+        PythonRunners::Create(runners);
+    if (!created.ok()) return created.status();
+    python_runners_ = *std::move(created);
+    code_chunks_ = std::make_unique<CodeChunkRunner>(python_runners_.get());
+    v1::Runtime runtime;
+    runtime.set_name("python");
+    runtime.set_version(info.version);
+    runtime.set_detail(info.detail);
+    capabilities->runtimes.push_back(runtime);
+    Log(absl::StrCat("runs python ", info.version, " code (", info.detail,
+                     ") with ", python_runners_->CommandLine()));
+    return absl::OkStatus();
   }
 
   // Opens a fresh DEALER to the broker. A new socket per session: the old
@@ -220,6 +267,11 @@ class Worker::Loop {
         monitor_->AddSentBytes(*sent);
       }
     }
+    // A revoked job's running code chunks stop now (their runners are
+    // killed); their reports are stale at the broker.
+    for (uint64_t job_id : session.TakeRevokedJobs()) {
+      if (code_chunks_ != nullptr) code_chunks_->CancelJob(job_id);
+    }
     std::vector<ChunkWork> to_start = session.TakeChunksToStart();
     std::vector<std::function<void()>> work;
     work.reserve(to_start.size());
@@ -227,12 +279,29 @@ class Worker::Loop {
     for (ChunkWork& chunk : to_start) {
       work.push_back([this, &tasks, chunk = std::move(chunk)] {
         busy_threads_.fetch_add(1, std::memory_order_relaxed);
-        ChunkDone done = RunTaskChunk(tasks, chunk);
+        ChunkDone done = !chunk.assignment.has_code() ? RunTaskChunk(tasks, chunk)
+                         : code_chunks_ != nullptr
+                             ? code_chunks_->Run(chunk)
+                             : RefuseCode(chunk);
         busy_threads_.fetch_sub(1, std::memory_order_relaxed);
         completions_.Push(std::move(done));
       });
     }
     pool.ScheduleAll(std::move(work));
+  }
+
+  // A code chunk reached a worker that runs no code (a broker bug or a
+  // hostile one): a retryable failure, so it goes elsewhere.
+  static ChunkDone RefuseCode(const ChunkWork& chunk) {
+    ChunkDone done;
+    done.report.set_job_id(chunk.assignment.job_id());
+    done.report.set_chunk_index(chunk.assignment.chunk_index());
+    done.report.set_attempt(chunk.assignment.attempt());
+    *done.report.mutable_error() = ErrorFromStatus(
+        absl::FailedPreconditionError(
+            "this worker runs no code (start it with --allow-code=python)"),
+        chunk.assignment.job_id());
+    return done;
   }
 
   void Log(const std::string& line) {
@@ -255,7 +324,10 @@ class Worker::Loop {
   // Pool threads inside RunChunk now (a gauge; relaxed is enough).
   std::atomic<int> busy_threads_{0};
 
-  // Owned by the thread in Run().
+  // Owned by the thread in Run(); the runners are used by pool threads
+  // while it serves, and outlive the pool.
+  std::unique_ptr<PythonRunners> python_runners_;
+  std::unique_ptr<CodeChunkRunner> code_chunks_;
   std::unique_ptr<zmq::socket_t> socket_;
   int connects_ = 0;
   std::optional<CurveClientKeys> curve_;

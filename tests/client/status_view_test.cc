@@ -88,6 +88,24 @@ TEST(StatusViewTest, JsonIsOneLineWithProtoFieldNamesAndNoRequestId) {
   EXPECT_EQ(*JobsJson(v1::StatusReply()), "{\"jobs\":[]}");
 }
 
+TEST(StatusViewTest, ShowsWhatWorkersRunAndWhatACodeJobWaitsFor) {
+  v1::StatusReply reply = SampleReply();
+  v1::Runtime* python = reply.mutable_workers(0)->add_runtimes();
+  python->set_name("python");
+  python->set_version("3.11");
+  v1::JobStatus* job = reply.add_jobs();
+  job->set_job_id(8);
+  job->set_runtime("python 3.9");
+  job->set_state(v1::JobStatus::STATE_WAITING_FOR_CAPABLE_WORKER);
+  job->set_waiting_for("a worker offering python 3.9");
+  const std::string text = FormatStatus(reply, "tcp://b:5555");
+  EXPECT_TRUE(absl::StrContains(text, "tasks, python 3.11")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "python 3.9 code")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "waiting-capable-worker")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "job 8 waits for a worker offering python 3.9"))
+      << text;
+}
+
 TEST(StatusViewTest, ShortFormsScale) {
   EXPECT_EQ(ShortCount(1234), "1234");
   EXPECT_EQ(ShortCount(12345), "12.3k");

@@ -30,10 +30,11 @@ void LocalCluster::RestartBroker() {
   StartBroker(endpoint_);
 }
 
-Subprocess& LocalCluster::AddWorker(std::vector<std::string> flags) {
+Subprocess& LocalCluster::AddWorker(std::vector<std::string> flags,
+                                    std::vector<std::string> extra_env) {
   std::vector<std::string> argv = {WorkerBinary(), "--broker=" + endpoint_};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  workers_.push_back(std::make_unique<Subprocess>(argv));
+  workers_.push_back(std::make_unique<Subprocess>(argv, std::move(extra_env)));
   return *workers_.back();
 }
 

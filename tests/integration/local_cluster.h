@@ -25,8 +25,10 @@ class LocalCluster {
   // SIGKILLs the broker and starts a new one on the same endpoint (workers
   // keep running and must find it again).
   void RestartBroker();
-  // Starts a tq-worker connected to the broker.
-  Subprocess& AddWorker(std::vector<std::string> flags = {"--threads=1"});
+  // Starts a tq-worker connected to the broker, with `extra_env`
+  // ("NAME=value") over the test's environment.
+  Subprocess& AddWorker(std::vector<std::string> flags = {"--threads=1"},
+                        std::vector<std::string> extra_env = {});
   // Starts a tq-client with --broker set; `args` follow.
   std::unique_ptr<Subprocess> StartClient(std::vector<std::string> args,
                                           std::string stdin_data = "");

@@ -200,7 +200,7 @@ TEST(PythonRunnersFailureTest, RunsMaxRunnersChunksAtOnce) {
       ListChunk("alice", meet, "[('" + a + "', '" + b + "')]", 1);
   PythonChunk second =
       ListChunk("alice", meet, "[('" + b + "', '" + a + "')]", 1);
-  first.call_style = second.call_style = CallStyle::kStar;
+  first.call_style = second.call_style = PythonCallStyle::kStar;
   auto run1 =
       std::async(std::launch::async, [&] { return runners->Run(first); });
   auto run2 =

@@ -60,14 +60,14 @@ TEST(PythonRunnersTest, StarAndApplyCallStyles) {
   auto runners = MakeRunners(1);
   PythonChunk star =
       RangeChunk("alice", PickleCode("", "lambda a, b: a * b"), 0, 0);
-  star.call_style = CallStyle::kStar;
+  star.call_style = PythonCallStyle::kStar;
   star.items = PickledListItems{
       std::make_shared<const std::string>(PickleValue("[(1, 2), (3, 4)]")), 2};
   EXPECT_EQ(Results(runners->Run(star)), "[2, 12]");
 
   PythonChunk apply = RangeChunk(
       "alice", PickleCode("", "lambda x, y=0, z=0: (x, y, z)"), 0, 0);
-  apply.call_style = CallStyle::kApply;
+  apply.call_style = PythonCallStyle::kApply;
   apply.items = PickledListItems{std::make_shared<const std::string>(
       PickleValue("[((1,), {'z': 3}), ((4, 5), {})]"))};
   EXPECT_EQ(Results(runners->Run(apply)), "[(1, 0, 3), (4, 5, 0)]");

@@ -16,7 +16,7 @@ namespace tq {
 //   kMap:   f(x)                       (map, imap)
 //   kStar:  f(*x)                      (starmap)
 //   kApply: x = (args, kwargs): f(*args, **kwargs)   (apply_async batches)
-enum class CallStyle : uint8_t { kMap = 0, kStar = 1, kApply = 2 };
+enum class PythonCallStyle : uint8_t { kMap = 0, kStar = 1, kApply = 2 };
 
 // A piece of pickled code and its identity. Runners cache code by sha256, so
 // equal digests must mean equal bytes.
@@ -52,7 +52,7 @@ struct PythonChunk {
   // cloudpickle.dumps((initializer, initargs)); run once per runner process,
   // before its first chunk. A runner serves one initializer for life.
   std::optional<CodeBlob> initializer;
-  CallStyle call_style = CallStyle::kMap;
+  PythonCallStyle call_style = PythonCallStyle::kMap;
   // multiprocessing's maxtasksperchild: a runner is retired after this many
   // chunks (0 = never).
   uint32_t max_chunks_per_runner = 0;

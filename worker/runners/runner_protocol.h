@@ -78,7 +78,7 @@ enum class ReplyKind : uint8_t {
 };
 
 struct RequestHeader {
-  uint8_t call_style = 0;  // CallStyle
+  uint8_t call_style = 0;  // PythonCallStyle
   uint8_t items_kind = 0;  // 0 range, 1 pickled list
   bool has_initializer = false;
   uint32_t max_result_bytes = 0;
