@@ -27,7 +27,7 @@ ABSL_FLAG(int64_t, lease_ms, 120'000,
           "A chunk not reported within this time after hand-out is requeued");
 ABSL_FLAG(uint32_t, max_attempts, 4,
           "Failed hand-outs of one chunk before its job fails");
-ABSL_FLAG(uint32_t, max_result_window, 256,
+ABSL_FLAG(uint32_t, max_result_window, tq::kDefaultMaxResultWindow,
           "Most chunks a job may have in flight or undelivered");
 ABSL_FLAG(std::string, curve_key, "",
           "CurveZMQ: this broker's secret key file (tq-keygen NAME.key); "

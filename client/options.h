@@ -35,8 +35,8 @@ struct ClientOptions {
   // Result credit per job, in chunks: the most chunks of one job that are
   // in flight, waiting at the broker or buffered here. Default: 0, meaning
   // automatic: enough to keep every worker thread busy (at least 16), and
-  // for small results (counts, no-ops) up to 256, the broker's default
-  // max_result_window, as long as results stay within a 32 MiB budget.
+  // for small results (counts, no-ops) up to kDefaultMaxResultWindow (256),
+  // a default broker's cap, as long as results stay within a 32 MiB budget.
   uint32_t result_window = 0;
   // Name sent in Hello for the broker's logs. Default: empty -> "tq-client:pid".
   std::string name;

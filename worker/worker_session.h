@@ -72,8 +72,10 @@ WorkerOptions ResolveWorkerOptions(WorkerOptions options);
 // most work per thread a worker can hold back from an idle peer at the end
 // of a job, so larger only costs tail latency.
 inline constexpr int64_t kQueueTargetUs = 3'000;
-// Upper bound on the adaptive prefetch: the broker caps a job's results in
-// flight at 256 anyway, and more only grows memory per worker.
+// Upper bound on the adaptive prefetch, so that tiny chunks cannot make one
+// worker hold thousands: more only grows memory per worker and the work it
+// holds back from its peers. A worker's own bound, not the broker's result
+// window cap (kDefaultMaxResultWindow), though both are 256.
 inline constexpr int kMaxPrefetch = 256;
 // Weight of the newest run_micros sample in the running average: about the
 // last ten chunks count, so a change of job adapts within a few reports.
