@@ -4,78 +4,15 @@
 #ifndef TQ_BROKER_BROKER_H_
 #define TQ_BROKER_BROKER_H_
 
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
-#include "broker/broker_monitor.h"
-#include "common/protocol.h"
+#include "broker/broker_options.h"
 #include "zmq.hpp"
 
 namespace tq {
-
-struct BrokerOptions {
-  // Endpoints to bind: "tcp://*:5555", "tcp://127.0.0.1:*" (ephemeral port),
-  // "inproc://name".
-  std::vector<std::string> listen = {"tcp://*:5555"};
-  // Liveness: the broker sends something to each peer at least this often,
-  // and considers a peer silent for heartbeat_timeout_ms gone.
-  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
-  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
-  // A chunk not reported within this time after hand-out is requeued.
-  int64_t lease_ms = 120'000;
-  // Hand-outs of one chunk (task failures, lost workers, lease expiries)
-  // before its job fails.
-  uint32_t max_attempts = 4;
-  // Upper bound on a job's result window (chunks in flight plus results not
-  // yet delivered to its client, and for streamed input the chunks it
-  // holds); a client asking more gets this.
-  uint32_t max_result_window = kDefaultMaxResultWindow;
-  // Most jobs one client may have running at once; a submit beyond it is
-  // refused (RESOURCE_EXHAUSTED). Bounds what one client can make the broker
-  // hold: per job at most max_result_window chunks of input and of results,
-  // each at most kMaxPayloadBytes.
-  uint32_t max_jobs_per_client = 64;
-  // Runtimes whose shipped code this broker accepts jobs for, e.g.
-  // {"python"} (--allow-code=python). Empty (the default): it runs no code,
-  // only built-in tasks. Listening beyond loopback, code jobs also need
-  // curve_code_clients_dir or allow_code_insecure (ValidateBrokerOptions).
-  std::vector<std::string> allow_code;
-  // CurveZMQ: a directory of *.pub files of the clients allowed to submit
-  // code jobs (they may submit other jobs too). Empty: none.
-  std::string curve_code_clients_dir;
-  // Accept code jobs from any client that reaches the port, even listening
-  // beyond loopback without a code allowlist. Logs a warning at start.
-  bool allow_code_insecure = false;
-  // Log peer arrivals/departures and job lifecycle to stderr.
-  bool verbose = false;
-  // Told what the loop does (bytes, scheduler statistics, liveness,
-  // readiness; see broker/broker_monitor.h), e.g. tq-broker's Prometheus
-  // metrics. nullptr (the default): nobody watches. Called only from the
-  // loop's thread (Bind() and Run()); must outlive Run().
-  std::shared_ptr<BrokerMonitor> monitor;
-  // CurveZMQ security. Empty (the default): plaintext, anyone may connect.
-  // Set: the broker's secret key file (tq-keygen's NAME.key); the ROUTER
-  // becomes a CURVE server and only keys in the allowlists below get in,
-  // each only in its role. Bind() fails if a file is missing or bad.
-  std::string curve_key_file;
-  // Directories of *.pub files: keys allowed as clients / as workers.
-  // Empty: none allowed. A named directory that is missing is an error.
-  std::string curve_clients_dir;
-  std::string curve_workers_dir;
-};
-
-// Whether `endpoint` is reachable from this machine only: inproc://, ipc://,
-// or tcp:// on a loopback address (127.x.x.x, localhost, [::1]).
-bool IsLocalEndpoint(absl::string_view endpoint);
-
-// Code jobs (allow_code) on an endpoint beyond loopback need a CURVE code
-// allowlist or the explicit allow_code_insecure: kInvalidArgument saying
-// so. Bind() checks it.
-absl::Status CheckCodePolicy(const BrokerOptions& options);
 
 class Broker {
  public:
@@ -85,7 +22,9 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Binds every listen endpoint; an error names the endpoint and the cause.
+  // Checks the options (kInvalidArgument from ValidateBrokerOptions, nothing
+  // bound), then binds every listen endpoint; an error names the endpoint
+  // and the cause.
   absl::Status Bind();
   // The endpoints actually bound, ports resolved. Valid after Bind().
   std::vector<std::string> bound_endpoints() const;

@@ -47,32 +47,6 @@ int64_t NowUs() {
 
 }  // namespace
 
-bool IsLocalEndpoint(absl::string_view endpoint) {
-  if (absl::StartsWith(endpoint, "inproc://") || absl::StartsWith(endpoint, "ipc://")) {
-    return true;
-  }
-  if (!absl::ConsumePrefix(&endpoint, "tcp://")) return false;
-  const size_t colon = endpoint.rfind(':');
-  const absl::string_view host = endpoint.substr(0, colon);
-  return absl::StartsWith(host, "127.") || host == "localhost" || host == "[::1]";
-}
-
-absl::Status CheckCodePolicy(const BrokerOptions& options) {
-  if (options.allow_code.empty() || options.allow_code_insecure ||
-      !options.curve_code_clients_dir.empty()) {
-    return absl::OkStatus();
-  }
-  for (const std::string& endpoint : options.listen) {
-    if (IsLocalEndpoint(endpoint)) continue;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--allow-code on ", endpoint,
-        " would let anyone who reaches that port run code on the workers: "
-        "give --curve-code-clients=DIR (with CURVE keys), listen on loopback "
-        "only, or accept the risk with --allow-code-insecure"));
-  }
-  return absl::OkStatus();
-}
-
 class Broker::Loop {
  public:
   Loop(BrokerOptions options, zmq::context_t* context)
@@ -98,7 +72,7 @@ class Broker::Loop {
     if (socket_.has_value()) {
       return absl::FailedPreconditionError("broker already bound");
     }
-    TQ_RETURN_IF_ERROR(CheckCodePolicy(options_));
+    TQ_RETURN_IF_ERROR(ValidateBrokerOptions(options_));
     std::optional<CurveKeyPair> curve_key;
     if (!options_.curve_key_file.empty()) {
       // The ZAP handler is bound before the ROUTER exists: no peer can slip

@@ -26,7 +26,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "broker/broker.h"
+#include "broker/broker_options.h"
 #include "broker/job.h"
 #include "broker/lease_deadlines.h"
 #include "broker/outbox.h"

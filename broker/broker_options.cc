@@ -1,0 +1,101 @@
+#include "broker/broker_options.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace tq {
+
+absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
+  if (options.listen.empty()) {
+    return absl::InvalidArgumentError("listen names no endpoint");
+  }
+  for (const std::string& endpoint : options.listen) {
+    if (endpoint.empty()) {
+      return absl::InvalidArgumentError("listen has an empty endpoint");
+    }
+  }
+  if (options.heartbeat_interval_ms <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("heartbeat_interval_ms (", options.heartbeat_interval_ms,
+                     ") must be positive"));
+  }
+  // A timeout no longer than the interval would declare a peer gone
+  // between two of its heartbeats.
+  if (options.heartbeat_timeout_ms <= options.heartbeat_interval_ms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("heartbeat_timeout_ms (", options.heartbeat_timeout_ms,
+                     ") must be greater than heartbeat_interval_ms (",
+                     options.heartbeat_interval_ms, ")"));
+  }
+  if (options.lease_ms <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease_ms (", options.lease_ms, ") must be positive"));
+  }
+  if (options.max_attempts == 0) {
+    return absl::InvalidArgumentError("max_attempts (0) must be at least 1");
+  }
+  if (options.max_result_window == 0) {
+    return absl::InvalidArgumentError(
+        "max_result_window (0) must be at least 1");
+  }
+  // Without a key the broker is plaintext and lets anyone in: an allowlist
+  // given alone would look like security and be none.
+  if (options.curve_key_file.empty() && !options.curve_clients_dir.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("curve_clients_dir (", options.curve_clients_dir,
+                     ") needs curve_key_file, the broker's secret key"));
+  }
+  if (options.curve_key_file.empty() && !options.curve_workers_dir.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("curve_workers_dir (", options.curve_workers_dir,
+                     ") needs curve_key_file, the broker's secret key"));
+  }
+  if (options.curve_key_file.empty() && !options.curve_code_clients_dir.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("curve_code_clients_dir (", options.curve_code_clients_dir,
+                     ") needs curve_key_file, the broker's secret key"));
+  }
+  if (options.max_jobs_per_client == 0) {
+    return absl::InvalidArgumentError(
+        "max_jobs_per_client (0) must be at least 1");
+  }
+  for (const std::string& runtime : options.allow_code) {
+    if (runtime != "python") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "allow_code: unknown runtime '", runtime, "'; tq runs: python"));
+    }
+  }
+  return CheckCodePolicy(options);
+}
+
+bool IsLocalEndpoint(absl::string_view endpoint) {
+  if (absl::StartsWith(endpoint, "inproc://") ||
+      absl::StartsWith(endpoint, "ipc://")) {
+    return true;
+  }
+  if (!absl::ConsumePrefix(&endpoint, "tcp://")) return false;
+  const absl::string_view host = endpoint.substr(0, endpoint.rfind(':'));
+  return absl::StartsWith(host, "127.") || host == "localhost" ||
+         host == "[::1]";
+}
+
+absl::Status CheckCodePolicy(const BrokerOptions& options) {
+  if (options.allow_code.empty() || options.allow_code_insecure ||
+      !options.curve_code_clients_dir.empty()) {
+    return absl::OkStatus();
+  }
+  for (const std::string& endpoint : options.listen) {
+    if (IsLocalEndpoint(endpoint)) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--allow-code on ", endpoint,
+        " would let anyone who reaches that port run code on the workers: "
+        "give --curve-code-clients=DIR (with CURVE keys), listen on loopback "
+        "only, or accept the risk with --allow-code-insecure"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tq

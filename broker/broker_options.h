@@ -1,0 +1,89 @@
+// BrokerOptions: how a broker listens, keeps peers alive, leases chunks and
+// secures its socket, each default stated once on its field (tq-broker's
+// flags take theirs from here), and the rules a usable set obeys.
+#ifndef TQ_BROKER_BROKER_OPTIONS_H_
+#define TQ_BROKER_BROKER_OPTIONS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "broker/broker_monitor.h"
+#include "common/protocol.h"
+
+namespace tq {
+
+struct BrokerOptions {
+  // Endpoints to bind: "tcp://*:5555", "tcp://127.0.0.1:*" (ephemeral port),
+  // "inproc://name". At least one.
+  std::vector<std::string> listen = {"tcp://*:5555"};
+  // Liveness: the broker sends something to each peer at least this often,
+  // and considers a peer silent for heartbeat_timeout_ms gone. The timeout
+  // must exceed the interval.
+  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
+  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
+  // A chunk not reported within this time after hand-out is requeued.
+  int64_t lease_ms = 120'000;
+  // Hand-outs of one chunk (task failures, lost workers, lease expiries)
+  // before its job fails.
+  uint32_t max_attempts = 4;
+  // Upper bound on a job's result window (chunks in flight plus results not
+  // yet delivered to its client, and for streamed input the chunks it
+  // holds); a client asking more gets this.
+  uint32_t max_result_window = kDefaultMaxResultWindow;
+  // Most jobs one client may have running at once; a submit beyond it is
+  // refused (RESOURCE_EXHAUSTED). Bounds what one client can make the broker
+  // hold: per job at most max_result_window chunks of input and of results,
+  // each at most kMaxPayloadBytes.
+  uint32_t max_jobs_per_client = 64;
+  // Runtimes whose shipped code this broker accepts jobs for, e.g.
+  // {"python"} (--allow-code=python). Empty (the default): it runs no code,
+  // only built-in tasks. Listening beyond loopback, code jobs also need
+  // curve_code_clients_dir or allow_code_insecure (CheckCodePolicy).
+  std::vector<std::string> allow_code;
+  // CurveZMQ: a directory of *.pub files of the clients allowed to submit
+  // code jobs (they may submit other jobs too). Empty: none. Needs
+  // curve_key_file.
+  std::string curve_code_clients_dir;
+  // Accept code jobs from any client that reaches the port, even listening
+  // beyond loopback without a code allowlist. Logs a warning at start.
+  bool allow_code_insecure = false;
+  // Log peer arrivals/departures and job lifecycle to stderr.
+  bool verbose = false;
+  // Told what the loop does (bytes, scheduler statistics, liveness,
+  // readiness; see broker/broker_monitor.h), e.g. tq-broker's Prometheus
+  // metrics. nullptr (the default): nobody watches. Called only from the
+  // loop's thread (Bind() and Run()); must outlive Run().
+  std::shared_ptr<BrokerMonitor> monitor;
+  // CurveZMQ security. Empty (the default): plaintext, anyone may connect.
+  // Set: the broker's secret key file (tq-keygen's NAME.key); the ROUTER
+  // becomes a CURVE server and only keys in the allowlists below get in,
+  // each only in its role. Bind() fails if a file is missing or bad.
+  std::string curve_key_file;
+  // Directories of *.pub files: keys allowed as clients / as workers.
+  // Empty (the default): none allowed. A named directory that is missing is
+  // an error; naming one without curve_key_file is invalid.
+  std::string curve_clients_dir;
+  std::string curve_workers_dir;
+};
+
+// OK if `options` can run a broker; else kInvalidArgument naming the first
+// offending option and its value (files and endpoints are checked only by
+// Broker::Bind(), which calls this first). Includes CheckCodePolicy.
+absl::Status ValidateBrokerOptions(const BrokerOptions& options);
+
+// Whether `endpoint` is reachable from this machine only: inproc://, ipc://,
+// or tcp:// on a loopback address (127.x.x.x, localhost, [::1]).
+bool IsLocalEndpoint(absl::string_view endpoint);
+
+// Code jobs (allow_code) on an endpoint beyond loopback need a CURVE code
+// allowlist or the explicit allow_code_insecure: reaching the port must not
+// be enough to run code. kInvalidArgument saying so otherwise.
+absl::Status CheckCodePolicy(const BrokerOptions& options);
+
+}  // namespace tq
+
+#endif  // TQ_BROKER_BROKER_OPTIONS_H_

@@ -1,0 +1,119 @@
+// ValidateBrokerOptions: each rule refused with a message naming the option
+// and its value; Bind() refuses bad options before binding anything.
+#include "broker/broker_options.h"
+
+#include <string>
+
+#include "broker/broker.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "zmq.hpp"
+
+namespace tq {
+namespace {
+
+// The message of the kInvalidArgument `options` must be refused with.
+std::string Refusal(const BrokerOptions& options) {
+  absl::Status status = ValidateBrokerOptions(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  return std::string(status.message());
+}
+
+TEST(ValidateBrokerOptionsTest, AcceptsTheDefaults) {
+  EXPECT_TRUE(ValidateBrokerOptions(BrokerOptions{}).ok());
+}
+
+TEST(ValidateBrokerOptionsTest, AcceptsCurveWithAllowlists) {
+  BrokerOptions options;
+  options.curve_key_file = "broker.key";
+  options.curve_clients_dir = "clients";
+  options.curve_workers_dir = "workers";
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesNoEndpointOrAnEmptyOne) {
+  BrokerOptions options;
+  options.listen.clear();
+  EXPECT_EQ(Refusal(options), "listen names no endpoint");
+  options.listen = {"tcp://127.0.0.1:*", ""};
+  EXPECT_EQ(Refusal(options), "listen has an empty endpoint");
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesANonPositiveHeartbeatInterval) {
+  BrokerOptions options;
+  options.heartbeat_interval_ms = 0;
+  EXPECT_EQ(Refusal(options), "heartbeat_interval_ms (0) must be positive");
+  options.heartbeat_interval_ms = -5;
+  EXPECT_EQ(Refusal(options), "heartbeat_interval_ms (-5) must be positive");
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesATimeoutNotAboveTheInterval) {
+  BrokerOptions options;
+  options.heartbeat_interval_ms = 5;
+  options.heartbeat_timeout_ms = 3;
+  EXPECT_EQ(Refusal(options),
+            "heartbeat_timeout_ms (3) must be greater than "
+            "heartbeat_interval_ms (5)");
+  options.heartbeat_timeout_ms = 5;
+  EXPECT_EQ(Refusal(options),
+            "heartbeat_timeout_ms (5) must be greater than "
+            "heartbeat_interval_ms (5)");
+  options.heartbeat_timeout_ms = 6;
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesANonPositiveLease) {
+  BrokerOptions options;
+  options.lease_ms = 0;
+  EXPECT_EQ(Refusal(options), "lease_ms (0) must be positive");
+  options.lease_ms = -1;
+  EXPECT_EQ(Refusal(options), "lease_ms (-1) must be positive");
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesZeroAttemptsOrWindow) {
+  BrokerOptions options;
+  options.max_attempts = 0;
+  EXPECT_EQ(Refusal(options), "max_attempts (0) must be at least 1");
+  options = BrokerOptions{};
+  options.max_result_window = 0;
+  EXPECT_EQ(Refusal(options), "max_result_window (0) must be at least 1");
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesAllowlistsWithoutTheBrokersKey) {
+  BrokerOptions options;
+  options.curve_clients_dir = "keys/clients";
+  EXPECT_EQ(Refusal(options),
+            "curve_clients_dir (keys/clients) needs curve_key_file, the "
+            "broker's secret key");
+  options = BrokerOptions{};
+  options.curve_workers_dir = "keys/workers";
+  EXPECT_EQ(Refusal(options),
+            "curve_workers_dir (keys/workers) needs curve_key_file, the "
+            "broker's secret key");
+}
+
+TEST(BrokerBindTest, BindRefusesBadOptionsBeforeBinding) {
+  zmq::context_t context;
+  BrokerOptions options;
+  options.listen = {"inproc://tq-broker-options-test"};
+  options.lease_ms = 0;
+  Broker broker(options, &context);
+  absl::Status status = broker.Bind();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "lease_ms (0) must be positive");
+  EXPECT_TRUE(broker.bound_endpoints().empty());
+  // The endpoint is still free: nothing was bound.
+  zmq::socket_t probe(context, zmq::socket_type::router);
+  EXPECT_NO_THROW(probe.bind("inproc://tq-broker-options-test"));
+}
+
+TEST(BrokerBindTest, RunRefusesBadOptionsToo) {
+  BrokerOptions options;
+  options.listen = {"inproc://tq-broker-options-run-test"};
+  options.heartbeat_timeout_ms = options.heartbeat_interval_ms;
+  Broker broker(options);
+  EXPECT_EQ(broker.Run().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tq
