@@ -9,48 +9,52 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "broker/broker.h"
 #include "broker/prometheus_broker_monitor.h"
 #include "common/cli.h"
 
-ABSL_FLAG(std::string, listen, "tcp://*:5555",
+ABSL_FLAG(std::string, listen, absl::StrJoin(tq::BrokerOptions{}.listen, ","),
           "Comma-separated endpoints to bind, e.g. tcp://*:5555 or "
           "tcp://127.0.0.1:* (ephemeral port)");
-ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
+ABSL_FLAG(int64_t, heartbeat_interval_ms,
+          tq::BrokerOptions{}.heartbeat_interval_ms,
           "Send something to every peer at least this often");
-ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
+ABSL_FLAG(int64_t, heartbeat_timeout_ms,
+          tq::BrokerOptions{}.heartbeat_timeout_ms,
           "A peer silent this long is gone (its chunks are requeued, its jobs "
           "cancelled)");
-ABSL_FLAG(int64_t, lease_ms, 120'000,
+ABSL_FLAG(int64_t, lease_ms, tq::BrokerOptions{}.lease_ms,
           "A chunk not reported within this time after hand-out is requeued");
-ABSL_FLAG(uint32_t, max_attempts, 4,
+ABSL_FLAG(uint32_t, max_attempts, tq::BrokerOptions{}.max_attempts,
           "Failed hand-outs of one chunk before its job fails");
-ABSL_FLAG(uint32_t, max_result_window, tq::kDefaultMaxResultWindow,
+ABSL_FLAG(uint32_t, max_result_window, tq::BrokerOptions{}.max_result_window,
           "Most chunks a job may have in flight or undelivered");
-ABSL_FLAG(std::string, curve_key, "",
+ABSL_FLAG(std::string, curve_key, tq::BrokerOptions{}.curve_key_file,
           "CurveZMQ: this broker's secret key file (tq-keygen NAME.key); "
           "turns security on: only keys in --curve-clients / --curve-workers "
           "may connect");
-ABSL_FLAG(std::string, curve_clients, "",
+ABSL_FLAG(std::string, curve_clients, tq::BrokerOptions{}.curve_clients_dir,
           "CurveZMQ: directory of *.pub files allowed as clients");
-ABSL_FLAG(std::string, curve_workers, "",
+ABSL_FLAG(std::string, curve_workers, tq::BrokerOptions{}.curve_workers_dir,
           "CurveZMQ: directory of *.pub files allowed as workers");
 ABSL_FLAG(std::string, allow_code, "",
           "Accept jobs that ship code for these runtimes (comma-separated; "
           "tq runs: python). Default: none, built-in tasks only. Beyond "
           "loopback it also needs --curve-code-clients or "
           "--allow-code-insecure");
-ABSL_FLAG(std::string, curve_code_clients, "",
+ABSL_FLAG(std::string, curve_code_clients,
+          tq::BrokerOptions{}.curve_code_clients_dir,
           "CurveZMQ: directory of *.pub files of clients allowed to submit "
           "code jobs (they may submit other jobs too)");
-ABSL_FLAG(bool, allow_code_insecure, false,
+ABSL_FLAG(bool, allow_code_insecure, tq::BrokerOptions{}.allow_code_insecure,
           "With --allow-code beyond loopback and no --curve-code-clients: "
           "accept code jobs from anyone who reaches the port (logs a warning)");
 ABSL_FLAG(uint32_t, max_jobs_per_client, tq::BrokerOptions{}.max_jobs_per_client,
           "Most jobs one client may run at once");
-ABSL_FLAG(bool, verbose, false,
+ABSL_FLAG(bool, verbose, tq::BrokerOptions{}.verbose,
           "Log peers and job lifecycle to stderr");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT serving /metrics (Prometheus), /healthz and /readyz, "
@@ -86,10 +90,6 @@ int main(int argc, char** argv) {
        absl::StrSplit(absl::GetFlag(FLAGS_listen), ',', absl::SkipWhitespace())) {
     options.listen.emplace_back(absl::StripAsciiWhitespace(endpoint));
   }
-  if (options.listen.empty()) {
-    fprintf(stderr, "tq-broker: --listen names no endpoint\n");
-    return tq::kExitUsage;
-  }
   options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.lease_ms = absl::GetFlag(FLAGS_lease_ms);
@@ -106,19 +106,9 @@ int main(int argc, char** argv) {
        absl::StrSplit(absl::GetFlag(FLAGS_allow_code), ',', absl::SkipWhitespace())) {
     options.allow_code.emplace_back(absl::StripAsciiWhitespace(runtime));
   }
-  if (options.curve_key_file.empty() &&
-      !(options.curve_clients_dir.empty() && options.curve_workers_dir.empty())) {
-    fprintf(stderr,
-            "tq-broker: --curve-clients and --curve-workers need --curve-key\n");
-    return tq::kExitUsage;
-  }
-  if (options.heartbeat_interval_ms <= 0 || options.heartbeat_timeout_ms <= 0 ||
-      options.lease_ms <= 0 || options.max_attempts == 0 ||
-      options.max_result_window == 0) {
-    fprintf(stderr,
-            "tq-broker: --heartbeat-interval-ms, --heartbeat-timeout-ms, "
-            "--lease-ms, --max-attempts and --max-result-window must be "
-            "positive\n");
+  // Checked here too (Bind() would) so bad flags stop before metrics start.
+  if (absl::Status valid = tq::ValidateBrokerOptions(options); !valid.ok()) {
+    fprintf(stderr, "tq-broker: %s\n", std::string(valid.message()).c_str());
     return tq::kExitUsage;
   }
 

@@ -1,0 +1,51 @@
+// tq-broker and tq-worker refuse bad flags with the library's message (the
+// options' rules live with the options, not in the mains): exit 1, the
+// message on stderr, nothing on stdout, nothing started.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/integration/subprocess.h"
+
+namespace tq::testing {
+namespace {
+
+// A refusal takes milliseconds; this only bounds a hang.
+constexpr auto kExitTimeout = std::chrono::seconds(10);
+
+struct BadFlags {
+  std::vector<std::string> argv;
+  std::string message;  // the whole stderr
+};
+
+void ExpectRefused(const BadFlags& run) {
+  Subprocess process(run.argv);
+  auto exit = process.Wait(kExitTimeout);
+  ASSERT_TRUE(exit.has_value()) << run.argv[1];
+  EXPECT_TRUE(exit->exited);
+  EXPECT_EQ(exit->code, 1) << run.argv[1];
+  EXPECT_EQ(process.stderr_text(), run.message);
+  EXPECT_EQ(process.stdout_text(), "");  // no "listening on", no "metrics on"
+}
+
+TEST(BadFlagsTest, BrokerExitsOneNamingTheOption) {
+  const std::string broker = BrokerBinary();
+  for (const BadFlags& run : std::vector<BadFlags>{
+           {{broker, "--listen= , "}, "tq-broker: listen names no endpoint\n"},
+           {{broker, "--lease-ms=0"},
+            "tq-broker: lease_ms (0) must be positive\n"},
+           {{broker, "--heartbeat-interval-ms=5", "--heartbeat-timeout-ms=3",
+             "--metrics-listen=127.0.0.1:0"},
+            "tq-broker: heartbeat_timeout_ms (3) must be greater than "
+            "heartbeat_interval_ms (5)\n"},
+           {{broker, "--curve-clients=/nonexistent"},
+            "tq-broker: curve_clients_dir (/nonexistent) needs curve_key_file, "
+            "the broker's secret key\n"},
+       }) {
+    ExpectRefused(run);
+  }
+}
+
+}  // namespace
+}  // namespace tq::testing
