@@ -66,9 +66,8 @@ class Worker::Loop {
   }
 
   absl::Status Run() {
-    if (options_.broker.empty()) {
-      return absl::InvalidArgumentError("no broker endpoint given");
-    }
+    // Resolving the options changed nothing this judges.
+    TQ_RETURN_IF_ERROR(ValidateWorkerOptions(options_));
     if (ran_.exchange(true)) {
       return absl::FailedPreconditionError("Worker::Run called twice");
     }

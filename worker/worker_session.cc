@@ -1,32 +1,13 @@
 #include "worker/worker_session.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "common/cpu_count.h"
 #include "common/protocol.h"
 
 namespace tq {
-
-WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
-  if (options.threads <= 0) options.threads = UsableCpuCount();
-  if (options.prefetch < 0) options.prefetch = -1;  // adaptive
-  if (options.name.empty()) {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-    options.name = absl::StrCat(host[0] ? host : "worker", ":", getpid());
-  }
-  options.heartbeat_interval_ms = std::max<int64_t>(1, options.heartbeat_interval_ms);
-  options.heartbeat_timeout_ms = std::max<int64_t>(1, options.heartbeat_timeout_ms);
-  options.reconnect_min_ms = std::max<int64_t>(1, options.reconnect_min_ms);
-  options.reconnect_max_ms =
-      std::max(options.reconnect_min_ms, options.reconnect_max_ms);
-  return options;
-}
 
 WorkerSession::WorkerSession(const WorkerOptions& options,
                              WorkerCapabilities capabilities)

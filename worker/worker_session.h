@@ -46,7 +46,7 @@
 #include "tq/v1/tq.pb.h"
 #include "worker/chunk_work.h"
 #include "worker/code_cache.h"
-#include "worker/worker.h"
+#include "worker/worker_options.h"
 
 namespace tq {
 
@@ -61,10 +61,6 @@ struct WorkerMessage {
   v1::Envelope envelope;
   std::vector<Payload> payloads;
 };
-
-// `options` with the automatic values filled in: threads 0 -> usable CPUs,
-// empty name -> "hostname:pid". A negative prefetch becomes -1 (adaptive).
-WorkerOptions ResolveWorkerOptions(WorkerOptions options);
 
 // Queued work the adaptive prefetch aims to keep behind each thread. 3 ms
 // covers a LAN round trip (0.1-0.5 ms) plus a busy broker's loop latency with
@@ -92,8 +88,9 @@ class WorkerSession {
  public:
   static constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 
-  // `options` must be resolved (threads >= 1); prefetch >= 0 pins the
-  // prefetch, negative makes it adaptive. `capabilities` go in every Hello.
+  // `options` must be valid and resolved (worker_options.h: threads >= 1);
+  // prefetch >= 0 pins the prefetch, -1 makes it adaptive. `capabilities`
+  // go in every Hello.
   explicit WorkerSession(const WorkerOptions& options,
                          WorkerCapabilities capabilities = {});
 

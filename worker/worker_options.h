@@ -1,0 +1,85 @@
+// WorkerOptions: which broker a worker serves, with how many threads and how
+// much prefetch, how it keeps the connection alive and secures it, each
+// default stated once on its field (tq-worker's flags take theirs from
+// here); the rules a usable set obeys; and how the automatic values resolve.
+#ifndef TQ_WORKER_WORKER_OPTIONS_H_
+#define TQ_WORKER_WORKER_OPTIONS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/protocol.h"
+#include "worker/worker_monitor.h"
+
+namespace tq {
+
+struct WorkerOptions {
+  // Broker endpoint to connect to, e.g. "tcp://10.0.0.1:5555". Required.
+  std::string broker;
+  // Pool threads; 0 means UsableCpuCount() (cgroup quota, affinity).
+  int threads = 0;
+  // Chunks held beyond one per thread, so a thread never waits for the
+  // network between chunks. -1 means adaptive: about 3 ms of queued work per
+  // thread by the measured chunk run time, between 1 and kMaxPrefetch (256),
+  // starting at max(1, threads / 2) (see worker_session.h). N >= 0 pins it
+  // to N.
+  int prefetch = -1;
+  // Shown in broker logs and status; empty means "hostname:pid".
+  std::string name;
+  // Send something to the broker at least this often; a broker silent for
+  // the timeout (which must exceed the interval): drop the connection and
+  // reconnect.
+  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
+  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
+  // Reconnect back-off: starts at min, doubles per failure up to max.
+  int64_t reconnect_min_ms = 100;
+  int64_t reconnect_max_ms = 5'000;
+  // Log connections and protocol events to stderr.
+  bool verbose = false;
+  // Told what the loop does (chunks, sessions, bytes, state after each
+  // iteration; see worker/worker_monitor.h), e.g. tq-worker's Prometheus
+  // metrics. nullptr (the default): nobody watches. Called only from the
+  // thread in Run(); must outlive Run().
+  std::shared_ptr<WorkerMonitor> monitor;
+  // CurveZMQ: our secret key file (tq-keygen NAME.key; its public key must
+  // be in the broker's workers allowlist) and the broker's public key file
+  // (its .pub). Both empty (the default): plaintext. Exactly one is
+  // invalid. A refused handshake is logged to stderr and retried with
+  // back-off, like an absent broker.
+  std::string curve_key_file;
+  std::string curve_server_key_file;
+  // Runtimes to run shipped code in (--allow-code=python): {"python"}.
+  // Empty (the default): built-in tasks only; code chunks never come.
+  std::vector<std::string> allow_code;
+  // The interpreter for Python runner processes (--python). Default:
+  // "python3" from PATH. Run() checks it once (version, cloudpickle, tq).
+  std::string python = "python3";
+  // The Python version and detail to announce instead of asking the
+  // interpreter (the embedded cluster knows them; tests fake a version).
+  // Empty: ask it.
+  std::string python_version;
+  std::string python_detail;
+  // Prepended to the runners' PYTHONPATH. Default: empty, nothing.
+  std::string python_path;
+  // Run runner processes as this user (--code-user), so shipped code cannot
+  // read what the worker's user can (its CURVE secret key). Needs root.
+  // Default: empty, the worker's own user.
+  std::string code_user;
+};
+
+// OK if `options` can run a worker; else kInvalidArgument naming the first
+// offending option and its value (key files and the endpoint are checked
+// only by Worker::Run(), which calls this first).
+absl::Status ValidateWorkerOptions(const WorkerOptions& options);
+
+// `options` with the automatic values filled in: threads 0 -> usable CPUs,
+// empty name -> "hostname:pid". Nothing else changes, so neither does
+// whether ValidateWorkerOptions accepts them.
+WorkerOptions ResolveWorkerOptions(WorkerOptions options);
+
+}  // namespace tq
+
+#endif  // TQ_WORKER_WORKER_OPTIONS_H_
