@@ -15,38 +15,42 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/cli.h"
-#include "common/protocol.h"
 #include "worker/prometheus_worker_monitor.h"
 #include "worker/worker.h"
-#include "worker/worker_session.h"
 
-ABSL_FLAG(std::string, broker, "",
+ABSL_FLAG(std::string, broker, tq::WorkerOptions{}.broker,
           "broker endpoint, e.g. tcp://10.0.0.1:5555 (default: $TQ_BROKER)");
-ABSL_FLAG(int, threads, 0, "pool threads; 0 = usable CPUs (cgroup quota, affinity)");
-ABSL_FLAG(int, prefetch, -1,
+ABSL_FLAG(int, threads, tq::WorkerOptions{}.threads,
+          "pool threads; 0 = usable CPUs (cgroup quota, affinity)");
+ABSL_FLAG(int, prefetch, tq::WorkerOptions{}.prefetch,
           "chunks held beyond one per thread; -1 = adaptive (about 3 ms of "
           "queued work per thread by measured chunk time, 1..256), N >= 0 "
           "pins it to N");
-ABSL_FLAG(std::string, name, "", "name shown by the broker; default hostname:pid");
-ABSL_FLAG(int64_t, heartbeat_interval_ms, tq::kDefaultHeartbeatIntervalMs,
+ABSL_FLAG(std::string, name, tq::WorkerOptions{}.name,
+          "name shown by the broker; default hostname:pid");
+ABSL_FLAG(int64_t, heartbeat_interval_ms,
+          tq::WorkerOptions{}.heartbeat_interval_ms,
           "send something to the broker at least this often");
-ABSL_FLAG(int64_t, heartbeat_timeout_ms, tq::kDefaultHeartbeatTimeoutMs,
+ABSL_FLAG(int64_t, heartbeat_timeout_ms,
+          tq::WorkerOptions{}.heartbeat_timeout_ms,
           "broker silent this long: reconnect");
-ABSL_FLAG(bool, verbose, false, "log connections and protocol events to stderr");
+ABSL_FLAG(bool, verbose, tq::WorkerOptions{}.verbose,
+          "log connections and protocol events to stderr");
 ABSL_FLAG(std::string, allow_code, "",
           "run shipped code for these runtimes (comma-separated; tq runs: "
           "python), in runner processes; default: none, built-in tasks only");
 ABSL_FLAG(std::string, python, tq::WorkerOptions{}.python,
           "with --allow-code=python: the interpreter runners start with (its "
           "major.minor must match the clients'; it needs cloudpickle and tq)");
-ABSL_FLAG(std::string, code_user, "",
+ABSL_FLAG(std::string, code_user, tq::WorkerOptions{}.code_user,
           "with --allow-code: run runner processes as this user, so shipped "
           "code cannot read what the worker's user can (e.g. its CURVE key); "
           "needs a worker running as root");
-ABSL_FLAG(std::string, curve_key, "",
+ABSL_FLAG(std::string, curve_key, tq::WorkerOptions{}.curve_key_file,
           "CurveZMQ: our secret key file (tq-keygen NAME.key); default "
           "$TQ_CURVE_KEY; needs --curve-server-key");
-ABSL_FLAG(std::string, curve_server_key, "",
+ABSL_FLAG(std::string, curve_server_key,
+          tq::WorkerOptions{}.curve_server_key_file,
           "CurveZMQ: the broker's public key file (.pub); default "
           "$TQ_CURVE_SERVER_KEY");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -79,12 +83,6 @@ int main(int argc, char** argv) {
   }
   tq::WorkerOptions options;
   options.broker = tq::FlagOrEnv(absl::GetFlag(FLAGS_broker), "TQ_BROKER");
-  if (options.broker.empty()) {
-    fprintf(stderr,
-            "tq-worker: --broker is required (or set TQ_BROKER), e.g. "
-            "--broker=tcp://broker:5555\n");
-    return tq::kExitUsage;
-  }
   options.threads = absl::GetFlag(FLAGS_threads);
   options.prefetch = absl::GetFlag(FLAGS_prefetch);
   options.name = absl::GetFlag(FLAGS_name);
@@ -107,19 +105,9 @@ int main(int argc, char** argv) {
     options.python_version = version;
     options.python_detail = "version set by TQ_TEST_PYTHON_VERSION";
   }
-  if (options.threads < 0) {
-    fprintf(stderr, "tq-worker: --threads must be >= 0\n");
-    return tq::kExitUsage;
-  }
-  if (options.prefetch < -1) {
-    fprintf(stderr, "tq-worker: --prefetch must be >= 0, or -1 for adaptive\n");
-    return tq::kExitUsage;
-  }
-  if (options.heartbeat_interval_ms <= 0 ||
-      options.heartbeat_timeout_ms <= options.heartbeat_interval_ms) {
-    fprintf(stderr,
-            "tq-worker: need 0 < --heartbeat-interval-ms < "
-            "--heartbeat-timeout-ms\n");
+  // Checked here too (Run() would) so bad flags stop before metrics start.
+  if (absl::Status valid = tq::ValidateWorkerOptions(options); !valid.ok()) {
+    fprintf(stderr, "tq-worker: %s\n", std::string(valid.message()).c_str());
     return tq::kExitUsage;
   }
 

@@ -47,5 +47,22 @@ TEST(BadFlagsTest, BrokerExitsOneNamingTheOption) {
   }
 }
 
+TEST(BadFlagsTest, WorkerExitsOneNamingTheOption) {
+  const std::string worker = WorkerBinary();
+  const std::string broker = "--broker=tcp://127.0.0.1:1";
+  for (const BadFlags& run : std::vector<BadFlags>{
+           {{worker, broker, "--threads=-1"},
+            "tq-worker: threads (-1) must be 0 (usable CPUs) or more\n"},
+           {{worker, broker, "--prefetch=-2", "--metrics-listen=127.0.0.1:0"},
+            "tq-worker: prefetch (-2) must be -1 (adaptive) or more\n"},
+           {{worker, broker, "--heartbeat-interval-ms=1000",
+             "--heartbeat-timeout-ms=1000"},
+            "tq-worker: heartbeat_timeout_ms (1000) must be greater than "
+            "heartbeat_interval_ms (1000)\n"},
+       }) {
+    ExpectRefused(run);
+  }
+}
+
 }  // namespace
 }  // namespace tq::testing
