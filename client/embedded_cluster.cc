@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace tq {
 
@@ -19,17 +20,6 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   BrokerOptions broker_options;
   broker_options.listen = {cluster->endpoint_};
   if (python.has_value()) broker_options.allow_code = {"python"};
-  cluster->broker_ =
-      std::make_unique<Broker>(broker_options, &cluster->context_);
-  if (absl::Status bound = cluster->broker_->Bind(); !bound.ok()) {
-    return bound;
-  }
-  cluster->broker_thread_ = std::thread([broker = cluster->broker_.get()] {
-    if (absl::Status status = broker->Run(); !status.ok()) {
-      fprintf(stderr, "tq: embedded broker: %s\n", status.ToString().c_str());
-    }
-  });
-
   WorkerOptions worker_options;
   worker_options.broker = cluster->endpoint_;
   worker_options.threads = threads;
@@ -41,6 +31,22 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
     worker_options.python_detail = python->detail;
     worker_options.python_path = python->path;
   }
+  // The worker's Run() would refuse bad options only on its own thread,
+  // leaving a cluster with no worker: refuse them here, before anything
+  // starts. Bind() checks the broker's.
+  TQ_RETURN_IF_ERROR(ValidateWorkerOptions(worker_options));
+
+  cluster->broker_ =
+      std::make_unique<Broker>(broker_options, &cluster->context_);
+  if (absl::Status bound = cluster->broker_->Bind(); !bound.ok()) {
+    return bound;
+  }
+  cluster->broker_thread_ = std::thread([broker = cluster->broker_.get()] {
+    if (absl::Status status = broker->Run(); !status.ok()) {
+      fprintf(stderr, "tq: embedded broker: %s\n", status.ToString().c_str());
+    }
+  });
+
   cluster->worker_ =
       std::make_unique<Worker>(worker_options, &cluster->context_);
   cluster->worker_thread_ = std::thread([worker = cluster->worker_.get()] {

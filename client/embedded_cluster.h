@@ -28,6 +28,7 @@ class EmbeddedCluster {
   // Binds the broker to a fresh inproc endpoint and starts the broker loop
   // and a worker with `threads` pool threads (0 = UsableCpuCount()). With
   // `python`, both run shipped Python code (in runner processes).
+  // kInvalidArgument, nothing started, if `threads` is negative.
   static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(
       int threads, const std::optional<EmbeddedPython>& python = std::nullopt);
 

@@ -1,5 +1,6 @@
 // ClientOptions: how tq-client (or any program using the library) reaches a
-// cluster. Every default is stated on its field. Part of the client
+// cluster, every default stated once on its field (tq-client's flags take
+// theirs from here), and the rules a usable set obeys. Part of the client
 // library's public API.
 #ifndef TQ_CLIENT_OPTIONS_H_
 #define TQ_CLIENT_OPTIONS_H_
@@ -7,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "absl/status/status.h"
 
 namespace tq {
 
@@ -27,7 +30,8 @@ struct ClientOptions {
   // Broker endpoint, e.g. "tcp://10.0.0.1:5555". Default: empty, which runs
   // an embedded cluster (broker + worker in this process over inproc://).
   std::string broker;
-  // How long Connect() waits for the broker's Welcome. Default: 10 s.
+  // How long Connect() waits for the broker's Welcome. Default: 10 s; at
+  // most kMaxConnectTimeoutMs.
   int64_t connect_timeout_ms = 10'000;
   // Embedded cluster only: worker pool threads. Default: 0, meaning
   // UsableCpuCount() (affinity and cgroup quota).
@@ -46,10 +50,20 @@ struct ClientOptions {
   // CurveZMQ (a broker only, not the embedded cluster): our secret key file
   // (tq-keygen NAME.key; its public key must be in the broker's clients
   // allowlist) and the broker's public key file (.pub). Default: both
-  // empty, plaintext. Exactly one given: Connect() fails.
+  // empty, plaintext. Exactly one given, or either without a broker, is
+  // invalid.
   std::string curve_key_file;
   std::string curve_server_key_file;
 };
+
+// The longest connect_timeout_ms accepted: a day. Longer is a mistake, e.g.
+// --connect-timeout=inf, which would overflow the deadline arithmetic.
+inline constexpr int64_t kMaxConnectTimeoutMs = 86'400'000;
+
+// OK if `options` can connect; else kInvalidArgument naming the first
+// offending option and its value (key files and the endpoint are checked
+// only by Pool::Connect(), which calls this first).
+absl::Status ValidateClientOptions(const ClientOptions& options);
 
 }  // namespace tq
 

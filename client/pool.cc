@@ -121,6 +121,7 @@ Pool::Pool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Pool::~Pool() = default;
 
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
+  TQ_RETURN_IF_ERROR(ValidateClientOptions(options));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   zmq::context_t* context;
@@ -131,10 +132,6 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
       LoadCurveClientKeys(options.curve_key_file, options.curve_server_key_file,
                           &warning));
   if (!warning.empty()) fprintf(stderr, "tq-client: %s\n", warning.c_str());
-  if (curve.has_value() && options.broker.empty()) {
-    return absl::InvalidArgumentError(
-        "CURVE keys are for a remote broker; give --broker (or TQ_BROKER)");
-  }
   if (endpoint.empty()) {
     TQ_ASSIGN_OR_RETURN(impl->cluster,
                         EmbeddedCluster::Start(options.embedded_threads,

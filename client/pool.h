@@ -45,7 +45,8 @@ class StatusReply;  // proto/tq/v1/tq.proto
 
 class Pool {
  public:
-  // Validates `options`, then remote: sends Hello and waits up to
+  // Checks the options first (kInvalidArgument from ValidateClientOptions,
+  // nothing started). Remote: sends Hello and waits up to
   // options.connect_timeout_ms for the Welcome (kUnavailable naming the
   // address if none comes; the broker's Error if it refuses). Embedded
   // (options.broker empty): starts the in-process cluster first.

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "broker/broker.h"
+#include "client/embedded_cluster.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "zmq.hpp"
@@ -280,6 +281,40 @@ TEST(PoolTest, ConnectToASilentPeerFailsWithUnavailableNamingIt) {
   EXPECT_THAT(pool.status().message(), HasSubstr("within 200ms"));
   EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(200));
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(PoolTest, ConnectRefusesBadOptionsBeforeStartingAnything) {
+  // Embedded: refused by the client's rule (embedded_threads), before the
+  // cluster's own check (threads) could run.
+  ClientOptions embedded;
+  embedded.embedded_threads = -1;
+  absl::StatusOr<std::unique_ptr<Pool>> pool = Pool::Connect(embedded);
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pool.status().message(),
+            "embedded_threads (-1) must be 0 (usable CPUs) or more");
+
+  // Remote: a silent peer would keep Connect waiting for the whole timeout;
+  // refused options return at once.
+  zmq::context_t context;
+  zmq::socket_t silent(context, zmq::socket_type::router);
+  silent.set(zmq::sockopt::linger, 0);
+  silent.bind("tcp://127.0.0.1:*");
+  ClientOptions remote;
+  remote.broker = silent.get(zmq::sockopt::last_endpoint);
+  remote.connect_timeout_ms = kMaxConnectTimeoutMs + 1;
+  Clock::time_point start = Clock::now();
+  pool = Pool::Connect(remote);
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(pool.status().message(), HasSubstr("connect_timeout_ms"));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST(EmbeddedClusterTest, StartRefusesANegativeThreadCount) {
+  absl::StatusOr<std::unique_ptr<EmbeddedCluster>> cluster =
+      EmbeddedCluster::Start(-1);
+  EXPECT_EQ(cluster.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cluster.status().message(),
+            "threads (-1) must be 0 (usable CPUs) or more");
 }
 
 TEST(PoolTest, LosingTheBrokerFailsTheJobWithUnavailable) {
