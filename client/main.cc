@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "broker/job_plan.h"
 #include "client/interrupt_watcher.h"
 #include "client/number_parse.h"
@@ -27,19 +28,22 @@
 #include "common/cli.h"
 #include "tasks/task.h"
 
-ABSL_FLAG(std::string, broker, "",
+ABSL_FLAG(std::string, broker, tq::ClientOptions{}.broker,
           "broker endpoint, e.g. tcp://host:5555; default: $TQ_BROKER, and "
           "without it an embedded in-process cluster");
 ABSL_FLAG(std::string, format, "tsv", "output: tsv, json, true, count or bitmap");
 ABSL_FLAG(bool, unordered, false,
           "print chunks as they complete instead of in input order");
-ABSL_FLAG(uint64_t, chunk_size, 0, "items per chunk; 0 lets the broker choose");
+ABSL_FLAG(uint64_t, chunk_size, tq::JobSpec{}.chunk_size,
+          "items per chunk; 0 lets the broker choose");
 // Declared for --help; main() takes every --param out of argv itself, since
 // absl keeps only the last of a repeated flag.
 ABSL_FLAG(std::vector<std::string>, param, {},
           "task parameter key=value (repeatable)");
-ABSL_FLAG(double, connect_timeout, 10, "seconds to wait for the broker");
-ABSL_FLAG(int, threads, 0,
+ABSL_FLAG(double, connect_timeout,
+          tq::ClientOptions{}.connect_timeout_ms / 1000.0,
+          "seconds to wait for the broker");
+ABSL_FLAG(int, threads, tq::ClientOptions{}.embedded_threads,
           "embedded cluster worker threads; 0 = the usable CPUs");
 ABSL_FLAG(std::string, progress, "auto",
           "progress bar on stderr: auto (if a terminal), always or never");
@@ -49,10 +53,11 @@ ABSL_FLAG(bool, json, false,
 ABSL_FLAG(double, watch, 0,
           "status, jobs: refresh every SECONDS until interrupted (a bare "
           "--watch means 2)");
-ABSL_FLAG(std::string, curve_key, "",
+ABSL_FLAG(std::string, curve_key, tq::ClientOptions{}.curve_key_file,
           "CurveZMQ: our secret key file (tq-keygen NAME.key); default "
           "$TQ_CURVE_KEY; needs --curve-server-key");
-ABSL_FLAG(std::string, curve_server_key, "",
+ABSL_FLAG(std::string, curve_server_key,
+          tq::ClientOptions{}.curve_server_key_file,
           "CurveZMQ: the broker's public key file (.pub); default "
           "$TQ_CURVE_SERVER_KEY");
 ABSL_FLAG(std::string, input, "",
@@ -123,16 +128,21 @@ size_t ListChunkItems(const JobSpec& spec, absl::uint128 total, Pool& pool) {
 ClientOptions OptionsFromFlags() {
   ClientOptions options;
   options.broker = FlagOrEnv(absl::GetFlag(FLAGS_broker), "TQ_BROKER");
-  double timeout = absl::GetFlag(FLAGS_connect_timeout);
-  if (!(timeout > 0)) UsageError("--connect-timeout must be positive");
-  options.connect_timeout_ms = static_cast<int64_t>(timeout * 1000);
-  int threads = absl::GetFlag(FLAGS_threads);
-  if (threads < 0) UsageError("--threads must be 0 (automatic) or more");
-  options.embedded_threads = threads;
+  // Rounded up, so a positive timeout never becomes 0 ms; absl::Seconds
+  // saturates inf and nan instead of overflowing, and the rules refuse them.
+  options.connect_timeout_ms = absl::ToInt64Milliseconds(
+      absl::Ceil(absl::Seconds(absl::GetFlag(FLAGS_connect_timeout)),
+                 absl::Milliseconds(1)));
+  options.embedded_threads = absl::GetFlag(FLAGS_threads);
   options.curve_key_file =
       FlagOrEnv(absl::GetFlag(FLAGS_curve_key), "TQ_CURVE_KEY");
   options.curve_server_key_file =
       FlagOrEnv(absl::GetFlag(FLAGS_curve_server_key), "TQ_CURVE_SERVER_KEY");
+  // Checked here too (Connect() would) so bad flags stop before anything
+  // starts, with the usage hint.
+  if (absl::Status valid = ValidateClientOptions(options); !valid.ok()) {
+    UsageError(valid.message());
+  }
   return options;
 }
 

@@ -163,6 +163,15 @@ TEST_F(TqClientCliTest, RejectsUnknownFlagsFormatsAndArgumentCounts) {
                    "is not key=value");
 }
 
+TEST_F(TqClientCliTest, RejectsBadConnectionOptionsBeforeStarting) {
+  ExpectUsageError({"--connect-timeout=0", "map", "primes", "1", "10"},
+                   "connect_timeout_ms (0) must be positive");
+  ExpectUsageError({"--connect-timeout=inf", "tasks"},
+                   "must be at most 86400000 (a day)");
+  ExpectUsageError({"--threads=-3", "map", "primes", "1", "10"},
+                   "embedded_threads (-3) must be 0 (usable CPUs) or more");
+}
+
 TEST_F(TqClientCliTest, UnreachableBrokerExitsThreeNamingTheAddress) {
   zmq::context_t context;
   zmq::socket_t silent(context, zmq::socket_type::router);
