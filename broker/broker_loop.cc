@@ -13,9 +13,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "broker/broker.h"
 #include "broker/outbox.h"
 #include "broker/peer_authorizer.h"

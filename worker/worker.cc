@@ -159,13 +159,8 @@ class Worker::Loop {
   // With --allow-code=python: checks the interpreter once (unless the
   // version to announce is given) and prepares the runners, which start on
   // first use. Adds the runtime to what Hello announces.
+  // (ValidateWorkerOptions allowed only "python".)
   absl::Status StartRunners(WorkerCapabilities* capabilities) {
-    for (const std::string& runtime : options_.allow_code) {
-      if (runtime != "python") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--allow-code: unknown runtime '", runtime, "'; tq runs: python"));
-      }
-    }
     if (options_.allow_code.empty()) return absl::OkStatus();
     PythonRunnersOptions runners;
     runners.python = options_.python;

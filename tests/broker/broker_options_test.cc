@@ -92,6 +92,48 @@ TEST(ValidateBrokerOptionsTest, RefusesAllowlistsWithoutTheBrokersKey) {
             "broker's secret key");
 }
 
+TEST(ValidateBrokerOptionsTest, CodeBeyondLoopbackNeedsAKeyListOrConsent) {
+  BrokerOptions options;
+  options.allow_code = {"python"};
+  options.listen = {"tcp://127.0.0.1:5555", "inproc://x", "ipc:///tmp/tq"};
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+  options.listen.push_back("tcp://*:5555");
+  EXPECT_THAT(Refusal(options),
+              ::testing::HasSubstr("--allow-code on tcp://*:5555 would let "
+                                   "anyone who reaches that port run code"));
+  options.allow_code_insecure = true;
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+  options.allow_code_insecure = false;
+  options.curve_key_file = "keys/broker.key";
+  options.curve_code_clients_dir = "keys/coders";
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+  options.curve_key_file.clear();
+  EXPECT_EQ(Refusal(options),
+            "curve_code_clients_dir (keys/coders) needs curve_key_file, the "
+            "broker's secret key");
+}
+
+TEST(ValidateBrokerOptionsTest, RefusesAnUnknownRuntimeAndNoJobsPerClient) {
+  BrokerOptions options;
+  options.allow_code = {"ruby"};
+  EXPECT_EQ(Refusal(options), "allow_code: unknown runtime 'ruby'; tq runs: python");
+  options.allow_code.clear();
+  options.max_jobs_per_client = 0;
+  EXPECT_EQ(Refusal(options), "max_jobs_per_client (0) must be at least 1");
+}
+
+TEST(IsLocalEndpointTest, LoopbackInprocAndIpcOnly) {
+  for (const char* local : {"tcp://127.0.0.1:1", "tcp://127.8.0.3:*",
+                            "tcp://localhost:5", "tcp://[::1]:5", "inproc://a",
+                            "ipc:///tmp/x"}) {
+    EXPECT_TRUE(IsLocalEndpoint(local)) << local;
+  }
+  for (const char* remote : {"tcp://*:5555", "tcp://0.0.0.0:1", "tcp://10.0.0.1:1",
+                             "tcp://eth0:5", "tcp://[::]:5", "udp://127.0.0.1:1"}) {
+    EXPECT_FALSE(IsLocalEndpoint(remote)) << remote;
+  }
+}
+
 TEST(BrokerBindTest, BindRefusesBadOptionsBeforeBinding) {
   zmq::context_t context;
   BrokerOptions options;

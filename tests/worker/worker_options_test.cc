@@ -97,6 +97,22 @@ TEST(ValidateWorkerOptionsTest, RefusesHalfACurveConfiguration) {
   EXPECT_TRUE(ValidateWorkerOptions(options).ok());
 }
 
+TEST(ValidateWorkerOptionsTest, CodeOptionsNeedARuntimeTqRuns) {
+  WorkerOptions options = ValidOptions();
+  options.allow_code = {"python"};
+  EXPECT_TRUE(ValidateWorkerOptions(options).ok());
+  options.allow_code = {"java"};
+  EXPECT_EQ(Refusal(options), "allow_code: unknown runtime 'java'; tq runs: python");
+  options.allow_code = {"python"};
+  options.python.clear();
+  EXPECT_EQ(Refusal(options),
+            "python (the interpreter) must be given with allow_code=python");
+  options = ValidOptions();
+  options.code_user = "nobody";
+  EXPECT_EQ(Refusal(options),
+            "code_user (nobody) runs shipped code: it needs allow_code");
+}
+
 TEST(ResolveWorkerOptionsTest, FillsTheAutomaticValuesOnly) {
   WorkerOptions resolved = ResolveWorkerOptions(ValidOptions());
   EXPECT_EQ(resolved.threads, UsableCpuCount());
