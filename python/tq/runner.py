@@ -334,6 +334,10 @@ class RunnerState:
         self.functions: collections.OrderedDict[bytes, Callable[..., Any]] = \
             collections.OrderedDict()
         self.initializer_sha: bytes | None = None
+        # The module (__name__ of its globals) of the initializer that ran,
+        # and the globals running it bound: see _share_initializer_globals.
+        self.initializer_module: str | None = None
+        self.initializer_assigned: dict[str, Any] = {}
 
     def handle(self, request: Request) -> Reply:
         """Runs one chunk; never raises for anything the user's code does."""
@@ -355,7 +359,7 @@ class RunnerState:
                 try:
                     initializer, initargs = pickle.loads(
                         request.initializer_pickle)
-                    initializer(*initargs)
+                    self._run_initializer(initializer, initargs)
                 except BaseException as exc:
                     return _user_error("the initializer failed", exc,
                                        "initializer", retire=True)
@@ -373,6 +377,7 @@ class RunnerState:
             except BaseException as exc:
                 return _user_error("cannot load the function", exc,
                                    "function")
+            self._share_initializer_globals(function)
             self.functions[sha] = function
             if len(self.functions) > FUNCTION_CACHE_SIZE:
                 self.functions.popitem(last=False)
@@ -398,10 +403,42 @@ class RunnerState:
             return _user_error("", exc, "call", index, item)
         return _pickle_results(request, results)
 
+    def _run_initializer(self, initializer: Callable[..., Any],
+                         initargs: Sequence[Any]) -> None:
+        namespace = getattr(initializer, "__globals__", None)
+        before = dict(namespace) if isinstance(namespace, dict) else {}
+        initializer(*initargs)
+        if isinstance(namespace, dict):
+            self.initializer_module = namespace.get("__name__")
+            self.initializer_assigned = {
+                name: value for name, value in namespace.items()
+                if name not in before or before[name] is not value}
+
+    def _share_initializer_globals(self, function: Any) -> None:
+        """Shows `function` the globals the initializer set.
+
+        multiprocessing's pattern ``def init(x): global g; g = x`` with
+        ``def f(i): return g + i`` works because both live in one module.
+        Here each is unpickled on its own, and cloudpickle gives each
+        function of a module pickled by value (``__main__``, the user's own
+        modules) a private copy of the globals it uses: `f` would never see
+        `g`. So a function of the initializer's module gets, in its globals
+        (shared by the helpers unpickled with it), the names the initializer
+        bound or rebound, as if they shared their module as they did at
+        home.
+        """
+        if not self.initializer_assigned:
+            return
+        namespace = getattr(function, "__globals__", None)
+        if (isinstance(namespace, dict) and
+                namespace.get("__name__") == self.initializer_module):
+            namespace.update(self.initializer_assigned)
+
     @staticmethod
     def _load_items(request: Request) -> Sequence[Any]:
         items = pickle.loads(request.items_pickle)
-        if not isinstance(items, (list, tuple)):
+        # A range pickles in a few bytes: non-contiguous ranges travel so.
+        if not isinstance(items, (list, tuple, range)):
             raise TypeError(f"items are a pickled {type(items).__name__}, "
                             "not a list")
         if request.items_c and len(items) != request.items_c:

@@ -201,6 +201,60 @@ def test_initializer_runs_once_per_runner_state():
     assert state.handle(other).kind == runner.PROTOCOL_ERROR
 
 
+def main_module_functions(source: str) -> dict:
+    """Functions as if defined in a user's __main__: cloudpickle ships them
+    by value, each pickle with its own copy of the globals it uses."""
+    namespace = {"__name__": "__main__"}
+    exec(source, namespace)
+    return namespace
+
+
+CLASSIC_INITIALIZER = """
+g = None
+def init(x):
+    global g
+    g = x
+def helper(i):
+    return g + i
+def f(i):
+    return helper(i)
+def other(i):
+    return g * i
+"""
+
+
+def test_function_sees_globals_its_initializer_set():
+    # multiprocessing's pattern: init() sets a global that f() reads.
+    ns = main_module_functions(CLASSIC_INITIALIZER)
+    state = RunnerState()
+    request = make_request(ns["f"], items=[1, 2],
+                           initializer=(ns["init"], (5,)))
+    assert run_ok(state, request) == [6, 7]
+    # A function loaded later, from another job of the same initializer.
+    later = make_request(ns["other"], items=[3],
+                         initializer=(ns["init"], (5,)))
+    assert run_ok(state, later) == [15]
+
+
+def test_initializer_globals_stay_in_their_module():
+    ns = main_module_functions(CLASSIC_INITIALIZER)
+    elsewhere = {"__name__": "some_module"}
+    exec("g = 'mine'\ndef f(i):\n    return g\n", elsewhere)
+    elsewhere["f"].__module__ = "__main__"  # ship it by value too
+    state = RunnerState()
+    request = make_request(elsewhere["f"], items=[1],
+                           initializer=(ns["init"], (5,)))
+    assert run_ok(state, request) == ["mine"]
+
+
+def test_pickled_range_is_a_valid_list_of_items():
+    request = make_request(lambda x: x * x, items=range(10, 40, 10))
+    assert run_ok(RunnerState(), request) == [100, 400, 900]
+    sliced = make_request(lambda x: x, items=range(0, 100, 7), offset=2,
+                          count=3)
+    assert run_ok(RunnerState(), sliced) == [14, 21, 28]
+
+
 def test_failing_initializer_retires_the_runner():
     request = make_request(abs, first=1, last=1,
                            initializer=(failing, (12,)))
