@@ -1,0 +1,189 @@
+// tq._native.connect and tq._native.Pool: a connection to a broker or an
+// embedded cluster (client/pool.h via PoolCore), and job submission.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "python/native/bind_input.h"
+#include "python/native/bindings.h"
+#include "python/native/pool_core.h"
+
+namespace tq::python {
+namespace {
+
+std::shared_ptr<PoolCore> Connect(
+    const std::string& broker, int64_t connect_timeout_ms, int embedded_threads,
+    uint32_t result_window, const std::string& name,
+    const std::string& curve_key_file, const std::string& curve_server_key_file,
+    std::optional<std::vector<std::string>> python) {
+  ClientOptions options;
+  options.broker = broker;
+  options.connect_timeout_ms = connect_timeout_ms;
+  options.embedded_threads = embedded_threads;
+  options.result_window = result_window;
+  options.name = name;
+  options.curve_key_file = curve_key_file;
+  options.curve_server_key_file = curve_server_key_file;
+  if (python.has_value()) {
+    if (python->size() != 4) {
+      throw py::value_error(
+          "python is (interpreter, version, detail, path), 4 strings");
+    }
+    options.embedded_python =
+        EmbeddedPython{(*python)[0], (*python)[1], (*python)[2], (*python)[3]};
+  }
+  absl::StatusOr<std::shared_ptr<PoolCore>> pool;
+  {
+    // Waits up to connect_timeout_ms; Ctrl-C shows when it returns.
+    py::gil_scoped_release release;
+    pool = PoolCore::Connect(std::move(options));
+  }
+  if (!pool.ok()) ThrowStatus(pool.status());
+  return *std::move(pool);
+}
+
+std::shared_ptr<JobCore> Submit(PoolCore& pool, const JobSpec& spec) {
+  absl::StatusOr<std::shared_ptr<JobCore>> job;
+  {
+    py::gil_scoped_release release;
+    job = pool.Submit(spec);
+  }
+  if (!job.ok()) ThrowStatus(job.status());
+  return *std::move(job);
+}
+
+// The fields every job shares.
+void SetLimits(JobSpec& spec, uint32_t max_concurrency, int64_t timeout_ms,
+               uint32_t window) {
+  spec.max_concurrency = max_concurrency;
+  spec.timeout_ms = timeout_ms;
+  spec.result_window = window;
+}
+
+std::shared_ptr<JobCore> SubmitTask(
+    PoolCore& pool, const std::string& task, py::object range,
+    py::object numbers, bool streamed, uint64_t chunk_size, bool count,
+    const std::map<std::string, std::string>& params, uint32_t max_concurrency,
+    int64_t timeout_ms, uint32_t window) {
+  JobSpec spec;
+  spec.task = task;
+  const int inputs = !range.is_none() + !numbers.is_none() + streamed;
+  if (inputs != 1) {
+    throw py::value_error(
+        "give one of range=(lo, hi), numbers=[...] or "
+        "streamed=True");
+  }
+  if (!range.is_none()) {
+    py::tuple pair = range.cast<py::tuple>();
+    if (pair.size() != 2) throw py::value_error("range is (lo, hi)");
+    spec.input = NumberRange{U64From(pair[0], "lo"), U64From(pair[1], "hi")};
+  } else if (!numbers.is_none()) {
+    spec.input = NumbersFrom(numbers);
+  } else {
+    spec.input = StreamedInput{};
+  }
+  spec.chunk_size = chunk_size;
+  spec.reduction = count ? Reduction::kCount : Reduction::kNone;
+  spec.params = params;
+  SetLimits(spec, max_concurrency, timeout_ms, window);
+  return Submit(pool, spec);
+}
+
+std::shared_ptr<JobCore> SubmitCode(
+    PoolCore& pool, const py::bytes& function, const py::bytes& initializer,
+    int call_style, const std::string& runtime_version,
+    uint32_t max_chunks_per_runner, uint32_t max_concurrency,
+    int64_t timeout_ms, uint32_t window, const py::list& first_chunks,
+    bool complete) {
+  CodeSpec code;
+  code.runtime = "python";
+  code.runtime_version = runtime_version;
+  code.function = function;
+  code.initializer = initializer;
+  switch (call_style) {
+    case 0:
+      code.call_style = CallStyle::kMap;
+      break;
+    case 1:
+      code.call_style = CallStyle::kStar;
+      break;
+    case 2:
+      code.call_style = CallStyle::kApply;
+      break;
+    default:
+      throw py::value_error("call_style is CALL_MAP, CALL_STAR or CALL_APPLY");
+  }
+  code.max_chunks_per_runner = max_chunks_per_runner;
+  JobSpec spec;
+  spec.code = std::move(code);
+  StreamedInput input;
+  for (py::handle chunk : first_chunks) {
+    input.first_chunks.push_back(InputChunkFrom(chunk));
+  }
+  input.complete = complete;
+  spec.input = std::move(input);
+  SetLimits(spec, max_concurrency, timeout_ms, window);
+  return Submit(pool, spec);
+}
+
+}  // namespace
+
+void BindPool(py::module_& m) {
+  m.attr("CALL_MAP") = 0;
+  m.attr("CALL_STAR") = 1;
+  m.attr("CALL_APPLY") = 2;
+  m.def("connect", &Connect, py::kw_only(), py::arg("broker") = "",
+        py::arg("connect_timeout_ms") = 10'000, py::arg("embedded_threads") = 0,
+        py::arg("result_window") = 0, py::arg("name") = "",
+        py::arg("curve_key_file") = "", py::arg("curve_server_key_file") = "",
+        py::arg("python") = py::none(),
+        "Connects to `broker` (empty: starts an embedded cluster) and returns "
+        "a Pool. `python`: (interpreter, version, detail, path) lets the "
+        "embedded cluster run shipped Python code.");
+  py::class_<PoolCore, std::shared_ptr<PoolCore>>(
+      m, "Pool", "A connection to a tq cluster. Thread-safe.")
+      .def_property_readonly("tasks", &PoolCore::tasks)
+      .def_property_readonly("code_runtimes", &PoolCore::code_runtimes)
+      .def_property_readonly("endpoint", &PoolCore::endpoint)
+      .def_property_readonly("embedded", &PoolCore::embedded)
+      .def_property_readonly("worker_threads", &PoolCore::worker_threads)
+      .def_property_readonly("closed", &PoolCore::closed)
+      .def(
+          "status_json",
+          [](PoolCore& pool) {
+            absl::StatusOr<std::string> json;
+            {
+              py::gil_scoped_release release;
+              json = pool.StatusJson();
+            }
+            if (!json.ok()) ThrowStatus(json.status());
+            return *json;
+          },
+          "The broker's StatusReply as one line of JSON.")
+      .def("submit_task", &SubmitTask, py::arg("task"), py::kw_only(),
+           py::arg("range") = py::none(), py::arg("numbers") = py::none(),
+           py::arg("streamed") = false, py::arg("chunk_size") = 0,
+           py::arg("count") = false,
+           py::arg("params") = std::map<std::string, std::string>(),
+           py::arg("max_concurrency") = 0, py::arg("timeout_ms") = 0,
+           py::arg("window") = 0,
+           "Submits a built-in task over range=(lo, hi), numbers=[...] or "
+           "streamed input (append lists of ints).")
+      .def("submit_code", &SubmitCode, py::arg("function"), py::kw_only(),
+           py::arg("initializer") = py::bytes(), py::arg("call_style") = 0,
+           py::arg("runtime_version"), py::arg("max_chunks_per_runner") = 0,
+           py::arg("max_concurrency") = 0, py::arg("timeout_ms") = 0,
+           py::arg("window") = 0, py::arg("first_chunks") = py::list(),
+           py::arg("complete") = false,
+           "Submits shipped Python code (a cloudpickled function) over "
+           "streamed input: first_chunks, then append().")
+      .def("close", &PoolCore::Close, py::call_guard<py::gil_scoped_release>(),
+           "Cancels and forgets every job, then disconnects (stopping an "
+           "embedded cluster). Idempotent.");
+}
+
+}  // namespace tq::python
