@@ -54,16 +54,24 @@ TEST(ProbePythonTest, MissingCloudpickleSaysHowToInstallIt) {
 }
 
 TEST(ProbePythonTest, MissingTqPackageIsReported) {
+  // A tq package without tq.runner first on the path: the interpreter's own
+  // tq (README command 1 installs one into dist-packages) stays out of it.
+  ScopedTempDir temp;
+  mkdir((temp.path() + "/tq").c_str(), 0755);
+  std::ofstream(temp.path() + "/tq/__init__.py") << "";
   PythonRunnersOptions options = TestOptions(1);
   options.python_path.clear();
-  options.extra_env.push_back("PYTHONPATH=/nonexistent");
+  options.extra_env.push_back("PYTHONPATH=" + temp.path());
   absl::StatusOr<PythonInfo> info = ProbePython(options);
   EXPECT_TRUE(absl::IsFailedPrecondition(info.status())) << info.status();
   EXPECT_NE(info.status().message().find(
                 "cannot import tq.runner: ModuleNotFoundError: No module "
-                "named 'tq'"),
+                "named 'tq.runner'"),
             std::string::npos)
       << info.status();
+  EXPECT_NE(info.status().message().find("(is the tq package on its "
+                                         "PYTHONPATH?)"),
+            std::string::npos);
 }
 
 }  // namespace
