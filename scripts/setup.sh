@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what tq needs from Debian 12's packages (only what is missing, so a
 # second run is fast), configures and builds tq in Release into build/, and
-# as root installs tq-broker, tq-worker and tq-client into /usr/local/bin.
+# as root installs tq-broker, tq-worker and tq-client into /usr/local/bin and
+# the Python package into /usr/local/lib/python3.11/dist-packages/tq (so
+# /usr/bin/python3 -c "import tq" works from any directory).
 # Sourced by run-demo.sh and run-tests.sh; runs as root (or with sudo).
 set -euo pipefail
 
@@ -18,6 +20,11 @@ packages=(
   libprimesieve-dev primesieve
   # benchmarks compare against the Python baseline
   python3
+  # the Python package (python/tq): pybind11 and the headers of Debian's
+  # Python 3.11 build tq._native; workers' runners and the package need
+  # cloudpickle; pytest runs its tests (all for /usr/bin/python3, which is
+  # the interpreter `import tq` works with after an install)
+  pybind11-dev python3-dev python3-cloudpickle python3-pytest
   # multi-host tests run hosts as network namespaces
   iproute2
   # deploy/ tests: promtool and a Prometheus server (dashboard test)
