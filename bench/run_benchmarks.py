@@ -12,6 +12,13 @@ P2  no-op chunks/s through a real broker + 2 workers on loopback, next to
 P3  map primes 1 1e9 in packed-bitmap form through broker + 2 workers vs
     `primesieve 1e9 --count -t2`.
 MEM peak RSS of broker and client for 1..1e11 vs 1..1e9 in count form.
+P5  the seed's is_prime over range(1, 10**6 + 1) with tq.Pool().map
+    (embedded) vs multiprocessing.Pool(2).map, each timed from entering
+    `with` to the list returned (bench/python_bench.py).
+P6  identity over list(range(10**6)): items/s through tq (embedded, and a
+    broker + 2 workers with --threads=1) vs multiprocessing.Pool(2).map.
+P7  pool.count("primes", range(1, 10**8 + 1)) from a python3 process vs
+    tq-client map primes 1 100000000 --format=count, whole processes.
 """
 import argparse
 import os
@@ -55,21 +62,36 @@ def child_peak_rss_kib(cmd):
     return seconds, usage.ru_maxrss
 
 
-class Cluster:
-    """tq-broker + N tq-worker processes on an ephemeral loopback port."""
+PYTHON = "/usr/bin/python3"  # Debian's: it sees python3-cloudpickle
 
-    def __init__(self, build, workers=2, threads=1):
+
+def python_env(build):
+    """The environment a Python client or runner needs to import the build's tq."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.join(build, "python")
+    return env
+
+
+class Cluster:
+    """tq-broker + N tq-worker processes on an ephemeral loopback port;
+    with python=True both run Python code (the workers' runners import the
+    build's tq)."""
+
+    def __init__(self, build, workers=2, threads=1, python=False):
+        code = ["--allow-code=python"] if python else []
         self.broker = subprocess.Popen(
-            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"],
+            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"] + code,
             stdout=subprocess.PIPE, text=True)
         line = self.broker.stdout.readline()
         match = re.match(r"listening on (\S+)", line)
         if not match:
             sys.exit(f"broker did not start: {line!r}")
         self.endpoint = match.group(1)
+        worker_code = code + [f"--python={PYTHON}"] if python else []
         self.workers = [
             subprocess.Popen([f"{build}/worker/tq-worker", f"--broker={self.endpoint}",
-                              f"--threads={threads}"], stderr=subprocess.DEVNULL)
+                              f"--threads={threads}"] + worker_code,
+                             stderr=subprocess.DEVNULL, env=python_env(build))
             for _ in range(workers)]
 
     def broker_peak_rss_kib(self):
@@ -141,6 +163,68 @@ def main():
           f"{b9 / 1024:.1f} MiB; 1..1e11 ({s11:.1f} s): client {c11 / 1024:.1f} MiB, "
           f"broker {b11 / 1024:.1f} MiB -> ratios {c11 / c9:.2f} / {b11 / b9:.2f} "
           f"(target: flat, ~1.0)")
+
+    python_benchmarks(build, client, runs)
+
+
+def python_benchmarks(build, client, runs):
+    """P5, P6 and P7: tq's Python API against multiprocessing and tq-client,
+    each pair interleaved so load on the machine hits both sides alike."""
+    script = os.path.join(REPO, "bench", "python_bench.py")
+    env = python_env(build)
+
+    def measure(*args):
+        out = subprocess.run([PYTHON, script, *args], env=env, check=True,
+                             capture_output=True, text=True).stdout.split()
+        return [float(x) for x in out]
+
+    # P5 ------------------------------------------------------------------
+    tq_s, mp_s = [], []
+    for _ in range(max(3, runs // 2)):
+        tq_s.append(measure("p5", "tq")[0])
+        mp_s.append(measure("p5", "mp")[0])
+    tq5, mp5 = statistics.median(tq_s), statistics.median(mp_s)
+    print(f"P5 is_prime over 1..1e6: tq.Pool().map (embedded) {tq5:.3f} s, "
+          f"multiprocessing.Pool(2).map {mp5:.3f} s -> {tq5 / mp5:.2f}x its time "
+          f"(target <= 0.8x)")
+
+    # P6 ------------------------------------------------------------------
+    rates = {"tq embedded": [], "mp": []}
+    for _ in range(max(3, runs // 2)):
+        rates["tq embedded"].append(measure("p6", "tq")[1])
+        rates["mp"].append(measure("p6", "mp")[1])
+    cluster = Cluster(build, workers=2, threads=1, python=True)
+    try:
+        rates["tq broker + 2 workers"] = [
+            measure("p6", "tq", cluster.endpoint)[1] for _ in range(max(3, runs // 2))]
+    finally:
+        cluster.close()
+    mp6 = statistics.median(rates["mp"])
+    for name in ("tq embedded", "tq broker + 2 workers"):
+        rate = statistics.median(rates[name])
+        print(f"P6 identity over list(range(1e6)), {name}: {rate:,.0f} items/s, "
+              f"multiprocessing.Pool(2) {mp6:,.0f} items/s -> {rate / mp6:.2f}x "
+              f"(target >= 1.0x)")
+
+    # P7 ------------------------------------------------------------------
+    count = ("import tq\n"
+             "with tq.Pool() as pool:\n"
+             "    print(pool.count('primes', range(1, 10**8 + 1)))\n")
+    py_s, cl_s = [], []
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        for _ in range(runs):
+            py_s.append(run_quietly([PYTHON, "-c", count])[0])
+            cl_s.append(run_quietly([client, "map", "primes", "1", "100000000",
+                                     "--format=count"])[0])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    py7, cl7 = statistics.median(py_s), statistics.median(cl_s)
+    print(f"P7 count primes 1..1e8, whole processes: python3 + tq {py7 * 1000:.0f} ms, "
+          f"tq-client {cl7 * 1000:.0f} ms -> {py7 / cl7:.2f}x its time "
+          f"(target <= 1.2x)")
 
 
 if __name__ == "__main__":
