@@ -13,7 +13,6 @@ any thread.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from typing import Any, Iterable
@@ -40,15 +39,21 @@ def native() -> Any:
     return _native
 
 
-@dataclasses.dataclass
 class CodeOptions:
-    """What every code job of a Pool or Executor shares."""
+    """What every code job of a Pool or Executor shares.
 
-    initializer: bytes = b""
-    max_chunks_per_runner: int = 0
-    max_concurrency: int = 0
-    timeout_ms: int = 0
-    parallelism: int = 1
+    A plain class, not a dataclass: importing dataclasses (and with it
+    inspect) costs ~10 ms, which every `tq.Pool()` would pay.
+    """
+
+    def __init__(self, *, initializer: bytes = b"",
+                 max_chunks_per_runner: int = 0, max_concurrency: int = 0,
+                 timeout_ms: int = 0, parallelism: int = 1) -> None:
+        self.initializer = initializer
+        self.max_chunks_per_runner = max_chunks_per_runner
+        self.max_concurrency = max_concurrency
+        self.timeout_ms = timeout_ms
+        self.parallelism = parallelism
 
 
 def _timeout_error() -> BaseException:

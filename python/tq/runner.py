@@ -47,16 +47,19 @@ Framing (the same text is in worker/runners/runner_protocol.h; change both):
 from __future__ import annotations
 
 import collections
-import dataclasses
 import itertools
 import os
 import pickle
 import struct
 import sys
 import time
-from typing import Any, BinaryIO, Callable, Iterable, Sequence
-
 import cloudpickle
+
+# Annotations only (they are strings here): importing typing, like
+# dataclasses, would add milliseconds to every runner's start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 __all__ = [
     "Reply",
@@ -103,35 +106,58 @@ class ProtocolError(Exception):
     """A malformed frame: the worker and this runner disagree on the format."""
 
 
-@dataclasses.dataclass
 class Request:
     """One chunk to run, as decoded from a request frame."""
 
-    call_style: int
-    items_kind: int
-    has_initializer: bool
-    max_result_bytes: int
-    job_id: int
-    chunk_index: int
-    items_a: int
-    items_b: int
-    items_c: int
-    function_sha: bytes
-    function_pickle: Any  # bytes-like; empty = the runner has it
-    initializer_sha: bytes
-    initializer_pickle: Any
-    items_pickle: Any
+    __slots__ = ("call_style", "items_kind", "has_initializer",
+                 "max_result_bytes", "job_id", "chunk_index", "items_a",
+                 "items_b", "items_c", "function_sha", "function_pickle",
+                 "initializer_sha", "initializer_pickle", "items_pickle")
+
+    def __init__(self, call_style: int, items_kind: int,
+                 has_initializer: bool, max_result_bytes: int, job_id: int,
+                 chunk_index: int, items_a: int, items_b: int, items_c: int,
+                 function_sha: bytes, function_pickle: Any,
+                 initializer_sha: bytes, initializer_pickle: Any,
+                 items_pickle: Any) -> None:
+        self.call_style = call_style
+        self.items_kind = items_kind
+        self.has_initializer = has_initializer
+        self.max_result_bytes = max_result_bytes
+        self.job_id = job_id
+        self.chunk_index = chunk_index
+        self.items_a = items_a  # range: first; list: offset
+        self.items_b = items_b  # range: last; list: count (0 = to the end)
+        self.items_c = items_c  # list: its length (0 = unchecked)
+        self.function_sha = function_sha
+        self.function_pickle = function_pickle  # empty: the runner has it
+        self.initializer_sha = initializer_sha
+        self.initializer_pickle = initializer_pickle
+        self.items_pickle = items_pickle
 
 
-@dataclasses.dataclass
 class Reply:
     """What the runner answers to one request."""
 
-    kind: int
-    message: str = ""
-    payload: bytes = b""
-    run_micros: int = 0
-    retire: bool = False
+    __slots__ = ("kind", "message", "payload", "run_micros", "retire")
+
+    def __init__(self, kind: int, message: str = "", payload: bytes = b"",
+                 run_micros: int = 0, retire: bool = False) -> None:
+        self.kind = kind
+        self.message = message
+        self.payload = payload
+        self.run_micros = run_micros
+        self.retire = retire
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Reply) and all(
+            getattr(self, name) == getattr(other, name)
+            for name in self.__slots__)
+
+    def __repr__(self) -> str:
+        return (f"Reply(kind={self.kind}, message={self.message!r}, "
+                f"payload={self.payload[:40]!r}, run_micros={self.run_micros}, "
+                f"retire={self.retire})")
 
 
 def _blobs(parts: Sequence[Any]) -> list[Any]:
