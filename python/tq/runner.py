@@ -560,6 +560,24 @@ def serve(request_fd: int = REQUEST_FD, reply_fd: int = REPLY_FD) -> int:
             return 2
 
 
+def _refuse_inspection() -> None:
+    """Makes this process non-dumpable (PR_SET_DUMPABLE 0).
+
+    Runners of different owners may share a uid (one --code-user), and
+    without Yama's ptrace restrictions a process may ptrace or read the
+    memory of any other process of its uid: one owner's code could read
+    another's functions and data. A non-dumpable process refuses that to
+    all but root. ctypes costs ~3 ms per runner start; best effort (not
+    Linux: nothing to do).
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> int:
     """Entry point of ``python -m tq.runner`` (started by tq-worker)."""
     try:
@@ -571,6 +589,7 @@ def main() -> int:
         print("tq.runner is started by tq-worker: it reads requests on fd 3 "
               "and writes replies on fd 4", file=sys.stderr)
         return 2
+    _refuse_inspection()
     return serve()
 
 

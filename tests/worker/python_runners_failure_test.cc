@@ -237,16 +237,17 @@ TEST(PythonRunnersFailureTest, RunnerStartsWithOnlyItsPipesAndNoSecrets) {
   auto runners = MakeRunners(TestOptions(1));
   unsetenv("TQ_CURVE_SECRET_KEY");
   CodeBlob probe = PickleCode(
-      "import os\n"
+      "import ctypes, os\n"
       "def f(x):\n"
       "    fds = sorted(int(fd) for fd in os.listdir('/proc/self/fd'))\n"
       "    return (fds, os.readlink('/proc/self/fd/0'),\n"
       "            [k for k in os.environ if k.startswith('TQ_CURVE')],\n"
-      "            os.getpgid(0) == os.getpid())\n",
+      "            os.getpgid(0) == os.getpid(),\n"
+      "            ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))\n",  // GET_DUMPABLE
       "f");
-  // fd 5 is listdir's own.
+  // fd 5 is listdir's own; non-dumpable: no process of its uid may trace it.
   EXPECT_EQ(Results(runners->Run(RangeChunk("alice", probe, 0, 0))),
-            "[([0, 1, 2, 3, 4, 5], '/dev/null', [], True)]");
+            "[([0, 1, 2, 3, 4, 5], '/dev/null', [], True, 0)]");
 }
 
 TEST(PythonRunnersFailureTest, RunnerThatExitsAtOnceIsReportedWithItsCommand) {
