@@ -4,7 +4,8 @@
 // CRDs with @kubernetes-models/prometheus-operator and /keda), and the
 // manifests keep the properties the deployment relies on (non-root,
 // read-only root fs, probes, CPU limits instead of --threads, one broker,
-// the rules and dashboard identical to their sources, ...).
+// the rules and dashboard identical to their sources, code jobs only from
+// CURVE code clients and Python workers' egress limited, ...).
 //
 // Usage: node validate_k8s.mjs REPO_ROOT   (KUBECTL=... to pick a kubectl)
 // Exit 0 = all good, 1 = failures (each printed).
@@ -162,6 +163,63 @@ function checkMonitoring(where, objects) {
   if (monitor?.spec.endpoints?.[0]?.port !== "metrics") fail(where, "ServiceMonitor not on port metrics");
 }
 
+// The python overlay: code jobs on, admitted by CURVE key only, the workers'
+// egress limited, the example Python Job with its script and code-client key.
+function checkPython(where, objects) {
+  const find = (kind, name) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+  const pod = (kind, name) => find(kind, name)?.spec.template.spec;
+  const broker = pod("Deployment", "tq-broker");
+  const worker = pod("Deployment", "tq-worker");
+  const brokerArgs = broker?.containers[0].args ?? [];
+  const workerArgs = worker?.containers[0].args ?? [];
+  for (const flag of ["--allow-code=python", "--curve-code-clients=/etc/tq/keys/code-clients"]) {
+    if (!brokerArgs.includes(flag)) fail(where, `broker lacks ${flag}`);
+  }
+  if (brokerArgs.includes("--allow-code-insecure")) fail(where, "broker runs --allow-code-insecure");
+  const items = broker?.volumes?.find((v) => v.secret?.secretName === "tq-broker-keys")?.secret.items ?? [];
+  if (!items.some((i) => i.key === "code-client.pub" && i.path.startsWith("code-clients/"))) {
+    fail(where, "broker does not mount code-client.pub under code-clients/");
+  }
+  if (!workerArgs.includes("--allow-code=python")) fail(where, "worker lacks --allow-code=python");
+  // Runners share the worker's uid: nothing but its own key may be mounted.
+  const secrets = (worker?.volumes ?? []).filter((v) => v.secret).map((v) => v.secret.secretName);
+  if (secrets.join() !== "tq-worker-keys") fail(where, `worker mounts Secrets ${secrets.join()}`);
+  if (!(worker?.volumes ?? []).find((v) => v.name === "tmp")?.emptyDir?.sizeLimit) {
+    fail(where, "worker /tmp has no sizeLimit");
+  }
+  // Egress: only the broker's zmq port and the cluster DNS.
+  const policy = objects.find((o) => o.kind === "NetworkPolicy" &&
+    o.spec.podSelector.matchLabels?.["app.kubernetes.io/component"] === "worker");
+  if (!policy?.spec.policyTypes?.includes("Egress")) fail(where, "worker egress not limited");
+  for (const rule of policy?.spec.egress ?? []) {
+    const to = rule.to ?? [];
+    const toBroker = to.length === 1 && !to[0].namespaceSelector &&
+      to[0].podSelector?.matchLabels?.["app.kubernetes.io/component"] === "broker" &&
+      rule.ports?.every((p) => p.port === "zmq");
+    const toDns = to.length === 1 && to[0].podSelector?.matchLabels?.["k8s-app"] === "kube-dns" &&
+      to[0].namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === "kube-system" &&
+      rule.ports?.every((p) => p.port === 53);
+    if (!toBroker && !toDns) fail(where, `worker egress rule beyond broker and DNS: ${JSON.stringify(rule)}`);
+  }
+  const client = pod("Job", "tq-python-client");
+  if (!client) return fail(where, "no Job tq-python-client");
+  const c = client.containers[0];
+  if (c.command?.[0] !== "python3") fail(where, "tq-python-client does not run python3");
+  const script = client.volumes?.find((v) => v.configMap);
+  const map = find("ConfigMap", script?.configMap.name);
+  const file = c.command?.[1] ?? "";
+  const mount = c.volumeMounts?.find((m) => m.name === script?.name);
+  if (!map || !mount || !map.data?.[file.slice(mount.mountPath.length + 1)]) {
+    fail(where, "tq-python-client's script is not in a rendered ConfigMap");
+  }
+  const keys = client.volumes?.find((v) => v.secret?.secretName === "tq-code-client-keys");
+  if (!keys || c.volumeMounts?.find((m) => m.name === keys.name)?.mountPath !== "/etc/tq/keys") {
+    fail(where, "tq-python-client does not mount tq-code-client-keys at /etc/tq/keys");
+  } else if ((keys.secret.defaultMode & 0o007) !== 0) fail(where, "tq-code-client-keys world-readable");
+  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+  if (env.TQ_CURVE_KEY !== "/etc/tq/keys/code-client.key") fail(where, "tq-python-client's TQ_CURVE_KEY");
+}
+
 // What each overlay must contain beyond the common parts.
 const overlays = {
   "dev": (where, objects) => {
@@ -206,6 +264,10 @@ const overlays = {
       if (volume && (volume.secret.defaultMode & 0o007) !== 0) fail(where, `${secret} world-readable`);
     }
   },
+  "python": (where, objects) => {
+    overlays.secure(where, objects);
+    checkPython(where, objects);
+  },
 };
 
 const k8s = `${repo}/deploy/k8s`;
@@ -214,7 +276,8 @@ if (found.join() !== Object.keys(overlays).sort().join()) {
   fail("deploy/k8s/overlays", `has ${found.join(", ")}; this test knows ${Object.keys(overlays).join(", ")}`);
 }
 const dirs = ["deploy/k8s/base", "deploy/k8s/monitoring", "deploy/k8s/autoscaling/keda",
-  "deploy/k8s/autoscaling/hpa", "deploy/k8s/examples/client-job", "deploy/grafana",
+  "deploy/k8s/autoscaling/hpa", "deploy/k8s/examples/client-job",
+  "deploy/k8s/examples/python-client-job", "deploy/grafana",
   "deploy/prometheus", ...found.map((o) => `deploy/k8s/overlays/${o}`)];
 let count = 0;
 for (const dir of dirs) {
