@@ -27,7 +27,9 @@ def collatz_steps(n: int) -> int:
 def main() -> None:
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     numbers = range(1, limit)
-    with tq.Pool(broker=os.environ["TQ_BROKER"]) as pool:
+    # The CurveZMQ key files, if any, come from TQ_CURVE_KEY and
+    # TQ_CURVE_SERVER_KEY; wait up to a minute for the broker to come up.
+    with tq.Pool(broker=os.environ["TQ_BROKER"], connect_timeout=60) as pool:
         steps = pool.map(collatz_steps, numbers)
     best = max(numbers, key=lambda n: steps[n - 1])
     print(f"longest Collatz chain below {limit}: {best} ({steps[best - 1]} steps)")
