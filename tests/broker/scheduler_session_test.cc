@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/broker/scheduler_test_util.h"
@@ -47,7 +48,8 @@ TEST_F(SchedulerTest, RefusesOtherProtocolVersionAndForgetsPeer) {
   v1::Error error = OnlyError(h_.Deliver("c1", hello), "c1");
   EXPECT_EQ(error.code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(error.message(),
-            "protocol version 1 not supported; this broker speaks 2");
+            absl::StrCat("protocol version 1 not supported; this broker speaks ",
+                         kProtocolVersion));
   EXPECT_EQ(h_.scheduler().stats().rejected_bad_version, 1u);
   EXPECT_EQ(h_.scheduler().stats().connected_clients, 0u);
   // Forgotten: its next message is from a stranger.
