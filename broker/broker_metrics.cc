@@ -84,14 +84,35 @@ BrokerMetrics::BrokerMetrics()
       [](const SchedulerStats &s) { return s.requeued_drained; });
   add(requeued.Add({{"reason", "code_missing"}}),
       [](const SchedulerStats &s) { return s.requeued_code_missing; });
+  add(requeued.Add({{"reason", "worker_lost_unstarted"}}),
+      [](const SchedulerStats &s) { return s.requeued_unstarted; });
+  add(requeued.Add({{"reason", "run_limit"}}),
+      [](const SchedulerStats &s) { return s.requeued_run_limit; });
+
+  add(AddCounter(r, "tq_broker_chunks_split_total",
+                 "Chunks out of attempts split in two to isolate a failing item"),
+      [](const SchedulerStats &s) { return s.chunks_split; });
+  add(AddCounter(r, "tq_broker_items_failed_total",
+                 "Items that failed on every attempt and were skipped "
+                 "(skip_failed jobs)"),
+      [](const SchedulerStats &s) { return s.items_failed; });
+  add(AddCounter(r, "tq_broker_chunks_speculated_total",
+                 "Speculative copies of straggling chunks handed out"),
+      [](const SchedulerStats &s) { return s.chunks_speculated; });
 
   auto &dropped = BuildCounter()
                       .Name("tq_broker_chunk_reports_dropped_total")
                       .Help("Chunk reports ignored: chunk already done "
-                            "(duplicate) or job gone (stale)")
+                            "(duplicate), not held by the sender "
+                            "(not_leased), from an ended worker session "
+                            "(stale_session) or job gone (stale)")
                       .Register(r);
   add(dropped.Add({{"reason", "duplicate"}}),
       [](const SchedulerStats &s) { return s.duplicates_dropped; });
+  add(dropped.Add({{"reason", "not_leased"}}),
+      [](const SchedulerStats &s) { return s.reports_not_leased; });
+  add(dropped.Add({{"reason", "stale_session"}}),
+      [](const SchedulerStats &s) { return s.reports_stale_session; });
   add(dropped.Add({{"reason", "stale"}}),
       [](const SchedulerStats &s) { return s.reports_stale; });
 

@@ -34,6 +34,10 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("lease_ms (", options.lease_ms, ") must be positive"));
   }
+  if (options.chunk_timeout_ms <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk_timeout_ms (", options.chunk_timeout_ms, ") must be positive"));
+  }
   if (options.max_attempts == 0) {
     return absl::InvalidArgumentError("max_attempts (0) must be at least 1");
   }

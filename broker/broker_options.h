@@ -25,10 +25,18 @@ struct BrokerOptions {
   // must exceed the interval.
   int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
   int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
-  // A chunk not reported within this time after hand-out is requeued.
-  int64_t lease_ms = 120'000;
-  // Hand-outs of one chunk (task failures, lost workers, lease expiries)
-  // before its job fails.
+  // A hand-out neither reported nor listed in one of its worker's
+  // heartbeats (Heartbeat.held) for this long is requeued: the worker no
+  // longer has it. A live worker renews the leases of what it holds.
+  int64_t lease_ms = 30'000;
+  // The most one hand-out may run (--chunk-timeout; a job may set its own,
+  // SubmitJob.chunk_timeout_ms): beyond it the chunk counts as a failed
+  // attempt and its worker is told to give it up. Generous: a healthy
+  // worker running a long chunk must keep it.
+  int64_t chunk_timeout_ms = 600'000;
+  // Failed attempts of one item (task failures, lost workers, run limits,
+  // lease expiries) before its job fails; a chunk out of attempts is split
+  // to find the items that fail.
   uint32_t max_attempts = 4;
   // Upper bound on a job's result window (chunks in flight plus results not
   // yet delivered to its client, and for streamed input the chunks it

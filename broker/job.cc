@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/protocol.h"
 
 namespace tq {
 namespace {
@@ -18,9 +19,38 @@ uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
 
 }  // namespace
 
+const Holder* Chunk::FindHolder(const std::string& worker) const {
+  for (const Holder& holder : holders) {
+    if (holder.worker == worker) return &holder;
+  }
+  return nullptr;
+}
+
+Holder* Chunk::FindHolder(const std::string& worker) {
+  for (Holder& holder : holders) {
+    if (holder.worker == worker) return &holder;
+  }
+  return nullptr;
+}
+
+namespace {
+
+ChunkSizerOptions SizerOptions(const JobPlan& plan) {
+  ChunkSizerOptions options;
+  options.target_micros = kTargetChunkMicros;
+  options.initial_items = std::max<uint64_t>(1, plan.min_chunk_items);
+  options.max_items = std::max<uint64_t>(1, plan.max_chunk_items);
+  // Range chunks carry no input bytes; results are bounded by the task's
+  // sizing. Half a payload leaves room for any result encoding.
+  options.max_bytes = kMaxPayloadBytes / 2;
+  return options;
+}
+
+}  // namespace
+
 BrokerJob::BrokerJob(uint64_t id, std::string client, std::string owner,
-         const JobPlan& plan, v1::SubmitJob submit,
-         std::vector<Payload> code_payloads)
+                     const JobPlan& plan, v1::SubmitJob submit,
+                     std::vector<Payload> code_payloads)
     : id_(id),
       client_(std::move(client)),
       owner_(std::move(owner)),
@@ -28,16 +58,21 @@ BrokerJob::BrokerJob(uint64_t id, std::string client, std::string owner,
       submit_(std::move(submit)),
       code_payloads_(std::move(code_payloads)),
       streamed_(plan.streamed),
-      chunk_size_(plan.chunk_size),
+      bool_results_(plan.task != nullptr &&
+                    plan.task->shape() == ResultShape::kBool),
+      fixed_chunk_size_(plan.streamed ? 0 : submit_.chunk_size()),
+      fixed_chunk_count_(plan.streamed ? 0 : plan.chunk_count),
+      max_chunk_items_(plan.max_chunk_items),
+      min_chunk_items_(plan.min_chunk_items),
       window_(plan.window),
       max_window_(plan.max_window),
       encoding_(plan.encoding),
-      max_chunk_items_(plan.max_chunk_items),
-      chunk_count_(plan.chunk_count),
+      range_items_(plan.item_count),
       items_total_(plan.item_count > std::numeric_limits<uint64_t>::max()
                        ? std::numeric_limits<uint64_t>::max()
                        : static_cast<uint64_t>(plan.item_count)),
       input_complete_(!plan.streamed),
+      sizer_(SizerOptions(plan)),
       credit_(submit_.result_window()) {}
 
 void BrokerJob::set_submitted_us(int64_t now_us) {
@@ -58,16 +93,18 @@ absl::Status BrokerJob::AppendInput(
     return absl::FailedPreconditionError(
         absl::StrCat("job ", id_, "'s input has already ended"));
   }
-  if (chunk_count_ + chunks.size() - delivered_ > window_) {
+  const uint64_t held = stream_.size() + undelivered_.size() + chunks.size();
+  if (held > window_) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "job ", id_, " would hold ", chunk_count_ + chunks.size() - delivered_,
+        "job ", id_, " would hold ", held,
         " undelivered chunks; its window is ", window_));
   }
-  std::vector<StreamChunk> accepted;
+  std::vector<std::pair<StreamChunk, uint64_t>> accepted;  // (input, items)
   accepted.reserve(chunks.size());
   for (const v1::ChunkInput& chunk : chunks) {
-    const uint64_t index = chunk_count_ + accepted.size();
+    const uint64_t index = next_index_ + accepted.size();
     StreamChunk stream;
+    uint64_t stream_items = 0;
     switch (chunk.input_case()) {
       case v1::ChunkInput::kRange: {
         const v1::Range& r = chunk.range();
@@ -81,7 +118,7 @@ absl::Status BrokerJob::AppendInput(
               "chunk ", index, ": a task's streamed chunks carry numbers, not ranges"));
         }
         const u128 items = u128{r.last() - r.first()} + 1;
-        stream.items = items > std::numeric_limits<uint64_t>::max()
+        stream_items = items > std::numeric_limits<uint64_t>::max()
                            ? std::numeric_limits<uint64_t>::max()
                            : static_cast<uint64_t>(items);
         break;
@@ -93,15 +130,15 @@ absl::Status BrokerJob::AppendInput(
               " of a message carrying ", payloads.size()));
         }
         stream.payload = payloads[chunk.payload()];
-        stream.items = chunk.item_count();
-        if (stream.items == 0) {
+        stream_items = chunk.item_count();
+        if (stream_items == 0) {
           return absl::InvalidArgumentError(
               absl::StrCat("chunk ", index, " holds no items"));
         }
         if (encoding_ == v1::ITEM_ENCODING_U64LE &&
-            stream.payload.size() != u128{stream.items} * 8) {
+            stream.payload.size() != u128{stream_items} * 8) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "chunk ", index, " claims ", stream.items, " numbers in ",
+              "chunk ", index, " claims ", stream_items, " numbers in ",
               stream.payload.size(), " bytes; each takes 8"));
         }
         break;
@@ -110,74 +147,160 @@ absl::Status BrokerJob::AppendInput(
         return absl::InvalidArgumentError(
             absl::StrCat("chunk ", index, " has no input"));
     }
-    if (stream.items > max_chunk_items_) {
+    if (stream_items > max_chunk_items_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("chunk ", index, " holds ", stream.items,
+          absl::StrCat("chunk ", index, " holds ", stream_items,
                        " items; a chunk of this job holds at most ",
                        max_chunk_items_));
     }
     stream.input = chunk;
-    stream.input.set_item_count(stream.items);
+    stream.input.set_item_count(stream_items);
     stream.input.set_encoding(encoding_);
     stream.input.clear_offset();
     stream.input.clear_count();
-    accepted.push_back(std::move(stream));
+    accepted.emplace_back(std::move(stream), stream_items);
   }
-  for (StreamChunk& stream : accepted) {
-    items_total_ = SaturatingAdd(items_total_, stream.items);
-    stream_.emplace(chunk_count_++, std::move(stream));
+  for (auto& [stream, items] : accepted) {
+    const uint64_t index = next_index_++;
+    Chunk& chunk = chunks_[index];
+    chunk.first_item = items_total_;
+    chunk.items = items;
+    items_total_ = SaturatingAdd(items_total_, items);
+    stream_.emplace(index, std::move(stream));
+    Enqueue(index);
   }
   input_complete_ = complete;
   return absl::OkStatus();
 }
 
-std::pair<uint64_t, ChunkHistory> BrokerJob::TakeChunk() {
-  if (!requeued_.empty()) {
-    auto node = requeued_.extract(requeued_.begin());
-    return {node.key(), std::move(node.mapped())};
+uint64_t BrokerJob::ChunksQueued() const {
+  u128 queued = queued_.size();
+  if (HasInputToCut()) {
+    const uint64_t size =
+        fixed_chunk_size_ != 0
+            ? fixed_chunk_size_
+            : std::max<uint64_t>(1, sizer_.Next(ChunkSizer::kUnknownRemaining));
+    queued += (range_items_ - cut_items_ + size - 1) / size;
   }
-  return {next_chunk_++, ChunkHistory{}};
+  return queued > std::numeric_limits<uint64_t>::max()
+             ? std::numeric_limits<uint64_t>::max()
+             : static_cast<uint64_t>(queued);
 }
 
-void BrokerJob::PutInFlight(uint64_t index, InFlightChunk chunk) {
-  in_flight_[index] = std::move(chunk);
+uint64_t BrokerJob::NextCutItems(uint64_t parallelism) const {
+  const u128 left = range_items_ - cut_items_;
+  const uint64_t remaining = left > std::numeric_limits<uint64_t>::max() - 1
+                                 ? std::numeric_limits<uint64_t>::max() - 1
+                                 : static_cast<uint64_t>(left);
+  if (fixed_chunk_size_ != 0) return std::min(fixed_chunk_size_, remaining);
+  uint64_t items = sizer_.Next(
+      remaining, static_cast<uint32_t>(std::min<uint64_t>(
+                     std::max<uint64_t>(1, parallelism),
+                     std::numeric_limits<uint32_t>::max())));
+  items = std::max(items, std::min(min_chunk_items_, remaining));
+  // Boolean results pack 8 items per byte: whole bytes per chunk keep the
+  // client's bitmap output a plain concatenation.
+  if (bool_results_ && items < remaining) {
+    items = std::min(remaining, (items + 7) / 8 * 8);
+  }
+  return std::max<uint64_t>(1, items);
 }
 
-const InFlightChunk* BrokerJob::FindInFlight(uint64_t index) const {
-  auto it = in_flight_.find(index);
-  return it == in_flight_.end() ? nullptr : &it->second;
+void BrokerJob::Enqueue(uint64_t index) {
+  queued_.emplace(chunks_.at(index).first_item, index);
 }
 
-bool BrokerJob::IsOutstanding(uint64_t index) const {
-  return in_flight_.contains(index) || requeued_.contains(index);
+uint64_t BrokerJob::TakeChunk(uint64_t parallelism) {
+  if (!queued_.empty()) {
+    const uint64_t index = queued_.begin()->second;
+    queued_.erase(queued_.begin());
+    return index;
+  }
+  const uint64_t items = NextCutItems(parallelism);
+  const uint64_t index = next_index_++;
+  Chunk& chunk = chunks_[index];
+  chunk.first_item = static_cast<uint64_t>(cut_items_);
+  chunk.items = items;
+  cut_items_ += items;
+  return index;
+}
+
+Chunk* BrokerJob::Find(uint64_t index) {
+  auto it = chunks_.find(index);
+  return it == chunks_.end() ? nullptr : &it->second;
+}
+
+const Chunk* BrokerJob::Find(uint64_t index) const {
+  auto it = chunks_.find(index);
+  return it == chunks_.end() ? nullptr : &it->second;
+}
+
+void BrokerJob::AddHolder(uint64_t index, Holder holder) {
+  Chunk& chunk = chunks_.at(index);
+  if (chunk.holders.empty()) {
+    ++in_flight_;
+    queued_.erase({chunk.first_item, index});
+  }
+  chunk.holders.push_back(std::move(holder));
+}
+
+void BrokerJob::RemoveHolder(uint64_t index, const std::string& worker) {
+  auto it = chunks_.find(index);
+  if (it == chunks_.end()) return;
+  Chunk& chunk = it->second;
+  auto holder = std::find_if(
+      chunk.holders.begin(), chunk.holders.end(),
+      [&](const Holder& h) { return h.worker == worker; });
+  if (holder == chunk.holders.end()) return;
+  chunk.holders.erase(holder);
+  if (chunk.holders.empty()) {
+    --in_flight_;
+    Enqueue(index);
+  }
 }
 
 void BrokerJob::Finish(uint64_t index) {
-  if (in_flight_.erase(index) + requeued_.erase(index) > 0) {
-    ++chunks_done_;
-    items_done_ = SaturatingAdd(items_done_, ChunkItems(index));
-    stream_.erase(index);
+  auto it = chunks_.find(index);
+  if (it == chunks_.end()) return;
+  if (it->second.holders.empty()) {
+    queued_.erase({it->second.first_item, index});
+  } else {
+    --in_flight_;
   }
+  ++chunks_done_;
+  items_done_ = SaturatingAdd(items_done_, it->second.items);
+  stream_.erase(index);
+  chunks_.erase(it);
 }
 
-void BrokerJob::Requeue(uint64_t index, ChunkHistory history) {
-  in_flight_.erase(index);
-  requeued_[index] = std::move(history);
+bool BrokerJob::CanSplit(uint64_t index) const {
+  const Chunk* chunk = Find(index);
+  return !streamed_ && chunk != nullptr && chunk->holders.empty() &&
+         chunk->items >= 2;
 }
 
-uint64_t BrokerJob::ChunkItems(uint64_t index) const {
-  if (streamed_) {
-    auto it = stream_.find(index);
-    return it == stream_.end() ? 0 : it->second.items;
+void BrokerJob::Split(uint64_t index) {
+  Chunk whole = std::move(chunks_.at(index));
+  queued_.erase({whole.first_item, index});
+  chunks_.erase(index);
+  uint64_t left = whole.items / 2;
+  if (bool_results_ && whole.items > 8) left = std::max<uint64_t>(8, left / 8 * 8);
+  const uint64_t parts[2][2] = {{whole.first_item, left},
+                                {whole.first_item + left, whole.items - left}};
+  for (const auto& [first, items] : parts) {
+    const uint64_t part = next_index_++;
+    Chunk& chunk = chunks_[part];
+    chunk.first_item = first;
+    chunk.items = items;
+    chunk.history = whole.history;
+    chunk.history.last_attempt = 0;
+    Enqueue(part);
   }
-  // index < chunk_count_, so index * chunk_size_ < item_count <= 2^64.
-  const u128 items = u128{submit_.range().last() - submit_.range().first()} + 1;
-  const u128 start = u128{index} * chunk_size_;
-  return static_cast<uint64_t>(std::min<u128>(chunk_size_, items - start));
 }
 
 void BrokerJob::FillInput(uint64_t index, v1::ChunkInput* input,
-                    std::vector<Payload>* payloads) const {
+                          std::vector<Payload>* payloads) const {
+  const Chunk& chunk = chunks_.at(index);
   if (streamed_) {
     const StreamChunk& stream = stream_.at(index);
     *input = stream.input;
@@ -187,20 +310,44 @@ void BrokerJob::FillInput(uint64_t index, v1::ChunkInput* input,
     }
     return;
   }
-  const uint64_t start = index * chunk_size_;  // < item count: no overflow
-  const uint64_t count = ChunkItems(index);
   v1::Range* range = input->mutable_range();
-  range->set_first(submit_.range().first() + start);
-  range->set_last(submit_.range().first() + start + (count - 1));
+  range->set_first(submit_.range().first() + chunk.first_item);
+  range->set_last(submit_.range().first() + chunk.first_item +
+                  (chunk.items - 1));
+}
+
+uint64_t BrokerJob::ItemNumber(uint64_t item) const {
+  return streamed_ ? item : submit_.range().first() + item;
+}
+
+void BrokerJob::ObserveRun(uint64_t items, uint64_t run_micros,
+                           uint64_t result_bytes) {
+  sizer_.ObserveResult(items, run_micros, result_bytes);
+  constexpr size_t kRecentRuns = 64;
+  if (recent_runs_.size() < kRecentRuns) {
+    recent_runs_.push_back(run_micros);
+  } else {
+    recent_runs_[recent_pos_] = run_micros;
+    recent_pos_ = (recent_pos_ + 1) % kRecentRuns;
+  }
+}
+
+int64_t BrokerJob::MedianRunMicros() const {
+  if (recent_runs_.empty()) return -1;
+  std::vector<uint64_t> runs = recent_runs_;
+  auto mid = runs.begin() + static_cast<std::ptrdiff_t>(runs.size() / 2);
+  std::nth_element(runs.begin(), mid, runs.end());
+  return static_cast<int64_t>(std::min<uint64_t>(
+      *mid, std::numeric_limits<int64_t>::max()));
 }
 
 bool BrokerJob::WindowOpen() const {
   const uint64_t window = std::min<uint64_t>(credit_, max_window_);
   if (submit_.max_concurrency() != 0 &&
-      in_flight_.size() >= submit_.max_concurrency()) {
+      in_flight_ >= submit_.max_concurrency()) {
     return false;
   }
-  return in_flight_.size() + undelivered_.size() < window;
+  return in_flight_ + undelivered_.size() < window;
 }
 
 void BrokerJob::GrantCredit(uint64_t chunks) {
@@ -218,7 +365,6 @@ std::vector<PendingResult> BrokerJob::TakeDeliverable() {
     out.push_back(std::move(undelivered_.front()));
     undelivered_.pop_front();
     --credit_;
-    ++delivered_;
   }
   return out;
 }

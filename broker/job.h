@@ -1,21 +1,28 @@
 // BrokerJob: one accepted job inside the broker (the client library's Job is
-// its handle on the other side): its input, the chunk ledger (which
-// chunks are not yet cut, requeued, in flight or done) and the results
-// waiting for client credit.
+// its handle on the other side): its input, the chunk ledger (which chunks
+// are not yet cut, queued, on which workers, done) and the results waiting
+// for client credit.
 //
-// Range input is cut lazily: a counter says how many chunks have been cut;
-// requeued and in-flight chunks are kept by index; every other index below
-// the counter is done. So a job over 1..10^12 costs O(chunks in flight),
-// never O(chunks). Streamed input (chunks the client cut and appends) is
-// held per chunk from its arrival until its result is accepted, which the
-// client's window bounds (proto/tq/v1/tq.proto, "Streamed input").
+// Chunks name their items (proto/tq/v1/tq.proto, "Chunks name their
+// items"): chunk k covers [first_item, first_item + items) of the job's
+// input. Range input is cut lazily, in item order, each chunk of the size
+// chosen when it is cut: SubmitJob.chunk_size if set, else one learned from
+// the job's reported run times (a ChunkSizer aiming at kTargetChunkMicros).
+// Only outstanding chunks (queued or on workers) are kept, so a job over
+// 1..10^12 costs O(chunks outstanding), never O(chunks). Streamed input
+// (chunks the client cut and appends) is held per chunk from its arrival
+// until its result is accepted, which the client's window bounds.
+//
+// A chunk of a range job that keeps failing is split in two (new chunk
+// indexes, same items) to isolate the failing item: see Split().
 #ifndef TQ_BROKER_JOB_H_
 #define TQ_BROKER_JOB_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <limits>
-#include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,34 +30,70 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "broker/job_plan.h"
+#include "common/chunk_sizer.h"
 #include "common/payload.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
 
+// The run time an automatically sized chunk aims at: long enough that the
+// per-chunk overhead (a round trip, a result message) is a few percent,
+// short enough that load balances, a cancel or a lost worker costs little,
+// and a straggler is noticed quickly. Chunks land between 50 and 200 ms
+// once the job's cost is measured (README "Chunk sizing").
+inline constexpr uint64_t kTargetChunkMicros = 100'000;
+
 // What happened to a chunk's earlier hand-outs.
 struct ChunkHistory {
   // Attempt number of the latest hand-out (0: never handed out).
   uint32_t last_attempt = 0;
-  // Hand-outs that ended badly (lease expired, worker lost, task failed);
-  // chunks handed back by Drain/Goodbye do not count.
+  // Hand-outs that ended badly (lease expired, worker lost while running
+  // it, task failed, run limit); chunks handed back by Drain/Goodbye, and
+  // chunks a lost worker held without having started them, do not count.
   uint32_t failures = 0;
+  // Times a worker was lost while holding the chunk without having said it
+  // started it: not charged, unless it keeps happening (see
+  // Scheduler::RequeueChunk).
+  uint32_t unattributed_losses = 0;
   // The latest failure, for the job's error message.
   int32_t last_code = 0;
   std::string last_error;
 };
 
-struct InFlightChunk {
-  std::string worker;     // routing id of the worker holding it
-  ChunkHistory history;   // history.last_attempt is this hand-out's attempt
-  int64_t deadline_us = 0;
+// One hand-out of a chunk to a worker. A chunk has one, or two while a
+// speculative copy runs.
+struct Holder {
+  std::string worker;     // routing id
+  uint32_t attempt = 0;
+  int64_t handed_out_us = 0;
+  // Requeued unless a report or a Heartbeat listing it comes by then.
+  int64_t lease_deadline_us = 0;
+  // When the worker said it started running it; -1 while unknown.
+  int64_t started_us = -1;
 };
 
-// A finished chunk's result, waiting for the client's credit.
+struct Chunk {
+  // Items [first_item, first_item + items) of the job's input.
+  uint64_t first_item = 0;
+  uint64_t items = 0;
+  ChunkHistory history;
+  // Empty: queued for hand-out.
+  std::vector<Holder> holders;
+
+  const Holder* FindHolder(const std::string& worker) const;
+  Holder* FindHolder(const std::string& worker);
+};
+
+// A finished chunk's result (or, with SubmitJob.skip_failed, its failure),
+// waiting for the client's credit.
 struct PendingResult {
   uint64_t chunk_index = 0;
+  uint64_t first_item = 0;
+  uint64_t items = 0;
   uint64_t run_micros = 0;
   Payload payload;
+  // Not OK: the items failed on every attempt (no payload).
+  absl::Status error;
 };
 
 // Not thread-safe: owned by the Scheduler.
@@ -59,8 +102,9 @@ class BrokerJob {
   // `submit` is the accepted SubmitJob with its stream chunks and code blobs
   // moved out: `code_payloads` are the blobs its CodeSpec names (function,
   // then initializer if any), already checked against their digests.
-  BrokerJob(uint64_t id, std::string client, std::string owner, const JobPlan& plan,
-      v1::SubmitJob submit, std::vector<Payload> code_payloads);
+  BrokerJob(uint64_t id, std::string client, std::string owner,
+            const JobPlan& plan, v1::SubmitJob submit,
+            std::vector<Payload> code_payloads);
 
   uint64_t id() const { return id_; }
   const std::string& client() const { return client_; }
@@ -75,10 +119,11 @@ class BrokerJob {
   bool is_streamed() const { return streamed_; }
   // The function blob, then the initializer blob if any.
   const std::vector<Payload>& code_payloads() const { return code_payloads_; }
-  // Range input: the chunk size; streamed: 0.
-  uint64_t chunk_size() const { return chunk_size_; }
-  // Chunks known so far: all of a range job's; a streamed job's appended.
-  uint64_t chunk_count() const { return chunk_count_; }
+  // Range input with a fixed chunk size: that size; else 0.
+  uint64_t chunk_size() const { return fixed_chunk_size_; }
+  // Range input with a fixed chunk size: the chunks it makes; else the
+  // chunks cut (range) or appended (streamed) so far. Splits add to both.
+  uint64_t chunk_count() const { return std::max(fixed_chunk_count_, next_index_); }
   // Items known so far, saturating at 2^64-1.
   uint64_t items_total() const { return items_total_; }
   // Streamed input that the client has not ended yet.
@@ -108,34 +153,52 @@ class BrokerJob {
 
   // ---- chunk ledger
   bool HasChunkToHandOut() const {
-    return !requeued_.empty() || next_chunk_ < chunk_count_;
+    return !queued_.empty() || HasInputToCut();
   }
-  // Chunks not yet handed out (requeued + never cut).
-  uint64_t ChunksQueued() const {
-    return requeued_.size() + (chunk_count_ - next_chunk_);
-  }
-  // Takes the next chunk to hand out, requeued ones first (lowest index
-  // first). Requires HasChunkToHandOut().
-  std::pair<uint64_t, ChunkHistory> TakeChunk();
-  void PutInFlight(uint64_t index, InFlightChunk chunk);
-  const InFlightChunk* FindInFlight(uint64_t index) const;
-  const absl::flat_hash_map<uint64_t, InFlightChunk>& in_flight() const {
-    return in_flight_;
-  }
-  // In flight or requeued: a report for it is still wanted.
-  bool IsOutstanding(uint64_t index) const;
-  // Its report was accepted: no longer in flight or requeued; a streamed
-  // chunk's input is released.
+  // Chunks not yet handed out: queued, plus (range input) an estimate of
+  // those not cut yet at the current chunk size. Saturates at 2^64-1.
+  uint64_t ChunksQueued() const;
+  // The next chunk to hand out: the queued one with the lowest first item
+  // (a requeued chunk blocks ordered delivery), else a new one cut from
+  // the input. `parallelism` (worker threads that can run it) guides the
+  // automatic size near the end of the input. Requires HasChunkToHandOut().
+  uint64_t TakeChunk(uint64_t parallelism);
+  Chunk* Find(uint64_t index);
+  const Chunk* Find(uint64_t index) const;
+  // Outstanding chunks: queued or on workers.
+  const absl::flat_hash_map<uint64_t, Chunk>& chunks() const { return chunks_; }
+  // Chunks on at least one worker.
+  uint64_t in_flight() const { return in_flight_; }
+  // Adds a hand-out of `index` (which TakeChunk returned, or which is
+  // already on another worker: a speculative copy).
+  void AddHolder(uint64_t index, Holder holder);
+  // Removes `worker`'s hand-out of `index`; with no hand-out left the chunk
+  // goes back to the queue (with `history`, if given).
+  void RemoveHolder(uint64_t index, const std::string& worker);
+  // Its report was accepted (or, skip_failed, it failed for good): no
+  // longer outstanding; a streamed chunk's input is released.
   void Finish(uint64_t index);
-  // Back to the queue (from in flight) with `history`.
-  void Requeue(uint64_t index, ChunkHistory history);
+  // Whether Split() can cut `index` (a range job's queued chunk of >= 2
+  // items).
+  bool CanSplit(uint64_t index) const;
+  // Replaces queued chunk `index` by two chunks (new indexes) covering its
+  // items, each with its history. For boolean tasks the cut falls on a
+  // multiple of 8 items where the chunk allows.
+  void Split(uint64_t index);
 
   // The items chunk `index` covers, for an Assignment: a range, or the
   // chunk's payload appended to `payloads` and named by index.
   void FillInput(uint64_t index, v1::ChunkInput* input,
                  std::vector<Payload>* payloads) const;
-  // Items in chunk `index` (which must not be finished yet if streamed).
-  uint64_t ChunkItems(uint64_t index) const;
+  // Items of the job's input at position `item` as a number, for messages
+  // ("item 777 (n=778)"): range input only; else `item`.
+  uint64_t ItemNumber(uint64_t item) const;
+
+  // ---- run times (automatic chunk size, stragglers)
+  // A chunk of `items` ran `run_micros`, its result `result_bytes` long.
+  void ObserveRun(uint64_t items, uint64_t run_micros, uint64_t result_bytes);
+  // The median run time of the job's recent chunks; -1 before any report.
+  int64_t MedianRunMicros() const;
 
   // ---- results and client credit
   // True if one more chunk may be handed out: chunks in flight plus results
@@ -148,8 +211,10 @@ class BrokerJob {
   // Results the client has credit for, each consuming one credit.
   std::vector<PendingResult> TakeDeliverable();
   size_t undelivered() const { return undelivered_.size(); }
+  // Every item's result (or failure) was delivered.
   bool AllDelivered() const {
-    return input_complete_ && delivered_ == chunk_count_;
+    return input_complete_ && !HasInputToCut() && chunks_.empty() &&
+           undelivered_.empty();
   }
 
  private:
@@ -157,8 +222,12 @@ class BrokerJob {
   struct StreamChunk {
     v1::ChunkInput input;  // range, or payload (index unused: see payload)
     Payload payload;
-    uint64_t items = 0;
   };
+
+  bool HasInputToCut() const { return !streamed_ && cut_items_ < range_items_; }
+  // Items for the next cut chunk of a range job.
+  uint64_t NextCutItems(uint64_t parallelism) const;
+  void Enqueue(uint64_t index);
 
   // Constant after construction.
   const uint64_t id_;
@@ -168,30 +237,40 @@ class BrokerJob {
   v1::SubmitJob submit_;
   const std::vector<Payload> code_payloads_;
   const bool streamed_;
-  const uint64_t chunk_size_;
+  const bool bool_results_;
+  const uint64_t fixed_chunk_size_;
+  const uint64_t fixed_chunk_count_;
+  const uint64_t max_chunk_items_;
+  const uint64_t min_chunk_items_;
   const uint32_t window_;
   const uint32_t max_window_;
   const v1::ItemEncoding encoding_;
-  // Largest chunk a streamed job may append (items).
-  const uint64_t max_chunk_items_;
+  // Range input: its items (2^64 for the whole of uint64).
+  const unsigned __int128 range_items_;
 
   int64_t submitted_us_ = 0;
   int64_t deadline_us_ = std::numeric_limits<int64_t>::max();
   uint64_t chunks_done_ = 0;
   uint64_t items_done_ = 0;
-  uint64_t chunk_count_;
   uint64_t items_total_;
   bool input_complete_;
 
-  // Ledger: indexes >= next_chunk_ are not cut (handed out) yet.
-  uint64_t next_chunk_ = 0;
-  std::map<uint64_t, ChunkHistory> requeued_;
-  absl::flat_hash_map<uint64_t, InFlightChunk> in_flight_;
-  // Streamed input: chunks appended and not yet finished.
+  // Ledger. Range input: items below cut_items_ are cut into chunks.
+  unsigned __int128 cut_items_ = 0;
+  uint64_t next_index_ = 0;
+  absl::flat_hash_map<uint64_t, Chunk> chunks_;
+  // Queued chunks by (first item, index): lowest first item first.
+  std::set<std::pair<uint64_t, uint64_t>> queued_;
+  uint64_t in_flight_ = 0;
+  // Streamed input: chunks appended and not yet finished, by index.
   absl::flat_hash_map<uint64_t, StreamChunk> stream_;
 
+  ChunkSizer sizer_;
+  // The latest reported run times, for the median (a ring).
+  std::vector<uint64_t> recent_runs_;
+  size_t recent_pos_ = 0;
+
   uint64_t credit_ = 0;
-  uint64_t delivered_ = 0;
   std::deque<PendingResult> undelivered_;
 };
 

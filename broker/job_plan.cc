@@ -73,7 +73,6 @@ absl::Status CheckCodeSpec(const v1::SubmitJob& submit) {
 
 absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
                                 const TaskRegistry& registry,
-                                uint64_t worker_threads,
                                 uint32_t max_result_window) {
   JobPlan plan;
   if (submit.result_window() < 1) {
@@ -86,6 +85,7 @@ absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
     plan.streamed = true;
     plan.encoding = v1::ITEM_ENCODING_PICKLE;
     plan.max_chunk_items = std::numeric_limits<uint64_t>::max();
+    plan.min_chunk_items = 1;
     if (submit.stream().encoding() != v1::ITEM_ENCODING_UNSPECIFIED &&
         submit.stream().encoding() != plan.encoding) {
       return absl::InvalidArgumentError(
@@ -129,23 +129,22 @@ absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
       plan.streamed = true;
       plan.encoding = v1::ITEM_ENCODING_U64LE;
       plan.max_chunk_items = std::min(max_chunk, kMaxListChunkItems);
+      plan.min_chunk_items = 1;
       return plan;
     case v1::SubmitJob::INPUT_NOT_SET:
       return absl::InvalidArgumentError("the job has no input (range or stream)");
   }
 
-  if (submit.chunk_size() == 0) {
-    plan.chunk_size = AutoChunkSize(plan.item_count, worker_threads,
-                                    plan.task->sizing(submit.reduction()),
-                                    plan.task->shape());
-  } else if (submit.chunk_size() > max_chunk) {
+  const ChunkSizing sizing = plan.task->sizing(submit.reduction());
+  plan.min_chunk_items = std::max<uint64_t>(1, sizing.min_items);
+  plan.max_chunk_items = std::max<uint64_t>(1, max_chunk);
+  if (submit.chunk_size() == 0) return plan;  // sized as the job runs
+  if (submit.chunk_size() > max_chunk) {
     return absl::InvalidArgumentError(absl::StrCat(
         "chunk_size ", submit.chunk_size(), " exceeds the limit of ",
         max_chunk, " items for task '", submit.task(), "'"));
-  } else {
-    plan.chunk_size = submit.chunk_size();
   }
-
+  plan.chunk_size = submit.chunk_size();
   const u128 chunks = (plan.item_count + plan.chunk_size - 1) / plan.chunk_size;
   if (chunks > std::numeric_limits<uint64_t>::max()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -23,14 +23,17 @@ struct JobPlan {
   // nullptr for a code job.
   const Task* task = nullptr;
   // Range input: items in the job (a range over all of uint64 has 2^64,
-  // hence 128 bits), chunk size and count. Streamed input: 0.
+  // hence 128 bits); with SubmitJob.chunk_size, that size and the chunks it
+  // makes, else 0 and 0 (sized as the job runs). Streamed input: 0.
   unsigned __int128 item_count = 0;
   uint64_t chunk_size = 0;
   uint64_t chunk_count = 0;
   bool streamed = false;
-  // Streamed input: how payload chunks encode their items, and the most
-  // items one chunk may hold.
+  // Streamed input: how payload chunks encode their items.
   v1::ItemEncoding encoding = v1::ITEM_ENCODING_UNSPECIFIED;
+  // The fewest items an automatically sized chunk holds (the task's
+  // sizing), and the most any chunk may hold.
+  uint64_t min_chunk_items = 1;
   uint64_t max_chunk_items = 0;
   // min(SubmitJob.result_window, the broker's max_result_window), and that
   // maximum: the client's credit may open the window up to it.
@@ -39,16 +42,14 @@ struct JobPlan {
 };
 
 // Checks `submit` against `registry` (task exists, parameters, input,
-// reduction, chunk size, result window; a code job's spec) and sizes its
-// chunks. `worker_threads` (threads connected now) guides the automatic
-// chunk size. kNotFound for an unknown task (the message lists the tasks
+// reduction, chunk size, result window; a code job's spec) and states its
+// chunking. kNotFound for an unknown task (the message lists the tasks
 // offered), kInvalidArgument for anything else wrong.
 absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
                                 const TaskRegistry& registry,
-                                uint64_t worker_threads,
                                 uint32_t max_result_window);
 
-// The automatic chunk size: ceil(items / (4 * max(1, threads))) clamped to
+// The client's chunk size for input it cuts itself (a stream of numbers): ceil(items / (4 * max(1, threads))) clamped to
 // the task's sizing, rounded up to a multiple of 8 for boolean tasks (so
 // results pack into whole bytes).
 uint64_t AutoChunkSize(unsigned __int128 item_count, uint64_t worker_threads,

@@ -27,9 +27,14 @@ ABSL_FLAG(int64_t, heartbeat_timeout_ms,
           "A peer silent this long is gone (its chunks are requeued, its jobs "
           "cancelled)");
 ABSL_FLAG(int64_t, lease_ms, tq::BrokerOptions{}.lease_ms,
-          "A chunk not reported within this time after hand-out is requeued");
+          "A chunk neither reported nor listed in its worker's heartbeats "
+          "for this long is requeued");
+ABSL_FLAG(int64_t, chunk_timeout_ms, tq::BrokerOptions{}.chunk_timeout_ms,
+          "The most one chunk hand-out may run before it counts as a failed "
+          "attempt (a job may set its own)");
 ABSL_FLAG(uint32_t, max_attempts, tq::BrokerOptions{}.max_attempts,
-          "Failed hand-outs of one chunk before its job fails");
+          "Failed attempts of one item before its job fails (a chunk out of "
+          "attempts is split to find the failing items)");
 ABSL_FLAG(uint32_t, max_result_window, tq::BrokerOptions{}.max_result_window,
           "Most chunks a job may have in flight or undelivered");
 ABSL_FLAG(std::string, curve_key, tq::BrokerOptions{}.curve_key_file,
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
   options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.lease_ms = absl::GetFlag(FLAGS_lease_ms);
+  options.chunk_timeout_ms = absl::GetFlag(FLAGS_chunk_timeout_ms);
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.max_result_window = absl::GetFlag(FLAGS_max_result_window);
   options.verbose = absl::GetFlag(FLAGS_verbose);

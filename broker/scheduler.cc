@@ -18,10 +18,20 @@ std::string NewSessionNonce() {
   return absl::StrFormat("%08x%08x", random(), random());
 }
 
+// Nonzero (0 means "none" on the wire).
+uint64_t NewEpoch() {
+  std::random_device random;
+  const uint64_t epoch = (uint64_t{random()} << 32) | random();
+  return epoch == 0 ? 1 : epoch;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const BrokerOptions& options, const TaskRegistry* tasks)
-    : options_(options), tasks_(tasks), session_nonce_(NewSessionNonce()) {}
+    : options_(options),
+      tasks_(tasks),
+      session_nonce_(NewSessionNonce()),
+      epoch_(NewEpoch()) {}
 
 void Scheduler::Log(absl::string_view line) const {
   if (logger_) logger_(line);
@@ -67,6 +77,10 @@ void Scheduler::OnMessage(InboundMessage message, int64_t now_us,
     return;
   }
   auto it = peers_.find(id);
+  if (it == peers_.end() && envelope.body_case() == v1::Envelope::kChunkReports) {
+    OnOrphanReports(id, envelope.chunk_reports(), now_us, out);
+    return;
+  }
   if (it == peers_.end()) {
     ++stats_.rejected_no_hello;
     SendError(id, absl::FailedPreconditionError("send hello first"), now_us, out);
@@ -76,6 +90,10 @@ void Scheduler::OnMessage(InboundMessage message, int64_t now_us,
   peer.last_heard_us = now_us;
   switch (envelope.body_case()) {
     case v1::Envelope::kHeartbeat:
+      if (peer.role == v1::ROLE_WORKER && envelope.heartbeat().has_held()) {
+        OnHeld(id, envelope.heartbeat().held(), now_us, out);
+        Dispatch(now_us, out);
+      }
       return;
     case v1::Envelope::kGoodbye:
       ForgetPeer(id, /*failed=*/false, "said goodbye", now_us, out);
@@ -130,6 +148,7 @@ void Scheduler::OnHello(const InboundMessage& message, int64_t now_us,
   peer.name = hello.name();
   peer.last_heard_us = now_us;
   if (peer.role == v1::ROLE_WORKER) {
+    peer.session = next_worker_session_++;
     peer.threads = hello.threads();
     peer.credit = hello.credit();
     peer.tasks.insert(hello.tasks().begin(), hello.tasks().end());
@@ -153,6 +172,8 @@ void Scheduler::OnHello(const InboundMessage& message, int64_t now_us,
   v1::Envelope env;
   v1::Welcome* welcome = env.mutable_welcome();
   welcome->set_protocol_version(kProtocolVersion);
+  welcome->set_broker_epoch(epoch_);
+  welcome->set_session(peer.session);
   welcome->set_heartbeat_interval_ms(
       static_cast<uint32_t>(options_.heartbeat_interval_ms));
   welcome->set_heartbeat_timeout_ms(
@@ -330,7 +351,7 @@ SchedulerStats Scheduler::stats() const {
   }
   s.jobs_active = jobs_.size();
   for (const auto& [id, job] : jobs_) {
-    s.chunks_in_flight += job->in_flight().size();
+    s.chunks_in_flight += job->in_flight();
     s.results_undelivered += job->undelivered();
     const uint64_t queued = job->ChunksQueued();
     s.chunks_queued = queued > std::numeric_limits<uint64_t>::max() - s.chunks_queued

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,7 +54,8 @@ struct InboundMessage {
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
  public:
-  // Uses options' liveness, lease and attempt settings (listen is ignored).
+  // Uses options' liveness, lease, run limit and attempt settings (listen
+  // is ignored).
   // `tasks` must outlive the scheduler.
   explicit Scheduler(const BrokerOptions& options,
                      const TaskRegistry* tasks = &BuiltinTasks());
@@ -111,6 +113,8 @@ class Scheduler {
     // Chunks handed to it and not yet reported, requeued or revoked.
     uint64_t held = 0;
     bool draining = false;
+    // Welcome.session: its reports must carry it (or none, 0).
+    uint64_t session = 0;
     // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
     // code blobs this session was sent.
     absl::flat_hash_set<std::string> tasks;
@@ -120,12 +124,14 @@ class Scheduler {
     absl::flat_hash_set<uint64_t> jobs;
     std::string owner;
   };
-  // kCodeMissing (the worker lost a code blob) requeues without penalty,
-  // like kDrained.
+  // Why a hand-out ends without a result. kDrained and kCodeMissing (the
+  // worker lost a code blob) requeue without penalty; kWorkerLost charges
+  // only chunks the worker said it had started (see RequeueChunk).
   enum class RequeueReason {
     kLeaseExpired,
     kWorkerLost,
     kTaskFailed,
+    kRunLimit,
     kDrained,
     kCodeMissing
   };
@@ -164,7 +170,7 @@ class Scheduler {
   // it), for status.
   std::string MissingCapability(const BrokerJob& job) const;
 
-  // scheduler_jobs.cc: jobs, chunks, leases, results.
+  // scheduler_jobs.cc: jobs, results, cancellation and timeouts.
   void OnSubmit(const std::string& client, Peer& peer, InboundMessage& message,
                 int64_t now_us, Outbox* out);
   void OnAppendInput(const std::string& client, InboundMessage& message,
@@ -177,6 +183,21 @@ class Scheduler {
                       int64_t now_us, Outbox* out);
   void OnCancel(const std::string& client, const v1::CancelJob& cancel,
                 int64_t now_us, Outbox* out);
+  // scheduler_status.cc: answers with Status(now_us).
+  void OnStatusRequest(const std::string& client,
+                       const v1::StatusRequest& request, int64_t now_us,
+                       Outbox* out);
+  // Ends the jobs past their SubmitJob.timeout_ms.
+  void ExpireJobs(int64_t now_us, Outbox* out);
+  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
+  // Ends a job: RevokeJob to its workers (if not ok), JobFinished to its
+  // client (with the details of `user_error` if given, the failed item if
+  // `failed_item` >= 0), state freed. `job` is invalid afterwards.
+  void EndJob(BrokerJob& job, const absl::Status& status, int64_t now_us,
+              Outbox* out, const UserCodeError* user_error = nullptr,
+              int64_t failed_item = -1);
+
+  // scheduler_chunks.cc: dispatch, leases, reports, retries, stragglers.
   void OnReports(const std::string& worker, Peer& peer,
                  const v1::ChunkReports& reports,
                  const std::vector<Payload>& payloads, int64_t now_us,
@@ -185,40 +206,58 @@ class Scheduler {
                 const v1::ChunkReport& report,
                 const std::vector<Payload>& payloads, int64_t now_us,
                 Outbox* out);
+  // ChunkReports from a connection with no registered worker: a session
+  // the broker already ended (counted as stale, told to say hello again).
+  void OnOrphanReports(const std::string& id, const v1::ChunkReports& reports,
+                       int64_t now_us, Outbox* out);
+  // A worker's Heartbeat.held: renews the leases of what it holds, learns
+  // which chunks started, enforces run limits.
+  void OnHeld(const std::string& worker, const v1::WorkerHeld& held,
+              int64_t now_us, Outbox* out);
   void OnDrain(const std::string& worker, Peer& peer, const v1::Drain& drain,
                int64_t now_us, Outbox* out);
-  // scheduler_status.cc: answers with Status(now_us).
-  void OnStatusRequest(const std::string& client,
-                       const v1::StatusRequest& request, int64_t now_us,
-                       Outbox* out);
   // Hands out chunks while some worker has credit and some job it can run
-  // can use it.
+  // can use it: the job of the client with the fewest chunks on workers
+  // first (clients share workers fairly, however many jobs each has open),
+  // round-robin among equals. Then speculative copies of stragglers.
   void Dispatch(int64_t now_us, Outbox* out);
-  // The least loaded worker with credit that can run `job`, or nullptr.
-  std::pair<const std::string*, Peer*> BestWorkerFor(const BrokerJob& job);
-  // Chunk `index` of `job` leaves its worker's hands (if in flight): keeps
-  // Peer::held right. Call before Job::Finish / Job::Requeue.
-  void ReleaseFromWorker(const BrokerJob& job, uint64_t index);
-  void HandOut(BrokerJob& job, const std::string& worker, Peer& peer, int64_t now_us,
-               Outbox* out);
-  // Takes an in-flight chunk back. A penalised requeue counts as a failure;
-  // the failure that reaches max_attempts fails the job (returns false).
-  bool RequeueChunk(BrokerJob& job, uint64_t index, RequeueReason reason,
-                    const absl::Status& cause, int64_t now_us, Outbox* out);
+  // The least loaded worker with credit that can run `job` and does not
+  // hold chunk `except` (a chunk it already runs), or nullptr.
+  std::pair<const std::string*, Peer*> BestWorkerFor(
+      const BrokerJob& job, const Chunk* except = nullptr);
+  // Hands chunk `index` of `job` (queued, or already on another worker for
+  // a speculative copy) to `worker`.
+  void HandOut(BrokerJob& job, uint64_t index, const std::string& worker,
+               Peer& peer, int64_t now_us, Outbox* out);
+  // Re-runs elsewhere the oldest chunk of a job held longer than
+  // max(3 x its median chunk time, 1 s), while a worker is idle.
+  void Speculate(int64_t now_us, Outbox* out);
+  // `worker`'s hand-out of chunk `index` ends without a result. Charges a
+  // failure if `reason` calls for one; with no other hand-out left the
+  // chunk is requeued, and a chunk out of attempts is split or failed
+  // (ExhaustChunk). Returns false if that ended the job.
+  bool RequeueChunk(BrokerJob& job, uint64_t index, const std::string& worker,
+                    RequeueReason reason, const absl::Status& cause,
+                    int64_t now_us, Outbox* out);
+  // A queued chunk failed on every attempt: split it to isolate the item
+  // that fails, or with one item left, fail the job naming the item (or,
+  // skip_failed, report the item failed). Returns false if the job ended.
+  bool ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
+                    Outbox* out);
   // Requeues every chunk `worker` holds.
   void RequeueWorkerChunks(const std::string& worker, RequeueReason reason,
                            const absl::Status& cause, int64_t now_us,
                            Outbox* out);
+  // Tells `worker` to drop its copies of these chunks of `job`.
+  void RevokeChunks(const std::string& worker, uint64_t job_id,
+                    const std::vector<v1::ChunkRef>& chunks, int64_t now_us,
+                    Outbox* out);
   void ExpireLeases(int64_t now_us, Outbox* out);
-  // Ends the jobs past their SubmitJob.timeout_ms.
-  void ExpireJobs(int64_t now_us, Outbox* out);
-  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
-  // Ends a job: RevokeJob to its workers (if not ok), JobFinished to its
-  // client (with the details of `user_error` if given), state freed. `job`
-  // is invalid afterwards.
-  void EndJob(BrokerJob& job, const absl::Status& status, int64_t now_us, Outbox* out,
-              const UserCodeError* user_error = nullptr);
   void MaybeCompactLeases();
+  // The job's run limit per hand-out (SubmitJob.chunk_timeout_ms or the
+  // broker's), and its attempt limit.
+  int64_t RunLimitMs(const BrokerJob& job) const;
+  uint32_t MaxAttempts(const BrokerJob& job) const;
 
   // Constant after construction.
   const BrokerOptions options_;
@@ -226,6 +265,8 @@ class Scheduler {
   // Makes client sessions' owner names unique across broker restarts, so a
   // worker never mistakes a new client for one whose runners it kept.
   const std::string session_nonce_;
+  // Welcome.broker_epoch: new at every start.
+  const uint64_t epoch_;
   std::function<void(absl::string_view)> logger_;
   SchedulerObserver* observer_ = nullptr;
 
@@ -236,7 +277,10 @@ class Scheduler {
   size_t ring_pos_ = 0;
   uint64_t next_job_id_ = 1;
   uint64_t next_client_session_ = 1;
+  uint64_t next_worker_session_ = 1;
   LeaseDeadlines leases_;
+  // When Speculate last looked for stragglers.
+  int64_t last_speculate_us_ = std::numeric_limits<int64_t>::min() / 2;
   // Lease heap size at which stale entries are next purged.
   size_t compact_at_ = 4096;
   SchedulerStats stats_;

@@ -22,14 +22,33 @@ struct SchedulerStats {
   uint64_t chunks_completed = 0;   // first report accepted
   uint64_t items_completed = 0;
   uint64_t requeued_lease_expired = 0;
+  // The worker was lost while running the chunk (a failed attempt).
   uint64_t requeued_worker_lost = 0;
+  // The worker was lost holding the chunk without having started it (no
+  // failed attempt).
+  uint64_t requeued_unstarted = 0;
   uint64_t requeued_task_failed = 0;
+  // The chunk ran past its run limit (a failed attempt).
+  uint64_t requeued_run_limit = 0;
   uint64_t requeued_drained = 0;
   // A worker no longer held a code blob the chunk needed (sent again).
   uint64_t requeued_code_missing = 0;
-  // Reports for a chunk already finished (or a superseded attempt's error).
+  // Chunks out of attempts split in two to isolate a failing item.
+  uint64_t chunks_split = 0;
+  // Items that failed on every attempt, skipped (SubmitJob.skip_failed).
+  uint64_t items_failed = 0;
+  // Speculative copies of stragglers handed out, and copies revoked because
+  // another copy of their chunk reported first.
+  uint64_t chunks_speculated = 0;
+  uint64_t speculative_copies_revoked = 0;
+  // Reports dropped, by reason: for a chunk already finished; from a worker
+  // not holding that hand-out (a copy that lost, an expired lease, a
+  // forgery); from a worker session that has ended (a worker declared lost
+  // that came back, or one from before a broker restart); for a job that is
+  // gone (finished, failed or cancelled).
   uint64_t duplicates_dropped = 0;
-  // Reports for a job that is gone (finished, failed or cancelled).
+  uint64_t reports_not_leased = 0;
+  uint64_t reports_stale_session = 0;
   uint64_t reports_stale = 0;
   // Credit / cancel messages about jobs that no longer exist.
   uint64_t stale_messages = 0;

@@ -83,11 +83,11 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
     j->set_chunk_size(job->chunk_size());
     j->set_chunks_done(job->chunks_done());
     j->set_items_done(job->items_done());
-    j->set_chunks_in_flight(job->in_flight().size());
+    j->set_chunks_in_flight(job->in_flight());
     j->set_chunks_queued(job->ChunksQueued());
     j->set_age_ms(AgeMs(job->submitted_us(), now_us));
     std::string missing;
-    if (!job->in_flight().empty()) {
+    if (job->in_flight() != 0) {
       j->set_state(v1::JobStatus::STATE_RUNNING);
     } else if (job->HasChunkToHandOut() && job->WindowOpen() &&
                !(missing = MissingCapability(*job)).empty()) {
@@ -99,7 +99,7 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
       j->set_state(v1::JobStatus::STATE_WAITING_FOR_CLIENT);
     }
     totals->set_chunks_in_flight(totals->chunks_in_flight() +
-                                 job->in_flight().size());
+                                 job->in_flight());
     totals->set_chunks_queued(
         SaturatingAdd(totals->chunks_queued(), job->ChunksQueued()));
   }

@@ -228,8 +228,11 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
       if (!job->streamed) {
         job->chunk_size = accepted.chunk_size();
         job->chunk_count = accepted.chunk_count();
-        fits = fits && job->chunk_size != 0 &&
-               job->chunk_count == job->range_last_index / job->chunk_size + 1;
+        // A fixed chunking must cover the input; an automatic one (0) is
+        // decided as the job runs, and each result names its items.
+        fits = fits && (job->chunk_size == 0 ||
+                        job->chunk_count ==
+                            job->range_last_index / job->chunk_size + 1);
       }
       if (!fits) {
         job->submit_status = absl::InternalError(absl::StrCat(
@@ -332,8 +335,12 @@ void BrokerSession::HandleResults(const v1::JobResults& results,
       }
     } else {
       meta.chunk_index = index;
-      meta.size = ChunkItemCount(job.range_last_index, job.chunk_size, index);
-      meta.first_item = index * job.chunk_size;
+      meta.size = result.item_count();
+      meta.first_item = result.first_item();
+      if (meta.size == 0 || meta.first_item > job.range_last_index ||
+          meta.size - 1 > job.range_last_index - meta.first_item) {
+        meta.size = 0;
+      }
       meta.lo = job.range_lo + meta.first_item;
       if (meta.size == 0) {
         bad = absl::InternalError(absl::StrCat(

@@ -146,10 +146,10 @@ def from_native(error: Exception) -> BaseException:
     """
     code = getattr(error, "code", UNKNOWN)
     message = str(error)
-    if message.startswith("chunk ") and " failed " in message:
-        # The broker gave up on a chunk ("chunk 3 of job 7 failed 4 times;
-        # last error: ..."); its code is the last failure's, which may be
-        # UNAVAILABLE (a runner died) without the broker being lost.
+    if message.startswith(("chunk ", "item ", "items ")) and " failed " in message:
+        # The broker gave up on an item or a chunk ("item 3 of job 7 failed
+        # 4 times; last error: ..."); its code is the last failure's, which
+        # may be UNAVAILABLE (a runner died) without the broker being lost.
         return _with_code(JobFailedError(message), code)
     if code == UNAVAILABLE:
         return _with_code(BrokerUnavailableError(message), code)

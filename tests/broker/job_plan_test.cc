@@ -50,12 +50,18 @@ TEST(JobPlanTest, PlansWholeUint64RangeWithoutOverflow) {
   submit.mutable_range()->set_last(std::numeric_limits<uint64_t>::max());
   submit.set_result_window(1);
   submit.set_reduction(v1::REDUCTION_COUNT);
-  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 8, 256);
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 256);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // Sized as the job runs: no fixed size, no chunk count.
+  EXPECT_EQ(plan->chunk_size, 0u);
+  EXPECT_EQ(plan->chunk_count, 0u);
+  EXPECT_TRUE(plan->item_count == (static_cast<unsigned __int128>(1) << 64));
+  submit.set_chunk_size(1000);
+  plan = PlanJob(submit, registry, 256);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->chunk_size, 1000u);
   // ceil(2^64 / 1000)
   EXPECT_EQ(plan->chunk_count, 18446744073709552u);
-  EXPECT_TRUE(plan->item_count == (static_cast<unsigned __int128>(1) << 64));
 }
 
 TEST(JobPlanTest, ListChunksAreBoundedEvenIfTheTaskAllowsMore) {
@@ -71,7 +77,7 @@ TEST(JobPlanTest, ListChunksAreBoundedEvenIfTheTaskAllowsMore) {
   submit.set_task("isodd");
   submit.mutable_stream()->set_encoding(v1::ITEM_ENCODING_U64LE);
   submit.set_result_window(1);
-  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 1, 256);
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 256);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE(plan->streamed);
   EXPECT_EQ(plan->max_chunk_items, kMaxListChunkItems);
@@ -85,7 +91,7 @@ TEST(JobPlanTest, TheWindowIsCappedByTheBroker) {
   submit.mutable_range()->set_first(1);
   submit.mutable_range()->set_last(10);
   submit.set_result_window(1000);
-  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 1, 256);
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 256);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->window, 256u);
 }
@@ -99,9 +105,9 @@ TEST(JobPlanTest, CodeJobsAreCheckedForShape) {
   code->set_runtime_version("3.11");
   code->set_function_sha256(std::string(32, 'x'));
   submit.mutable_stream();
-  EXPECT_TRUE(PlanJob(submit, registry, 1, 256).ok());
+  EXPECT_TRUE(PlanJob(submit, registry, 256).ok());
   auto refused = [&](v1::SubmitJob bad, absl::string_view why) {
-    absl::StatusOr<JobPlan> plan = PlanJob(bad, registry, 1, 256);
+    absl::StatusOr<JobPlan> plan = PlanJob(bad, registry, 256);
     EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << why;
     EXPECT_THAT(std::string(plan.status().message()), HasSubstr(why));
   };

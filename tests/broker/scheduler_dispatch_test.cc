@@ -126,7 +126,9 @@ TEST_F(SchedulerDispatchTest, SilentWorkerLosesItsChunksToAnother) {
   EXPECT_EQ(a[0].attempt(), 2u);
   EXPECT_EQ(a[1].attempt(), 2u);
   SchedulerStats stats = h_.scheduler().stats();
-  EXPECT_EQ(stats.requeued_worker_lost, 2u);
+  // w1 never said it started them: no failed attempt is charged.
+  EXPECT_EQ(stats.requeued_unstarted, 2u);
+  EXPECT_EQ(stats.requeued_worker_lost, 0u);
   EXPECT_EQ(stats.connected_workers, 1u);
 }
 
@@ -147,14 +149,16 @@ TEST_F(SchedulerDispatchTest, FirstReportWinsAndDuplicatesAreDropped) {
   auto second = AssignmentsTo(h_.Deliver("w2", credit), "w2");
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].attempt(), 2u);
-  // The late first attempt still wins: the chunk was outstanding.
+  // The late first attempt no longer holds the chunk: dropped, counted.
   Sent sent = h_.Report("w1", first[0]);
+  EXPECT_TRUE(ResultsTo(sent, "c1").empty());
+  EXPECT_EQ(h_.scheduler().stats().reports_not_leased, 1u);
+  // The holder's report wins.
+  sent = h_.Report("w2", second[0]);
   EXPECT_EQ(ResultsTo(sent, "c1").size(), 1u);
   EXPECT_EQ(OnlyFinished(sent, "c1").code(), 0);
-  // The second attempt's report is dropped: its one-chunk job has ended,
-  // so it counts as stale (a report for a job that is gone).
-  sent = h_.Report("w2", second[0]);
-  EXPECT_TRUE(ResultsTo(sent, "c1").empty());
+  // A report for the finished job counts as stale.
+  h_.Report("w2", second[0]);
   EXPECT_EQ(h_.scheduler().stats().reports_stale, 1u);
   EXPECT_EQ(h_.scheduler().stats().duplicates_dropped, 0u);
 }
@@ -247,7 +251,7 @@ TEST_F(SchedulerDispatchTest, ResultWindowHoldsBackDispatchUntilCredit) {
 }
 
 TEST_F(SchedulerDispatchTest, TaskFailuresUpToMaxAttemptsFailTheJob) {
-  uint64_t job = h_.Submit("c1", SchedulerHarness::RangeJob(1, 10, 5));
+  uint64_t job = h_.Submit("c1", SchedulerHarness::RangeJob(1, 10, 1));
   auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
   ASSERT_EQ(a.size(), 1u);
   ASSERT_EQ(a[0].chunk_index(), 0u);
@@ -263,11 +267,14 @@ TEST_F(SchedulerDispatchTest, TaskFailuresUpToMaxAttemptsFailTheJob) {
   v1::JobFinished finished = OnlyFinished(sent, "c1");
   EXPECT_EQ(finished.job_id(), job);
   EXPECT_EQ(finished.code(), 3);
-  EXPECT_THAT(finished.message(), HasSubstr("chunk 0"));
+  EXPECT_THAT(finished.message(), HasSubstr("item 0 (n=1)"));
+  EXPECT_THAT(finished.message(), HasSubstr("failed 3 times"));
   EXPECT_THAT(finished.message(), HasSubstr("boom on 3"));
+  ASSERT_TRUE(finished.has_failed_item());
+  EXPECT_EQ(finished.failed_item(), 0u);
   EXPECT_EQ(BodiesTo(sent, "w1", E::kRevokeJob).size(), 0u);  // holds nothing
   EXPECT_EQ(h_.scheduler().stats().jobs_failed, 1u);
-  EXPECT_EQ(h_.scheduler().stats().requeued_task_failed, 2u);
+  EXPECT_EQ(h_.scheduler().stats().requeued_task_failed, 3u);
 }
 
 TEST_F(SchedulerDispatchTest, ExpiringLeasesFailTheJobAfterMaxAttempts) {
@@ -283,7 +290,7 @@ TEST_F(SchedulerDispatchTest, ExpiringLeasesFailTheJobAfterMaxAttempts) {
   v1::JobFinished finished = OnlyFinished(sent, "c1");
   EXPECT_EQ(finished.code(),
             static_cast<int>(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(finished.message(), HasSubstr("chunk 0"));
+  EXPECT_THAT(finished.message(), HasSubstr("item 0 (n=1)"));
   EXPECT_THAT(finished.message(), HasSubstr("lease"));
   // The failed job's chunk was still on w1: it is told to drop it.
   EXPECT_EQ(BodiesTo(sent, "w1", E::kRevokeJob).size(), 1u);

@@ -179,15 +179,18 @@ TEST_F(SchedulerTest, RefusesChunkCountBeyondUint64) {
   EXPECT_EQ(error.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
 }
 
-TEST_F(SchedulerTest, AutoChunkSizeFollowsConnectedThreads) {
+TEST_F(SchedulerTest, JobAcceptedStatesAFixedChunkingOnly) {
   h_.HelloClient("c1");
-  h_.HelloWorker("w1", 4, 0);
   Sent sent;
-  h_.Submit("c1", SchedulerHarness::RangeJob(1, 1600, 0), &sent);
-  // ceil(1600 / (4 * 4)) = 100.
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 1600, 100), &sent);
   auto accepted = BodiesTo(sent, "c1", E::kJobAccepted)[0].job_accepted();
   EXPECT_EQ(accepted.chunk_size(), 100u);
   EXPECT_EQ(accepted.chunk_count(), 16u);
+  // Automatic: sized as the job runs, so neither is known.
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 1600, 0), &sent);
+  accepted = BodiesTo(sent, "c1", E::kJobAccepted)[0].job_accepted();
+  EXPECT_EQ(accepted.chunk_size(), 0u);
+  EXPECT_EQ(accepted.chunk_count(), 0u);
 }
 
 TEST_F(SchedulerTest, StreamedChunksTravelAsTheirOwnPayloads) {

@@ -85,6 +85,7 @@ class ScriptedBroker {
   }
   // Results for chunks, all in one JobResults message: a count of 1 each
   // (a serialized ChunkOutput), or `raw` bytes (a code job's).
+  // Chunks of 10 items (Submit's job): chunk i names items [10 i, 10 i + 10).
   void Results(uint64_t job_id, std::vector<uint64_t> chunk_indices,
                const std::string& raw = "") {
     v1::Envelope results;
@@ -95,6 +96,8 @@ class ScriptedBroker {
       v1::ChunkResult* result = results.mutable_job_results()->add_results();
       result->set_job_id(job_id);
       result->set_chunk_index(index);
+      result->set_first_item(index * 10);
+      result->set_item_count(10);
       result->set_payload(static_cast<uint32_t>(payloads.size()));
       payloads.push_back(Payload::FromString(
           raw.empty() ? count.SerializeAsString() : raw));

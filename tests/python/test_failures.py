@@ -72,9 +72,9 @@ def test_transient_runner_crash_is_retried(cluster, tmp_path):
     assert os.path.exists(marker)
 
 
-def test_permanent_runner_crash_fails_naming_the_chunk(cluster):
+def test_permanent_runner_crash_fails_naming_the_item(cluster):
     with tq.Pool(broker=cluster.address) as pool:
-        with pytest.raises(tq.JobFailedError, match=r"chunk 0 .*failed") as e:
+        with pytest.raises(tq.JobFailedError, match=r"item 0 .*failed") as e:
             pool.map(crash_always, [1])
     assert "4" in str(e.value)  # the exit status shows
 

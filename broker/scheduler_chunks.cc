@@ -1,0 +1,556 @@
+// Scheduler, part 3: chunks — dispatch by credit, capability, window and
+// fair share; hand-outs and their leases (renewed by the workers'
+// heartbeats); reports, accepted only from the worker session holding the
+// hand-out; retries, splitting a chunk that keeps failing, and speculative
+// copies of stragglers. Jobs: scheduler_jobs.cc; peers: scheduler.cc.
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "broker/scheduler.h"
+#include "common/protocol.h"
+
+namespace tq {
+namespace {
+
+// Speculation: a chunk held longer than this many times its job's median
+// chunk time, and at least kStragglerFloorUs, is re-run on an idle worker.
+constexpr int64_t kStragglerFactor = 3;
+constexpr int64_t kStragglerFloorUs = 1'000'000;
+// How often Dispatch looks for stragglers (the scan costs O(chunks out)).
+constexpr int64_t kSpeculateEveryUs = 100'000;
+
+v1::ChunkRef Ref(uint64_t job_id, uint64_t index, uint32_t attempt) {
+  v1::ChunkRef ref;
+  ref.set_job_id(job_id);
+  ref.set_chunk_index(index);
+  ref.set_attempt(attempt);
+  return ref;
+}
+
+std::string ItemsText(const BrokerJob& job, const Chunk& chunk) {
+  if (chunk.items == 1) {
+    return job.is_streamed()
+               ? absl::StrCat("item ", chunk.first_item)
+               : absl::StrCat("item ", chunk.first_item, " (n=",
+                              job.ItemNumber(chunk.first_item), ")");
+  }
+  return absl::StrCat("items ", chunk.first_item, "..",
+                      chunk.first_item + chunk.items - 1);
+}
+
+}  // namespace
+
+int64_t Scheduler::RunLimitMs(const BrokerJob& job) const {
+  const uint64_t own = job.submit().chunk_timeout_ms();
+  if (own == 0) return options_.chunk_timeout_ms;
+  return static_cast<int64_t>(
+      std::min<uint64_t>(own, std::numeric_limits<int64_t>::max() / 1000));
+}
+
+uint32_t Scheduler::MaxAttempts(const BrokerJob& job) const {
+  const uint32_t own = job.submit().max_attempts();
+  return std::max<uint32_t>(1, own != 0 ? own : options_.max_attempts);
+}
+
+void Scheduler::OnReports(const std::string& worker, Peer& peer,
+                          const v1::ChunkReports& reports,
+                          const std::vector<Payload>& payloads, int64_t now_us,
+                          Outbox* out) {
+  // Credit counts even when the reports themselves are stale.
+  peer.credit += reports.credit();
+  if (reports.session() != 0 && (reports.broker_epoch() != epoch_ ||
+                                 reports.session() != peer.session)) {
+    stats_.reports_stale_session += reports.reports_size();
+    return;
+  }
+  for (const v1::ChunkReport& report : reports.reports()) {
+    OnReport(worker, peer, report, payloads, now_us, out);
+  }
+}
+
+void Scheduler::OnOrphanReports(const std::string& id,
+                                const v1::ChunkReports& reports,
+                                int64_t now_us, Outbox* out) {
+  // A worker the broker declared lost (frozen, cut off) that came back on
+  // the same connection: what it reports was requeued already.
+  stats_.reports_stale_session += reports.reports_size();
+  Log(absl::StrCat("dropped ", reports.reports_size(),
+                   " stale reports from an ended worker session"));
+  SendError(id,
+            absl::FailedPreconditionError(
+                "send hello first: this worker session has ended"),
+            now_us, out);
+}
+
+void Scheduler::OnReport(const std::string& worker, Peer& peer,
+                         const v1::ChunkReport& report,
+                         const std::vector<Payload>& payloads, int64_t now_us,
+                         Outbox* out) {
+  auto it = jobs_.find(report.job_id());
+  if (it == jobs_.end()) {
+    ++stats_.reports_stale;
+    return;
+  }
+  BrokerJob& job = *it->second;
+  const uint64_t index = report.chunk_index();
+  Chunk* chunk = job.Find(index);
+  if (chunk == nullptr) {
+    ++stats_.duplicates_dropped;  // finished already
+    return;
+  }
+  const Holder* holder = chunk->FindHolder(worker);
+  if (holder == nullptr || holder->attempt != report.attempt()) {
+    // Not this worker's hand-out (any more): a copy that lost, a lease
+    // that expired, or a forgery. Only the holder's report counts.
+    ++stats_.reports_not_leased;
+    return;
+  }
+  if (report.outcome_case() != v1::ChunkReport::kResultPayload ||
+      report.result_payload() >= payloads.size()) {
+    absl::Status cause =
+        !report.has_error()
+            ? absl::InternalError(absl::StrCat(
+                  "worker ", PeerName(worker),
+                  report.outcome_case() == v1::ChunkReport::kResultPayload
+                      ? " reported a result payload it did not send"
+                      : " reported neither result nor error"))
+            : StatusFromError(report.error());
+    if (cause.ok()) cause = absl::UnknownError(report.error().message());
+    if (report.has_error() && report.failure() == v1::FAILURE_USER_CODE &&
+        job.is_code()) {
+      UserCodeError user_error{index, {}};
+      if (report.has_details_payload() &&
+          report.details_payload() < payloads.size()) {
+        user_error.details = payloads[report.details_payload()];
+      }
+      EndJob(job, cause, now_us, out, &user_error);
+      return;
+    }
+    if (report.has_error() && report.failure() == v1::FAILURE_CODE_MISSING &&
+        job.is_code()) {
+      // The worker dropped a blob it was sent: send it again next time.
+      peer.code_sent.erase(job.submit().code().function_sha256());
+      peer.code_sent.erase(job.submit().code().initializer_sha256());
+      RequeueChunk(job, index, worker, RequeueReason::kCodeMissing, cause,
+                   now_us, out);
+      return;
+    }
+    RequeueChunk(job, index, worker,
+                 report.failure() == v1::FAILURE_RUN_LIMIT
+                     ? RequeueReason::kRunLimit
+                     : RequeueReason::kTaskFailed,
+                 cause, now_us, out);
+    return;
+  }
+  // The first result wins: other copies (speculative re-runs) are revoked.
+  for (const Holder& other : chunk->holders) {
+    if (other.worker == worker) continue;
+    ++stats_.speculative_copies_revoked;
+    RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
+                 now_us, out);
+  }
+  for (const Holder& h : chunk->holders) {
+    auto p = peers_.find(h.worker);
+    if (p != peers_.end() && p->second.held > 0) --p->second.held;
+  }
+  const Payload& result = payloads[report.result_payload()];
+  PendingResult pending{index, chunk->first_item, chunk->items,
+                        report.run_micros(), result, absl::OkStatus()};
+  job.ObserveRun(chunk->items, report.run_micros(), result.size());
+  stats_.items_completed += chunk->items;
+  job.Finish(index);  // `chunk` is invalid from here
+  ++stats_.chunks_completed;
+  if (observer_ != nullptr) observer_->OnChunkCompleted(report.run_micros());
+  job.AddResult(std::move(pending));
+  DeliverResults(job, now_us, out);  // may end the job
+}
+
+void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,
+                       int64_t now_us, Outbox* out) {
+  auto p = peers_.find(worker);
+  if (p == peers_.end()) return;
+  if (held.session() != 0 && held.session() != p->second.session) return;
+  const int64_t lease_us = options_.lease_ms * 1000;
+  // (job, chunk, attempt) past their run limit, handled after the loop.
+  std::vector<std::tuple<uint64_t, uint64_t, uint32_t, int64_t>> overrun;
+  auto renew = [&](const v1::ChunkRef& ref, bool running) {
+    auto it = jobs_.find(ref.job_id());
+    if (it == jobs_.end()) return;
+    Chunk* chunk = it->second->Find(ref.chunk_index());
+    Holder* holder = chunk == nullptr ? nullptr : chunk->FindHolder(worker);
+    if (holder == nullptr || holder->attempt != ref.attempt()) return;
+    holder->lease_deadline_us = std::max(holder->lease_deadline_us,
+                                         now_us + lease_us);
+    if (!running) return;
+    if (holder->started_us < 0) {
+      const int64_t ago_us = static_cast<int64_t>(std::min<uint64_t>(
+          ref.started_ms(), std::numeric_limits<int64_t>::max() / 2000)) * 1000;
+      holder->started_us = std::max(holder->handed_out_us, now_us - ago_us);
+    }
+    const int64_t limit_ms = RunLimitMs(*it->second);
+    if (now_us - holder->started_us > limit_ms * 1000) {
+      overrun.emplace_back(ref.job_id(), ref.chunk_index(), ref.attempt(),
+                           limit_ms);
+    }
+  };
+  for (const v1::ChunkRef& ref : held.running()) renew(ref, true);
+  for (const v1::ChunkRef& ref : held.queued()) renew(ref, false);
+  for (const auto& [job_id, index, attempt, limit_ms] : overrun) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) continue;
+    RevokeChunks(worker, job_id, {Ref(job_id, index, attempt)}, now_us, out);
+    RequeueChunk(*it->second, index, worker, RequeueReason::kRunLimit,
+                 absl::DeadlineExceededError(absl::StrCat(
+                     "ran past its run limit of ", limit_ms / 1000.0,
+                     " s on worker ", PeerName(worker))),
+                 now_us, out);
+  }
+}
+
+void Scheduler::OnDrain(const std::string& worker, Peer& peer,
+                        const v1::Drain& drain, int64_t now_us, Outbox* out) {
+  peer.draining = true;
+  Log(absl::StrCat("worker ", PeerName(worker), " draining, returned ",
+                   drain.returned_size(), " chunks"));
+  for (const v1::ChunkRef& ref : drain.returned()) {
+    auto it = jobs_.find(ref.job_id());
+    if (it == jobs_.end()) continue;
+    const Chunk* chunk = it->second->Find(ref.chunk_index());
+    const Holder* holder = chunk == nullptr ? nullptr : chunk->FindHolder(worker);
+    if (holder == nullptr || holder->attempt != ref.attempt()) continue;
+    RequeueChunk(*it->second, ref.chunk_index(), worker,
+                 RequeueReason::kDrained, absl::OkStatus(), now_us, out);
+  }
+}
+
+std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
+    const BrokerJob& job, const Chunk* except) {
+  // The least loaded worker with credit (fewest chunks held per thread): idle
+  // workers get work before busy ones queue more, however much credit a
+  // worker has granted (adaptive prefetch makes credit a poor measure of
+  // load).
+  const std::string* best_id = nullptr;
+  Peer* best = nullptr;
+  for (auto& [id, peer] : peers_) {
+    if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0 ||
+        !CanRun(peer, job)) {
+      continue;
+    }
+    if (except != nullptr && except->FindHolder(id) != nullptr) continue;
+    if (best == nullptr ||
+        peer.held * std::max<uint64_t>(1, best->threads) <
+            best->held * std::max<uint64_t>(1, peer.threads)) {
+      best_id = &id;
+      best = &peer;
+    }
+  }
+  return {best_id, best};
+}
+
+void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
+  const uint64_t threads = WorkerThreads();
+  // One chunk at a time, to the job whose client has the fewest chunks on
+  // workers (ties: round-robin from ring_pos_) among those with a chunk,
+  // room in their window and a worker able to run them.
+  std::vector<std::tuple<uint64_t, size_t, BrokerJob*>> candidates;
+  absl::flat_hash_map<std::string, uint64_t> client_load;
+  for (;;) {
+    const size_t n = job_ring_.size();
+    candidates.clear();
+    client_load.clear();
+    if (n > 1) {
+      for (const auto& [id, job] : jobs_) client_load[job->client()] += job->in_flight();
+    }
+    for (size_t k = 0; k < n; ++k) {
+      BrokerJob& job = *jobs_.at(job_ring_[(ring_pos_ + k) % n]);
+      if (!job.HasChunkToHandOut() || !job.WindowOpen()) continue;
+      candidates.emplace_back(n > 1 ? client_load[job.client()] : 0, k, &job);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const auto& a, const auto& b) {
+                       return std::get<0>(a) < std::get<0>(b);
+                     });
+    bool handed_out = false;
+    for (const auto& [load, k, job] : candidates) {
+      auto [worker_id, worker] = BestWorkerFor(*job);
+      if (worker == nullptr) continue;
+      ring_pos_ = (ring_pos_ + k + 1) % n;
+      HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out);
+      handed_out = true;
+      break;
+    }
+    if (!handed_out) break;
+  }
+  Speculate(now_us, out);
+}
+
+void Scheduler::Speculate(int64_t now_us, Outbox* out) {
+  if (now_us - last_speculate_us_ < kSpeculateEveryUs) return;
+  last_speculate_us_ = now_us;
+  bool idle = false;
+  for (const auto& [id, peer] : peers_) {
+    idle = idle || (peer.role == v1::ROLE_WORKER && !peer.draining &&
+                    peer.held == 0 && peer.credit > 0);
+  }
+  if (!idle) return;
+  for (uint64_t job_id : std::vector<uint64_t>(job_ring_)) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) continue;
+    BrokerJob& job = *it->second;
+    const int64_t median_us = job.MedianRunMicros();
+    if (median_us < 0) continue;  // nothing measured: no straggler yet
+    const int64_t threshold_us =
+        std::max(kStragglerFactor * median_us, kStragglerFloorUs);
+    // Stragglers in item order: the oldest undelivered first.
+    std::vector<std::pair<uint64_t, uint64_t>> late;  // (first item, index)
+    for (const auto& [index, chunk] : job.chunks()) {
+      if (chunk.holders.size() == 1 &&
+          now_us - chunk.holders[0].handed_out_us > threshold_us) {
+        late.emplace_back(chunk.first_item, index);
+      }
+    }
+    std::sort(late.begin(), late.end());
+    for (const auto& [first, index] : late) {
+      const Chunk* chunk = job.Find(index);
+      auto [worker_id, worker] = BestWorkerFor(job, chunk);
+      if (worker == nullptr || worker->held >= worker->threads) break;
+      ++stats_.chunks_speculated;
+      Log(absl::StrCat("chunk ", index, " of job ", job.id(), " held ",
+                       (now_us - chunk->holders[0].handed_out_us) / 1000,
+                       " ms by ", PeerName(chunk->holders[0].worker),
+                       ": running a copy on ", worker->name));
+      HandOut(job, index, *worker_id, *worker, now_us, out);
+    }
+  }
+}
+
+void Scheduler::HandOut(BrokerJob& job, uint64_t index,
+                        const std::string& worker, Peer& peer, int64_t now_us,
+                        Outbox* out) {
+  Chunk& chunk = *job.Find(index);
+  const uint32_t attempt = ++chunk.history.last_attempt;
+  const int64_t deadline_us = now_us + options_.lease_ms * 1000;
+  v1::Envelope env;
+  std::vector<Payload> payloads;
+  v1::Assignments* assignments = env.mutable_assignments();
+  assignments->set_broker_epoch(epoch_);
+  assignments->set_session(peer.session);
+  v1::Assignment* a = assignments->add_assignments();
+  a->set_job_id(job.id());
+  a->set_chunk_index(index);
+  a->set_attempt(attempt);
+  if (job.is_code()) {
+    *a->mutable_code() = job.submit().code();
+    a->set_owner(job.owner());
+    // Each blob goes to each worker session once; it keeps them by digest.
+    const std::string* digests[] = {&job.submit().code().function_sha256(),
+                                    &job.submit().code().initializer_sha256()};
+    for (size_t i = 0; i < job.code_payloads().size(); ++i) {
+      if (!peer.code_sent.insert(*digests[i]).second) continue;
+      v1::CodeBlob* blob = assignments->add_code_blobs();
+      blob->set_sha256(*digests[i]);
+      blob->set_payload(static_cast<uint32_t>(payloads.size()));
+      payloads.push_back(job.code_payloads()[i]);
+    }
+  } else {
+    a->set_task(job.submit().task());
+    *a->mutable_params() = job.submit().params();
+    a->set_reduction(job.submit().reduction());
+  }
+  job.FillInput(index, a->mutable_input(), &payloads);
+  a->set_lease_ms(static_cast<uint32_t>(std::clamp<int64_t>(
+      options_.lease_ms, 0, std::numeric_limits<uint32_t>::max())));
+  a->set_run_limit_ms(static_cast<uint64_t>(RunLimitMs(job)));
+  leases_.Add(Lease{deadline_us, job.id(), index, attempt});
+  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1});
+  ++stats_.chunks_dispatched;
+  --peer.credit;
+  ++peer.held;
+  Send(worker, std::move(env), now_us, out, std::move(payloads));
+  MaybeCompactLeases();
+}
+
+bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
+                             const std::string& worker, RequeueReason reason,
+                             const absl::Status& cause, int64_t now_us,
+                             Outbox* out) {
+  Chunk* chunk = job.Find(index);
+  const Holder* holder = chunk == nullptr ? nullptr : chunk->FindHolder(worker);
+  if (holder == nullptr) return true;
+  const uint32_t max_attempts = MaxAttempts(job);
+  bool charge = false;
+  switch (reason) {
+    case RequeueReason::kLeaseExpired:
+      ++stats_.requeued_lease_expired;
+      charge = true;
+      break;
+    case RequeueReason::kWorkerLost:
+      // Only a chunk the worker said it was running is charged: prefetched
+      // chunks it never started did nothing wrong. A chunk that keeps going
+      // down with workers before they could say so (a crash right at its
+      // start) is charged once that happened max_attempts times, so a
+      // poison chunk cannot crash-loop the fleet.
+      if (holder->started_us >= 0) {
+        ++stats_.requeued_worker_lost;
+        charge = true;
+      } else {
+        ++stats_.requeued_unstarted;
+        charge = ++chunk->history.unattributed_losses >= max_attempts;
+        if (charge) chunk->history.failures = max_attempts - 1;
+      }
+      break;
+    case RequeueReason::kTaskFailed:
+      ++stats_.requeued_task_failed;
+      charge = true;
+      break;
+    case RequeueReason::kRunLimit:
+      ++stats_.requeued_run_limit;
+      charge = true;
+      break;
+    case RequeueReason::kDrained:
+      ++stats_.requeued_drained;
+      break;
+    case RequeueReason::kCodeMissing:
+      ++stats_.requeued_code_missing;
+      break;
+  }
+  if (charge) {
+    ++chunk->history.failures;
+    chunk->history.last_code = static_cast<int32_t>(cause.code());
+    chunk->history.last_error = std::string(cause.message());
+  }
+  auto p = peers_.find(worker);
+  if (p != peers_.end() && p->second.held > 0) --p->second.held;
+  job.RemoveHolder(index, worker);
+  if (!chunk->holders.empty()) return true;  // another copy still runs
+  if (charge && chunk->history.failures >= max_attempts) {
+    return ExhaustChunk(job, index, now_us, out);
+  }
+  return true;
+}
+
+bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
+                             Outbox* out) {
+  Chunk& chunk = *job.Find(index);
+  const uint32_t max_attempts = MaxAttempts(job);
+  const std::string items = ItemsText(job, chunk);
+  if (job.CanSplit(index)) {
+    // Halve it: the half holding the failing item fails once more and is
+    // halved again, the other half runs. A poison item costs max_attempts
+    // + log2(chunk items) failed attempts, each a crash at worst.
+    ++stats_.chunks_split;
+    Log(absl::StrCat("job ", job.id(), ": ", items, " failed ",
+                     chunk.history.failures,
+                     " times; splitting to find the failing items (last: ",
+                     chunk.history.last_error, ")"));
+    chunk.history.failures = max_attempts - 1;
+    chunk.history.unattributed_losses =
+        std::min(chunk.history.unattributed_losses, max_attempts - 1);
+    job.Split(index);
+    return true;
+  }
+  const absl::Status cause =
+      StatusFromCode(chunk.history.last_code == 0
+                         ? static_cast<int32_t>(absl::StatusCode::kUnknown)
+                         : chunk.history.last_code,
+                     absl::StrCat(items, " of job ", job.id(), " failed ",
+                                  chunk.history.failures,
+                                  " times; last error: ",
+                                  chunk.history.last_error));
+  if (job.submit().skip_failed()) {
+    ++stats_.items_failed;
+    Log(absl::StrCat("job ", job.id(), ": skipping ", items, ": ",
+                     cause.message()));
+    PendingResult failed{index, chunk.first_item, chunk.items, 0, Payload(),
+                         cause};
+    const uint64_t id = job.id();
+    job.Finish(index);
+    job.AddResult(std::move(failed));
+    DeliverResults(job, now_us, out);  // may end the job
+    return jobs_.contains(id);
+  }
+  const int64_t failed_item =
+      chunk.items == 1 && chunk.first_item <= std::numeric_limits<int64_t>::max()
+          ? static_cast<int64_t>(chunk.first_item)
+          : -1;
+  EndJob(job, cause, now_us, out, nullptr, failed_item);
+  return false;
+}
+
+void Scheduler::RequeueWorkerChunks(const std::string& worker,
+                                    RequeueReason reason,
+                                    const absl::Status& cause, int64_t now_us,
+                                    Outbox* out) {
+  std::vector<std::pair<uint64_t, uint64_t>> held;  // (job, chunk)
+  for (const auto& [job_id, job] : jobs_) {
+    for (const auto& [index, chunk] : job->chunks()) {
+      if (chunk.FindHolder(worker) != nullptr) held.emplace_back(job_id, index);
+    }
+  }
+  std::sort(held.begin(), held.end());
+  for (const auto& [job_id, index] : held) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) continue;  // failed by an earlier chunk
+    RequeueChunk(*it->second, index, worker, reason, cause, now_us, out);
+  }
+}
+
+void Scheduler::RevokeChunks(const std::string& worker, uint64_t job_id,
+                             const std::vector<v1::ChunkRef>& chunks,
+                             int64_t now_us, Outbox* out) {
+  if (!peers_.contains(worker)) return;
+  v1::Envelope env;
+  v1::RevokeJob* revoke = env.mutable_revoke_job();
+  revoke->set_job_id(job_id);
+  for (const v1::ChunkRef& ref : chunks) *revoke->add_chunks() = ref;
+  Send(worker, std::move(env), now_us, out);
+}
+
+void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
+  for (const Lease& lease : leases_.PopDue(now_us)) {
+    auto it = jobs_.find(lease.job_id);
+    if (it == jobs_.end()) continue;
+    const Chunk* chunk = it->second->Find(lease.chunk_index);
+    if (chunk == nullptr) continue;
+    const Holder* holder = nullptr;
+    for (const Holder& h : chunk->holders) {
+      if (h.attempt == lease.attempt) holder = &h;
+    }
+    if (holder == nullptr) continue;  // stale entry: reported or requeued
+    if (holder->lease_deadline_us > now_us) {
+      // Renewed by a heartbeat since: wake up at the new deadline.
+      leases_.Add(Lease{holder->lease_deadline_us, lease.job_id,
+                        lease.chunk_index, lease.attempt});
+      continue;
+    }
+    const std::string worker = holder->worker;
+    const std::string cause = absl::StrCat(
+        "lease of ", options_.lease_ms, " ms expired (attempt ", lease.attempt,
+        " on worker ", PeerName(worker), ")");
+    RevokeChunks(worker, lease.job_id,
+                 {Ref(lease.job_id, lease.chunk_index, lease.attempt)}, now_us,
+                 out);
+    RequeueChunk(*it->second, lease.chunk_index, worker,
+                 RequeueReason::kLeaseExpired,
+                 absl::DeadlineExceededError(cause), now_us, out);
+  }
+}
+
+void Scheduler::MaybeCompactLeases() {
+  if (leases_.size() < compact_at_) return;
+  leases_.Compact([this](const Lease& lease) {
+    auto it = jobs_.find(lease.job_id);
+    if (it == jobs_.end()) return false;
+    const Chunk* chunk = it->second->Find(lease.chunk_index);
+    if (chunk == nullptr) return false;
+    for (const Holder& h : chunk->holders) {
+      if (h.attempt == lease.attempt) return true;
+    }
+    return false;
+  });
+  compact_at_ = std::max<size_t>(4096, 2 * leases_.size());
+}
+
+}  // namespace tq
