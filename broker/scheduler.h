@@ -6,13 +6,19 @@
 //
 // Policy in one paragraph: a worker gets Assignments only against credit it
 // granted, and only of jobs it can run (their task in its Hello.tasks, or
-// their code's runtime and version in its Hello.runtimes); jobs share
-// workers round-robin, requeued chunks first; a job has at most min(client
-// credit, its window) chunks in flight or waiting for delivery; every
-// hand-out has a lease; an expired lease, a lost worker or a task error
-// requeues the chunk, and max_attempts such failures fail the job; an error
-// raised by shipped code fails the job at once; the first report for a
-// chunk wins. Payloads (chunk inputs, results, code) pass through untouched.
+// their code's runtime and version in its Hello.runtimes); clients share
+// workers by their chunks on workers (fewest first), their jobs round-robin,
+// requeued chunks first; a job has at most min(client credit, its window)
+// chunks in flight or waiting for delivery; every hand-out has a lease,
+// renewed while its worker lists it in a heartbeat, and a run limit; an
+// expired lease, a run limit passed, a worker lost while running the chunk
+// or a task error is a failed attempt, and a chunk with max_attempts of
+// them is split until the failing item is alone, which fails the job (or
+// with skip_failed is reported failed); an error raised by shipped code
+// fails the job at once; only the holder of a hand-out may report it, and
+// the first report wins; a chunk held past max(3 x its job's median chunk
+// time, 1 s) while a worker idles gets a speculative copy. Payloads (chunk
+// inputs, results, code) pass through untouched.
 #ifndef TQ_BROKER_SCHEDULER_H_
 #define TQ_BROKER_SCHEDULER_H_
 

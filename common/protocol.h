@@ -35,9 +35,10 @@ inline constexpr uint64_t kMaxMessageBytes = uint64_t{64} << 20;
 inline constexpr uint32_t kDefaultMaxResultWindow = 256;
 
 // Liveness defaults: send something at least every interval; a peer silent
-// for the timeout is gone.
+// for the timeout is gone. A dead, frozen or cut-off worker is declared lost
+// within timeout + one tick (< 4 s) of its last message.
 inline constexpr int64_t kDefaultHeartbeatIntervalMs = 1000;
-inline constexpr int64_t kDefaultHeartbeatTimeoutMs = 5000;
+inline constexpr int64_t kDefaultHeartbeatTimeoutMs = 3000;
 
 // The envelope's body name ("hello", "submit_job", ...), "empty" if unset.
 std::string_view BodyName(const v1::Envelope& envelope);

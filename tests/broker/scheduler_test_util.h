@@ -169,14 +169,18 @@ class SchedulerHarness {
   // Reports success; the result payload holds a ChunkOutput whose one value
   // is the chunk's index (ResultValue reads it back).
   Sent Report(const std::string& worker, const v1::Assignment& a,
-              uint32_t credit = 1) {
+              uint32_t credit = 1, uint64_t run_micros = 0,
+              uint64_t session = 0, uint64_t epoch = 0) {
     v1::Envelope env;
     v1::ChunkReports* reports = env.mutable_chunk_reports();
+    reports->set_session(session);
+    reports->set_broker_epoch(epoch);
     v1::ChunkReport* r = reports->add_reports();
     r->set_job_id(a.job_id());
     r->set_chunk_index(a.chunk_index());
     r->set_attempt(a.attempt());
     r->set_result_payload(0);
+    r->set_run_micros(run_micros);
     reports->set_credit(credit);
     v1::ChunkOutput output;
     output.mutable_values()->add_values(a.chunk_index());
@@ -199,6 +203,27 @@ class SchedulerHarness {
     v1::Envelope env;
     env.mutable_heartbeat();
     return Deliver(peer, env);
+  }
+  // A worker's heartbeat saying it runs `running` (started `started_ms`
+  // ago) and holds `queued` in its queue.
+  Sent HeartbeatHeld(const std::string& worker,
+                     const std::vector<v1::Assignment>& running,
+                     const std::vector<v1::Assignment>& queued = {},
+                     uint64_t started_ms = 0, uint64_t session = 0) {
+    v1::Envelope env;
+    v1::WorkerHeld* held = env.mutable_heartbeat()->mutable_held();
+    held->set_session(session);
+    for (const auto* list : {&running, &queued}) {
+      for (const v1::Assignment& a : *list) {
+        v1::ChunkRef* ref =
+            list == &running ? held->add_running() : held->add_queued();
+        ref->set_job_id(a.job_id());
+        ref->set_chunk_index(a.chunk_index());
+        ref->set_attempt(a.attempt());
+        if (list == &running) ref->set_started_ms(started_ms);
+      }
+    }
+    return Deliver(worker, env);
   }
 
  private:

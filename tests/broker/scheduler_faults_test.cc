@@ -1,0 +1,357 @@
+// Scheduler under faults, with fake time: leases renewed by held-chunk
+// heartbeats, run limits, lost workers that never started their chunks,
+// stale and forged reports, poison items isolated by splitting (failing the
+// job or skipped), speculative copies of stragglers, chunks sized by their
+// run time, and fair sharing between clients.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/broker/scheduler_test_util.h"
+
+namespace tq::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using E = v1::Envelope;
+
+class SchedulerFaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { h_.HelloClient("c1"); }
+  // Keeps every peer but `except` alive while time passes.
+  void Pass(int64_t ms, const std::vector<std::string>& alive) {
+    while (ms > 0) {
+      const int64_t step = std::min<int64_t>(ms, 500);
+      h_.AdvanceMs(step);
+      ms -= step;
+      for (const std::string& peer : alive) h_.Heartbeat(peer);
+    }
+  }
+  static v1::Welcome WelcomeOf(const Sent& sent, const std::string& peer) {
+    auto welcomes = BodiesTo(sent, peer, E::kWelcome);
+    EXPECT_EQ(welcomes.size(), 1u);
+    return welcomes.empty() ? v1::Welcome() : welcomes[0].welcome();
+  }
+  static v1::Envelope Credit(uint32_t chunks) {
+    v1::Envelope credit;
+    credit.mutable_worker_credit()->set_chunks(chunks);
+    return credit;
+  }
+  SchedulerHarness h_;
+};
+
+TEST_F(SchedulerFaultsTest, WelcomeAndAssignmentsCarryEpochAndSession) {
+  v1::Welcome w1 = WelcomeOf(h_.HelloWorker("w1", 1, 0), "w1");
+  v1::Welcome w2 = WelcomeOf(h_.HelloWorker("w2", 1, 0), "w2");
+  EXPECT_NE(w1.broker_epoch(), 0u);
+  EXPECT_EQ(w1.broker_epoch(), w2.broker_epoch());
+  EXPECT_NE(w1.session(), 0u);
+  EXPECT_NE(w1.session(), w2.session());
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 10, 5));
+  Sent sent = h_.Deliver("w1", Credit(1));
+  auto batches = BodiesTo(sent, "w1", E::kAssignments);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].assignments().broker_epoch(), w1.broker_epoch());
+  EXPECT_EQ(batches[0].assignments().session(), w1.session());
+  EXPECT_EQ(batches[0].assignments().assignments(0).run_limit_ms(),
+            static_cast<uint64_t>(BrokerOptions{}.chunk_timeout_ms));
+}
+
+TEST_F(SchedulerFaultsTest, HeldChunksKeepTheirLeaseWhileTheWorkerLives) {
+  // TestOptions: lease 10 s. A chunk running for 60 s on a live worker that
+  // lists it in its heartbeats is never taken away.
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1");
+  ASSERT_EQ(a.size(), 2u);
+  for (int i = 0; i < 60; ++i) {
+    h_.AdvanceMs(1000);
+    h_.HeartbeatHeld("w1", {a[0]}, {a[1]}, 1000 * (i + 1));
+    h_.Heartbeat("c1");
+    h_.Tick();
+  }
+  SchedulerStats stats = h_.scheduler().stats();
+  EXPECT_EQ(stats.requeued_lease_expired, 0u);
+  EXPECT_EQ(stats.chunks_in_flight, 2u);
+  EXPECT_EQ(ResultsTo(h_.Report("w1", a[0]), "c1").size(), 1u);
+}
+
+TEST_F(SchedulerFaultsTest, AChunkMissingFromTheHeartbeatsLosesItsLease) {
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1");
+  ASSERT_EQ(a.size(), 2u);
+  Sent sent;
+  for (int i = 0; i < 11; ++i) {
+    h_.AdvanceMs(1000);
+    h_.HeartbeatHeld("w1", {a[0]});  // a[1] was lost on the way
+    h_.Heartbeat("c1");
+    Sent tick = h_.Tick();
+    sent.insert(sent.end(), tick.begin(), tick.end());
+  }
+  EXPECT_EQ(h_.scheduler().stats().requeued_lease_expired, 1u);
+  auto revokes = BodiesTo(sent, "w1", E::kRevokeJob);
+  ASSERT_EQ(revokes.size(), 1u);
+  ASSERT_EQ(revokes[0].revoke_job().chunks_size(), 1);
+  EXPECT_EQ(revokes[0].revoke_job().chunks(0).chunk_index(), a[1].chunk_index());
+}
+
+TEST_F(SchedulerFaultsTest, ARunLimitTakesTheChunkFromALiveWorker) {
+  v1::Envelope submit = SchedulerHarness::RangeJob(1, 1, 1);
+  submit.mutable_submit_job()->set_chunk_timeout_ms(5000);
+  submit.mutable_submit_job()->set_max_attempts(1);
+  h_.Submit("c1", submit);
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].run_limit_ms(), 5000u);
+  h_.AdvanceMs(4000);
+  EXPECT_TRUE(BodiesTo(h_.HeartbeatHeld("w1", a, {}, 4000), "c1", E::kJobFinished)
+                  .empty());
+  h_.AdvanceMs(2000);
+  Sent sent = h_.HeartbeatHeld("w1", a, {}, 6000);
+  auto revokes = BodiesTo(sent, "w1", E::kRevokeJob);
+  ASSERT_GE(revokes.size(), 1u);
+  auto finished = BodiesTo(sent, "c1", E::kJobFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_THAT(finished[0].job_finished().message(), HasSubstr("run limit of 5 s"));
+  EXPECT_EQ(h_.scheduler().stats().requeued_run_limit, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, ALostWorkerChargesOnlyTheChunksItWasRunning) {
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 3, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 3), "w1");
+  ASSERT_EQ(a.size(), 3u);
+  h_.HeartbeatHeld("w1", {a[0]}, {a[1], a[2]}, 10);
+  h_.HelloWorker("w2", 1, 0);
+  Pass(6000, {"c1", "w2"});
+  h_.Tick();
+  SchedulerStats stats = h_.scheduler().stats();
+  EXPECT_EQ(stats.requeued_worker_lost, 1u);
+  EXPECT_EQ(stats.requeued_unstarted, 2u);
+  EXPECT_EQ(stats.connected_workers, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, StaleForeignAndDuplicateReportsAreCountedAndDropped) {
+  uint64_t job = h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  Sent hello = h_.HelloWorker("w1", 1, 1);
+  v1::Welcome w1 = WelcomeOf(hello, "w1");
+  auto a = AssignmentsTo(hello, "w1");
+  ASSERT_EQ(a.size(), 1u);
+  const v1::Assignment held = a[0];
+  h_.HelloWorker("w2", 1, 0);
+  // A forged report from w2, which holds nothing: dropped.
+  EXPECT_TRUE(ResultsTo(h_.Report("w2", held), "c1").empty());
+  EXPECT_EQ(h_.scheduler().stats().reports_not_leased, 1u);
+  // A forged attempt number from the holder: dropped.
+  v1::Assignment wrong_attempt = held;
+  wrong_attempt.set_attempt(7);
+  EXPECT_TRUE(ResultsTo(h_.Report("w1", wrong_attempt), "c1").empty());
+  EXPECT_EQ(h_.scheduler().stats().reports_not_leased, 2u);
+  // Another job's chunk: not held either.
+  v1::Assignment other_job = held;
+  other_job.set_job_id(job + 100);
+  h_.Report("w1", other_job);
+  EXPECT_EQ(h_.scheduler().stats().reports_stale, 1u);
+  // The holder's report from an older session: stale.
+  EXPECT_TRUE(ResultsTo(h_.Report("w1", held, 0, 0, w1.session() + 5,
+                                  w1.broker_epoch()),
+                        "c1")
+                  .empty());
+  EXPECT_EQ(h_.scheduler().stats().reports_stale_session, 1u);
+  // The real one, then its duplicate.
+  EXPECT_EQ(ResultsTo(h_.Report("w1", held, 0, 0, w1.session(),
+                                w1.broker_epoch()),
+                      "c1")
+                .size(),
+            1u);
+  h_.Report("w1", held);
+  EXPECT_EQ(h_.scheduler().stats().duplicates_dropped, 1u);
+  EXPECT_EQ(h_.scheduler().stats().chunks_completed, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, ReportsFromAnEndedSessionAreStaleAndAskForHello) {
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 1, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  ASSERT_EQ(a.size(), 1u);
+  Pass(6000, {"c1"});  // w1 frozen: declared lost
+  h_.Tick();
+  ASSERT_EQ(h_.scheduler().stats().connected_workers, 0u);
+  Sent sent = h_.Report("w1", a[0]);  // it thaws and reports
+  EXPECT_TRUE(ResultsTo(sent, "c1").empty());
+  EXPECT_EQ(h_.scheduler().stats().reports_stale_session, 1u);
+  EXPECT_EQ(h_.scheduler().stats().rejected_no_hello, 0u);
+  auto errors = BodiesTo(sent, "w1", E::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0].error().message(), HasSubstr("hello"));
+}
+
+// Runs a job to its end with workers that fail every chunk holding `poison`
+// (an item index); returns the failed attempts and what the client got.
+struct PoisonRun {
+  int failures = 0;
+  std::set<uint64_t> items_ok;
+  std::vector<v1::ChunkResult> failed;
+  v1::JobFinished finished;
+};
+
+PoisonRun RunWithPoison(SchedulerHarness& h, v1::Envelope submit,
+                        uint64_t poison) {
+  PoisonRun run;
+  h.Submit("c1", std::move(submit));
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, uint64_t>> spans;
+  Sent sent = h.HelloWorker("w1", 1, 1);
+  for (int step = 0; step < 200; ++step) {
+    auto a = AssignmentsTo(sent, "w1");
+    for (const auto& r : ResultsTo(sent, "c1")) {
+      if (r.has_error()) {
+        run.failed.push_back(r);
+      } else {
+        for (uint64_t i = 0; i < r.item_count(); ++i) run.items_ok.insert(r.first_item() + i);
+      }
+    }
+    auto finished = BodiesTo(sent, "c1", E::kJobFinished);
+    if (!finished.empty()) {
+      run.finished = finished[0].job_finished();
+      return run;
+    }
+    if (a.empty()) break;
+    const v1::Range& range = a[0].input().range();
+    if (range.first() <= poison + 1 && poison + 1 <= range.last()) {
+      ++run.failures;
+      sent = h.ReportError("w1", a[0], "boom");
+    } else {
+      sent = h.Report("w1", a[0]);
+    }
+  }
+  ADD_FAILURE() << "the job did not end";
+  return run;
+}
+
+TEST_F(SchedulerFaultsTest, APoisonItemIsIsolatedAndNamed) {
+  // 64 items in one chunk, max_attempts 3, item 37 (n=38) always fails.
+  PoisonRun run = RunWithPoison(h_, SchedulerHarness::RangeJob(1, 64, 64), 37);
+  EXPECT_EQ(run.finished.code(), 3);
+  EXPECT_THAT(run.finished.message(), HasSubstr("item 37 (n=38)"));
+  EXPECT_THAT(run.finished.message(), HasSubstr("boom"));
+  ASSERT_TRUE(run.finished.has_failed_item());
+  EXPECT_EQ(run.finished.failed_item(), 37u);
+  // attempts + log2(items) failed attempts at most: 3 + 6.
+  EXPECT_LE(run.failures, 3 + 6);
+  EXPECT_GE(h_.scheduler().stats().chunks_split, 6u);
+}
+
+TEST_F(SchedulerFaultsTest, SkipFailedReportsThePoisonItemAndCompletes) {
+  v1::Envelope submit = SchedulerHarness::RangeJob(1, 64, 64);
+  submit.mutable_submit_job()->set_skip_failed(true);
+  PoisonRun run = RunWithPoison(h_, submit, 37);
+  EXPECT_EQ(run.finished.code(), 0);
+  ASSERT_EQ(run.failed.size(), 1u);
+  EXPECT_EQ(run.failed[0].first_item(), 37u);
+  EXPECT_EQ(run.failed[0].item_count(), 1u);
+  EXPECT_THAT(run.failed[0].error().message(), HasSubstr("boom"));
+  // Every other item arrived exactly once.
+  EXPECT_EQ(run.items_ok.size(), 63u);
+  EXPECT_EQ(run.items_ok.count(37), 0u);
+  EXPECT_EQ(h_.scheduler().stats().items_failed, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, AStragglerIsReRunOnAnIdleWorkerAndTheFirstResultWins) {
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 3, 1));
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  auto a2 = AssignmentsTo(h_.HelloWorker("w2", 1, 1), "w2");
+  ASSERT_EQ(a1.size(), 1u);
+  ASSERT_EQ(a2.size(), 1u);
+  // w2 runs its chunks in 100 ms; w1 freezes on chunk 0.
+  h_.AdvanceMs(100);
+  a2 = AssignmentsTo(h_.Report("w2", a2[0], 1, 100'000), "w2");
+  ASSERT_EQ(a2.size(), 1u);
+  h_.AdvanceMs(100);
+  h_.Report("w2", a2[0], 1, 100'000);  // w2 idle now; the job waits on w1
+  h_.AdvanceMs(500);
+  EXPECT_TRUE(AssignmentsTo(h_.Tick(), "w2").empty());  // 0.7 s < 1 s
+  h_.AdvanceMs(500);
+  h_.Heartbeat("w1");
+  auto copy = AssignmentsTo(h_.Tick(), "w2");
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0].chunk_index(), a1[0].chunk_index());
+  EXPECT_EQ(copy[0].attempt(), 2u);
+  EXPECT_EQ(h_.scheduler().stats().chunks_speculated, 1u);
+  Sent sent = h_.Report("w2", copy[0], 1, 100'000);
+  EXPECT_EQ(ResultsTo(sent, "c1").size(), 1u);
+  EXPECT_EQ(BodiesTo(sent, "c1", E::kJobFinished).size(), 1u);
+  // The job ended: w1 is told to drop its copy.
+  EXPECT_EQ(BodiesTo(sent, "w1", E::kRevokeJob).size(), 1u);
+  // w1's late report of the same chunk is not delivered twice.
+  EXPECT_TRUE(ResultsTo(h_.Report("w1", a1[0]), "c1").empty());
+}
+
+TEST_F(SchedulerFaultsTest, TheLosingCopyIsRevokedChunkByChunk) {
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 4, 1));
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  auto a2 = AssignmentsTo(h_.HelloWorker("w2", 1, 1), "w2");
+  ASSERT_EQ(a1.size(), 1u);
+  h_.AdvanceMs(100);
+  a2 = AssignmentsTo(h_.Report("w2", a2[0], 1, 100'000), "w2");
+  h_.AdvanceMs(100);
+  a2 = AssignmentsTo(h_.Report("w2", a2[0], 1, 100'000), "w2");
+  h_.AdvanceMs(100);
+  h_.Report("w2", a2[0], 1, 100'000);  // chunks 1, 2, 3 done; 0 on w1
+  Pass(1000, {"w1"});
+  auto copy = AssignmentsTo(h_.Tick(), "w2");
+  ASSERT_EQ(copy.size(), 1u);
+  // w1 wins after all: w2's copy is revoked, by chunk.
+  Sent sent = h_.Report("w1", a1[0]);
+  EXPECT_EQ(ResultsTo(sent, "c1").size(), 1u);
+  auto revokes = BodiesTo(sent, "w2", E::kRevokeJob);
+  ASSERT_GE(revokes.size(), 1u);
+  EXPECT_EQ(h_.scheduler().stats().speculative_copies_revoked, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, ChunksFollowTheCostOfAnItem) {
+  // No chunk size: sizes learned from reports, aiming at 100 ms.
+  auto sizes_for = [&](uint64_t micros_per_item) {
+    SchedulerHarness h;
+    h.HelloClient("c1");
+    h.Submit("c1", SchedulerHarness::RangeJob(1, 1'000'000, 0, 100, "spin"));
+    Sent sent = h.HelloWorker("w1", 1, 1);
+    std::vector<uint64_t> sizes;
+    for (int i = 0; i < 12; ++i) {
+      auto a = AssignmentsTo(sent, "w1");
+      if (a.empty()) break;
+      const uint64_t items =
+          a[0].input().range().last() - a[0].input().range().first() + 1;
+      sizes.push_back(items);
+      sent = h.Report("w1", a[0], 1, items * micros_per_item);
+    }
+    return sizes;
+  };
+  // 100 ms items (spin us=100000): one item per chunk, from the start.
+  std::vector<uint64_t> slow = sizes_for(100'000);
+  ASSERT_FALSE(slow.empty());
+  EXPECT_TRUE(std::all_of(slow.begin(), slow.end(),
+                          [](uint64_t n) { return n == 1; }));
+  // 10 us items: chunks grow (at most 4x a step) towards 10,000 items.
+  std::vector<uint64_t> fast = sizes_for(10);
+  ASSERT_EQ(fast.size(), 12u);
+  for (size_t i = 1; i < fast.size(); ++i) EXPECT_LE(fast[i], 4 * fast[i - 1]);
+  EXPECT_EQ(fast.back(), 10'000u);
+}
+
+TEST_F(SchedulerFaultsTest, ClientsShareWorkersNotJobs) {
+  // c1 has three jobs open, c2 one: c2 still gets half the worker.
+  for (int i = 0; i < 3; ++i) {
+    h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1));
+  }
+  h_.HelloClient("c2");
+  uint64_t c2_job = h_.Submit("c2", SchedulerHarness::RangeJob(1, 100, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 8, 8), "w1");
+  ASSERT_EQ(a.size(), 8u);
+  EXPECT_EQ(std::count_if(a.begin(), a.end(),
+                          [&](const v1::Assignment& x) {
+                            return x.job_id() == c2_job;
+                          }),
+            4);
+}
+
+}  // namespace
+}  // namespace tq::testing
