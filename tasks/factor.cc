@@ -29,14 +29,18 @@ class FactorTask : public Task {
   }
 
   absl::Status Compute(const TaskInput& input, uint64_t, const TaskParams&,
-                       v1::Reduction, v1::ChunkOutput* output) const override {
+                       v1::Reduction, const CancelToken& cancel,
+                       v1::ChunkOutput* output) const override {
     v1::ValueLists* lists = output->mutable_lists();
-    ForEachItem(input, [&](uint64_t n) {
-      uint64_t factors[kMaxPrimeFactors];
-      const int count = PrimeFactors(n, factors);
-      lists->add_lengths(count);
-      for (int i = 0; i < count; ++i) lists->add_values(factors[i]);
-    });
+    // An item takes up to ~1 ms: poll every item (an atomic load).
+    if (!ForEachItemUnlessCancelled(input, cancel, 1, [&](uint64_t n) {
+          uint64_t factors[kMaxPrimeFactors];
+          const int count = PrimeFactors(n, factors);
+          lists->add_lengths(count);
+          for (int i = 0; i < count; ++i) lists->add_values(factors[i]);
+        })) {
+      return CancelledStatus();
+    }
     return absl::OkStatus();
   }
 };

@@ -29,6 +29,42 @@ void ForEachItem(const TaskInput& input, Fn&& fn) {
   }
 }
 
+// ForEachItem that polls `cancel` before the first item and then every
+// `stride` items (pick it so a stride takes well under a millisecond):
+// false if it stopped because `cancel` was set.
+template <typename Fn>
+bool ForEachItemUnlessCancelled(const TaskInput& input,
+                                const CancelToken& cancel, uint64_t stride,
+                                Fn&& fn) {
+  uint64_t until_check = 0;
+  bool stopped = false;
+  auto visit = [&](uint64_t n) {
+    if (stopped) return;
+    if (until_check == 0) {
+      if (cancel.cancelled()) {
+        stopped = true;
+        return;
+      }
+      until_check = stride;
+    }
+    --until_check;
+    fn(n);
+  };
+  if (!input.is_range()) {
+    for (uint64_t n : input.items()) {
+      visit(n);
+      if (stopped) return false;
+    }
+    return true;
+  }
+  for (uint64_t n = input.first();; ++n) {
+    visit(n);
+    if (stopped) return false;
+    if (n == input.last()) break;  // before ++n: last may be 2^64-1
+  }
+  return true;
+}
+
 // kInvalidArgument naming the first parameter if there are any.
 absl::Status RequireNoParams(absl::string_view task, const TaskParams& params);
 

@@ -56,17 +56,24 @@ int64_t ThreadCpuNanos() {
 // Spends `micros` of this thread's CPU time on arithmetic. The clock is read
 // between short bursts of work, so nearly all the time is spent computing
 // rather than in the clock call, and a descheduled thread keeps spinning
-// until it really got its CPU time.
-void BurnCpu(uint64_t micros, uint64_t seed) {
+// until it really got its CPU time. An item may take up to 10 s, so the
+// cancellation flag is polled with the clock: false if it was set.
+bool BurnCpu(uint64_t micros, uint64_t seed, const CancelToken& cancel) {
   const int64_t deadline =
       ThreadCpuNanos() + static_cast<int64_t>(micros) * 1000;
   uint64_t x = seed | 1;
+  bool cancelled = false;
   while (ThreadCpuNanos() < deadline) {
+    if (cancel.cancelled()) {
+      cancelled = true;
+      break;
+    }
     for (int i = 0; i < 256; ++i)
       x = x * 6364136223846793005u + 1442695040888963407u;
   }
   // Keeps the loop from being optimised away.
   asm volatile("" : : "r"(x));
+  return !cancelled;
 }
 
 class SpinTask : public Task {
@@ -84,13 +91,19 @@ class SpinTask : public Task {
 
   absl::Status Compute(const TaskInput& input, uint64_t,
                        const TaskParams& params, v1::Reduction,
+                       const CancelToken& cancel,
                        v1::ChunkOutput* output) const override {
     const uint64_t micros = *ParseMicros(params);  // Run validated params
     auto* values = output->mutable_values()->mutable_values();
-    ForEachItem(input, [&](uint64_t n) {
-      if (micros > 0) BurnCpu(micros, n);
-      values->Add(n);
-    });
+    bool cancelled = false;
+    // us=0 items cost nanoseconds: poll every 4096 of them.
+    const bool finished = ForEachItemUnlessCancelled(
+        input, cancel, micros > 0 ? 1 : 4096, [&](uint64_t n) {
+          if (cancelled) return;
+          if (micros > 0 && !BurnCpu(micros, n, cancel)) cancelled = true;
+          values->Add(n);
+        });
+    if (!finished || cancelled) return CancelledStatus();
     return absl::OkStatus();
   }
 };

@@ -12,7 +12,9 @@
 namespace tq {
 
 absl::Status Task::Run(const TaskInput& input, const TaskParams& params,
-                       v1::Reduction reduction, v1::ChunkOutput* output) const {
+                       v1::Reduction reduction, v1::ChunkOutput* output,
+                       const CancelToken* cancel) const {
+  static const CancelToken kNeverCancelled;
   output->Clear();
   TQ_RETURN_IF_ERROR(ValidateParams(params));
   if (reduction == v1::REDUCTION_COUNT && shape() != ResultShape::kBool) {
@@ -26,9 +28,16 @@ absl::Status Task::Run(const TaskInput& input, const TaskParams& params,
   absl::StatusOr<uint64_t> items =
       ItemCount(input, sizing(reduction).max_items);
   if (!items.ok()) return items.status();
-  absl::Status status = Compute(input, *items, params, reduction, output);
+  absl::Status status =
+      Compute(input, *items, params, reduction,
+              cancel != nullptr ? *cancel : kNeverCancelled, output);
   if (!status.ok()) output->Clear();
   return status;
+}
+
+absl::Status Task::CancelledStatus() const {
+  return absl::CancelledError(
+      absl::StrCat("task '", name(), "' cancelled while running"));
 }
 
 void TaskRegistry::Register(std::unique_ptr<Task> task) {
@@ -54,9 +63,11 @@ absl::StatusOr<const Task*> TaskRegistry::Lookup(absl::string_view name) const {
                    "'; this cluster offers: ", absl::StrJoin(Names(), ", ")));
 }
 
-std::vector<std::string> TaskRegistry::Names() const {
+std::vector<std::string> TaskRegistry::Names(bool with_test_only) const {
   std::vector<std::string> names;
-  for (const auto& task : tasks_) names.emplace_back(task->name());
+  for (const auto& task : tasks_) {
+    if (with_test_only || !task->test_only()) names.emplace_back(task->name());
+  }
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -5,6 +5,7 @@
 #ifndef TQ_TASKS_TASK_H_
 #define TQ_TASKS_TASK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,6 +65,21 @@ class TaskInput {
   absl::Span<const uint64_t> items_;
 };
 
+// A request to stop a running chunk early: the worker's loop thread cancels
+// (the broker revoked the chunk's job, or the chunk ran past its run limit)
+// while a pool thread runs the task, which polls cancelled() between blocks
+// of work small enough (about a millisecond) that a cancelled chunk stops
+// well within the 1 s the protocol promises, then returns kCancelled. A task
+// that never polls is still correct, only slow to stop. Thread-safe.
+class CancelToken {
+ public:
+  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
 // Bounds the broker uses to pick a chunk size (items per chunk).
 struct ChunkSizing {
   // Automatic sizes never go below this (per-chunk overhead must be hidden).
@@ -82,6 +98,10 @@ class Task {
   virtual absl::string_view description() const = 0;
   virtual ResultShape shape() const = 0;
   virtual ChunkSizing sizing(v1::Reduction reduction) const = 0;
+  // Test-only tasks (e.g. `crash`, which can kill its worker on purpose)
+  // are left out of Names() and so out of what clusters offer; a worker
+  // offers and runs them only when started with --enable-test-tasks.
+  virtual bool test_only() const { return false; }
 
   // Checks parameters at submit time: unknown keys or bad values are
   // kInvalidArgument naming the parameter.
@@ -93,16 +113,23 @@ class Task {
   // and the item count (1 ..= sizing(reduction).max_items); then calls
   // Compute. On error `output` is left empty. Thread-safe: pool threads call
   // it concurrently. Input problems are kInvalidArgument; never crashes.
+  // `cancel` (nullptr: never cancelled) set during the call makes it return
+  // kCancelled soon (see CancelToken).
   absl::Status Run(const TaskInput& input, const TaskParams& params,
-                   v1::Reduction reduction, v1::ChunkOutput* output) const;
+                   v1::Reduction reduction, v1::ChunkOutput* output,
+                   const CancelToken* cancel = nullptr) const;
 
  protected:
   // The task's own work, after Run's checks; `items` is the item count.
-  // `output` arrives empty.
+  // `output` arrives empty. Polls `cancel` between blocks of work and
+  // returns CancelledStatus() once it is set.
   virtual absl::Status Compute(const TaskInput& input, uint64_t items,
                                const TaskParams& params,
                                v1::Reduction reduction,
+                               const CancelToken& cancel,
                                v1::ChunkOutput* output) const = 0;
+  // kCancelled naming this task.
+  absl::Status CancelledStatus() const;
 };
 
 class TaskRegistry {
@@ -113,8 +140,8 @@ class TaskRegistry {
   const Task* Find(absl::string_view name) const;
   // kNotFound "unknown task 'x'; this cluster offers: factor, noop, ...".
   absl::StatusOr<const Task*> Lookup(absl::string_view name) const;
-  // Sorted.
-  std::vector<std::string> Names() const;
+  // Sorted; without test-only tasks unless `with_test_only`.
+  std::vector<std::string> Names(bool with_test_only = false) const;
 
  private:
   std::vector<std::unique_ptr<Task>> tasks_;

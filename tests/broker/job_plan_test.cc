@@ -21,7 +21,8 @@ class FakeBoolTask : public Task {
     return absl::OkStatus();
   }
   absl::Status Compute(const TaskInput&, uint64_t, const TaskParams&,
-                       v1::Reduction, v1::ChunkOutput*) const override {
+                       v1::Reduction, const CancelToken&,
+                       v1::ChunkOutput*) const override {
     return absl::OkStatus();
   }
 };
