@@ -14,16 +14,24 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "U64LE payloads are read with memcpy: a little-endian host");
 
 absl::Status RunTask(const TaskRegistry& registry, const ChunkWork& work,
-                     v1::ChunkOutput* output) {
+                     bool allow_test_tasks, v1::ChunkOutput* output) {
   const v1::Assignment& assignment = work.assignment;
   absl::StatusOr<const Task*> task = registry.Lookup(assignment.task());
   if (!task.ok()) return task.status();
+  if ((*task)->test_only() && !allow_test_tasks) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task '", assignment.task(),
+        "' is test-only and this worker was not started with "
+        "--enable-test-tasks"));
+  }
+  const CancelToken* cancel = work.cancel.get();
   const v1::ChunkInput& input = assignment.input();
   switch (input.input_case()) {
     case v1::ChunkInput::kRange:
       return (*task)->Run(TaskInput::Range(input.range().first(),
                                            input.range().last()),
-                          assignment.params(), assignment.reduction(), output);
+                          assignment.params(), assignment.reduction(), output,
+                          cancel);
     case v1::ChunkInput::kPayload: {
       if (input.encoding() != v1::ITEM_ENCODING_U64LE) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -34,7 +42,7 @@ absl::Status RunTask(const TaskRegistry& registry, const ChunkWork& work,
           DecodeNumbers(work.input, input);
       if (!numbers.ok()) return numbers.status();
       return (*task)->Run(TaskInput::List(*numbers), assignment.params(),
-                          assignment.reduction(), output);
+                          assignment.reduction(), output, cancel);
     }
     case v1::ChunkInput::INPUT_NOT_SET:
       break;
@@ -79,7 +87,8 @@ absl::StatusOr<std::vector<uint64_t>> DecodeNumbers(
   return numbers;
 }
 
-ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work) {
+ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work,
+                       bool allow_test_tasks) {
   const v1::Assignment& assignment = work.assignment;
   ChunkDone done;
   done.report.set_job_id(assignment.job_id());
@@ -87,7 +96,7 @@ ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work) {
   done.report.set_attempt(assignment.attempt());
   const auto start = std::chrono::steady_clock::now();
   v1::ChunkOutput output;
-  absl::Status status = RunTask(registry, work, &output);
+  absl::Status status = RunTask(registry, work, allow_test_tasks, &output);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   done.report.set_run_micros(
       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());

@@ -16,7 +16,10 @@
 namespace tq {
 
 // Thread-safe (tasks are). Never fails: problems become the report's error.
-ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work);
+// work.cancel (if set) is handed to the task. A test-only task (crash) runs
+// only if `allow_test_tasks` (--enable-test-tasks); otherwise it fails.
+ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work,
+                       bool allow_test_tasks = false);
 
 // The numbers of a U64LE payload input: items [offset, offset + count) of
 // the `item_count` the payload holds (count 0: to the end). kInvalidArgument

@@ -4,7 +4,11 @@
 #ifndef TQ_WORKER_CHUNK_WORK_H_
 #define TQ_WORKER_CHUNK_WORK_H_
 
+#include <cstdint>
+#include <memory>
+
 #include "common/payload.h"
+#include "tasks/task.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
@@ -18,6 +22,12 @@ struct ChunkWork {
   // A code job: the blobs its CodeSpec names (initializer empty if none).
   Payload function;
   Payload initializer;
+  // Set by the session when the chunk is no longer wanted (revoked, or past
+  // its run limit); the task polls it. Shared with the session.
+  std::shared_ptr<CancelToken> cancel;
+  // This run of the chunk, unique within the session object (>= 1): tells a
+  // cancelled run's late report from a newer run of the same chunk.
+  uint64_t run_id = 0;
 };
 
 struct ChunkDone {
@@ -27,6 +37,9 @@ struct ChunkDone {
   Payload result;
   // FAILURE_USER_CODE: the runtime's details (e.g. a pickled exception).
   Payload details;
+  // ChunkWork.run_id of the run; 0 means "the current run of this chunk"
+  // (tests that play the pool).
+  uint64_t run_id = 0;
 };
 
 }  // namespace tq

@@ -63,6 +63,12 @@ ChunkDone CodeChunkRunner::Run(const ChunkWork& work) {
   done.report.set_job_id(a.job_id());
   done.report.set_chunk_index(a.chunk_index());
   done.report.set_attempt(a.attempt());
+  if (work.cancel != nullptr && work.cancel->cancelled()) {
+    // Revoked while it waited for a thread: never start a runner for it.
+    *done.report.mutable_error() = ErrorFromStatus(
+        absl::CancelledError("cancelled before it started"), a.job_id());
+    return done;
+  }
   absl::StatusOr<PythonChunk> chunk = ToPythonChunk(work);
   if (!chunk.ok()) {
     *done.report.mutable_error() = ErrorFromStatus(chunk.status(), a.job_id());

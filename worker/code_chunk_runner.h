@@ -30,6 +30,10 @@ class CodeChunkRunner {
   ChunkDone Run(const ChunkWork& work);
   // Kills the runners running chunks of `job_id` (their reports are moot).
   void CancelJob(uint64_t job_id) { runners_->CancelJob(job_id); }
+  // Kills the runner running that one chunk, if any.
+  void CancelChunk(uint64_t job_id, uint64_t chunk_index) {
+    runners_->CancelChunk(job_id, chunk_index);
+  }
 
  private:
   // A code blob's bytes in one piece, as runners take them, kept for the

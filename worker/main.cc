@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT, then drains (hands back queued chunks, finishes running
 // ones) and exits 0.
 #include <signal.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -53,6 +54,9 @@ ABSL_FLAG(std::string, curve_server_key,
           tq::WorkerOptions{}.curve_server_key_file,
           "CurveZMQ: the broker's public key file (.pub); default "
           "$TQ_CURVE_SERVER_KEY");
+ABSL_FLAG(bool, enable_test_tasks, false,
+          "offer and run test-only tasks (crash: aborts, fails or hangs on "
+          "chosen items) for fault tests; never in production");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT serving /metrics (Prometheus), /healthz and /readyz, "
           "e.g. 0.0.0.0:9464 (port 0: a free port); empty = none");
@@ -64,7 +68,8 @@ constexpr char kUsage[] =
     "\n"
     "usage: tq-worker --broker=tcp://HOST:PORT [flags]\n"
     "SIGTERM or SIGINT drains the worker: queued chunks go back to the broker,\n"
-    "running ones finish and are reported, then it exits 0.";
+    "running ones finish and are reported, then it exits 0. A chunk that\n"
+    "ignores cancellation makes it exit 75 for its supervisor to restart it.";
 
 tq::Worker* g_worker = nullptr;
 
@@ -99,6 +104,7 @@ int main(int argc, char** argv) {
   }
   options.python = absl::GetFlag(FLAGS_python);
   options.code_user = absl::GetFlag(FLAGS_code_user);
+  options.enable_test_tasks = absl::GetFlag(FLAGS_enable_test_tasks);
   // Tests only: announce another Python version than the interpreter's
   // (e.g. to see a client of another version refused).
   if (const char* version = getenv("TQ_TEST_PYTHON_VERSION")) {
@@ -131,18 +137,29 @@ int main(int argc, char** argv) {
     fflush(stdout);
   }
 
-  tq::Worker worker(options);
-  g_worker = &worker;
+  auto worker = std::make_unique<tq::Worker>(options);
+  g_worker = worker.get();
   struct sigaction action = {};
   action.sa_handler = HandleStopSignal;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
 
-  fprintf(stderr, "tq-worker: %d threads, broker %s\n", worker.threads(),
+  fprintf(stderr, "tq-worker: %d threads, broker %s\n", worker->threads(),
           options.broker.c_str());
-  absl::Status status = worker.Run();
+  absl::Status status = worker->Run();
   g_worker = nullptr;
+  if (status.code() == absl::StatusCode::kAborted) {
+    // Wedged: a pool thread may never return. Destroying the Worker (which
+    // Run() left without its pool) closes its ZeroMQ context, which sends
+    // the last reports, Drain and Goodbye (bounded by the linger); then no
+    // orderly exit (static destructors) is attempted.
+    fprintf(stderr, "tq-worker: %s\n", status.ToString().c_str());
+    worker.reset();
+    fflush(stderr);
+    fflush(stdout);
+    _exit(tq::kExitWorkerWedged);
+  }
   if (!status.ok()) {
     fprintf(stderr, "tq-worker: %s\n", status.ToString().c_str());
     return status.code() == absl::StatusCode::kInvalidArgument ||

@@ -78,16 +78,25 @@ class Worker::Loop {
       return absl::InvalidArgumentError(curve.status().message());
     if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
     curve_ = *std::move(curve);
-    WorkerCapabilities capabilities{BuiltinTasks().Names(), {}};
+    WorkerCapabilities capabilities{
+        BuiltinTasks().Names(options_.enable_test_tasks), {}};
     TQ_RETURN_IF_ERROR(StartRunners(&capabilities));
     WorkerSession session(options_, std::move(capabilities));
-    absl::Status status;
-    {
-      // Destroyed before returning: joins the threads, so chunks of lost
-      // sessions finish before Run() returns.
-      ThreadPool pool(options_.threads);
-      status = Serve(session, pool);
+    auto pool = std::make_unique<ThreadPool>(options_.threads);
+    absl::Status status = Serve(session, *pool);
+    if (session.wedged()) {
+      // A thread runs a chunk that ignored its cancellation and may never
+      // return: joining would hang. Leave the pool (and what its threads
+      // may still use) to the process's exit, which the caller is told to
+      // do by the kAborted status (tq-worker exits kExitWorkerWedged).
+      (void)pool.release();
+      (void)code_chunks_.release();
+      (void)python_runners_.release();
+      return status;
     }
+    // Joins the threads, so chunks of lost sessions finish before Run()
+    // returns.
+    pool.reset();
     code_chunks_.reset();
     python_runners_.reset();  // no Run is in progress: the pool is joined
     return status;
@@ -100,7 +109,7 @@ class Worker::Loop {
     Execute(session, pool);
     std::vector<zmq::pollitem_t> items = {
         {nullptr, 0, ZMQ_POLLIN, 0},
-        {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
+        {nullptr, completions_->fd(), ZMQ_POLLIN, 0},
         {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
     };
     while (!session.done()) {
@@ -118,7 +127,7 @@ class Worker::Loop {
         stop_wakeup_.Drain();
         session.OnStopRequested(now);
       }
-      std::vector<ChunkDone> finished = completions_.TakeAll();
+      std::vector<ChunkDone> finished = completions_->TakeAll();
       if (monitor_ != nullptr) {
         for (const ChunkDone& done : finished) {
           monitor_->OnChunkFinished(done.report);
@@ -146,7 +155,7 @@ class Worker::Loop {
       Execute(session, pool);
       if (monitor_ != nullptr) {
         monitor_->OnLoopIteration(
-            now, {.busy_threads = busy_threads_.load(std::memory_order_relaxed),
+            now, {.busy_threads = busy_threads_->load(std::memory_order_relaxed),
                   .capacity = session.capacity(),
                   .connected = session.welcomed()});
       }
@@ -249,36 +258,55 @@ class Worker::Loop {
 
   // Carries out the session's decisions.
   void Execute(WorkerSession& session, ThreadPool& pool) {
-    for (const std::string& note : session.TakeNotes()) Log(note);
-    for (WorkerMessage& message : session.TakeOutgoing()) {
+    std::vector<WorkerMessage> outgoing = session.TakeOutgoing();
+    for (size_t i = 0; i < outgoing.size(); ++i) {
+      WorkerMessage& message = outgoing[i];
       absl::StatusOr<size_t> sent =
           Send(*socket_, message.envelope, message.payloads);
-      if (!sent.ok()) {
-        Log(absl::StrCat("could not send ",
-                         std::string(BodyName(message.envelope)), ": ",
-                         sent.status().ToString()));
-      } else if (monitor_ != nullptr) {
-        monitor_->AddSentBytes(*sent);
+      if (sent.ok()) {
+        if (monitor_ != nullptr) monitor_->AddSentBytes(*sent);
+        continue;
       }
+      // The socket refused it (its queue to the broker is full): the
+      // session keeps it and what follows, in order, and retries; nothing
+      // is dropped silently. Cut off half-way, the socket is unusable.
+      const bool retryable =
+          !absl::StrContains(sent.status().message(), "mid-message");
+      session.OnSendFailed(
+          std::vector<WorkerMessage>(std::make_move_iterator(outgoing.begin() + i),
+                                     std::make_move_iterator(outgoing.end())),
+          sent.status(), retryable, NowUs());
+      break;
     }
+    for (const std::string& note : session.TakeNotes()) Log(note);
     // A revoked job's running code chunks stop now (their runners are
-    // killed); their reports are stale at the broker.
+    // killed); their reports are stale at the broker. Built-in tasks stop
+    // by their CancelToken, which the session set.
     for (uint64_t job_id : session.TakeRevokedJobs()) {
       if (code_chunks_ != nullptr) code_chunks_->CancelJob(job_id);
+    }
+    for (const auto& [job_id, chunk_index] : session.TakeCancelledCodeChunks()) {
+      if (code_chunks_ != nullptr) code_chunks_->CancelChunk(job_id, chunk_index);
     }
     std::vector<ChunkWork> to_start = session.TakeChunksToStart();
     std::vector<std::function<void()>> work;
     work.reserve(to_start.size());
-    const TaskRegistry& tasks = BuiltinTasks();
+    // The work holds what it uses, not `this`: a wedged chunk's thread may
+    // outlive this loop (see Run()).
     for (ChunkWork& chunk : to_start) {
-      work.push_back([this, &tasks, chunk = std::move(chunk)] {
-        busy_threads_.fetch_add(1, std::memory_order_relaxed);
-        ChunkDone done = !chunk.assignment.has_code() ? RunTaskChunk(tasks, chunk)
-                         : code_chunks_ != nullptr
-                             ? code_chunks_->Run(chunk)
-                             : RefuseCode(chunk);
-        busy_threads_.fetch_sub(1, std::memory_order_relaxed);
-        completions_.Push(std::move(done));
+      work.push_back([completions = completions_, busy = busy_threads_,
+                      code_chunks = code_chunks_.get(),
+                      test_tasks = options_.enable_test_tasks,
+                      chunk = std::move(chunk)] {
+        busy->fetch_add(1, std::memory_order_relaxed);
+        ChunkDone done =
+            !chunk.assignment.has_code()
+                ? RunTaskChunk(BuiltinTasks(), chunk, test_tasks)
+            : code_chunks != nullptr ? code_chunks->Run(chunk)
+                                     : RefuseCode(chunk);
+        busy->fetch_sub(1, std::memory_order_relaxed);
+        done.run_id = chunk.run_id;
+        completions->Push(std::move(done));
       });
     }
     pool.ScheduleAll(std::move(work));
@@ -314,9 +342,12 @@ class Worker::Loop {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> ran_{false};
   Wakeup stop_wakeup_;
-  CompletionQueue completions_;
+  // Shared with the pool's work (see Execute).
+  const std::shared_ptr<CompletionQueue> completions_ =
+      std::make_shared<CompletionQueue>();
   // Pool threads inside RunChunk now (a gauge; relaxed is enough).
-  std::atomic<int> busy_threads_{0};
+  const std::shared_ptr<std::atomic<int>> busy_threads_ =
+      std::make_shared<std::atomic<int>>(0);
 
   // Owned by the thread in Run(); the runners are used by pool threads
   // while it serves, and outlive the pool.

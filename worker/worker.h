@@ -12,6 +12,13 @@
 
 namespace tq {
 
+// tq-worker's exit code when a chunk it cancelled (revoked, or past its run
+// limit) did not stop within a second: a kernel that ignores cancellation
+// holds a thread that cannot be killed, so the worker handed back its
+// queued chunks, reported what it could and exited for its supervisor to
+// restart it (EX_TEMPFAIL: "try again"). Run() returns kAborted then.
+inline constexpr int kExitWorkerWedged = 75;
+
 class Worker {
  public:
   // `context` must outlive the worker; nullptr makes the worker own one.
@@ -25,7 +32,9 @@ class Worker {
   // Checks the options (kInvalidArgument from ValidateWorkerOptions, nothing
   // started), then connects and serves until Stop() has drained it: returns
   // OK after a clean drain, an error if the broker refused it (e.g. protocol
-  // version).
+  // version), kAborted if a cancelled chunk would not stop (see
+  // kExitWorkerWedged): its thread is left running, so the process should
+  // exit soon (tq-worker calls _exit).
   absl::Status Run();
   // Stop taking work, hand back what is queued, finish what runs, say
   // Goodbye, return from Run(). Thread-safe and async-signal-safe.

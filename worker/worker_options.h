@@ -68,6 +68,10 @@ struct WorkerOptions {
   // read what the worker's user can (its CURVE secret key). Needs root.
   // Default: empty, the worker's own user.
   std::string code_user;
+  // Offer and run the test-only tasks (`crash`, which aborts, fails or hangs
+  // on chosen items) (--enable-test-tasks). Default false: never in
+  // production, where a hostile client could kill workers with them.
+  bool enable_test_tasks = false;
 };
 
 // OK if `options` can run a worker; else kInvalidArgument naming the first

@@ -32,6 +32,10 @@ void WorkerSession::OnConnected(int64_t now_us) {
   queued_.clear();
   reports_to_send_.clear();
   credit_to_return_ = 0;
+  unsent_.clear();  // LoseSession counted them
+  send_blocked_since_us_ = -1;
+  broker_epoch_ = 0;
+  session_id_ = 0;
   // Orphans occupy threads the broker no longer counts: withhold their
   // credit until they finish.
   granted_ = std::max<int64_t>(0, capacity_ - static_cast<int64_t>(running_.size()));
@@ -76,6 +80,9 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
       }
       state_ = State::kWelcomed;
       backoff_ms_ = options_.reconnect_min_ms;
+      broker_epoch_ = welcome.broker_epoch();
+      session_id_ = welcome.session();
+      last_held_us_ = now_us;
       // Send at least as often as the broker expects.
       int64_t interval_ms = options_.heartbeat_interval_ms;
       if (welcome.heartbeat_interval_ms() > 0) {
@@ -87,7 +94,8 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
       heartbeat_timeout_us_ =
           std::max<int64_t>(options_.heartbeat_timeout_ms,
                             2 * int64_t{welcome.heartbeat_interval_ms()}) * 1000;
-      notes_.push_back(absl::StrCat("welcomed; credit ", granted_));
+      notes_.push_back(absl::StrCat("welcomed; credit ", granted_, ", epoch ",
+                                    broker_epoch_, ", session ", session_id_));
       break;
     }
     case v1::Envelope::kHeartbeat:
@@ -122,6 +130,18 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
         Violation("assignments before welcome");
         break;
       }
+      if (envelope.assignments().broker_epoch() != broker_epoch_ ||
+          envelope.assignments().session() != session_id_) {
+        // Meant for another session of ours (or another broker): running
+        // them would report to nobody; their broker requeues them.
+        stale_assignments_ += envelope.assignments().assignments_size();
+        notes_.push_back(absl::StrCat(
+            "dropped ", envelope.assignments().assignments_size(),
+            " assignments of epoch ", envelope.assignments().broker_epoch(),
+            " session ", envelope.assignments().session(), " (ours: epoch ",
+            broker_epoch_, " session ", session_id_, ")"));
+        break;
+      }
       for (const v1::CodeBlob& blob : envelope.assignments().code_blobs()) {
         if (blob.payload() >= payloads.size()) {
           Violation("code blob names a payload the message lacks");
@@ -134,15 +154,14 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
       }
       break;
     case v1::Envelope::kRevokeJob:
-      HandleRevoke(envelope.revoke_job().job_id());
-      revoked_.push_back(envelope.revoke_job().job_id());
+      HandleRevoke(envelope.revoke_job(), now_us);
       break;
     default:
       Violation(absl::StrCat("unexpected ", std::string(BodyName(envelope))));
       break;
   }
   TopUpCredit();  // re-assigned running chunks and revoked ones freed slots
-  StartChunks();
+  StartChunks(now_us);
   MaybeFinishStop(now_us);
   Flush(now_us);
 }
@@ -151,9 +170,25 @@ void WorkerSession::OnChunksFinished(std::vector<ChunkDone> done,
                                      int64_t now_us) {
   for (ChunkDone& chunk_done : done) {
     v1::ChunkReport& report = chunk_done.report;
-    auto it = running_.find({report.job_id(), report.chunk_index()});
-    if (it == running_.end()) {
-      ++discarded_reports_;  // not something we started: a loop bug
+    const ChunkKey key{report.job_id(), report.chunk_index()};
+    auto it = running_.find(key);
+    if (it == running_.end() ||
+        (chunk_done.run_id != 0 && it->second.run_id != chunk_done.run_id)) {
+      // A cancelled run ending (revoked, or reported at its run limit): its
+      // slot's credit came back when it was cancelled.
+      auto cancelled = chunk_done.run_id != 0
+                           ? cancelled_runs_.find(chunk_done.run_id)
+                           : std::find_if(cancelled_runs_.begin(),
+                                          cancelled_runs_.end(),
+                                          [&key](const auto& entry) {
+                                            return entry.second.key == key;
+                                          });
+      if (cancelled != cancelled_runs_.end()) {
+        cancelled_runs_.erase(cancelled);
+        ++cancelled_runs_count_;
+      } else {
+        ++discarded_reports_;  // not something we started: a loop bug
+      }
       continue;
     }
     RunningChunk chunk = it->second;
@@ -181,12 +216,35 @@ void WorkerSession::OnChunksFinished(std::vector<ChunkDone> done,
   // Either way slots came free (an orphan's was withheld from Hello), and
   // the capacity may have moved: grant what fits.
   TopUpCredit();
-  StartChunks();
+  StartChunks(now_us);
   MaybeFinishStop(now_us);
   Flush(now_us);
 }
 
 void WorkerSession::OnTick(int64_t now_us) {
+  EnforceRunLimits(now_us);
+  for (const auto& [run_id, run] : cancelled_runs_) {
+    if (now_us >= run.deadline_us) {
+      Wedge(absl::StrCat("job ", run.key.first, " chunk ", run.key.second,
+                         " did not stop within ", kCancelGraceUs / 1000,
+                         " ms of its cancellation (a task that ignores it)"),
+            now_us);
+      break;
+    }
+  }
+  if (!unsent_.empty() && state_ == State::kWelcomed &&
+      now_us - send_blocked_since_us_ >= heartbeat_timeout_us_) {
+    LoseSession(absl::StrCat("could not send to the broker for ",
+                             (now_us - send_blocked_since_us_) / 1000, " ms"));
+  }
+  if (!unsent_.empty() && now_us >= send_retry_us_) {
+    // Retry, oldest first, ahead of anything newer.
+    for (WorkerMessage& message : outgoing_) unsent_.push_back(std::move(message));
+    outgoing_.assign(std::make_move_iterator(unsent_.begin()),
+                     std::make_move_iterator(unsent_.end()));
+    unsent_.clear();
+    retry_pending_ = true;
+  }
   if (state_ == State::kAwaitingWelcome && now_us >= welcome_deadline_us_) {
     LoseSession("no welcome");
   } else if (state_ == State::kWelcomed &&
@@ -194,17 +252,45 @@ void WorkerSession::OnTick(int64_t now_us) {
     LoseSession(absl::StrCat("broker silent for ",
                              (now_us - last_receive_us_) / 1000, " ms"));
   }
-  if (state_ == State::kWelcomed && now_us - last_send_us_ >= heartbeat_interval_us_) {
-    v1::Envelope heartbeat;
-    heartbeat.mutable_heartbeat();
-    Emit(std::move(heartbeat), now_us);
+  // Busy or idle: what we hold, so the broker renews its leases.
+  if (state_ == State::kWelcomed && now_us - last_held_us_ >= heartbeat_interval_us_) {
+    SendHeldHeartbeat(now_us);
   }
+  TopUpCredit();  // cancelled runs freed slots
+  StartChunks(now_us);
   MaybeFinishStop(now_us);
+  Flush(now_us);
+}
+
+void WorkerSession::OnSendFailed(std::vector<WorkerMessage> unsent,
+                                 const absl::Status& why, bool retryable,
+                                 int64_t now_us) {
+  if (unsent.empty()) return;
+  if (send_blocked_since_us_ < 0) send_blocked_since_us_ = now_us;
+  retry_handed_out_ = false;  // it did not go through
+  // Ahead of what is already kept? No: TakeOutgoing handed out nothing
+  // while messages were kept, so `unsent` is the oldest.
+  std::deque<WorkerMessage> kept;
+  for (WorkerMessage& message : unsent) {
+    // A heartbeat goes stale; a fresh one follows within the interval.
+    if (message.envelope.has_heartbeat()) continue;
+    kept.push_back(std::move(message));
+  }
+  for (WorkerMessage& message : unsent_) kept.push_back(std::move(message));
+  unsent_ = std::move(kept);
+  send_retry_us_ = now_us + kSendRetryUs;
+  notes_.push_back(absl::StrCat("send failed (", why.message(), "); ",
+                                unsent_.size(), " messages kept for a retry"));
+  if (!retryable && (state_ == State::kWelcomed || state_ == State::kAwaitingWelcome)) {
+    LoseSession(absl::StrCat("broken socket: ", why.message()));
+  }
 }
 
 void WorkerSession::OnStopRequested(int64_t now_us) {
   if (stopping_ || state_ == State::kDone) return;
   stopping_ = true;
+  // Our queued chunks go back; so does credit the broker still holds
+  // (Drain), and nothing new is taken.
   notes_.push_back(absl::StrCat("stopping; finished ", chunks_finished_,
                                 " chunks, capacity ", capacity_));
   if (state_ == State::kWelcomed) {
@@ -227,6 +313,21 @@ void WorkerSession::OnStopRequested(int64_t now_us) {
 // ----------------------------------------------------------------- outputs
 
 std::vector<WorkerMessage> WorkerSession::TakeOutgoing() {
+  if (!unsent_.empty()) {
+    // Sends are failing: newer messages wait behind the kept ones, in order.
+    for (WorkerMessage& message : outgoing_) {
+      if (!message.envelope.has_heartbeat()) unsent_.push_back(std::move(message));
+    }
+    outgoing_.clear();
+    return {};
+  }
+  // Nothing was handed back since the last hand-out: if that was a retry,
+  // sends go through again.
+  if (retry_handed_out_) {
+    retry_handed_out_ = false;
+    send_blocked_since_us_ = -1;
+  }
+  retry_handed_out_ = std::exchange(retry_pending_, false);
   return std::exchange(outgoing_, {});
 }
 
@@ -238,6 +339,10 @@ std::vector<uint64_t> WorkerSession::TakeRevokedJobs() {
   return std::exchange(revoked_, {});
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> WorkerSession::TakeCancelledCodeChunks() {
+  return std::exchange(cancelled_code_chunks_, {});
+}
+
 bool WorkerSession::TakeReconnect() { return std::exchange(reconnect_, false); }
 
 std::vector<std::string> WorkerSession::TakeNotes() {
@@ -245,15 +350,31 @@ std::vector<std::string> WorkerSession::TakeNotes() {
 }
 
 int64_t WorkerSession::NextDeadlineUs() const {
+  int64_t deadline = kNoDeadline;
   switch (state_) {
     case State::kAwaitingWelcome:
-      return welcome_deadline_us_;
+      deadline = welcome_deadline_us_;
+      break;
     case State::kWelcomed:
-      return std::min(last_send_us_ + heartbeat_interval_us_,
-                      last_receive_us_ + heartbeat_timeout_us_);
-    default:
+      deadline = std::min(last_held_us_ + heartbeat_interval_us_,
+                          last_receive_us_ + heartbeat_timeout_us_);
+      if (wedged_) deadline = std::min(deadline, wedged_deadline_us_);
+      break;
+    case State::kDone:
       return kNoDeadline;
+    default:
+      break;
   }
+  if (!unsent_.empty()) deadline = std::min(deadline, send_retry_us_);
+  for (const auto& [run_id, run] : cancelled_runs_) {
+    deadline = std::min(deadline, run.deadline_us);
+  }
+  for (const auto& [key, chunk] : running_) {
+    if (chunk.run_limit_us > 0) {
+      deadline = std::min(deadline, chunk.started_us + chunk.run_limit_us);
+    }
+  }
+  return deadline;
 }
 
 // ----------------------------------------------------------------- helpers
@@ -282,7 +403,12 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
     // Re-handed out while it still runs here (e.g. from a lost session):
     // never run it twice at once; report this attempt when it finishes. It
     // takes no new slot, so TopUpCredit gives its credit back.
-    it->second = {assignment.attempt(), epoch_};
+    // Its run goes on (same run, token and start time) under this
+    // hand-out's attempt, session and run limit.
+    it->second.attempt = assignment.attempt();
+    it->second.epoch = epoch_;
+    it->second.run_limit_us =
+        static_cast<int64_t>(std::min<uint64_t>(assignment.run_limit_ms(), uint64_t{1} << 40)) * 1000;
     notes_.push_back(absl::StrCat("job ", key.first, " chunk ", key.second,
                                   " re-assigned while running; adopted"));
     return;
@@ -294,7 +420,8 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
       return;
     }
   }
-  ChunkWork work{assignment, {}, {}, {}};
+  ChunkWork work;
+  work.assignment = assignment;
   if (assignment.input().input_case() == v1::ChunkInput::kPayload) {
     if (assignment.input().payload() >= payloads.size()) {
       RefuseChunk(assignment, v1::FAILURE_RETRYABLE,
@@ -339,13 +466,113 @@ void WorkerSession::RefuseChunk(const v1::Assignment& assignment,
                                 why.message()));
 }
 
-void WorkerSession::HandleRevoke(uint64_t job_id) {
-  // The dropped chunks' slots come back through TopUpCredit.
+void WorkerSession::HandleRevoke(const v1::RevokeJob& revoke, int64_t now_us) {
+  const uint64_t job_id = revoke.job_id();
+  // Empty chunks: the whole job. Chunks are matched by index: the copy this
+  // worker holds is the unwanted one, whatever its attempt.
+  auto revoked = [&revoke, job_id](const ChunkKey& key) {
+    if (key.first != job_id) return false;
+    if (revoke.chunks().empty()) return true;
+    for (const v1::ChunkRef& ref : revoke.chunks()) {
+      if (ref.job_id() == job_id && ref.chunk_index() == key.second) return true;
+    }
+    return false;
+  };
+  // The dropped and cancelled chunks' slots come back through TopUpCredit.
   queued_.erase(std::remove_if(queued_.begin(), queued_.end(),
-                               [job_id](const ChunkWork& work) {
-                                 return work.assignment.job_id() == job_id;
+                               [&revoked](const ChunkWork& work) {
+                                 return revoked({work.assignment.job_id(),
+                                                 work.assignment.chunk_index()});
                                }),
                 queued_.end());
+  int stopped = 0;
+  for (auto it = running_.begin(); it != running_.end();) {
+    auto next = std::next(it);
+    if (revoked(it->first)) {
+      CancelRun(it, now_us);
+      ++stopped;
+    }
+    it = next;
+  }
+  // Code chunks of the whole job: their runners are killed by job (which
+  // also covers one that was just starting).
+  if (revoke.chunks().empty()) revoked_.push_back(job_id);
+  if (stopped > 0) {
+    notes_.push_back(absl::StrCat("job ", job_id, " revoked: stopping ",
+                                  stopped, " running chunks"));
+  }
+}
+
+void WorkerSession::CancelRun(std::map<ChunkKey, RunningChunk>::iterator it,
+                              int64_t now_us) {
+  RunningChunk& chunk = it->second;
+  if (chunk.cancel != nullptr) chunk.cancel->Cancel();
+  if (chunk.code) cancelled_code_chunks_.push_back(it->first);
+  cancelled_runs_[chunk.run_id] = {it->first, now_us + kCancelGraceUs};
+  running_.erase(it);
+}
+
+void WorkerSession::EnforceRunLimits(int64_t now_us) {
+  for (auto it = running_.begin(); it != running_.end();) {
+    auto next = std::next(it);
+    const RunningChunk& chunk = it->second;
+    if (chunk.run_limit_us > 0 && now_us - chunk.started_us >= chunk.run_limit_us) {
+      const auto [job_id, chunk_index] = it->first;
+      ++run_limit_failures_;
+      notes_.push_back(absl::StrCat("job ", job_id, " chunk ", chunk_index,
+                                    " ran past its run limit of ",
+                                    chunk.run_limit_us / 1000, " ms; cancelled"));
+      if (chunk.epoch == epoch_ && state_ == State::kWelcomed) {
+        ChunkDone done;
+        done.report.set_job_id(job_id);
+        done.report.set_chunk_index(chunk_index);
+        done.report.set_attempt(chunk.attempt);
+        done.report.set_run_micros(static_cast<uint64_t>(now_us - chunk.started_us));
+        *done.report.mutable_error() = ErrorFromStatus(
+            absl::DeadlineExceededError(absl::StrCat(
+                "chunk ", chunk_index, " of job ", job_id,
+                " ran past its run limit of ", chunk.run_limit_us / 1000, " ms")),
+            job_id);
+        done.report.set_failure(v1::FAILURE_RUN_LIMIT);
+        reports_to_send_.push_back(std::move(done));
+      }
+      CancelRun(it, now_us);
+    }
+    it = next;
+  }
+}
+
+void WorkerSession::Wedge(const std::string& why, int64_t now_us) {
+  if (wedged_) return;
+  wedged_ = true;
+  wedged_status_ = absl::AbortedError(absl::StrCat(
+      why, "; a thread cannot be killed, so this worker stops taking work and "
+      "exits for its supervisor to restart it"));
+  wedged_deadline_us_ = now_us + kWedgedExitGraceUs;
+  notes_.push_back(std::string(wedged_status_.message()));
+  OnStopRequested(now_us);
+}
+
+void WorkerSession::SendHeldHeartbeat(int64_t now_us) {
+  v1::Envelope heartbeat;
+  v1::WorkerHeld* held = heartbeat.mutable_heartbeat()->mutable_held();
+  held->set_session(session_id_);
+  for (const auto& [key, chunk] : running_) {
+    if (chunk.epoch != epoch_) continue;  // orphans: the broker requeued them
+    v1::ChunkRef* ref = held->add_running();
+    ref->set_job_id(key.first);
+    ref->set_chunk_index(key.second);
+    ref->set_attempt(chunk.attempt);
+    ref->set_started_ms(static_cast<uint64_t>(std::max<int64_t>(0, now_us - chunk.started_us)) / 1000);
+  }
+  for (const ChunkWork& work : queued_) {
+    v1::ChunkRef* ref = held->add_queued();
+    ref->set_job_id(work.assignment.job_id());
+    ref->set_chunk_index(work.assignment.chunk_index());
+    ref->set_attempt(work.assignment.attempt());
+  }
+  Emit(std::move(heartbeat), now_us);
+  last_held_us_ = now_us;
 }
 
 void WorkerSession::LoseSession(const std::string& why) {
@@ -356,20 +583,45 @@ void WorkerSession::LoseSession(const std::string& why) {
   state_ = State::kLost;
   queued_.clear();
   reports_to_send_.clear();
+  for (const WorkerMessage& message : unsent_) {
+    if (message.envelope.has_chunk_reports()) {
+      undelivered_reports_ += message.envelope.chunk_reports().reports_size();
+    }
+  }
+  if (!unsent_.empty()) {
+    notes_.push_back(absl::StrCat(
+        unsent_.size(), " messages never sent (",
+        undelivered_reports_, " chunk reports undelivered so far); the broker "
+        "requeues their chunks"));
+  }
+  unsent_.clear();
+  send_blocked_since_us_ = -1;
+  retry_pending_ = false;
+  retry_handed_out_ = false;
   credit_to_return_ = 0;
   granted_ = 0;
   ++epoch_;
   if (!stopping_) reconnect_ = true;
 }
 
-void WorkerSession::StartChunks() {
+void WorkerSession::StartChunks(int64_t now_us) {
   if (state_ != State::kWelcomed) return;
   while (!queued_.empty() &&
          running_.size() < static_cast<size_t>(options_.threads * pool_depth_)) {
     ChunkWork work = std::move(queued_.front());
     queued_.pop_front();
+    work.cancel = std::make_shared<CancelToken>();
+    work.run_id = next_run_id_++;
     running_[{work.assignment.job_id(), work.assignment.chunk_index()}] = {
-        work.assignment.attempt(), epoch_};
+        work.assignment.attempt(),
+        epoch_,
+        work.run_id,
+        now_us,
+        static_cast<int64_t>(std::min<uint64_t>(work.assignment.run_limit_ms(),
+                                                uint64_t{1} << 40)) *
+            1000,
+        work.assignment.has_code(),
+        work.cancel};
     to_start_.push_back(std::move(work));
   }
 }
@@ -418,16 +670,17 @@ void WorkerSession::TopUpCredit() {
 void WorkerSession::MaybeFinishStop(int64_t now_us) {
   if (!stopping_ || state_ == State::kDone) return;
   if (state_ == State::kWelcomed) {
-    if (CurrentRunning() > 0) return;
+    // Wedged: the others' reports are worth a short wait, not forever.
+    if (CurrentRunning() > 0 && !(wedged_ && now_us >= wedged_deadline_us_)) return;
     Flush(now_us);  // the last reports go before the Goodbye
     v1::Envelope goodbye;
     goodbye.mutable_goodbye();
     Emit(std::move(goodbye), now_us);
   }
   // Not connected: nothing can be reported; orphans finish on the pool,
-  // which the loop joins before Run() returns.
+  // which the loop joins before Run() returns (unless wedged).
   state_ = State::kDone;
-  status_ = absl::OkStatus();
+  status_ = wedged_ ? wedged_status_ : absl::OkStatus();
 }
 
 void WorkerSession::Flush(int64_t now_us) {
@@ -448,6 +701,8 @@ void WorkerSession::Flush(int64_t now_us) {
       }
     }
     reports->set_credit(credit_to_return_);
+    reports->set_broker_epoch(broker_epoch_);
+    reports->set_session(session_id_);
     reports_to_send_.clear();
     credit_to_return_ = 0;
     Emit(std::move(envelope), now_us, std::move(payloads));

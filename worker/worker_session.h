@@ -30,6 +30,30 @@
 // ChunkReports or a WorkerCredit); when C shrinks it simply withholds
 // returned credit until G + H + O fits the new C. Credit is never taken back
 // from the broker (the protocol has no way to), so G never goes negative.
+//
+// Sessions (protocol 3). Welcome gives the broker's epoch and this
+// registration's session number; every ChunkReports echoes both and
+// Assignments of another epoch or session are dropped (counted). At least
+// every heartbeat interval, busy or not, a Heartbeat lists what the session
+// holds (WorkerHeld: running chunks with how long they have run, queued
+// chunks): it renews their leases at the broker.
+//
+// Cancellation. A RevokeJob (the whole job, or only the chunks it names)
+// drops the queued chunks and cancels the running ones: their CancelToken is
+// set (kernels poll it), code chunks' runners are killed, and their slots'
+// credit comes back at once; their reports, when they come, are dropped. A
+// chunk running past its Assignment.run_limit_ms is cancelled the same way
+// and reported at once as FAILURE_RUN_LIMIT. A cancelled chunk whose run
+// does not end within kCancelGraceUs has wedged its thread (a kernel that
+// ignores cancellation; a thread cannot be killed): the session stops taking
+// work (Drain), reports what it can, says Goodbye and ends with kAborted
+// (wedged()), so that tq-worker exits for its supervisor to restart it.
+//
+// Failed sends. The loop hands back what the socket refused
+// (OnSendFailed); the session keeps it, in order, ahead of anything newer,
+// and retries every kSendRetryUs. A session that cannot send for its
+// heartbeat timeout is lost (what it kept is counted as undelivered and
+// noted; the broker requeues those chunks).
 #ifndef TQ_WORKER_WORKER_SESSION_H_
 #define TQ_WORKER_WORKER_SESSION_H_
 
@@ -37,6 +61,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,6 +107,16 @@ inline constexpr double kRunTimeEwmaWeight = 0.1;
 // no credit, only where held chunks wait.
 inline constexpr int64_t kPoolRunTargetUs = 200;
 inline constexpr int kMaxPoolDepth = 64;
+// A cancelled run must end within this (the protocol promises running work
+// stops within 1 s of a RevokeJob); one that does not has wedged its thread.
+inline constexpr int64_t kCancelGraceUs = 1'000'000;
+// A wedged session waits at most this long for its other running chunks to
+// finish and be reported before its Goodbye (the broker then requeues what
+// it still holds without charging an attempt).
+inline constexpr int64_t kWedgedExitGraceUs = 2'000'000;
+// A message the socket refused (its queue to the broker full) is retried
+// after this.
+inline constexpr int64_t kSendRetryUs = 20'000;
 
 // Not thread-safe: owned and driven by the one loop thread.
 class WorkerSession {
@@ -109,6 +144,12 @@ class WorkerSession {
   void OnTick(int64_t now_us);
   // Stop taking work: Drain, finish running chunks, Goodbye, done.
   void OnStopRequested(int64_t now_us);
+  // The socket refused `unsent` (taken from TakeOutgoing, in order; the
+  // first is the one that failed). Kept and retried; with `retryable` false
+  // (the socket is broken, e.g. a message cut off half-way) the session is
+  // dropped at once instead.
+  void OnSendFailed(std::vector<WorkerMessage> unsent, const absl::Status& why,
+                    bool retryable, int64_t now_us);
 
   // ---- outputs (each Take* hands over and clears)
   std::vector<WorkerMessage> TakeOutgoing();
@@ -119,6 +160,9 @@ class WorkerSession {
   // Jobs the broker revoked: whatever of theirs still runs is to be stopped
   // (code chunks' runners killed); their reports are dropped.
   std::vector<uint64_t> TakeRevokedJobs();
+  // Code chunks cancelled one by one (RevokeJob naming chunks, run limit):
+  // their runners are to be killed. (job_id, chunk_index) pairs.
+  std::vector<std::pair<uint64_t, uint64_t>> TakeCancelledCodeChunks();
   // True once after the session decided to drop the socket: the loop closes
   // it, opens a new one and calls OnConnected.
   bool TakeReconnect();
@@ -126,8 +170,12 @@ class WorkerSession {
   std::vector<std::string> TakeNotes();
   // When OnTick must next be called; kNoDeadline if nothing is timed.
   int64_t NextDeadlineUs() const;
-  // Run() may return: after a clean stop (status OK) or a fatal error.
+  // Run() may return: after a clean stop (status OK), a fatal error, or a
+  // wedged thread (status kAborted, wedged()).
   bool done() const { return state_ == State::kDone; }
+  // A cancelled chunk did not stop: its thread may never come back, so the
+  // pool cannot be joined and the process should exit and be restarted.
+  bool wedged() const { return wedged_; }
   const absl::Status& status() const { return status_; }
 
   // ---- introspection (tests, logs)
@@ -148,6 +196,18 @@ class WorkerSession {
   int64_t reconnect_backoff_ms() const { return backoff_ms_; }
   int64_t protocol_violations() const { return protocol_violations_; }
   int64_t discarded_reports() const { return discarded_reports_; }
+  // Assignments dropped for naming another broker epoch or session.
+  int64_t stale_assignments() const { return stale_assignments_; }
+  // Runs cancelled (revoked or past their run limit) and whose late reports
+  // were dropped.
+  int64_t cancelled_runs() const { return cancelled_runs_count_; }
+  int64_t run_limit_failures() const { return run_limit_failures_; }
+  // Chunk reports kept after a failed send that a lost session never got.
+  int64_t undelivered_reports() const { return undelivered_reports_; }
+  // Messages waiting for a retry after a failed send.
+  size_t unsent_messages() const { return unsent_.size(); }
+  uint64_t broker_epoch() const { return broker_epoch_; }
+  uint64_t session_id() const { return session_id_; }
 
  private:
   enum class State { kIdle, kAwaitingWelcome, kWelcomed, kLost, kDone };
@@ -155,6 +215,16 @@ class WorkerSession {
   struct RunningChunk {
     uint32_t attempt;  // the attempt to report (the latest hand-out)
     uint64_t epoch;    // the session that owns the report
+    uint64_t run_id;   // ChunkWork.run_id
+    int64_t started_us;    // handed to the pool
+    int64_t run_limit_us;  // 0: none
+    bool code;             // a code chunk (runs in a runner process)
+    std::shared_ptr<CancelToken> cancel;
+  };
+  // A run cancelled but not yet ended (its thread still busy).
+  struct CancelledRun {
+    ChunkKey key;
+    int64_t deadline_us;  // wedged if it has not ended by then
   };
 
   void HandleAssignment(const v1::Assignment& assignment,
@@ -162,9 +232,15 @@ class WorkerSession {
   // Fails a chunk at once (never run), e.g. for want of its code blob.
   void RefuseChunk(const v1::Assignment& assignment, v1::Failure failure,
                    const absl::Status& why);
-  void HandleRevoke(uint64_t job_id);
+  void HandleRevoke(const v1::RevokeJob& revoke, int64_t now_us);
+  // Cancels running_[it]: sets its token, asks the loop to kill its runner
+  // if it is a code chunk, and waits for its end (CancelledRun).
+  void CancelRun(std::map<ChunkKey, RunningChunk>::iterator it, int64_t now_us);
+  void EnforceRunLimits(int64_t now_us);
+  void Wedge(const std::string& why, int64_t now_us);
+  void SendHeldHeartbeat(int64_t now_us);
   void LoseSession(const std::string& why);
-  void StartChunks();
+  void StartChunks(int64_t now_us);
   void MeasureRunTime(uint64_t run_micros);
   void AdaptCapacity();
   void TopUpCredit();
@@ -195,12 +271,29 @@ class WorkerSession {
   std::vector<ChunkDone> reports_to_send_;
   CodeCache code_;
   std::vector<uint64_t> revoked_;
+  std::vector<std::pair<uint64_t, uint64_t>> cancelled_code_chunks_;
+  std::map<uint64_t, CancelledRun> cancelled_runs_;  // by run_id
+  uint64_t next_run_id_ = 1;
+  uint64_t broker_epoch_ = 0;  // Welcome.broker_epoch of this session
+  uint64_t session_id_ = 0;    // Welcome.session
+  bool wedged_ = false;
+  int64_t wedged_deadline_us_ = 0;
+  absl::Status wedged_status_;
+  // Messages the socket refused, oldest first, and when to retry them.
+  std::deque<WorkerMessage> unsent_;
+  int64_t send_retry_us_ = 0;
+  int64_t send_blocked_since_us_ = -1;  // -1: sends go through
+  // The kept messages are in outgoing_ for a retry / were handed out by the
+  // last TakeOutgoing (the next one learns they went through).
+  bool retry_pending_ = false;
+  bool retry_handed_out_ = false;
 
   int64_t backoff_ms_;
   int64_t heartbeat_interval_us_;  // min(ours, the broker's)
   int64_t heartbeat_timeout_us_;   // max(ours, 2 x the broker's interval)
   int64_t welcome_deadline_us_ = 0;
   int64_t last_send_us_ = 0;
+  int64_t last_held_us_ = 0;  // the last Heartbeat with WorkerHeld
   int64_t last_receive_us_ = 0;
 
   std::vector<WorkerMessage> outgoing_;
@@ -211,6 +304,10 @@ class WorkerSession {
   int64_t protocol_violations_ = 0;
   int64_t discarded_reports_ = 0;
   int64_t chunks_finished_ = 0;
+  int64_t stale_assignments_ = 0;
+  int64_t cancelled_runs_count_ = 0;
+  int64_t run_limit_failures_ = 0;
+  int64_t undelivered_reports_ = 0;
 };
 
 }  // namespace tq

@@ -25,6 +25,7 @@ struct PythonRunners::Slot {
   // Protected by PythonRunners::mutex_.
   bool busy = true;
   uint64_t job_id = 0;
+  uint64_t chunk_index = 0;
   bool cancelled = false;  // CancelJob killed it during this chunk
   uint64_t last_used = 0;
   // Null while starting. Set under the mutex by the thread holding the slot
@@ -111,10 +112,17 @@ PythonRunnersStats PythonRunners::stats() const {
   return stats;
 }
 
-void PythonRunners::CancelJob(uint64_t job_id) {
+void PythonRunners::CancelJob(uint64_t job_id) { Cancel(job_id, std::nullopt); }
+
+void PythonRunners::CancelChunk(uint64_t job_id, uint64_t chunk_index) {
+  Cancel(job_id, chunk_index);
+}
+
+void PythonRunners::Cancel(uint64_t job_id, std::optional<uint64_t> chunk_index) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const std::unique_ptr<Slot>& slot : slots_) {
     if (!slot->busy || slot->job_id != job_id || slot->cancelled) continue;
+    if (chunk_index.has_value() && slot->chunk_index != *chunk_index) continue;
     slot->cancelled = true;
     ++stats_.cancels;
     // Under the mutex: the Run thread reaps only after removing the slot,
@@ -165,6 +173,7 @@ PythonRunners::Slot* PythonRunners::TakeSlotLocked(
     if (match != nullptr) {
       match->busy = true;
       match->job_id = chunk.job_id;
+      match->chunk_index = chunk.chunk_index;
       match->cancelled = false;
       return match;
     }
@@ -179,6 +188,7 @@ PythonRunners::Slot* PythonRunners::TakeSlotLocked(
   slots_.push_back(std::make_unique<Slot>(chunk.owner, initializer_sha));
   Slot* slot = slots_.back().get();
   slot->job_id = chunk.job_id;
+  slot->chunk_index = chunk.chunk_index;
   return slot;
 }
 

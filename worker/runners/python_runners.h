@@ -73,6 +73,9 @@ class PythonRunners {
   // after this call run normally: the caller drops them. Killed runners are
   // replaced by later Runs.
   void CancelJob(uint64_t job_id);
+  // The same for the runner running chunk `chunk_index` of `job_id` only
+  // (RevokeJob naming chunks, or a chunk past its run limit).
+  void CancelChunk(uint64_t job_id, uint64_t chunk_index);
 
   PythonRunnersStats stats() const;
   const PythonRunnersOptions& options() const { return options_; }
@@ -81,6 +84,10 @@ class PythonRunners {
 
  private:
   struct Slot;
+
+  // Kills the busy runners of `job_id` (only the one on `chunk_index` if
+  // given).
+  void Cancel(uint64_t job_id, std::optional<uint64_t> chunk_index);
 
   PythonRunners(PythonRunnersOptions options,
                 std::unique_ptr<const RunnerLaunch> launch);
