@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/broker.h"
+#include "broker/connection_events.h"
+#include "broker/connection_limiter.h"
 #include "broker/outbox.h"
 #include "broker/peer_authorizer.h"
 #include "broker/scheduler.h"
@@ -23,6 +26,11 @@
 #include "common/status_macros.h"
 #include "common/wakeup.h"
 #include "common/zmq_socket.h"
+
+// Draft in zmq.h 4.3.4, implemented by the library (common/curve.cc too).
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
 
 namespace tq {
 namespace {
@@ -43,6 +51,37 @@ int64_t NowUs() {
       .count();
 }
 
+// Whether a listen endpoint is not inproc:// (ZAP and the connection caps
+// apply to connections over a network transport only).
+bool ListensBeyondInproc(const BrokerOptions& options) {
+  for (const std::string& endpoint : options.listen) {
+    if (endpoint.rfind("inproc://", 0) != 0) return true;
+  }
+  return false;
+}
+
+// A plaintext connection whose handshake (greeting, READY, the ZAP answer)
+// has not finished in this time is dropped, as with CURVE: a peer that
+// connects and says nothing holds its slot only this long.
+constexpr int kPlaintextHandshakeIvlMs = 5000;
+
+// Makes a plaintext ROUTER ask the ZAP handler about every peer (mechanism
+// NULL), and refuse every peer if no handler answers.
+absl::Status ApplyPlaintextZap(zmq::socket_t& socket) {
+  const int enforce = 1;
+  if (zmq_setsockopt(socket.handle(), ZMQ_ZAP_DOMAIN, kCurveZapDomain,
+                     strlen(kCurveZapDomain)) != 0 ||
+      zmq_setsockopt(socket.handle(), ZMQ_ZAP_ENFORCE_DOMAIN, &enforce,
+                     sizeof enforce) != 0 ||
+      zmq_setsockopt(socket.handle(), ZMQ_HANDSHAKE_IVL,
+                     &kPlaintextHandshakeIvlMs,
+                     sizeof kPlaintextHandshakeIvlMs) != 0) {
+    return absl::InternalError(absl::StrCat("cannot set up ZAP: ",
+                                            zmq_strerror(zmq_errno())));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 class Broker::Loop {
@@ -50,6 +89,7 @@ class Broker::Loop {
   Loop(BrokerOptions options, zmq::context_t* context)
       : options_(std::move(options)),
         scheduler_(options_),
+        limiter_(options_.max_connections, options_.max_connections_per_address),
         authorizer_(!options_.curve_code_clients_dir.empty()) {
     if (monitor_ != nullptr) scheduler_.set_observer(monitor_);
     if (context == nullptr) {
@@ -59,6 +99,10 @@ class Broker::Loop {
       context_ = context;
     }
     if (options_.verbose) {
+      zap_log_ = [](absl::string_view line) {
+        fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
+                line.data());
+      };
       scheduler_.set_logger([](absl::string_view line) {
         fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
                 line.data());
@@ -72,12 +116,18 @@ class Broker::Loop {
     }
     TQ_RETURN_IF_ERROR(ValidateBrokerOptions(options_));
     std::optional<CurveKeyPair> curve_key;
+    zap_.reset();  // from an earlier Bind() that failed later on
     if (!options_.curve_key_file.empty()) {
       // The ZAP handler is bound before the ROUTER exists: no peer can slip
       // in unauthenticated, and none at all if this fails.
       absl::StatusOr<CurveKeyPair> key = StartCurve();
       if (!key.ok()) return key.status();
       curve_key = *std::move(key);
+    } else if (ListensBeyondInproc(options_)) {
+      // Plaintext: a ZAP handler all the same, for the connection caps.
+      auto zap = ZapHandler::Plaintext();
+      TQ_RETURN_IF_ERROR(zap->Bind(*context_));
+      zap_ = std::move(zap);
     }
     socket_.emplace(*context_, zmq::socket_type::router);
     ConfigureSocket(*socket_);
@@ -86,6 +136,23 @@ class Broker::Loop {
         socket_.reset();
         return s;
       }
+    } else if (zap_ != nullptr) {
+      if (absl::Status s = ApplyPlaintextZap(*socket_); !s.ok()) {
+        socket_.reset();
+        return s;
+      }
+    }
+    if (zap_ != nullptr) {
+      absl::StatusOr<std::unique_ptr<ConnectionEvents>> events =
+          ConnectionEvents::Attach(*context_, *socket_);
+      if (!events.ok()) {
+        socket_.reset();
+        return events.status();
+      }
+      connection_events_ = *std::move(events);
+      zap_->set_admission([this](const std::string& address) {
+        return limiter_.Admit(address);
+      });
     }
     socket_->set(zmq::sockopt::sndhwm, kSendHighWaterMark);
     socket_->set(zmq::sockopt::rcvhwm, kSendHighWaterMark);
@@ -124,6 +191,7 @@ class Broker::Loop {
     }
     socket_.reset();
     zap_.reset();  // after the ROUTER: it answers until the ROUTER is gone
+    connection_events_.reset();
     return result;
   }
 
@@ -147,8 +215,14 @@ class Broker::Loop {
       if (zap_ != nullptr) {
         items.push_back({static_cast<void*>(zap_->socket()), 0, ZMQ_POLLIN, 0});
       }
+      if (connection_events_ != nullptr) {
+        items.push_back({static_cast<void*>(connection_events_->socket()), 0,
+                         ZMQ_POLLIN, 0});
+      }
       PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
       if (items[1].revents & ZMQ_POLLIN) wakeup_.Drain();
+      // Connections are counted before ZAP decides on them.
+      if (connection_events_ != nullptr) connection_events_->Drain(limiter_);
       if (zap_ != nullptr) zap_->AnswerPending(zap_log_);
       if (stop_.load(std::memory_order_relaxed)) break;
 
@@ -157,7 +231,7 @@ class Broker::Loop {
         std::optional<Received> received = TryReceive(socket, true);
         if (!received.has_value()) break;
         if (monitor_ != nullptr) monitor_->AddReceivedBytes(received->bytes);
-        if (zap_ != nullptr && received->envelope.ok()) {
+        if (curve_ && received->envelope.ok()) {
           // Authorise by the connection's ZAP User-Id, not the payload.
           absl::Status allowed = authorizer_.Check(
               received->routing_id, received->user_id, *received->envelope);
@@ -184,7 +258,7 @@ class Broker::Loop {
       }
       scheduler_.OnTick(now, &outbox_);
       Flush(socket, now);
-      if (zap_ != nullptr) {
+      if (curve_) {
         authorizer_.PruneIfLarge([this](const std::string& peer) {
           return scheduler_.HasPeer(peer);
         });
@@ -247,16 +321,12 @@ class Broker::Loop {
               "tq-broker: CURVE on: %zu client key(s), %zu code client "
               "key(s), %zu worker key(s)\n",
               clients.size(), code_clients.size(), workers.size());
-      zap_log_ = [](absl::string_view line) {
-        fprintf(stderr, "tq-broker: %.*s\n", static_cast<int>(line.size()),
-                line.data());
-      };
     }
-    zap_.reset();  // from an earlier Bind() that failed later on
     auto zap = std::make_unique<ZapHandler>(
         std::move(clients), std::move(workers), std::move(code_clients));
     TQ_RETURN_IF_ERROR(zap->Bind(*context_));
     zap_ = std::move(zap);
+    curve_ = true;
     return key;
   }
 
@@ -292,9 +362,14 @@ class Broker::Loop {
   // thread only.
   BrokerMonitor* const monitor_ = options_.monitor.get();
   int64_t monitor_updated_us_ = 0;
-  // CURVE (when options_.curve_key_file is set): the ZAP handler answering
-  // libzmq for the ROUTER, and per-message authorisation by its User-Ids.
+  // The ZAP handler answering libzmq for the ROUTER (when it listens beyond
+  // inproc): with CURVE (options_.curve_key_file set, curve_) it checks keys
+  // and the loop authorises every message by their User-Ids; with or
+  // without, it caps connections by what ConnectionEvents tells limiter_.
   std::unique_ptr<ZapHandler> zap_;
+  bool curve_ = false;
+  std::unique_ptr<ConnectionEvents> connection_events_;
+  ConnectionLimiter limiter_;
   std::function<void(absl::string_view)> zap_log_;
   PeerAuthorizer authorizer_;
 };

@@ -66,6 +66,20 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
     return absl::InvalidArgumentError(
         "max_jobs_per_client (0) must be at least 1");
   }
+  if (options.max_jobs == 0) {
+    return absl::InvalidArgumentError("max_jobs (0) must be at least 1");
+  }
+  if (options.max_chunks_in_flight == 0) {
+    return absl::InvalidArgumentError(
+        "max_chunks_in_flight (0) must be at least 1");
+  }
+  if (options.max_connections == 0) {
+    return absl::InvalidArgumentError("max_connections (0) must be at least 1");
+  }
+  if (options.max_connections_per_address == 0) {
+    return absl::InvalidArgumentError(
+        "max_connections_per_address (0) must be at least 1");
+  }
   for (const std::string& runtime : options.allow_code) {
     if (runtime != "python") {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -47,6 +47,23 @@ struct BrokerOptions {
   // hold: per job at most max_result_window chunks of input and of results,
   // each at most kMaxPayloadBytes.
   uint32_t max_jobs_per_client = 64;
+  // Most jobs the broker holds at once, over all clients; a submit beyond it
+  // is refused as busy (RESOURCE_EXHAUSTED with Error.retryable: the same
+  // submit may succeed later).
+  uint32_t max_jobs = 1024;
+  // Most chunks the broker holds for running jobs at once, over all jobs:
+  // chunks handed to workers and not yet reported, plus results waiting for
+  // their clients' credit. A submit while the broker holds this many is
+  // refused as busy (retryable); running jobs are not affected.
+  uint64_t max_chunks_in_flight = 65'536;
+  // Connections (TCP endpoints; inproc is not counted) the broker accepts at
+  // once: beyond max_connections in total, or beyond
+  // max_connections_per_address from one IP address, the ZAP handler refuses
+  // the new connection's handshake (ZAP status 300, "busy"), with or without
+  // CURVE. Each bounds what peers can make the broker hold before their Hello
+  // (README "Security"): about 1 MiB + 30 KiB per connection at most.
+  uint32_t max_connections = 1024;
+  uint32_t max_connections_per_address = 64;
   // Runtimes whose shipped code this broker accepts jobs for, e.g.
   // {"python"} (--allow-code=python). Empty (the default): it runs no code,
   // only built-in tasks. Listening beyond loopback, code jobs also need

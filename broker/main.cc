@@ -59,6 +59,19 @@ ABSL_FLAG(bool, allow_code_insecure, tq::BrokerOptions{}.allow_code_insecure,
           "accept code jobs from anyone who reaches the port (logs a warning)");
 ABSL_FLAG(uint32_t, max_jobs_per_client, tq::BrokerOptions{}.max_jobs_per_client,
           "Most jobs one client may run at once");
+ABSL_FLAG(uint32_t, max_jobs, tq::BrokerOptions{}.max_jobs,
+          "Most jobs the broker holds at once; beyond it submits are refused "
+          "as busy (retryable)");
+ABSL_FLAG(uint64_t, max_chunks_in_flight,
+          tq::BrokerOptions{}.max_chunks_in_flight,
+          "Most chunks held for running jobs (at workers or waiting for their "
+          "client); beyond it submits are refused as busy (retryable)");
+ABSL_FLAG(uint32_t, max_connections, tq::BrokerOptions{}.max_connections,
+          "Most TCP connections at once; more are refused at the handshake");
+ABSL_FLAG(uint32_t, max_connections_per_address,
+          tq::BrokerOptions{}.max_connections_per_address,
+          "Most TCP connections at once from one IP address; more are "
+          "refused at the handshake");
 ABSL_FLAG(bool, verbose, tq::BrokerOptions{}.verbose,
           "Log peers and job lifecycle to stderr");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -108,6 +121,11 @@ int main(int argc, char** argv) {
   options.curve_code_clients_dir = absl::GetFlag(FLAGS_curve_code_clients);
   options.allow_code_insecure = absl::GetFlag(FLAGS_allow_code_insecure);
   options.max_jobs_per_client = absl::GetFlag(FLAGS_max_jobs_per_client);
+  options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+  options.max_chunks_in_flight = absl::GetFlag(FLAGS_max_chunks_in_flight);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.max_connections_per_address =
+      absl::GetFlag(FLAGS_max_connections_per_address);
   for (absl::string_view runtime :
        absl::StrSplit(absl::GetFlag(FLAGS_allow_code), ',', absl::SkipWhitespace())) {
     options.allow_code.emplace_back(absl::StripAsciiWhitespace(runtime));

@@ -25,9 +25,22 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
     SendError(client, status, now_us, out, 0, request_id);
   };
   if (peer.jobs.size() >= options_.max_jobs_per_client) {
-    refuse(absl::ResourceExhaustedError(absl::StrCat(
-        "this client already runs ", peer.jobs.size(),
+    refuse(BusyError(absl::StrCat(
+        "busy: this client already runs ", peer.jobs.size(),
         " jobs, the most this broker allows one client")));
+    return;
+  }
+  // Busy beyond the broker-wide limits (limits: BrokerOptions).
+  uint64_t chunks_held = 0;
+  for (const auto& [job_id, job] : jobs_) {
+    chunks_held += job->in_flight() + job->undelivered();
+  }
+  if (jobs_.size() >= options_.max_jobs ||
+      chunks_held >= options_.max_chunks_in_flight) {
+    refuse(BusyError(absl::StrCat(
+        "busy: the broker holds ", jobs_.size(), " jobs (at most ",
+        options_.max_jobs, ") and ", chunks_held, " chunks in flight (at most ",
+        options_.max_chunks_in_flight, "); try again later")));
     return;
   }
   absl::StatusOr<JobPlan> plan =

@@ -45,9 +45,32 @@ ZapReply DecideZapRequest(const std::vector<std::string>& frames,
                 absl::StrCat("CURVE key ", z85, " is not allowed"));
 }
 
+ZapReply DecidePlaintextZapRequest(const std::vector<std::string>& frames) {
+  if (frames.size() < 6) return Refuse("", "500", "malformed ZAP request");
+  const std::string& request_id = frames[1];
+  if (frames[0] != "1.0") return Refuse(request_id, "500", "ZAP version");
+  if (frames[2] != kCurveZapDomain) {
+    return Refuse(request_id, "400", "unknown ZAP domain");
+  }
+  if (frames[5] != "NULL") {
+    return Refuse(request_id, "400", "this broker does not use CURVE");
+  }
+  return ZapReply{request_id, "200", "OK", ""};
+}
+
 ZapHandler::ZapHandler(CurveAllowlist clients, CurveAllowlist workers,
                        CurveAllowlist code_clients)
-    : clients_(std::move(clients)),
+    : ZapHandler(true, std::move(clients), std::move(workers),
+                 std::move(code_clients)) {}
+
+std::unique_ptr<ZapHandler> ZapHandler::Plaintext() {
+  return std::unique_ptr<ZapHandler>(new ZapHandler(false, {}, {}, {}));
+}
+
+ZapHandler::ZapHandler(bool curve, CurveAllowlist clients,
+                       CurveAllowlist workers, CurveAllowlist code_clients)
+    : curve_(curve),
+      clients_(std::move(clients)),
       workers_(std::move(workers)),
       code_clients_(std::move(code_clients)) {}
 
@@ -60,7 +83,7 @@ absl::Status ZapHandler::Bind(zmq::context_t& context) {
     socket_.reset();
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot start the ZAP handler on ", kZapEndpoint, ": ", e.what(),
-        " (is another broker with CURVE running in this process?)"));
+        " (is another broker listening on TCP in this process and context?)"));
   }
   return absl::OkStatus();
 }
@@ -80,7 +103,15 @@ void ZapHandler::AnswerPending(
     while (socket_->get(zmq::sockopt::rcvmore)) {  // beyond any sane request
       (void)socket_->recv(frame, zmq::recv_flags::none);
     }
-    ZapReply reply = DecideZapRequest(frames, clients_, workers_, code_clients_);
+    ZapReply reply =
+        curve_ ? DecideZapRequest(frames, clients_, workers_, code_clients_)
+               : DecidePlaintextZapRequest(frames);
+    if (reply.status_code == "200" && admission_) {
+      if (std::optional<std::string> busy = admission_(frames[3])) {
+        reply = Refuse(reply.request_id, "300", *std::move(busy));
+        ++refused_busy_;
+      }
+    }
     if (reply.status_code == "200") {
       ++accepted_;
     } else {

@@ -8,12 +8,20 @@
 // The User-Id then travels on every message of that connection, and the
 // broker loop authorises each message by it (peer_authorizer.h).
 //
+// Without CURVE the broker still runs a handler (ZAP domain set on its
+// plaintext ROUTER, mechanism NULL): it accepts every peer with an empty
+// User-Id, and is there for connection caps. Either way, a peer the
+// admission check refuses (ConnectionLimiter: too many connections in
+// total or from its address) gets 300 ("busy", RFC 27's temporary error)
+// and is disconnected before its first message.
+//
 // Thread safety: not thread-safe; the broker loop thread owns the socket.
 #ifndef TQ_BROKER_ZAP_HANDLER_H_
 #define TQ_BROKER_ZAP_HANDLER_H_
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,10 +51,23 @@ ZapReply DecideZapRequest(const std::vector<std::string>& frames,
                           const CurveAllowlist& workers,
                           const CurveAllowlist& code_clients = {});
 
+// The same for a plaintext broker: NULL mechanism only, User-Id empty.
+ZapReply DecidePlaintextZapRequest(const std::vector<std::string>& frames);
+
 class ZapHandler {
  public:
+  // Given a peer's address (numeric IP), nullopt to let it in, or why not.
+  using Admission =
+      std::function<std::optional<std::string>(const std::string& address)>;
+
+  // A CURVE handler: keys in the allowlists only.
   ZapHandler(CurveAllowlist clients, CurveAllowlist workers,
              CurveAllowlist code_clients = {});
+  // A plaintext handler: every NULL-mechanism peer (subject to admission).
+  static std::unique_ptr<ZapHandler> Plaintext();
+
+  // Asked about every peer the mechanism accepts; unset: all pass.
+  void set_admission(Admission admission) { admission_ = std::move(admission); }
 
   // Binds the ZAP endpoint in `context`. Call before the CURVE socket binds:
   // until then libzmq refuses every peer (ZAP_ENFORCE_DOMAIN). Fails if
@@ -60,14 +81,22 @@ class ZapHandler {
 
   uint64_t accepted() const { return accepted_; }
   uint64_t refused() const { return refused_; }
+  // Of refused(): by the admission check.
+  uint64_t refused_busy() const { return refused_busy_; }
 
  private:
+  ZapHandler(bool curve, CurveAllowlist clients, CurveAllowlist workers,
+             CurveAllowlist code_clients);
+
+  const bool curve_;
   const CurveAllowlist clients_;
   const CurveAllowlist workers_;
   const CurveAllowlist code_clients_;
   std::optional<zmq::socket_t> socket_;
   uint64_t accepted_ = 0;
   uint64_t refused_ = 0;
+  uint64_t refused_busy_ = 0;
+  Admission admission_;
 };
 
 }  // namespace tq

@@ -1,5 +1,6 @@
 #include "common/protocol.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace tq {
@@ -65,6 +66,21 @@ absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size) {
   return envelope;
 }
 
+namespace {
+// The status payload that marks a status retryable (its value is unused).
+constexpr char kRetryableUrl[] = "tq.dev/retryable";
+}  // namespace
+
+absl::Status BusyError(absl::string_view message) {
+  absl::Status status = absl::ResourceExhaustedError(message);
+  status.SetPayload(kRetryableUrl, absl::Cord("1"));
+  return status;
+}
+
+bool IsRetryable(const absl::Status& status) {
+  return status.GetPayload(kRetryableUrl).has_value();
+}
+
 v1::Error ErrorFromStatus(const absl::Status& status, uint64_t job_id,
                           uint64_t request_id) {
   v1::Error error;
@@ -72,6 +88,7 @@ v1::Error ErrorFromStatus(const absl::Status& status, uint64_t job_id,
   error.set_message(std::string(status.message()));
   error.set_job_id(job_id);
   error.set_request_id(request_id);
+  error.set_retryable(IsRetryable(status));
   return error;
 }
 
@@ -83,7 +100,11 @@ absl::Status StatusFromCode(int32_t code, absl::string_view message) {
 }
 
 absl::Status StatusFromError(const v1::Error& error) {
-  return StatusFromCode(error.code(), error.message());
+  absl::Status status = StatusFromCode(error.code(), error.message());
+  if (error.retryable() && !status.ok()) {
+    status.SetPayload(kRetryableUrl, absl::Cord("1"));
+  }
+  return status;
 }
 
 }  // namespace tq

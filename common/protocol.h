@@ -52,7 +52,15 @@ std::string SerializeEnvelope(const v1::Envelope& envelope);
 // above here, and against the frames that follow by the socket layer.
 absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size);
 
-// The wire form of a status (code number + message), and back.
+// "Busy": a refusal the same request may overcome later (the broker's
+// limits on jobs, chunks in flight or connections were reached).
+// RESOURCE_EXHAUSTED, marked retryable: on the wire Error.retryable is set
+// (tq-client exits 4 on it). IsRetryable() tells such a status, whether made
+// here or read back from the wire by StatusFromError.
+absl::Status BusyError(absl::string_view message);
+bool IsRetryable(const absl::Status& status);
+
+// The wire form of a status (code number + message + retryable), and back.
 v1::Error ErrorFromStatus(const absl::Status& status, uint64_t job_id = 0,
                           uint64_t request_id = 0);
 absl::Status StatusFromError(const v1::Error& error);

@@ -122,6 +122,24 @@ TEST(ValidateBrokerOptionsTest, RefusesAnUnknownRuntimeAndNoJobsPerClient) {
   EXPECT_EQ(Refusal(options), "max_jobs_per_client (0) must be at least 1");
 }
 
+TEST(ValidateBrokerOptionsTest, RefusesZeroBrokerWideLimits) {
+  BrokerOptions options;
+  options.max_jobs = 0;
+  EXPECT_EQ(Refusal(options), "max_jobs (0) must be at least 1");
+  options.max_jobs = 1;
+  options.max_chunks_in_flight = 0;
+  EXPECT_EQ(Refusal(options), "max_chunks_in_flight (0) must be at least 1");
+  options.max_chunks_in_flight = 1;
+  options.max_connections = 0;
+  EXPECT_EQ(Refusal(options), "max_connections (0) must be at least 1");
+  options.max_connections = 1;
+  options.max_connections_per_address = 0;
+  EXPECT_EQ(Refusal(options),
+            "max_connections_per_address (0) must be at least 1");
+  options.max_connections_per_address = 1;
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+}
+
 TEST(IsLocalEndpointTest, LoopbackInprocAndIpcOnly) {
   for (const char* local : {"tcp://127.0.0.1:1", "tcp://127.8.0.3:*",
                             "tcp://localhost:5", "tcp://[::1]:5", "inproc://a",
