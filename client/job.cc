@@ -45,6 +45,8 @@ absl::StatusOr<JobEvent> Job::Poll(bool ordered, absl::Duration timeout) {
   return session_->Poll(*state_, ordered, /*want_room=*/true, timeout);
 }
 
+JobStats Job::stats() const { return session_->Stats(*state_); }
+
 size_t Job::InputRoom() const { return session_->InputRoom(*state_); }
 
 absl::Status Job::Append(InputChunk chunk) {
