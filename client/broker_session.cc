@@ -340,28 +340,13 @@ absl::Status BrokerSession::HandleResult(JobState& job,
                                          const v1::ChunkResult& result,
                                          const std::vector<Payload>& payloads) {
   const uint64_t index = result.chunk_index();
-  // Which items: the result names them (protocol 3). A broker that does not
-  // fill them in (item_count 0) means the whole chunk, found from its index.
-  uint64_t first = result.first_item();
-  uint64_t count = result.item_count();
+  // Which items: the result names them (protocol 3); never derived from the
+  // chunk index, since chunk sizes vary and split chunks come in parts.
+  const uint64_t first = result.first_item();
+  const uint64_t count = result.item_count();
   if (count == 0) {
-    if (job.streamed) {
-      auto found = job.index_first.find(index);
-      if (found == job.index_first.end()) {
-        return absl::InternalError(absl::StrCat(
-            "broker sent a result for chunk ", index, ", which is not pending"));
-      }
-      first = found->second;
-      count = job.metas.at(first).meta.size;
-    } else {
-      count = ChunkItemCount(job.range_last_index, job.chunk_size, index);
-      if (count == 0) {
-        return absl::InternalError(absl::StrCat(
-            "broker sent a result for chunk ", index,
-            " naming no items, and the job's chunks have no fixed size"));
-      }
-      first = index * job.chunk_size;
-    }
+    return absl::InternalError(absl::StrCat(
+        "broker sent a result for chunk ", index, " that names no items"));
   }
   const absl::uint128 total = job.streamed
                                   ? job.items_appended

@@ -84,10 +84,10 @@ class ScriptedBroker {
     Send(accepted);
   }
   // Results for chunks, all in one JobResults message: a count of 1 each
-  // (a serialized ChunkOutput), or `raw` bytes (a code job's).
-  // Chunks of 10 items (Submit's job): chunk i names items [10 i, 10 i + 10).
+  // (a serialized ChunkOutput), or `raw` bytes (a code job's). Chunks of
+  // `size` items (Submit's job: 10): chunk i names [size i, size i + size).
   void Results(uint64_t job_id, std::vector<uint64_t> chunk_indices,
-               const std::string& raw = "") {
+               const std::string& raw = "", uint64_t size = 10) {
     v1::Envelope results;
     std::vector<Payload> payloads;
     v1::ChunkOutput count;
@@ -96,8 +96,8 @@ class ScriptedBroker {
       v1::ChunkResult* result = results.mutable_job_results()->add_results();
       result->set_job_id(job_id);
       result->set_chunk_index(index);
-      result->set_first_item(index * 10);
-      result->set_item_count(10);
+      result->set_first_item(index * size);
+      result->set_item_count(size);
       result->set_payload(static_cast<uint32_t>(payloads.size()));
       payloads.push_back(Payload::FromString(
           raw.empty() ? count.SerializeAsString() : raw));
@@ -279,7 +279,7 @@ TEST(BrokerSessionTest, MalformedChunkFailsTheJobAndCancelsIt) {
   ASSERT_NO_FATAL_FAILURE(Connect(c));
   std::shared_ptr<JobState> job = Submit(c, 8);
   ASSERT_NE(job, nullptr);
-  c.broker.Result(7, 42);  // the job has 10 chunks
+  c.broker.Result(7, 42);  // items 420..429: the job has 100
   auto failed = Next(*c.session, *job);
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
   v1::Envelope cancel = c.broker.Receive();
@@ -318,7 +318,7 @@ TEST(BrokerSessionTest, StreamedInputGoesOutUnderTheWindow) {
             "c1");
   EXPECT_EQ(c.session->InputRoom(*job), 0u);
   // A result makes room: the third ready chunk goes out on its own.
-  c.broker.Results(9, {0}, "r0");
+  c.broker.Results(9, {0}, "r0", 3);
   auto event = c.session->Poll(*job, true, true, absl::Seconds(10));
   ASSERT_TRUE(event.ok()) << event.status();
   ASSERT_EQ(event->kind, JobEvent::Kind::kResult);
@@ -331,7 +331,7 @@ TEST(BrokerSessionTest, StreamedInputGoesOutUnderTheWindow) {
   EXPECT_EQ(c.session->InputRoom(*job), 0u);
   // More room: the caller appends two and ends the input; they share one
   // message.
-  c.broker.Results(9, {1, 2}, "r");
+  c.broker.Results(9, {1, 2}, "r", 3);
   event = c.session->Poll(*job, true, true, absl::Seconds(10));
   ASSERT_TRUE(event.ok());
   EXPECT_EQ(event->kind, JobEvent::Kind::kResult);
