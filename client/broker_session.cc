@@ -9,6 +9,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -46,7 +47,25 @@ size_t PayloadBytes(const std::vector<Payload>& payloads) {
   return bytes;
 }
 
+// Marks `status` as the broker's verdict on the job (tq-client exits 2).
+absl::Status JobFailure(absl::Status status) {
+  status.SetPayload(kJobFailurePayload, absl::Cord());
+  return status;
+}
+
 }  // namespace
+
+absl::Status StatusFromBrokerError(const v1::Error& error) {
+  absl::Status status = StatusFromError(error);
+  if (error.retryable() && !status.ok()) {
+    status = absl::Status(
+        status.code(),
+        absl::StrCat(status.message(),
+                     " (the broker is busy: retry the same request later)"));
+    status.SetPayload(kRetryablePayload, absl::Cord());
+  }
+  return status;
+}
 
 absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     zmq::context_t& context, const std::string& endpoint,
@@ -108,10 +127,12 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
       }
       if (envelope.has_error()) {
         socket.set(zmq::sockopt::linger, 0);
-        absl::Status status = StatusFromError(envelope.error());
-        return absl::Status(status.code(),
-                            absl::StrCat("broker at ", endpoint,
-                                         " refused us: ", status.message()));
+        absl::Status status = StatusFromBrokerError(envelope.error());
+        absl::Status refused(status.code(),
+                             absl::StrCat("broker at ", endpoint,
+                                          " refused us: ", status.message()));
+        if (IsRetryable(status)) refused.SetPayload(kRetryablePayload, absl::Cord());
+        return refused;
       }
     }
   }
@@ -257,18 +278,18 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
       const v1::Error& error = envelope.error();
       if (auto st = status_requests_.find(error.request_id());
           error.request_id() != 0 && st != status_requests_.end()) {
-        st->second = StatusFromError(error);
+        st->second = StatusFromBrokerError(error);
       } else if (auto it = by_request_.find(error.request_id());
           error.request_id() != 0 && it != by_request_.end()) {
         it->second->answered = true;
-        it->second->submit_status = StatusFromError(error);
+        it->second->submit_status = StatusFromBrokerError(error);
         by_request_.erase(it);
       } else if (auto jt = by_job_.find(error.job_id());
                  error.job_id() != 0 && jt != by_job_.end()) {
-        FailJob(*jt->second, StatusFromError(error));
+        FailJob(*jt->second, StatusFromBrokerError(error));
       } else if (error.job_id() == 0 && error.request_id() == 0) {
         // About the session itself (e.g. the broker forgot us): fatal.
-        absl::Status status = StatusFromError(error);
+        absl::Status status = StatusFromBrokerError(error);
         FailEverything(absl::Status(
             status.code(),
             absl::StrCat("broker at ", endpoint_, ": ", status.message())));
@@ -297,9 +318,13 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
           error.details = payloads[finished.details_payload()].ToString();
         }
         job.user_error = std::move(error);
-        FailJob(job, absl::AbortedError(finished.message()));
+        FailJob(job, JobFailure(absl::AbortedError(finished.message())));
       } else {
-        FailJob(job, StatusFromCode(finished.code(), finished.message()));
+        std::string message = finished.message();
+        if (finished.has_failed_item()) {
+          message = FailedItemMessage(job, finished.failed_item(), message);
+        }
+        FailJob(job, JobFailure(StatusFromCode(finished.code(), message)));
       }
       by_job_.erase(it);
       break;
@@ -317,6 +342,35 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
       break;  // heartbeats only prove liveness; anything else is ignored
   }
   changed_.notify_all();
+}
+
+std::string BrokerSession::FailedItemMessage(const JobState& job,
+                                             uint64_t item,
+                                             const std::string& message) {
+  // The item's number, when the client knows it: n = lo + item for a range,
+  // the number sent for a list (code jobs' items have none to show).
+  std::string n;
+  if (!job.streamed) {
+    if (item <= job.range_last_index) n = absl::StrCat(job.range_lo + item);
+  } else if (!job.is_code) {
+    auto found = job.metas.upper_bound(item);
+    if (found != job.metas.begin()) {
+      --found;
+      const ChunkMeta& meta = found->second.meta;
+      if (meta.numbers != nullptr && item - found->first < meta.size) {
+        n = absl::StrCat((*meta.numbers)[meta.offset + (item - found->first)]);
+      }
+    }
+  }
+  const std::string named = absl::StrCat("item ", item);
+  const std::string with_n =
+      n.empty() ? named : absl::StrCat(named, " (n=", n, ")");
+  // The broker's text usually starts "item 777 of job 7 failed 4 times";
+  // add the number there, else put the item in front.
+  if (absl::StartsWith(message, named + " ")) {
+    return absl::StrCat(with_n, message.substr(named.size()));
+  }
+  return absl::StrCat(with_n, " failed: ", message);
 }
 
 void BrokerSession::HandleResults(const v1::JobResults& results,

@@ -47,6 +47,15 @@
 namespace tq {
 namespace internal {
 
+// Status payload type URLs marking why a job's error happened (see
+// IsJobFailure, IsRetryable in client/job.h).
+inline constexpr char kJobFailurePayload[] = "tq.dev/job-failure";
+inline constexpr char kRetryablePayload[] = "tq.dev/retryable";
+
+// The status an Error from the broker stands for, marked retryable if the
+// broker said so (busy).
+absl::Status StatusFromBrokerError(const v1::Error& error);
+
 // A streamed chunk appended and not yet wholly received.
 struct PendingChunk {
   ChunkMeta meta;
@@ -168,6 +177,10 @@ class BrokerSession {
   absl::Status HandleResult(JobState& job, const v1::ChunkResult& result,
                             const std::vector<Payload>& payloads);
   void FailJob(JobState& job, absl::Status status);
+  // The broker's message for a job that failed on `item`, naming the item
+  // and its number.
+  static std::string FailedItemMessage(const JobState& job, uint64_t item,
+                                       const std::string& message);
   void FailEverything(absl::Status status);
   void GrantCredit(JobState& job, uint64_t chunks);
   void Enqueue(v1::Envelope envelope, std::vector<Payload> payloads = {});

@@ -65,6 +65,15 @@ struct JobStats {
   uint64_t failed_items = 0;
 };
 
+// Why a job's error happened, for what the caller does next (tq-client's
+// exit codes). The broker said the job failed in the cluster (an item
+// failed on every attempt, workers were lost, its timeout passed): retrying
+// the same job is unlikely to help.
+bool IsJobFailure(const absl::Status& status);
+// The broker was busy (a limit on queued jobs, connections or chunks in
+// flight): the same request may succeed later.
+bool IsRetryable(const absl::Status& status);
+
 class Job {
  public:
   Job(internal::BrokerSession* session,
