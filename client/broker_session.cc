@@ -9,6 +9,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -34,13 +35,37 @@ constexpr int64_t kHandshakeCheckMs = 50;
 // Most chunks one AppendInput carries (its envelope stays far below a frame).
 constexpr int kMaxChunksPerAppend = 1024;
 
+// A count of items for messages: 2^64 does not fit a uint64.
+std::string ItemsText(absl::uint128 items) {
+  return absl::Uint128High64(items) > 0 ? std::string("2^64")
+                                        : absl::StrCat(absl::Uint128Low64(items));
+}
+
 size_t PayloadBytes(const std::vector<Payload>& payloads) {
   size_t bytes = 0;
   for (const Payload& p : payloads) bytes += p.size();
   return bytes;
 }
 
+// Marks `status` as the broker's verdict on the job (tq-client exits 2).
+absl::Status JobFailure(absl::Status status) {
+  status.SetPayload(kJobFailurePayload, absl::Cord());
+  return status;
+}
+
 }  // namespace
+
+absl::Status StatusFromBrokerError(const v1::Error& error) {
+  absl::Status status = StatusFromError(error);
+  if (error.retryable() && !status.ok()) {
+    status = absl::Status(
+        status.code(),
+        absl::StrCat(status.message(),
+                     " (the broker is busy: retry the same request later)"));
+    status.SetPayload(kRetryablePayload, absl::Cord());
+  }
+  return status;
+}
 
 absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     zmq::context_t& context, const std::string& endpoint,
@@ -102,10 +127,12 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
       }
       if (envelope.has_error()) {
         socket.set(zmq::sockopt::linger, 0);
-        absl::Status status = StatusFromError(envelope.error());
-        return absl::Status(status.code(),
-                            absl::StrCat("broker at ", endpoint,
-                                         " refused us: ", status.message()));
+        absl::Status status = StatusFromBrokerError(envelope.error());
+        absl::Status refused(status.code(),
+                             absl::StrCat("broker at ", endpoint,
+                                          " refused us: ", status.message()));
+        if (IsRetryable(status)) refused.SetPayload(kRetryablePayload, absl::Cord());
+        return refused;
       }
     }
   }
@@ -226,13 +253,13 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
       job->window = accepted.result_window();
       bool fits = job->window >= 1;
       if (!job->streamed) {
+        // A fixed size names the chunks it makes; automatic sizing: 0, 0.
         job->chunk_size = accepted.chunk_size();
         job->chunk_count = accepted.chunk_count();
-        // A fixed chunking must cover the input; an automatic one (0) is
-        // decided as the job runs, and each result names its items.
-        fits = fits && (job->chunk_size == 0 ||
-                        job->chunk_count ==
-                            job->range_last_index / job->chunk_size + 1);
+        fits = fits && (job->chunk_size == 0
+                            ? job->chunk_count == 0
+                            : job->chunk_count ==
+                                  job->range_last_index / job->chunk_size + 1);
       }
       if (!fits) {
         job->submit_status = absl::InternalError(absl::StrCat(
@@ -251,18 +278,18 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
       const v1::Error& error = envelope.error();
       if (auto st = status_requests_.find(error.request_id());
           error.request_id() != 0 && st != status_requests_.end()) {
-        st->second = StatusFromError(error);
+        st->second = StatusFromBrokerError(error);
       } else if (auto it = by_request_.find(error.request_id());
           error.request_id() != 0 && it != by_request_.end()) {
         it->second->answered = true;
-        it->second->submit_status = StatusFromError(error);
+        it->second->submit_status = StatusFromBrokerError(error);
         by_request_.erase(it);
       } else if (auto jt = by_job_.find(error.job_id());
                  error.job_id() != 0 && jt != by_job_.end()) {
-        FailJob(*jt->second, StatusFromError(error));
+        FailJob(*jt->second, StatusFromBrokerError(error));
       } else if (error.job_id() == 0 && error.request_id() == 0) {
         // About the session itself (e.g. the broker forgot us): fatal.
-        absl::Status status = StatusFromError(error);
+        absl::Status status = StatusFromBrokerError(error);
         FailEverything(absl::Status(
             status.code(),
             absl::StrCat("broker at ", endpoint_, ": ", status.message())));
@@ -282,18 +309,22 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
       } else if (finished.user_code_error()) {
         UserCodeError error;
         error.chunk_index = finished.chunk_index();
-        if (auto meta = job.metas.find(finished.chunk_index());
-            meta != job.metas.end()) {
-          error.first_item = meta->second.first_item;
+        if (auto first = job.index_first.find(finished.chunk_index());
+            first != job.index_first.end()) {
+          error.first_item = first->second;
         }
         if (finished.has_details_payload() &&
             finished.details_payload() < payloads.size()) {
           error.details = payloads[finished.details_payload()].ToString();
         }
         job.user_error = std::move(error);
-        FailJob(job, absl::AbortedError(finished.message()));
+        FailJob(job, JobFailure(absl::AbortedError(finished.message())));
       } else {
-        FailJob(job, StatusFromCode(finished.code(), finished.message()));
+        std::string message = finished.message();
+        if (finished.has_failed_item()) {
+          message = FailedItemMessage(job, finished.failed_item(), message);
+        }
+        FailJob(job, JobFailure(StatusFromCode(finished.code(), message)));
       }
       by_job_.erase(it);
       break;
@@ -313,6 +344,35 @@ void BrokerSession::HandleMessage(const v1::Envelope& envelope,
   changed_.notify_all();
 }
 
+std::string BrokerSession::FailedItemMessage(const JobState& job,
+                                             uint64_t item,
+                                             const std::string& message) {
+  // The item's number, when the client knows it: n = lo + item for a range,
+  // the number sent for a list (code jobs' items have none to show).
+  std::string n;
+  if (!job.streamed) {
+    if (item <= job.range_last_index) n = absl::StrCat(job.range_lo + item);
+  } else if (!job.is_code) {
+    auto found = job.metas.upper_bound(item);
+    if (found != job.metas.begin()) {
+      --found;
+      const ChunkMeta& meta = found->second.meta;
+      if (meta.numbers != nullptr && item - found->first < meta.size) {
+        n = absl::StrCat((*meta.numbers)[meta.offset + (item - found->first)]);
+      }
+    }
+  }
+  const std::string named = absl::StrCat("item ", item);
+  const std::string with_n =
+      n.empty() ? named : absl::StrCat(named, " (n=", n, ")");
+  // The broker's text usually starts "item 777 of job 7 failed 4 times";
+  // add the number there, else put the item in front.
+  if (absl::StartsWith(message, named + " ")) {
+    return absl::StrCat(with_n, message.substr(named.size()));
+  }
+  return absl::StrCat(with_n, " failed: ", message);
+}
+
 void BrokerSession::HandleResults(const v1::JobResults& results,
                                   const std::vector<Payload>& payloads) {
   for (const v1::ChunkResult& result : results.results()) {
@@ -321,53 +381,93 @@ void BrokerSession::HandleResults(const v1::JobResults& results,
     JobState& job = *it->second;
     ++job.received;
     if (job.finished) continue;
-    absl::Status bad;
-    ChunkMeta meta;
-    const uint64_t index = result.chunk_index();
-    if (job.streamed) {
-      auto found = job.metas.find(index);
-      if (found == job.metas.end()) {
-        bad = absl::InternalError(absl::StrCat(
-            "broker sent a result for chunk ", index, ", which is not pending"));
-      } else {
-        meta = std::move(found->second);
-        job.metas.erase(found);
-      }
-    } else {
-      meta.chunk_index = index;
-      meta.size = result.item_count();
-      meta.first_item = result.first_item();
-      if (meta.size == 0 || meta.first_item > job.range_last_index ||
-          meta.size - 1 > job.range_last_index - meta.first_item) {
-        meta.size = 0;
-      }
-      meta.lo = job.range_lo + meta.first_item;
-      if (meta.size == 0) {
-        bad = absl::InternalError(absl::StrCat(
-            "broker sent a result for chunk ", index,
-            ", which lies beyond the job's input"));
-      }
-    }
-    if (bad.ok() && result.payload() >= payloads.size()) {
-      bad = absl::InternalError(absl::StrCat(
-          "broker sent chunk ", index, " without its result payload"));
-    }
-    absl::StatusOr<ChunkResult> decoded =
-        !bad.ok() ? absl::StatusOr<ChunkResult>(bad)
-        : job.is_code
-            ? ChunkDecoder::Bytes(std::move(meta), payloads[result.payload()],
-                                  result.run_micros())
-            : ChunkDecoder::DecodeTask(std::move(meta), payloads[result.payload()],
-                                       result.run_micros());
-    if (!decoded.ok()) {
-      FailJob(job, decoded.status());
+    if (absl::Status s = HandleResult(job, result, payloads); !s.ok()) {
+      FailJob(job, std::move(s));
       v1::Envelope cancel;
       cancel.mutable_cancel_job()->set_job_id(job.job_id);
       Enqueue(std::move(cancel));
-      continue;
     }
-    job.buffer.Insert(*std::move(decoded));
   }
+}
+
+absl::Status BrokerSession::HandleResult(JobState& job,
+                                         const v1::ChunkResult& result,
+                                         const std::vector<Payload>& payloads) {
+  const uint64_t index = result.chunk_index();
+  // Which items: the result names them (protocol 3); never derived from the
+  // chunk index, since chunk sizes vary and split chunks come in parts.
+  const uint64_t first = result.first_item();
+  const uint64_t count = result.item_count();
+  if (count == 0) {
+    return absl::InternalError(absl::StrCat(
+        "broker sent a result for chunk ", index, " that names no items"));
+  }
+  const absl::uint128 total = job.streamed
+                                  ? job.items_appended
+                                  : absl::uint128(job.range_last_index) + 1;
+  if (absl::uint128(first) + count > total) {
+    return absl::InternalError(absl::StrCat(
+        "broker sent a result for items ", first, "..+", count,
+        " of chunk ", index, ", beyond the job's ", ItemsText(total), " items"));
+  }
+  // A result for items already received: a duplicate, counted and dropped.
+  if (!job.coverage.Add(first, count)) {
+    ++job.stats.duplicates;
+    return absl::OkStatus();
+  }
+  ChunkMeta meta;
+  meta.chunk_index = index;
+  meta.first_item = first;
+  meta.size = count;
+  if (job.streamed) {
+    // The appended chunk holding these items (a whole chunk or a part).
+    auto found = job.metas.upper_bound(first);
+    if (found == job.metas.begin()) {
+      return absl::InternalError(absl::StrCat(
+          "broker sent a result for items ", first, "..+", count,
+          ", which are not pending"));
+    }
+    --found;
+    PendingChunk& pending = found->second;
+    const uint64_t within = first - found->first;
+    if (absl::uint128(within) + count > pending.meta.size ||
+        pending.meta.chunk_index != index) {
+      return absl::InternalError(absl::StrCat(
+          "broker sent a result for items ", first, "..+", count,
+          " as chunk ", index, ", which does not hold them"));
+    }
+    meta.numbers = pending.meta.numbers;
+    meta.offset = pending.meta.offset + within;
+    meta.lo = first;  // code jobs: n(i) is the item's index
+    pending.items_left -= count;
+    if (pending.items_left == 0) {
+      job.index_first.erase(pending.meta.chunk_index);
+      job.metas.erase(found);
+    }
+  } else {
+    meta.lo = job.is_code ? first : job.range_lo + first;
+  }
+  ++job.stats.chunks;
+  if (result.has_error()) {
+    job.stats.failed_items += count;
+    std::string why = result.error().message();
+    if (why.empty()) why = "failed on every attempt";
+    job.buffer.Insert(ChunkDecoder::Failed(std::move(meta), std::move(why)));
+    return absl::OkStatus();
+  }
+  if (result.payload() >= payloads.size()) {
+    return absl::InternalError(absl::StrCat(
+        "broker sent chunk ", index, " without its result payload"));
+  }
+  absl::StatusOr<ChunkResult> decoded =
+      job.is_code
+          ? ChunkDecoder::Bytes(std::move(meta), payloads[result.payload()],
+                                result.run_micros())
+          : ChunkDecoder::DecodeTask(std::move(meta), payloads[result.payload()],
+                                     result.run_micros());
+  if (!decoded.ok()) return decoded.status();
+  job.buffer.Insert(*std::move(decoded));
+  return absl::OkStatus();
 }
 
 void BrokerSession::FailJob(JobState& job, absl::Status status) {
@@ -406,7 +506,9 @@ void BrokerSession::GrantCredit(JobState& job, uint64_t chunks) {
 
 size_t BrokerSession::Room(const JobState& job) const {
   if (!job.streamed || job.finished) return 0;
-  const uint64_t outstanding = job.appended - job.received;
+  // Chunks appended and not wholly received (parts of a split chunk count
+  // once, as the broker holds them).
+  const uint64_t outstanding = job.metas.size();
   return outstanding >= job.window ? 0 : job.window - outstanding;
 }
 
@@ -469,7 +571,11 @@ absl::Status BrokerSession::EncodeChunk(JobState& job, InputChunk chunk,
     payloads->push_back(Payload::FromString(std::move(encoded.bytes)));
   }
   job.items_appended += meta.size;
-  job.metas.emplace(job.appended++, std::move(meta));
+  job.index_first.emplace(meta.chunk_index, meta.first_item);
+  const uint64_t first = meta.first_item;
+  const uint64_t size = meta.size;
+  job.metas.emplace(first, PendingChunk{std::move(meta), size});
+  ++job.appended;
   return absl::OkStatus();
 }
 
@@ -627,11 +733,18 @@ absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
     }
     if (job.finished) {
       if (!job.final_status.ok()) return job.final_status;
-      const uint64_t total = job.streamed ? job.appended : job.chunk_count;
-      if (job.delivered < total || (job.streamed && !job.input_complete)) {
-        return absl::InternalError(absl::StrCat(
-            "broker finished job ", job.job_id, " after delivering ",
-            job.delivered, " of ", total, " chunks"));
+      // Complete only if the results cover every item: never pass partial
+      // output off as the whole.
+      const absl::uint128 total = job.streamed
+                                      ? job.items_appended
+                                      : absl::uint128(job.range_last_index) + 1;
+      if (job.coverage.covered() != total ||
+          (job.streamed && !job.input_complete)) {
+        return absl::DataLossError(absl::StrCat(
+            "broker finished job ", job.job_id, " but its results cover ",
+            ItemsText(job.coverage.covered()), " of ",
+            ItemsText(total), " items (the first missing is item ",
+            ItemsText(job.coverage.FirstGap()), "); output is incomplete"));
       }
       return JobEvent{JobEvent::Kind::kDone, std::nullopt};
     }
@@ -695,6 +808,15 @@ std::optional<UserCodeError> BrokerSession::user_code_error(JobState& job) {
 absl::uint128 BrokerSession::ItemsAppended(JobState& job) {
   std::unique_lock lock(mu_);
   return job.items_appended;
+}
+
+JobStats BrokerSession::Stats(JobState& job) {
+  std::unique_lock lock(mu_);
+  JobStats stats = job.stats;
+  const absl::uint128 covered = job.coverage.covered();
+  stats.items = absl::Uint128High64(covered) > 0 ? UINT64_MAX
+                                                 : absl::Uint128Low64(covered);
+  return stats;
 }
 
 absl::StatusOr<v1::StatusReply> BrokerSession::Status() {

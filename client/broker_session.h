@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "client/chunk_decoder.h"
 #include "client/chunk_result.h"
+#include "client/item_coverage.h"
 #include "client/job.h"
 #include "client/reorder_buffer.h"
 #include "common/curve.h"
@@ -46,6 +47,21 @@
 namespace tq {
 namespace internal {
 
+// Status payload type URLs marking why a job's error happened (see
+// IsJobFailure, IsRetryable in client/job.h).
+inline constexpr char kJobFailurePayload[] = "tq.dev/job-failure";
+inline constexpr char kRetryablePayload[] = "tq.dev/retryable";
+
+// The status an Error from the broker stands for, marked retryable if the
+// broker said so (busy).
+absl::Status StatusFromBrokerError(const v1::Error& error);
+
+// A streamed chunk appended and not yet wholly received.
+struct PendingChunk {
+  ChunkMeta meta;
+  uint64_t items_left = 0;  // its items with no result yet (parts arrive)
+};
+
 // One submitted job's state; every field is guarded by the session mutex
 // except those marked constant, written before Submit() returns.
 struct JobState {
@@ -54,9 +70,10 @@ struct JobState {
   uint64_t job_id = 0;
   bool is_code = false;
   bool streamed = false;
-  // Range input: n(i) = range_lo + i; chunks of chunk_size.
+  // Range input: item i is the number range_lo + i.
   uint64_t range_lo = 0;
   uint64_t range_last_index = 0;
+  // JobAccepted's; 0 when the broker sizes chunks as the job runs.
   uint64_t chunk_size = 0;
   uint64_t chunk_count = 0;
   uint32_t window = 0;
@@ -64,10 +81,12 @@ struct JobState {
   bool answered = false;       // JobAccepted or Error came back
   absl::Status submit_status;  // the Error, if any
   ReorderBuffer buffer;
-  uint64_t received = 0;       // ChunkResults that came in
-  uint64_t delivered = 0;      // chunks handed to the user
+  ItemCoverage coverage;       // items with a result (duplicates dropped)
+  uint64_t received = 0;       // ChunkResults that came in (credit spent)
+  uint64_t delivered = 0;      // results handed to the user
   uint64_t granted = 0;        // credit granted in total, window included
   uint64_t ungranted = 0;      // consumed, credit not yet sent back
+  JobStats stats;
   bool finished = false;       // JobFinished, failure, or broker lost
   absl::Status final_status;
   bool cancelled = false;      // Cancel() called here
@@ -77,7 +96,11 @@ struct JobState {
   bool input_complete = true;
   uint64_t appended = 0;        // chunks sent (their indexes are 0..appended)
   absl::uint128 items_appended = 0;  // (absl::uint128: 2^64 items fit)
-  std::map<uint64_t, ChunkMeta> metas;  // appended, result not yet received
+  // Appended and not wholly received, by first item.
+  std::map<uint64_t, PendingChunk> metas;
+  // Chunk index -> first item, for every chunk in `metas` (results and
+  // errors that name only a chunk index).
+  std::map<uint64_t, uint64_t> index_first;
   // Chunks waiting for room: the rest of StreamedInput.first_chunks, then
   // list input still to cut (list[list_pos..] in chunks of list_chunk).
   std::deque<InputChunk> pending;
@@ -123,6 +146,7 @@ class BrokerSession {
   absl::Status EndInput(JobState& job);
   std::optional<UserCodeError> user_code_error(JobState& job);
   absl::uint128 ItemsAppended(JobState& job);
+  JobStats Stats(JobState& job);
 
   // Asks the broker for its StatusReply (workers, totals, running jobs) and
   // blocks until it comes; the broker's Error, or kUnavailable if the broker
@@ -148,7 +172,15 @@ class BrokerSession {
                      const std::vector<Payload>& payloads);
   void HandleResults(const v1::JobResults& results,
                      const std::vector<Payload>& payloads);
+  // One result of `job`: checked, counted, buffered (or dropped as a
+  // duplicate); a bad one fails the job.
+  absl::Status HandleResult(JobState& job, const v1::ChunkResult& result,
+                            const std::vector<Payload>& payloads);
   void FailJob(JobState& job, absl::Status status);
+  // The broker's message for a job that failed on `item`, naming the item
+  // and its number.
+  static std::string FailedItemMessage(const JobState& job, uint64_t item,
+                                       const std::string& message);
   void FailEverything(absl::Status status);
   void GrantCredit(JobState& job, uint64_t chunks);
   void Enqueue(v1::Envelope envelope, std::vector<Payload> payloads = {});

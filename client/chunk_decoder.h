@@ -22,9 +22,11 @@ struct ChunkMeta {
   uint64_t chunk_index = 0;
   uint64_t first_item = 0;  // index within the job
   uint64_t size = 0;        // items
-  // Task jobs: item i is the number lo + i, or numbers[i] for list input.
+  // Task jobs: item i is the number lo + i, or numbers[offset + i] for list
+  // input (offset: where a part of a split chunk starts in its numbers).
   uint64_t lo = 0;
   std::shared_ptr<const std::vector<uint64_t>> numbers;
+  uint64_t offset = 0;
 };
 
 struct ChunkData {
@@ -32,6 +34,7 @@ struct ChunkData {
   v1::ChunkOutput output;               // task jobs
   std::vector<uint64_t> list_offsets;   // kLists: size+1 prefix sums
   Payload bytes;                        // code jobs
+  std::string error;                    // kFailed
 };
 
 class ChunkDecoder {
@@ -40,6 +43,8 @@ class ChunkDecoder {
                                                 const Payload& payload,
                                                 uint64_t run_micros);
   static ChunkResult Bytes(ChunkMeta meta, Payload payload, uint64_t run_micros);
+  // Items that failed on every attempt (skip_failed): no result, `error`.
+  static ChunkResult Failed(ChunkMeta meta, std::string error);
 };
 
 // Items in chunk `chunk_index` of a range job whose last item index is

@@ -27,6 +27,8 @@ void ChunkResult::CopyBytesTo(char* out) const { data_->bytes.CopyTo(out); }
 
 std::string ChunkResult::bytes() const { return data_->bytes.ToString(); }
 
+const std::string& ChunkResult::error() const { return data_->error; }
+
 namespace internal {
 
 uint64_t ChunkItemCount(uint64_t last_index, uint64_t chunk_size,
@@ -112,7 +114,7 @@ absl::StatusOr<ChunkResult> ChunkDecoder::DecodeTask(ChunkMeta meta,
   r.size_ = size;
   r.run_micros_ = run_micros;
   r.lo_ = meta.lo;
-  if (meta.numbers != nullptr) r.numbers_ = meta.numbers->data();
+  if (meta.numbers != nullptr) r.numbers_ = meta.numbers->data() + meta.offset;
   switch (r.kind_) {
     case ChunkResult::Kind::kBits:
       r.bits_ = reinterpret_cast<const uint8_t*>(output.bits().data());
@@ -144,6 +146,21 @@ ChunkResult ChunkDecoder::Bytes(ChunkMeta meta, Payload payload,
   r.lo_ = meta.first_item;
   data->meta = std::move(meta);
   data->bytes = std::move(payload);
+  r.data_ = std::move(data);
+  return r;
+}
+
+ChunkResult ChunkDecoder::Failed(ChunkMeta meta, std::string error) {
+  auto data = std::make_shared<ChunkData>();
+  ChunkResult r;
+  r.kind_ = ChunkResult::Kind::kFailed;
+  r.chunk_index_ = meta.chunk_index;
+  r.first_item_ = meta.first_item;
+  r.size_ = meta.size;
+  r.lo_ = meta.lo;
+  if (meta.numbers != nullptr) r.numbers_ = meta.numbers->data() + meta.offset;
+  data->meta = std::move(meta);
+  data->error = std::move(error);
   r.data_ = std::move(data);
   return r;
 }

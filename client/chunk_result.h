@@ -1,7 +1,8 @@
 // ChunkResult: one chunk of a job's results. Gives each item's number n and
 // its result (bool, value or list of values), the chunk's count under
 // Reduction::kCount, or for code jobs the result bytes as the runtime made
-// them (Python: a pickled list).
+// them (Python: a pickled list). With JobSpec::skip_failed, items that
+// failed on every attempt come as a kFailed result naming the cause.
 //
 // Part of the client library's public API: no protocol types. Immutable;
 // copies share their data; safe to read from several threads.
@@ -25,12 +26,17 @@ class ChunkDecoder;
 
 class ChunkResult {
  public:
-  enum class Kind { kBits, kValues, kLists, kCount, kBytes };
+  // kFailed: the items failed on every attempt (JobSpec::skip_failed);
+  // error() says why, and they have no results.
+  enum class Kind { kBits, kValues, kLists, kCount, kBytes, kFailed };
 
+  // The chunk these items belong to. A chunk the broker split (to isolate a
+  // failing item) arrives as several results with the same index; order
+  // and identify results by first_item().
   uint64_t chunk_index() const { return chunk_index_; }
-  // Index within the job of this chunk's first item.
+  // Index within the job of this result's first item.
   uint64_t first_item() const { return first_item_; }
-  // Items in this chunk.
+  // Items in this result.
   uint64_t size() const { return size_; }
   Kind kind() const { return kind_; }
   // Wall time a worker spent on it.
@@ -59,6 +65,10 @@ class ChunkResult {
   size_t byte_size() const;
   void CopyBytesTo(char* out) const;
   std::string bytes() const;
+
+  // kFailed: why the items failed (signal, error text, run limit).
+  const std::string& error() const;
+  bool failed() const { return kind_ == Kind::kFailed; }
 
  private:
   friend class internal::ChunkDecoder;

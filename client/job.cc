@@ -6,6 +6,14 @@
 
 namespace tq {
 
+bool IsJobFailure(const absl::Status& status) {
+  return status.GetPayload(internal::kJobFailurePayload).has_value();
+}
+
+bool IsRetryable(const absl::Status& status) {
+  return status.GetPayload(internal::kRetryablePayload).has_value();
+}
+
 // JobState's constant fields (job_id, chunk_size, chunk_count, window, range)
 // are written before Submit() returns and never again, so reading them here
 // without the session mutex is safe.
@@ -44,6 +52,8 @@ absl::StatusOr<std::optional<ChunkResult>> Job::NextCompleted() {
 absl::StatusOr<JobEvent> Job::Poll(bool ordered, absl::Duration timeout) {
   return session_->Poll(*state_, ordered, /*want_room=*/true, timeout);
 }
+
+JobStats Job::stats() const { return session_->Stats(*state_); }
 
 size_t Job::InputRoom() const { return session_->InputRoom(*state_); }
 

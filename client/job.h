@@ -52,6 +52,28 @@ struct UserCodeError {
   std::string details;      // Python: a pickled dict (tq/runner.py)
 };
 
+// What a job's results looked like so far (tq-client --stats).
+struct JobStats {
+  // Results accepted (a chunk the broker split counts once per part).
+  uint64_t chunks = 0;
+  // Items with a result, failed ones included (saturates at 2^64-1).
+  uint64_t items = 0;
+  // Results dropped because their items had already come: the broker
+  // delivered a re-run twice. Never output.
+  uint64_t duplicates = 0;
+  // Items that failed on every attempt (JobSpec::skip_failed).
+  uint64_t failed_items = 0;
+};
+
+// Why a job's error happened, for what the caller does next (tq-client's
+// exit codes). The broker said the job failed in the cluster (an item
+// failed on every attempt, workers were lost, its timeout passed): retrying
+// the same job is unlikely to help.
+bool IsJobFailure(const absl::Status& status);
+// The broker was busy (a limit on queued jobs, connections or chunks in
+// flight): the same request may succeed later.
+bool IsRetryable(const absl::Status& status);
+
 class Job {
  public:
   Job(internal::BrokerSession* session,
@@ -62,7 +84,9 @@ class Job {
   Job& operator=(const Job&) = delete;
 
   uint64_t id() const;
-  // Range input: as the broker chose them at submit time. Else 0.
+  // Range input with JobSpec::chunk_size: that size and the chunks it
+  // makes. Else 0: the broker sizes chunks as the job runs, and each result
+  // names its items (ChunkResult::first_item, size).
   uint64_t chunk_size() const;
   uint64_t chunk_count() const;
   // Range and list input: items in the job (0..2^64-1 holds 2^64 of them).
@@ -93,6 +117,9 @@ class Job {
 
   // The shipped code's error, once Next/Poll returned kAborted for it.
   std::optional<UserCodeError> user_code_error() const;
+
+  // Counts of the results received so far.
+  JobStats stats() const;
 
   // Stops the job; the iterators return kCancelled at once.
   void Cancel();

@@ -86,6 +86,16 @@ struct JobSpec {
   uint32_t max_concurrency = 0;
   // The broker cancels the job if it runs longer than this; 0: never.
   int64_t timeout_ms = 0;
+  // Run limit of one hand-out of a chunk: running longer counts as a failed
+  // attempt (the worker is told to give it up). 0: the broker's default.
+  int64_t chunk_timeout_ms = 0;
+  // Failed attempts of one item before the job fails (or, with skip_failed,
+  // the item is reported failed). 0: the broker's default (--max-attempts).
+  uint32_t max_attempts = 0;
+  // Items that fail on every attempt do not fail the job: each comes back
+  // as a ChunkResult of Kind::kFailed naming the cause, and the job
+  // completes. Default: false, the first such item fails the job.
+  bool skip_failed = false;
   // Result credit in chunks, overriding ClientOptions::result_window; 0:
   // that one. Also bounds streamed input held for the job.
   uint32_t result_window = 0;

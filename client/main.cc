@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,24 @@ ABSL_FLAG(std::string, curve_server_key,
           tq::ClientOptions{}.curve_server_key_file,
           "CurveZMQ: the broker's public key file (.pub); default "
           "$TQ_CURVE_SERVER_KEY");
+ABSL_FLAG(bool, skip_failed, tq::JobSpec{}.skip_failed,
+          "map: items that fail on every attempt do not fail the job; they "
+          "are reported as failed (tsv/json: a line 'N<TAB>error: CAUSE'; "
+          "other formats: on stderr) and tq-client exits 5");
+ABSL_FLAG(double, chunk_timeout, 0,
+          "map: seconds one hand-out of a chunk may run before it counts as "
+          "a failed attempt; 0 = the broker's default");
+ABSL_FLAG(uint32_t, max_attempts, tq::JobSpec{}.max_attempts,
+          "map: failed attempts of an item before the job fails (or, with "
+          "--skip-failed, the item is reported failed); 0 = the broker's "
+          "default");
+ABSL_FLAG(double, timeout, 0,
+          "map: seconds the whole job may take; the broker cancels it then "
+          "(exit 2); 0 = no limit");
+ABSL_FLAG(bool, stats, false,
+          "map: at the end print one line to stderr: tq-client stats: "
+          "{\"chunks\": N, \"items\": N, \"duplicates\": D, "
+          "\"failed_items\": F}");
 ABSL_FLAG(std::string, input, "",
           "file of numbers separated by whitespace ('-' = stdin), instead of "
           "LO HI");
@@ -78,7 +97,14 @@ constexpr char kUsage[] =
     "status and jobs need --broker (or $TQ_BROKER); --watch refreshes until\n"
     "Ctrl-C (exit 130).\n\n"
     "Exit codes: 0 ok, 1 bad usage or input, 2 job failed, 3 broker "
-    "unreachable or lost, 130 interrupted.";
+    "unreachable or lost, 4 broker busy (retry later), 5 done with failed "
+    "items (--skip-failed), 130 interrupted.";
+
+// Exit codes of tq-client beyond common/cli.h's.
+constexpr int kExitBusy = 4;         // the broker said: busy, retry later
+constexpr int kExitItemsFailed = 5;  // --skip-failed: complete, some failed
+// Failed items named one by one on stderr (formats that cannot show them).
+constexpr uint64_t kMaxFailedItemLines = 100;
 
 [[noreturn]] void Fail(int code, absl::string_view message) {
   fprintf(stderr, "tq-client: %s\n", std::string(message).c_str());
@@ -92,6 +118,8 @@ constexpr char kUsage[] =
 
 // The exit code for an error, chosen by what the user does next.
 int ExitCodeFor(const absl::Status& status) {
+  if (IsRetryable(status)) return kExitBusy;
+  if (IsJobFailure(status)) return kExitJobFailed;
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
@@ -222,10 +250,18 @@ struct InputFeed {
   size_t chunk = 0;  // numbers per chunk
 };
 
+// What a job's run leaves for the end-of-job report.
+struct RunReport {
+  uint64_t failed_items = 0;  // --skip-failed: items reported failed
+  uint64_t failed_lines = 0;  // of those, named on stderr
+  std::optional<JobStats> stats;
+};
+
 // Runs one job to the end through `writer`, feeding it from `feed` if the
 // job's input is streamed. Returns the exit code.
 int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
-           ProgressBar& progress, bool ordered, InputFeed feed = {}) {
+           ProgressBar& progress, bool ordered, RunReport* report,
+           InputFeed feed = {}) {
   InterruptWatcher& watcher = InterruptWatcher::Install();
   absl::StatusOr<std::unique_ptr<Job>> job = pool.Submit(spec);
   if (!job.ok()) {
@@ -271,13 +307,33 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
       } else {
         fprintf(stderr, "tq-client: job failed: %s; output is incomplete\n",
                 std::string(chunk.status().message()).c_str());
-        code = chunk.status().code() == absl::StatusCode::kUnavailable
+        // The broker's verdict on the job (lost workers included) is 2;
+        // losing the broker itself is 3; busy is 4.
+        code = IsRetryable(chunk.status()) ? kExitBusy
+               : !IsJobFailure(chunk.status()) &&
+                       chunk.status().code() == absl::StatusCode::kUnavailable
                    ? kExitUnavailable
                    : kExitJobFailed;
       }
       break;
     }
     if (!chunk->has_value()) break;
+    if ((*chunk)->failed()) {
+      report->failed_items += (*chunk)->size();
+      if (!writer.ShowsFailures()) {
+        progress.Clear();
+        for (uint64_t i = 0; i < (*chunk)->size(); ++i) {
+          if (report->failed_lines++ == kMaxFailedItemLines) {
+            fprintf(stderr, "tq-client: (more failed items not listed)\n");
+          }
+          if (report->failed_lines > kMaxFailedItemLines) break;
+          fprintf(stderr, "tq-client: item %llu (n=%llu) failed: %s\n",
+                  static_cast<unsigned long long>((*chunk)->first_item() + i),
+                  static_cast<unsigned long long>((*chunk)->n(i)),
+                  (*chunk)->error().c_str());
+        }
+      }
+    }
     if (absl::Status written = writer.Write(**chunk); !written.ok()) {
       progress.Clear();
       fprintf(stderr, "tq-client: %s; output is incomplete\n",
@@ -295,7 +351,18 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
     }
   }
   watcher.Watch(nullptr);
+  report->stats = (*job)->stats();
   return code;
+}
+
+// Seconds from a flag as milliseconds (rounded up, so a positive value never
+// becomes 0); `name` for the error. Exits on a negative, nan or over a day.
+int64_t MillisecondsFlag(double seconds, absl::string_view name) {
+  if (!(seconds >= 0) || seconds > 86400 * 365) {
+    UsageError(absl::StrCat("--", name, " takes seconds, 0 to 31536000"));
+  }
+  return absl::ToInt64Milliseconds(
+      absl::Ceil(absl::Seconds(seconds), absl::Milliseconds(1)));
 }
 
 int Map(const std::vector<std::string>& args,
@@ -320,6 +387,11 @@ int Map(const std::vector<std::string>& args,
   JobSpec spec;
   spec.task = args[1];
   spec.chunk_size = absl::GetFlag(FLAGS_chunk_size);
+  spec.skip_failed = absl::GetFlag(FLAGS_skip_failed);
+  spec.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  spec.chunk_timeout_ms =
+      MillisecondsFlag(absl::GetFlag(FLAGS_chunk_timeout), "chunk-timeout");
+  spec.timeout_ms = MillisecondsFlag(absl::GetFlag(FLAGS_timeout), "timeout");
   spec.reduction = *format == OutputFormat::kCount ? Reduction::kCount
                                                    : Reduction::kNone;
   for (const std::string& param : params) {
@@ -389,11 +461,12 @@ int Map(const std::vector<std::string>& args,
   std::unique_ptr<OutputWriter> writer = MakeOutputWriter(*format, stdout);
   ProgressBar progress(stderr, show_progress, total);
   int code = kExitOk;
+  RunReport report;
   if (input_file == nullptr) {
-    code = RunJob(*pool, spec, *writer, progress, ordered);
+    code = RunJob(*pool, spec, *writer, progress, ordered, &report);
   } else {
     NumberReader reader(input_file, input_name);
-    code = RunJob(*pool, spec, *writer, progress, ordered,
+    code = RunJob(*pool, spec, *writer, progress, ordered, &report,
                   InputFeed{&reader, ListChunkItems(spec, total, *pool)});
     if (input_file != stdin) fclose(input_file);
   }
@@ -402,6 +475,26 @@ int Map(const std::vector<std::string>& args,
   if (code == kExitOk && !finished.ok()) {
     fprintf(stderr, "tq-client: %s\n", std::string(finished.message()).c_str());
     code = kExitJobFailed;
+  }
+  if (code == kExitOk && report.failed_items > 0) {
+    fprintf(stderr,
+            "tq-client: done, but %llu item%s failed on every attempt "
+            "(--skip-failed): %s\n",
+            static_cast<unsigned long long>(report.failed_items),
+            report.failed_items == 1 ? "" : "s",
+            writer->ShowsFailures()
+                ? "their lines say 'error' instead of a result"
+                : "named above; the output has no result for them");
+    code = kExitItemsFailed;
+  }
+  if (absl::GetFlag(FLAGS_stats) && report.stats.has_value()) {
+    fprintf(stderr,
+            "tq-client stats: {\"chunks\": %llu, \"items\": %llu, "
+            "\"duplicates\": %llu, \"failed_items\": %llu}\n",
+            static_cast<unsigned long long>(report.stats->chunks),
+            static_cast<unsigned long long>(report.stats->items),
+            static_cast<unsigned long long>(report.stats->duplicates),
+            static_cast<unsigned long long>(report.stats->failed_items));
   }
   writer.reset();
   pool.reset();

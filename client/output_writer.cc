@@ -1,5 +1,6 @@
 #include "client/output_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -15,6 +16,8 @@ absl::Status WrongKind(absl::string_view format, const ChunkResult& chunk) {
     case ChunkResult::Kind::kValues: kind = "one number per item"; break;
     case ChunkResult::Kind::kLists: kind = "a list per item"; break;
     case ChunkResult::Kind::kCount: break;
+    case ChunkResult::Kind::kBytes: kind = "a code job's bytes"; break;
+    case ChunkResult::Kind::kFailed: kind = "failed items"; break;
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "--format=", format, " does not fit this task's results (", kind, ")"));
@@ -29,21 +32,68 @@ struct ItemSyntax {
   char list_separator;
   absl::string_view list_close;
   absl::string_view line_end;
+  bool json;
 };
 
+// A failure's cause on one tsv line: tabs and line breaks become spaces.
+std::string OneLine(absl::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
+// `text` as a JSON string literal.
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
 // tsv: `N<TAB>RESULT`, a list as space-separated numbers.
-constexpr ItemSyntax kTsvSyntax = {"tsv", "", "\t", "", ' ', "", "\n"};
+constexpr ItemSyntax kTsvSyntax = {"tsv", "", "\t", "", ' ', "", "\n", false};
 // json: JSON Lines, {"n":N,"result":RESULT}, a list as a JSON array.
 constexpr ItemSyntax kJsonSyntax = {"json", "{\"n\":", ",\"result\":", "[", ',',
-                                    "]", "}\n"};
+                                    "]", "}\n", true};
 
 class PerItemWriter : public OutputWriter {
  public:
   PerItemWriter(FILE* file, const ItemSyntax& syntax)
       : out_(file), syntax_(syntax) {}
   absl::Status Write(const ChunkResult& chunk) override {
-    if (chunk.kind() == ChunkResult::Kind::kCount) {
+    if (chunk.kind() == ChunkResult::Kind::kCount ||
+        chunk.kind() == ChunkResult::Kind::kBytes) {
       return WrongKind(syntax_.format, chunk);
+    }
+    if (chunk.failed()) {
+      // `N<TAB>error: CAUSE` / {"n":N,"error":"CAUSE"}: a failed item has a
+      // line of its own where its result would be.
+      const std::string cause = syntax_.json ? JsonString(chunk.error())
+                                             : OneLine(chunk.error());
+      for (uint64_t i = 0; i < chunk.size(); ++i) {
+        out_.Append(syntax_.before_n);
+        out_.AppendNumber(chunk.n(i));
+        out_.Append(syntax_.json ? ",\"error\":" : "\terror: ");
+        out_.Append(cause);
+        out_.Append(syntax_.line_end);
+      }
+      return absl::OkStatus();
     }
     for (uint64_t i = 0; i < chunk.size(); ++i) {
       out_.Append(syntax_.before_n);
@@ -67,7 +117,7 @@ class PerItemWriter : public OutputWriter {
           out_.Append(syntax_.list_close);
           break;
         }
-        case ChunkResult::Kind::kCount:
+        default:
           break;
       }
       out_.Append(syntax_.line_end);
@@ -77,6 +127,7 @@ class PerItemWriter : public OutputWriter {
   absl::Status Finish(bool) override { return out_.Flush(); }
 
   absl::Status Flush() override { return out_.Flush(); }
+  bool ShowsFailures() const override { return true; }
 
  private:
   BufferedOutput out_;
@@ -87,6 +138,7 @@ class TrueWriter : public OutputWriter {
  public:
   explicit TrueWriter(FILE* file) : out_(file) {}
   absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.failed()) return absl::OkStatus();  // neither true nor false
     if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("true", chunk);
     const absl::string_view bits = chunk.bits();
     for (size_t byte = 0; byte < bits.size(); ++byte) {
@@ -112,6 +164,7 @@ class CountWriter : public OutputWriter {
  public:
   explicit CountWriter(FILE* file) : out_(file) {}
   absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.failed()) return absl::OkStatus();  // not counted as true
     if (chunk.kind() != ChunkResult::Kind::kCount &&
         chunk.kind() != ChunkResult::Kind::kBits) {
       return WrongKind("count", chunk);
@@ -141,9 +194,23 @@ class BitmapWriter : public OutputWriter {
  public:
   explicit BitmapWriter(FILE* file) : out_(file) {}
   absl::Status Write(const ChunkResult& chunk) override {
+    if (chunk.failed()) {
+      // Failed items keep their place as 0 bits (stderr names them).
+      constexpr uint64_t kStep = uint64_t{1} << 23;  // items per 1 MiB of zeros
+      const std::string zeros((std::min(chunk.size(), kStep) + 7) / 8, '\0');
+      for (uint64_t done = 0; done < chunk.size();) {
+        const uint64_t n = std::min(chunk.size() - done, kStep);
+        Append(absl::string_view(zeros.data(), (n + 7) / 8), n);
+        done += n;
+      }
+      return absl::OkStatus();
+    }
     if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("bitmap", chunk);
-    const absl::string_view bits = chunk.bits();
-    uint64_t items = chunk.size();
+    Append(chunk.bits(), chunk.size());
+    return absl::OkStatus();
+  }
+  // Appends `items` packed bits (ceil(items / 8) bytes, unused bits zero).
+  void Append(absl::string_view bits, uint64_t items) {
     if (pending_bits_ == 0) {
       // Aligned: whole bytes go straight out, a partial last byte waits.
       size_t whole = items / 8;
@@ -152,7 +219,7 @@ class BitmapWriter : public OutputWriter {
         pending_ = static_cast<uint8_t>(bits[whole]);
         pending_bits_ = items % 8;
       }
-      return absl::OkStatus();
+      return;
     }
     for (size_t byte = 0; byte < bits.size(); ++byte) {
       uint8_t b = static_cast<uint8_t>(bits[byte]);
@@ -167,7 +234,6 @@ class BitmapWriter : public OutputWriter {
         pending_bits_ = total;
       }
     }
-    return absl::OkStatus();
   }
   absl::Status Finish(bool) override {
     if (pending_bits_ > 0) out_.AppendChar(static_cast<char>(pending_));

@@ -67,6 +67,11 @@ class OutputWriter {
   // already written are flushed but a total is not: a partial count would
   // look like an answer.
   virtual absl::Status Finish(bool complete) = 0;
+  // Whether failed items (ChunkResult::Kind::kFailed, --skip-failed) show
+  // in the output itself: tsv `N<TAB>error: CAUSE`, json
+  // {"n":N,"error":"CAUSE"}. The other formats leave them out (true, count)
+  // or as 0 bits (bitmap), and the caller names them on stderr.
+  virtual bool ShowsFailures() const { return false; }
 };
 
 std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file);

@@ -244,6 +244,12 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
     return absl::InvalidArgumentError("timeout_ms must not be negative");
   }
   submit.set_timeout_ms(static_cast<uint64_t>(spec.timeout_ms));
+  if (spec.chunk_timeout_ms < 0) {
+    return absl::InvalidArgumentError("chunk_timeout_ms must not be negative");
+  }
+  submit.set_chunk_timeout_ms(static_cast<uint64_t>(spec.chunk_timeout_ms));
+  submit.set_max_attempts(spec.max_attempts);
+  submit.set_skip_failed(spec.skip_failed);
 
   const uint32_t max_window =
       std::max(1u, impl_->session->welcome().max_result_window());

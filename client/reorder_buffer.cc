@@ -5,21 +5,21 @@
 namespace tq {
 
 bool ReorderBuffer::Insert(ChunkResult result) {
-  uint64_t index = result.chunk_index();
-  if (index < next_index_) return false;
-  auto [it, inserted] = by_index_.emplace(index, std::move(result));
-  if (inserted) arrival_.push_back(index);
+  const uint64_t first = result.first_item();
+  if (first < next_item_) return false;
+  auto [it, inserted] = by_first_.emplace(first, std::move(result));
+  if (inserted) arrival_.push_back(first);
   return inserted;
 }
 
 std::optional<ChunkResult> ReorderBuffer::PopNextInOrder() {
-  auto it = by_index_.find(next_index_);
-  if (it == by_index_.end()) return std::nullopt;
+  auto it = by_first_.find(next_item_);
+  if (it == by_first_.end()) return std::nullopt;
   ChunkResult result = std::move(it->second);
-  by_index_.erase(it);
-  ++next_index_;
+  by_first_.erase(it);
+  next_item_ += result.size();
   // Keep arrival_ small: drop stale entries at its head.
-  while (!arrival_.empty() && !by_index_.contains(arrival_.front())) {
+  while (!arrival_.empty() && !by_first_.contains(arrival_.front())) {
     arrival_.pop_front();
   }
   return result;
@@ -27,12 +27,12 @@ std::optional<ChunkResult> ReorderBuffer::PopNextInOrder() {
 
 std::optional<ChunkResult> ReorderBuffer::PopOldest() {
   while (!arrival_.empty()) {
-    uint64_t index = arrival_.front();
+    const uint64_t first = arrival_.front();
     arrival_.pop_front();
-    auto it = by_index_.find(index);
-    if (it == by_index_.end()) continue;
+    auto it = by_first_.find(first);
+    if (it == by_first_.end()) continue;
     ChunkResult result = std::move(it->second);
-    by_index_.erase(it);
+    by_first_.erase(it);
     return result;
   }
   return std::nullopt;

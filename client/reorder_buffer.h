@@ -1,6 +1,10 @@
 // ReorderBuffer: chunk results arrive in completion order; the ordered
-// iterator hands them out in chunk order. Holds at most the job's result
-// window (the broker sends no more than the credit the client grants).
+// iterator hands them out in item order. Results name their items
+// (ChunkResult::first_item, size): a chunk the broker split arrives as
+// several parts, each ordered by its first item, so the buffer never
+// assumes a chunk size. Holds at most the job's result window (the broker
+// sends no more than the credit the client grants). Duplicates are the
+// caller's business (ItemCoverage): the buffer keeps what it is given.
 // Not thread-safe: guarded by its owner's mutex.
 #ifndef TQ_CLIENT_REORDER_BUFFER_H_
 #define TQ_CLIENT_REORDER_BUFFER_H_
@@ -16,21 +20,23 @@ namespace tq {
 
 class ReorderBuffer {
  public:
-  // Adds a result. Returns false (and keeps nothing) for a duplicate or for
-  // a chunk already handed out.
+  // Adds a result. Returns false (and keeps nothing) if a result starting at
+  // the same item is buffered, or its items were already handed out in
+  // order.
   bool Insert(ChunkResult result);
-  // The next chunk in order (next_index()), if it has arrived.
+  // The result starting at next_item(), if it has arrived.
   std::optional<ChunkResult> PopNextInOrder();
-  // Any buffered chunk, oldest arrival first.
+  // Any buffered result, oldest arrival first.
   std::optional<ChunkResult> PopOldest();
-  uint64_t next_index() const { return next_index_; }
-  size_t size() const { return by_index_.size(); }
-  bool empty() const { return by_index_.empty(); }
+  // Ordered mode: the first item not yet handed out.
+  uint64_t next_item() const { return next_item_; }
+  size_t size() const { return by_first_.size(); }
+  bool empty() const { return by_first_.empty(); }
 
  private:
-  std::map<uint64_t, ChunkResult> by_index_;
-  std::deque<uint64_t> arrival_;  // may hold indices already popped in order
-  uint64_t next_index_ = 0;       // ordered mode: the next chunk to hand out
+  std::map<uint64_t, ChunkResult> by_first_;
+  std::deque<uint64_t> arrival_;  // may hold items already popped in order
+  uint64_t next_item_ = 0;
 };
 
 }  // namespace tq

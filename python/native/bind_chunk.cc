@@ -26,6 +26,8 @@ const char* KindName(ChunkResult::Kind kind) {
       return "count";
     case ChunkResult::Kind::kBytes:
       return "bytes";
+    case ChunkResult::Kind::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -120,7 +122,14 @@ void BindChunk(py::module_& m) {
       .def_property_readonly("size", &ChunkResult::size, "Items in it.")
       .def_property_readonly(
           "kind", [](const ChunkResult& c) { return KindName(c.kind()); },
-          "'bits', 'values', 'lists', 'count' or 'bytes' (code jobs).")
+          "'bits', 'values', 'lists', 'count', 'bytes' (code jobs) or "
+          "'failed' (skip_failed: items that failed on every attempt).")
+      .def_property_readonly(
+          "error",
+          [](const ChunkResult& c) {
+            return c.failed() ? c.error() : std::string();
+          },
+          "A 'failed' chunk's cause (signal, error text, run limit); else ''.")
       .def_property_readonly("run_micros", &ChunkResult::run_micros,
                              "Wall time a worker spent on it.")
       .def_property_readonly(

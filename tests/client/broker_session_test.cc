@@ -84,10 +84,10 @@ class ScriptedBroker {
     Send(accepted);
   }
   // Results for chunks, all in one JobResults message: a count of 1 each
-  // (a serialized ChunkOutput), or `raw` bytes (a code job's).
-  // Chunks of 10 items (Submit's job): chunk i names items [10 i, 10 i + 10).
+  // (a serialized ChunkOutput), or `raw` bytes (a code job's). Chunks of
+  // `size` items (Submit's job: 10): chunk i names [size i, size i + size).
   void Results(uint64_t job_id, std::vector<uint64_t> chunk_indices,
-               const std::string& raw = "") {
+               const std::string& raw = "", uint64_t size = 10) {
     v1::Envelope results;
     std::vector<Payload> payloads;
     v1::ChunkOutput count;
@@ -96,8 +96,8 @@ class ScriptedBroker {
       v1::ChunkResult* result = results.mutable_job_results()->add_results();
       result->set_job_id(job_id);
       result->set_chunk_index(index);
-      result->set_first_item(index * 10);
-      result->set_item_count(10);
+      result->set_first_item(index * size);
+      result->set_item_count(size);
       result->set_payload(static_cast<uint32_t>(payloads.size()));
       payloads.push_back(Payload::FromString(
           raw.empty() ? count.SerializeAsString() : raw));
@@ -106,6 +106,42 @@ class ScriptedBroker {
   }
   void Result(uint64_t job_id, uint64_t chunk_index) {
     Results(job_id, {chunk_index});
+  }
+  // Protocol 3 results that name their items, all in one message: each a
+  // count of 1, or with `error` set a failed result with no payload.
+  struct Part {
+    Part(uint64_t index, uint64_t first, uint64_t count, std::string why = "")
+        : chunk_index(index), first_item(first), item_count(count),
+          error(std::move(why)) {}
+    uint64_t chunk_index;
+    uint64_t first_item;
+    uint64_t item_count;
+    std::string error;
+  };
+  void Parts(uint64_t job_id, const std::vector<Part>& parts) {
+    v1::Envelope results;
+    std::vector<Payload> payloads;
+    v1::ChunkOutput count;
+    count.set_count(1);
+    for (const Part& part : parts) {
+      v1::ChunkResult* result = results.mutable_job_results()->add_results();
+      result->set_job_id(job_id);
+      result->set_chunk_index(part.chunk_index);
+      result->set_first_item(part.first_item);
+      result->set_item_count(part.item_count);
+      if (!part.error.empty()) {
+        result->mutable_error()->set_message(part.error);
+        continue;
+      }
+      result->set_payload(static_cast<uint32_t>(payloads.size()));
+      payloads.push_back(Payload::FromString(count.SerializeAsString()));
+    }
+    Send(results, payloads);
+  }
+  void Finish(uint64_t job_id) {
+    v1::Envelope finished;
+    finished.mutable_job_finished()->set_job_id(job_id);
+    Send(finished);
   }
 
  private:
@@ -137,8 +173,10 @@ void Connect(Connected& c, uint32_t interval_ms = 1000, uint32_t timeout_ms = 50
   c.session = *std::move(session);
 }
 
-// Submits 0..99 in chunks of 10 with `window`; the broker accepts as job 7.
-std::shared_ptr<JobState> Submit(Connected& c, uint32_t window) {
+// Submits 0..99 in chunks of 10 with `window`; the broker accepts as job 7
+// (with `sized` false, as a broker sizing chunks itself: size and count 0).
+std::shared_ptr<JobState> Submit(Connected& c, uint32_t window,
+                                 bool sized = true) {
   auto job = std::make_shared<JobState>();
   job->range_lo = 0;
   job->range_last_index = 99;
@@ -153,7 +191,8 @@ std::shared_ptr<JobState> Submit(Connected& c, uint32_t window) {
   v1::Envelope sent = c.broker.Receive();
   EXPECT_TRUE(sent.has_submit_job());
   EXPECT_EQ(sent.submit_job().result_window(), window);
-  c.broker.Accept(sent.submit_job().request_id(), 7, 10, 10, window);
+  c.broker.Accept(sent.submit_job().request_id(), 7, sized ? 10 : 0,
+                  sized ? 10 : 0, window);
   absl::Status status = submitted.get();
   EXPECT_TRUE(status.ok()) << status;
   return status.ok() ? job : nullptr;
@@ -240,7 +279,7 @@ TEST(BrokerSessionTest, MalformedChunkFailsTheJobAndCancelsIt) {
   ASSERT_NO_FATAL_FAILURE(Connect(c));
   std::shared_ptr<JobState> job = Submit(c, 8);
   ASSERT_NE(job, nullptr);
-  c.broker.Result(7, 42);  // the job has 10 chunks
+  c.broker.Result(7, 42);  // items 420..429: the job has 100
   auto failed = Next(*c.session, *job);
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
   v1::Envelope cancel = c.broker.Receive();
@@ -279,7 +318,7 @@ TEST(BrokerSessionTest, StreamedInputGoesOutUnderTheWindow) {
             "c1");
   EXPECT_EQ(c.session->InputRoom(*job), 0u);
   // A result makes room: the third ready chunk goes out on its own.
-  c.broker.Results(9, {0}, "r0");
+  c.broker.Results(9, {0}, "r0", 3);
   auto event = c.session->Poll(*job, true, true, absl::Seconds(10));
   ASSERT_TRUE(event.ok()) << event.status();
   ASSERT_EQ(event->kind, JobEvent::Kind::kResult);
@@ -292,7 +331,7 @@ TEST(BrokerSessionTest, StreamedInputGoesOutUnderTheWindow) {
   EXPECT_EQ(c.session->InputRoom(*job), 0u);
   // More room: the caller appends two and ends the input; they share one
   // message.
-  c.broker.Results(9, {1, 2}, "r");
+  c.broker.Results(9, {1, 2}, "r", 3);
   event = c.session->Poll(*job, true, true, absl::Seconds(10));
   ASSERT_TRUE(event.ok());
   EXPECT_EQ(event->kind, JobEvent::Kind::kResult);
@@ -341,6 +380,138 @@ TEST(BrokerSessionTest, AUserCodeErrorCarriesItsDetails) {
   EXPECT_EQ(error->chunk_index, 1u);
   EXPECT_EQ(error->first_item, 3u);
   EXPECT_EQ(error->details, "details");
+}
+
+// Reads the job to its end in input order: each result's (first item,
+// size, failed), and the final status.
+struct ReadAll {
+  std::vector<std::tuple<uint64_t, uint64_t, bool>> results;
+  absl::Status status;
+};
+ReadAll ReadToEnd(BrokerSession& session, JobState& job) {
+  ReadAll all;
+  while (true) {
+    auto chunk = Next(session, job);
+    if (!chunk.ok()) {
+      all.status = chunk.status();
+      return all;
+    }
+    if (!chunk->has_value()) return all;
+    all.results.emplace_back((*chunk)->first_item(), (*chunk)->size(),
+                             (*chunk)->failed());
+  }
+}
+
+TEST(BrokerSessionTest, OrdersPartsOfSplitChunksByTheirFirstItem) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  std::shared_ptr<JobState> job = Submit(c, 64, /*sized=*/false);
+  ASSERT_NE(job, nullptr);
+  // Chunks of varying size; chunk 1 (items 30..59) came back in 3 parts.
+  c.broker.Parts(7, {{2, 60, 40}, {1, 50, 10}, {1, 30, 5}, {0, 0, 30},
+                     {1, 35, 15}});
+  c.broker.Finish(7);
+  ReadAll all = ReadToEnd(*c.session, *job);
+  ASSERT_TRUE(all.status.ok()) << all.status;
+  using R = std::tuple<uint64_t, uint64_t, bool>;
+  EXPECT_EQ(all.results, (std::vector<R>{R{0, 30, false}, R{30, 5, false},
+                                         R{35, 15, false}, R{50, 10, false},
+                                         R{60, 40, false}}));
+  JobStats stats = c.session->Stats(*job);
+  EXPECT_EQ(stats.chunks, 5u);
+  EXPECT_EQ(stats.items, 100u);
+  EXPECT_EQ(stats.duplicates, 0u);
+}
+
+TEST(BrokerSessionTest, CountsAndDropsResultsForItemsAlreadyReceived) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  std::shared_ptr<JobState> job = Submit(c, 64, /*sized=*/false);
+  ASSERT_NE(job, nullptr);
+  // The same chunk twice, and a part overlapping it: two duplicates.
+  c.broker.Parts(7, {{0, 0, 50}, {0, 0, 50}, {0, 40, 20}, {1, 50, 50}});
+  c.broker.Finish(7);
+  ReadAll all = ReadToEnd(*c.session, *job);
+  ASSERT_TRUE(all.status.ok()) << all.status;
+  ASSERT_EQ(all.results.size(), 2u);
+  JobStats stats = c.session->Stats(*job);
+  EXPECT_EQ(stats.chunks, 2u);
+  EXPECT_EQ(stats.items, 100u);
+  EXPECT_EQ(stats.duplicates, 2u);
+}
+
+TEST(BrokerSessionTest, FinishedWithItemsMissingIsAnErrorNotSuccess) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  std::shared_ptr<JobState> job = Submit(c, 64, /*sized=*/false);
+  ASSERT_NE(job, nullptr);
+  c.broker.Parts(7, {{0, 0, 40}, {2, 60, 40}});  // 40..59 never come
+  c.broker.Finish(7);
+  ReadAll all = ReadToEnd(*c.session, *job);
+  EXPECT_EQ(all.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(all.status.message(), HasSubstr("cover 80 of 100 items"));
+  EXPECT_THAT(all.status.message(), HasSubstr("first missing is item 40"));
+  EXPECT_EQ(all.results.size(), 1u);  // 60.. is never output out of order
+}
+
+TEST(BrokerSessionTest, ResultsBeyondTheInputFailTheJob) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  std::shared_ptr<JobState> job = Submit(c, 64, /*sized=*/false);
+  ASSERT_NE(job, nullptr);
+  c.broker.Parts(7, {{9, 90, 11}});
+  ReadAll all = ReadToEnd(*c.session, *job);
+  EXPECT_EQ(all.status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(all.status.message(), HasSubstr("beyond the job's 100 items"));
+}
+
+TEST(BrokerSessionTest, FailedItemsArriveAsFailedResultsInOrder) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  std::shared_ptr<JobState> job = Submit(c, 64, /*sized=*/false);
+  ASSERT_NE(job, nullptr);
+  c.broker.Parts(7, {{0, 0, 77}, {0, 78, 22}, {0, 77, 1, "killed by SIGABRT"}});
+  c.broker.Finish(7);
+  ReadAll all = ReadToEnd(*c.session, *job);
+  ASSERT_TRUE(all.status.ok()) << all.status;
+  using R = std::tuple<uint64_t, uint64_t, bool>;
+  EXPECT_EQ(all.results, (std::vector<R>{R{0, 77, false}, R{77, 1, true},
+                                         R{78, 22, false}}));
+  EXPECT_EQ(c.session->Stats(*job).failed_items, 1u);
+}
+
+TEST(BrokerSessionTest, StreamedPartsNameTheirNumbers) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  auto job = std::make_shared<JobState>();
+  job->streamed = true;
+  job->window = 4;
+  job->pending.push_back(std::vector<uint64_t>{10, 11, 12, 13});
+  job->pending.push_back(std::vector<uint64_t>{20, 21});
+  job->end_after_pending = true;
+  v1::SubmitJob submit;
+  submit.set_task("primes");
+  auto submitted = std::async(std::launch::async, [&] {
+    return c.session->Submit(submit, {}, job);
+  });
+  v1::Envelope sent = c.broker.Receive();
+  ASSERT_TRUE(sent.has_submit_job());
+  EXPECT_TRUE(sent.submit_job().stream().complete());
+  c.broker.Accept(sent.submit_job().request_id(), 9, 0, 0, 4);
+  ASSERT_TRUE(submitted.get().ok());
+  // Chunk 0 split in two; chunk 1 whole.
+  c.broker.Parts(9, {{0, 2, 2}, {1, 4, 2}, {0, 0, 2}});
+  c.broker.Finish(9);
+  std::vector<uint64_t> numbers;
+  while (true) {
+    auto chunk = Next(*c.session, *job);
+    ASSERT_TRUE(chunk.ok()) << chunk.status();
+    if (!chunk->has_value()) break;
+    for (uint64_t i = 0; i < (*chunk)->size(); ++i) {
+      numbers.push_back((*chunk)->n(i));
+    }
+  }
+  EXPECT_EQ(numbers, (std::vector<uint64_t>{10, 11, 12, 13, 20, 21}));
 }
 
 TEST(BrokerSessionTest, RefusalIsReturnedFromOpen) {

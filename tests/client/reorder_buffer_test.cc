@@ -27,7 +27,7 @@ TEST(ReorderBufferTest, HandsOutChunksInOrderWhateverTheArrivalOrder) {
   while (auto chunk = buffer.PopNextInOrder()) order.push_back(chunk->chunk_index());
   EXPECT_EQ(order, (std::vector<uint64_t>{0, 1, 2}));
   EXPECT_TRUE(buffer.empty());
-  EXPECT_EQ(buffer.next_index(), 3u);
+  EXPECT_EQ(buffer.next_item(), 12u);
 }
 
 TEST(ReorderBufferTest, DropsDuplicatesAndChunksAlreadyHandedOut) {
