@@ -25,8 +25,9 @@ packages=(
   # cloudpickle; pytest runs its tests (all for /usr/bin/python3, which is
   # the interpreter `import tq` works with after an install)
   pybind11-dev python3-dev python3-cloudpickle python3-pytest
-  # multi-host tests run hosts as network namespaces
-  iproute2
+  # multi-host tests run hosts as network namespaces (tests/hosts); faults
+  # are iptables rules in them, added latency an NFQUEUE delayer
+  iproute2 iptables libnetfilter-queue-dev
   # deploy/ tests: promtool and a Prometheus server (dashboard test)
   prometheus
 )
