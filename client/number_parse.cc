@@ -140,8 +140,14 @@ absl::StatusOr<size_t> NumberReader::Read(size_t max,
       end = pos_ + offset;
       if (!*more) break;
     }
+    // Only the first kLongestToken+1 characters were kept: parsing them
+    // would read "000...0005" (zeros past the cut) as 0 and then 5.
     absl::StatusOr<uint64_t> number =
-        ParseNumber(absl::string_view(buffer_).substr(pos_, end - pos_));
+        end - pos_ > kLongestToken
+            ? absl::InvalidArgumentError(absl::StrCat(
+                  Quote(absl::string_view(buffer_).substr(pos_, end - pos_)),
+                  " is too long to be a number"))
+            : ParseNumber(absl::string_view(buffer_).substr(pos_, end - pos_));
     if (!number.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source_, ":", line_, ": ", number.status().message()));

@@ -84,7 +84,10 @@ std::string ShortCount(double n) {
     n /= 1000;
     ++unit;
   }
-  return absl::StrFormat(n < 100 ? "%.1f%s" : "%.0f%s", n, kUnits[unit]);
+  // Two calls, not one with a chosen format: clang checks absl's format
+  // strings at compile time and needs each to be a constant.
+  if (n < 100) return absl::StrFormat("%.1f%s", n, kUnits[unit]);
+  return absl::StrFormat("%.0f%s", n, kUnits[unit]);
 }
 
 std::string ShortDuration(double seconds) {
