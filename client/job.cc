@@ -10,10 +10,6 @@ bool IsJobFailure(const absl::Status& status) {
   return status.GetPayload(internal::kJobFailurePayload).has_value();
 }
 
-bool IsRetryable(const absl::Status& status) {
-  return status.GetPayload(internal::kRetryablePayload).has_value();
-}
-
 // JobState's constant fields (job_id, chunk_size, chunk_count, window, range)
 // are written before Submit() returns and never again, so reading them here
 // without the session mutex is safe.

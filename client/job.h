@@ -71,7 +71,8 @@ struct JobStats {
 // the same job is unlikely to help.
 bool IsJobFailure(const absl::Status& status);
 // The broker was busy (a limit on queued jobs, connections or chunks in
-// flight): the same request may succeed later.
+// flight): the same request may succeed later. (Defined with the wire
+// mapping in common/protocol.cc, which marks such statuses.)
 bool IsRetryable(const absl::Status& status);
 
 class Job {
