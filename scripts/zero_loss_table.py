@@ -321,12 +321,13 @@ class Table:
             want = _noop_reference(hi, POISON_ITEM)
             named = str(POISON_ITEM) in outcome.stderr
             if skip_failed:
-                ok = (outcome.returncode == 0 and outcome.sha256 == want
+                # Exit 5: complete, with items reported failed (README).
+                ok = (outcome.returncode == 5 and outcome.sha256 == want
                       and outcome.poison_line is not None
                       and outcome.poison_line != f"{POISON_ITEM}\t"
                       f"{POISON_ITEM}")
                 row.exact = ("yes: all other items exact, "
-                             f"{POISON_ITEM} reported failed" if ok else
+                             f"{POISON_ITEM} reported failed (exit 5)" if ok else
                              f"NO (exit {outcome.returncode}, "
                              f"{POISON_ITEM} printed as "
                              f"{outcome.poison_line!r})")
