@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/handshake_monitor.h"
 
 namespace tq {
 namespace {
@@ -58,27 +59,14 @@ absl::StatusOr<std::unique_ptr<ConnectionEvents>> ConnectionEvents::Attach(
 }
 
 void ConnectionEvents::Drain(ConnectionLimiter& limiter) {
-  for (;;) {
-    zmq::message_t event;
-    if (!pair_.recv(event, zmq::recv_flags::dontwait)) return;
-    // Event frame: uint16 event, uint32 value (here the fd); then the
-    // endpoint frame (the listener's, not the peer's: not used).
-    const bool valid = event.size() == 6;
-    uint16_t id = 0;
-    uint32_t value = 0;
-    if (valid) {
-      memcpy(&id, event.data(), sizeof id);
-      memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
-    }
-    while (pair_.get(zmq::sockopt::rcvmore)) {
-      zmq::message_t rest;
-      (void)pair_.recv(rest, zmq::recv_flags::none);
-    }
-    if (!valid) continue;
-    const int fd = static_cast<int>(value);
-    if (id == ZMQ_EVENT_ACCEPTED) {
+  // The value is the connection's fd; the endpoint (the listener's, not the
+  // peer's) is not used.
+  MonitorEvent event;
+  while (ReceiveMonitorEvent(pair_, &event)) {
+    const int fd = static_cast<int>(event.value);
+    if (event.id == ZMQ_EVENT_ACCEPTED) {
       limiter.OnAccepted(fd, PeerAddress(fd));
-    } else if (id == ZMQ_EVENT_DISCONNECTED) {
+    } else if (event.id == ZMQ_EVENT_DISCONNECTED) {
       limiter.OnClosed(fd);
     }
   }

@@ -48,28 +48,33 @@ HandshakeMonitor::HandshakeMonitor(zmq::socket_t pair, std::string endpoint,
 
 HandshakeMonitor::~HandshakeMonitor() = default;
 
+bool ReceiveMonitorEvent(zmq::socket_t& pair, MonitorEvent* event) {
+  for (;;) {
+    zmq::message_t frame;
+    if (!pair.recv(frame, zmq::recv_flags::dontwait)) return false;
+    // Event frame: uint16 event, uint32 value; then the endpoint frame.
+    const bool valid = frame.size() == 6;
+    if (valid) {
+      memcpy(&event->id, frame.data(), sizeof event->id);
+      memcpy(&event->value, static_cast<const char*>(frame.data()) + 2,
+             sizeof event->value);
+    }
+    while (pair.get(zmq::sockopt::rcvmore)) {
+      zmq::message_t rest;
+      (void)pair.recv(rest, zmq::recv_flags::none);
+    }
+    if (valid) return true;
+  }
+}
+
 bool HandshakeMonitor::Poll() {
   bool failed = false;
-  for (;;) {
-    zmq::message_t event;
-    if (!pair_.recv(event, zmq::recv_flags::dontwait)) break;
-    // Event frame: uint16 event, uint32 value; then the endpoint frame.
-    bool valid = event.size() == 6;
-    uint16_t id = 0;
-    uint32_t value = 0;
-    if (valid) {
-      memcpy(&id, event.data(), sizeof id);
-      memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
-    }
-    while (pair_.get(zmq::sockopt::rcvmore)) {
-      zmq::message_t rest;
-      (void)pair_.recv(rest, zmq::recv_flags::none);
-    }
-    if (!valid) continue;
-    OnEvent(id, value);
-    failed = failed || id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
-             id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-             id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+  MonitorEvent event;
+  while (ReceiveMonitorEvent(pair_, &event)) {
+    OnEvent(event.id, event.value);
+    failed = failed || event.id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+             event.id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+             event.id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
   }
   return failed;
 }

@@ -8,6 +8,7 @@
 #ifndef TQ_COMMON_HANDSHAKE_MONITOR_H_
 #define TQ_COMMON_HANDSHAKE_MONITOR_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,16 @@
 #include "zmq.hpp"
 
 namespace tq {
+
+// One event read off a ZeroMQ socket monitor's PAIR socket.
+struct MonitorEvent {
+  uint16_t id = 0;     // ZMQ_EVENT_*
+  uint32_t value = 0;  // the event's value (a file descriptor, an errno...)
+};
+
+// Reads the next well-formed event from `pair` without waiting (malformed
+// ones are skipped); false when none is pending.
+bool ReceiveMonitorEvent(zmq::socket_t& pair, MonitorEvent* event);
 
 class HandshakeMonitor {
  public:

@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "hosts"))
@@ -629,44 +629,39 @@ def main() -> int:
     return 0
 
 
-def _lossy_row(table: Table) -> Row:
-    """20% packet loss on w3, set before the job starts, for all of it."""
-    row = Row("20% packet loss on worker host w3 (each way, whole job)",
-              baseline=table.baseline)
-    net, tq, supervisor = table.cluster("loss", [])
+def _network_fault_row(table: Table, label: str, name: str, host: str,
+                       inject: Callable[[Any], None],
+                       clear: Callable[[Any], None]) -> Row:
+    """The job with a network fault on `host` for the whole of it."""
+    row = Row(label, baseline=table.baseline)
+    net, tq, supervisor = table.cluster(name, [])
     try:
-        net["w3"].loss(20)
+        inject(net[host])
         supervisor.start()
         outcome = table.run_client(tq, table.client_args(), table.timeout())
         supervisor.stop()
         table.judge(row, outcome)
-        net["w3"].clear_loss()
+        clear(net[host])
         row.idle_after = table.idle_after(tq)
         row.restarts = supervisor.restarts
     finally:
         supervisor.stop()
         net.close()
     return row
+
+
+def _lossy_row(table: Table) -> Row:
+    """20% packet loss on w3, set before the job starts, for all of it."""
+    return _network_fault_row(
+        table, "20% packet loss on worker host w3 (each way, whole job)",
+        "loss", "w3", lambda h: h.loss(20), lambda h: h.clear_loss())
 
 
 def _latency_row(table: Table) -> Row:
     """+20 ms on every packet worker host w1 sends, for the whole job."""
-    row = Row("20 ms added latency on worker host w1 (its sent packets)",
-              baseline=table.baseline)
-    net, tq, supervisor = table.cluster("latency", [])
-    try:
-        net["w1"].delay(20)
-        supervisor.start()
-        outcome = table.run_client(tq, table.client_args(), table.timeout())
-        supervisor.stop()
-        table.judge(row, outcome)
-        net["w1"].clear_delay()
-        row.idle_after = table.idle_after(tq)
-        row.restarts = supervisor.restarts
-    finally:
-        supervisor.stop()
-        net.close()
-    return row
+    return _network_fault_row(
+        table, "20 ms added latency on worker host w1 (its sent packets)",
+        "latency", "w1", lambda h: h.delay(20), lambda h: h.clear_delay())
 
 
 if __name__ == "__main__":
