@@ -12,6 +12,12 @@ namespace {
 
 std::atomic<uint64_t> g_next_monitor_id{0};
 
+// The other reason a broker closes a connection during its handshake: its
+// admission check refused us (ZAP status 300, which libzmq does not pass on).
+constexpr char kAtConnectionLimit[] =
+    "at its connection limit (--max-connections, "
+    "--max-connections-per-address: retry later)";
+
 constexpr int kWatchedEvents =
     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
@@ -36,17 +42,21 @@ absl::StatusOr<std::unique_ptr<HandshakeMonitor>> HandshakeMonitor::Attach(
     return absl::InternalError(
         absl::StrCat("cannot read socket events: ", e.what()));
   }
-  return std::unique_ptr<HandshakeMonitor>(
-      new HandshakeMonitor(std::move(pair), std::move(endpoint), we_use_curve));
+  return std::unique_ptr<HandshakeMonitor>(new HandshakeMonitor(
+      socket.handle(), std::move(pair), std::move(endpoint), we_use_curve));
 }
 
-HandshakeMonitor::HandshakeMonitor(zmq::socket_t pair, std::string endpoint,
-                                   bool we_use_curve)
-    : pair_(std::move(pair)),
+HandshakeMonitor::HandshakeMonitor(void* watched, zmq::socket_t pair,
+                                   std::string endpoint, bool we_use_curve)
+    : watched_(watched),
+      pair_(std::move(pair)),
       endpoint_(std::move(endpoint)),
       we_use_curve_(we_use_curve) {}
 
-HandshakeMonitor::~HandshakeMonitor() = default;
+HandshakeMonitor::~HandshakeMonitor() {
+  // Stop the events first: the reader goes away with pair_.
+  zmq_socket_monitor(watched_, nullptr, 0);
+}
 
 bool ReceiveMonitorEvent(zmq::socket_t& pair, MonitorEvent* event) {
   for (;;) {
@@ -128,9 +138,10 @@ void HandshakeMonitor::OnEvent(uint16_t event, uint32_t value) {
           prefix, "the broker closed the connection during the handshake (",
           zmq_strerror(static_cast<int>(value)), "): ",
           we_use_curve_ ? "is --curve-server-key the broker's public key, and "
-                          "does the broker use CURVE?"
+                          "does the broker use CURVE? Or it is "
                         : "the broker may require CURVE keys (give "
-                          "--curve-key and --curve-server-key)");
+                          "--curve-key and --curve-server-key) or be ",
+          kAtConnectionLimit);
       break;
     default:
       break;
@@ -147,9 +158,10 @@ std::string HandshakeMonitor::Diagnosis() const {
         " time(s): ",
         we_use_curve_
             ? "is --curve-server-key the broker's public key, and does the "
-              "broker use CURVE?"
+              "broker use CURVE? Or it is "
             : "the broker may require CURVE keys (--curve-key and "
-              "--curve-server-key)");
+              "--curve-server-key) or be ",
+        kAtConnectionLimit);
   }
   return "";
 }

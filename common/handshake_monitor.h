@@ -4,7 +4,10 @@
 // broker that never answers.
 //
 // Thread safety: not thread-safe; the thread that owns the watched socket
-// uses it. Destroy it before the socket's context is closed.
+// uses and destroys it. Destroy it before the watched socket: destruction
+// stops the socket's monitoring, without which libzmq's I/O thread would
+// block for good on the socket's next event, with nobody left to read it
+// (libzmq issue 3575: a client then never connects again).
 #ifndef TQ_COMMON_HANDSHAKE_MONITOR_H_
 #define TQ_COMMON_HANDSHAKE_MONITOR_H_
 
@@ -53,10 +56,11 @@ class HandshakeMonitor {
   std::string Diagnosis() const;
 
  private:
-  HandshakeMonitor(zmq::socket_t pair, std::string endpoint, bool we_use_curve);
+  HandshakeMonitor(void* watched, zmq::socket_t pair, std::string endpoint,
+                   bool we_use_curve);
   void OnEvent(uint16_t event, uint32_t value);
 
-  // Never touches the watched socket after Attach, so either may go first.
+  void* const watched_;  // the watched socket's handle
   zmq::socket_t pair_;
   const std::string endpoint_;
   const bool we_use_curve_;

@@ -161,6 +161,7 @@ class Worker::Loop {
       }
     }
     if (monitor_ != nullptr) monitor_->OnStopped(session.capacity());
+    handshakes_ = nullptr;  // before the socket it watches
     socket_.reset();
     return session.status();
   }
@@ -203,6 +204,7 @@ class Worker::Loop {
   // Opens a fresh DEALER to the broker. A new socket per session: the old
   // one may hold a queued Hello or reports that must never reach the broker.
   absl::Status Connect() {
+    handshakes_ = nullptr;  // before the socket it watches
     if (socket_) {
       // Whatever the dropped socket still queues (a stale Hello, reports of
       // the lost session) must never reach the broker: no linger.
@@ -221,7 +223,6 @@ class Worker::Loop {
       }
       // Watched so that a refused handshake is reported, not just silence
       // (inproc, the embedded cluster, has no handshake to watch).
-      handshakes_ = nullptr;
       if (!absl::StartsWith(options_.broker, "inproc://")) {
         auto monitor = HandshakeMonitor::Attach(
             *context_, *socket_, options_.broker, curve_.has_value());
@@ -229,6 +230,7 @@ class Worker::Loop {
       }
       socket_->connect(options_.broker);
     } catch (const zmq::error_t& e) {
+      handshakes_ = nullptr;
       socket_.reset();
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot connect to broker '", options_.broker, "': ", e.what()));
