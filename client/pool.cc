@@ -150,13 +150,14 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
 }
 
 std::vector<std::string> Pool::tasks() const {
-  const auto& tasks = impl_->session->welcome().tasks();
-  return std::vector<std::string>(tasks.begin(), tasks.end());
+  const v1::Welcome welcome = impl_->session->welcome();
+  return std::vector<std::string>(welcome.tasks().begin(), welcome.tasks().end());
 }
 
 std::vector<std::string> Pool::code_runtimes() const {
-  const auto& runtimes = impl_->session->welcome().code_runtimes();
-  return std::vector<std::string>(runtimes.begin(), runtimes.end());
+  const v1::Welcome welcome = impl_->session->welcome();
+  return std::vector<std::string>(welcome.code_runtimes().begin(),
+                                  welcome.code_runtimes().end());
 }
 
 const std::string& Pool::endpoint() const { return impl_->session->endpoint(); }

@@ -1,0 +1,304 @@
+// ClientSession, the client's sans-I/O protocol core, driven with fake time:
+// the version check, liveness, reconnection with back-off, and what happens
+// to jobs and requests across a lost connection.
+#include "client/client_session.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/protocol.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tq::internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kMs = 1000;  // microseconds
+
+class ClientSessionTest : public ::testing::Test {
+ protected:
+  ClientSessionTest() : session_(Options(), now_) {}
+
+  static ClientSessionOptions Options() {
+    ClientSessionOptions options;
+    options.endpoint = "tcp://broker:5555";
+    options.name = "test";
+    options.connect_timeout_ms = 2'000;
+    options.liveness.heartbeat_interval_ms = 1'000;
+    options.liveness.heartbeat_timeout_ms = 3'000;
+    options.liveness.reconnect_min_ms = 100;
+    options.liveness.reconnect_max_ms = 400;
+    return options;
+  }
+
+  void Advance(int64_t ms) {
+    now_ += ms * kMs;
+    session_.OnTick(now_);
+  }
+  void Deliver(const v1::Envelope& envelope) {
+    session_.OnMessage(envelope, {}, now_);
+    session_.OnTick(now_);
+  }
+  // The bodies sent since the last call, in order.
+  std::vector<v1::Envelope::BodyCase> Sent() {
+    std::vector<v1::Envelope::BodyCase> bodies;
+    for (Outgoing& message : session_.TakeOutgoing()) {
+      bodies.push_back(message.envelope.body_case());
+      last_sent_.push_back(std::move(message.envelope));
+    }
+    return bodies;
+  }
+  static v1::Envelope Welcome(uint32_t version = kProtocolVersion) {
+    v1::Envelope envelope;
+    envelope.mutable_welcome()->set_protocol_version(version);
+    envelope.mutable_welcome()->set_heartbeat_interval_ms(1'000);
+    envelope.mutable_welcome()->set_heartbeat_timeout_ms(3'000);
+    envelope.mutable_welcome()->set_max_result_window(16);
+    return envelope;
+  }
+  void Connect() {
+    ASSERT_EQ(Sent(), std::vector{v1::Envelope::kHello});
+    Deliver(Welcome());
+    ASSERT_EQ(session_.state(), ClientSession::State::kConnected);
+  }
+  // Submits a range job of 100 items; returns its state (unanswered).
+  std::shared_ptr<JobState> Submit() {
+    auto job = std::make_shared<JobState>();
+    job->range_last_index = 99;
+    job->window = 4;
+    v1::SubmitJob submit;
+    submit.set_task("primes");
+    EXPECT_TRUE(session_.Submit(submit, {}, job, now_).ok());
+    return job;
+  }
+  void Accept(const JobState& job, uint64_t job_id) {
+    v1::Envelope accepted;
+    accepted.mutable_job_accepted()->set_request_id(job.request_id);
+    accepted.mutable_job_accepted()->set_job_id(job_id);
+    accepted.mutable_job_accepted()->set_result_window(job.window);
+    Deliver(accepted);
+  }
+  // Silence from the broker just long enough to lose it (the timeout).
+  void LoseBroker() {
+    for (int i = 0; i < 3; ++i) Advance(1'000);
+    ASSERT_EQ(session_.state(), ClientSession::State::kConnecting);
+  }
+
+  int64_t now_ = 1'000'000 * kMs;
+  ClientSession session_;
+  std::vector<v1::Envelope> last_sent_;
+};
+
+TEST_F(ClientSessionTest, SaysHelloAsAClientAndConnectsOnWelcome) {
+  ASSERT_EQ(Sent(), std::vector{v1::Envelope::kHello});
+  const v1::Hello& hello = last_sent_.back().hello();
+  EXPECT_EQ(hello.role(), v1::ROLE_CLIENT);
+  EXPECT_EQ(hello.protocol_version(), kProtocolVersion);
+  EXPECT_EQ(hello.name(), "test");
+  EXPECT_FALSE(session_.TakeReconnect());  // the first socket is the caller's
+  Deliver(Welcome());
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
+  EXPECT_EQ(session_.reconnects(), 0);
+}
+
+TEST_F(ClientSessionTest, AnotherProtocolVersionClosesTheSessionSayingBoth) {
+  Sent();
+  Deliver(Welcome(kProtocolVersion + 1));
+  ASSERT_EQ(session_.state(), ClientSession::State::kClosed);
+  EXPECT_EQ(session_.closed_status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(session_.closed_status().message(),
+              HasSubstr(absl::StrCat("protocol version ", kProtocolVersion + 1,
+                                     "; this client speaks ", kProtocolVersion)));
+  // Closed for good: no reconnect, and requests fail at once.
+  Advance(10'000);
+  EXPECT_FALSE(session_.TakeReconnect());
+  EXPECT_EQ(session_.RequestStatus(now_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClientSessionTest, NoFirstWelcomeWithinTheConnectTimeoutIsFinal) {
+  Sent();
+  Advance(1'999);
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnecting);
+  Advance(1);
+  ASSERT_EQ(session_.state(), ClientSession::State::kClosed);
+  EXPECT_EQ(session_.closed_status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(session_.closed_status().message(),
+              HasSubstr("no answer from broker at tcp://broker:5555"));
+  EXPECT_FALSE(session_.TakeReconnect());
+}
+
+TEST_F(ClientSessionTest, ABusyRefusalOfTheFirstHelloIsRetryable) {
+  Sent();
+  v1::Envelope error;
+  error.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kResourceExhausted));
+  error.mutable_error()->set_message("too many clients");
+  error.mutable_error()->set_retryable(true);
+  Deliver(error);
+  ASSERT_EQ(session_.state(), ClientSession::State::kClosed);
+  EXPECT_TRUE(IsRetryable(session_.closed_status())) << session_.closed_status();
+  EXPECT_THAT(session_.closed_status().message(), HasSubstr("refused us"));
+}
+
+TEST_F(ClientSessionTest, HeartbeatsWhenIdleAndKeepsABrokerThatTalks) {
+  Connect();
+  Advance(999);
+  EXPECT_TRUE(Sent().empty());
+  Advance(1);
+  EXPECT_EQ(Sent(), std::vector{v1::Envelope::kHeartbeat});
+  // The broker's heartbeats keep it alive however long we run.
+  for (int i = 0; i < 10; ++i) {
+    Advance(1'000);
+    v1::Envelope heartbeat;
+    heartbeat.mutable_heartbeat();
+    Deliver(heartbeat);
+  }
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
+}
+
+TEST_F(ClientSessionTest, ASilentBrokerFailsJobsInFlightAndTheSessionReconnects) {
+  Connect();
+  std::shared_ptr<JobState> job = Submit();
+  Accept(*job, 7);
+  ASSERT_TRUE(job->answered);
+  ASSERT_TRUE(job->submit_status.ok());
+  std::shared_ptr<JobState> unanswered = Submit();
+  absl::StatusOr<uint64_t> status_request = session_.RequestStatus(now_);
+  ASSERT_TRUE(status_request.ok());
+  Sent();
+
+  Advance(2'999);
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
+  Advance(1);
+  // Lost: what was in flight fails (tq-client exits 3), and a new socket
+  // says Hello.
+  EXPECT_TRUE(job->finished);
+  EXPECT_EQ(job->final_status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(job->final_status.message(), HasSubstr("silent for 3s"));
+  EXPECT_THAT(job->final_status.message(), HasSubstr("reconnecting"));
+  EXPECT_TRUE(unanswered->answered);
+  EXPECT_EQ(unanswered->submit_status.code(), absl::StatusCode::kUnavailable);
+  std::optional<absl::StatusOr<v1::StatusReply>> reply =
+      session_.TakeStatusReply(*status_request);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(session_.TakeReconnect());
+  EXPECT_EQ(Sent(), std::vector{v1::Envelope::kHello});
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnecting);
+  // The old job's handle still works: it reports the failure, sends nothing.
+  std::optional<absl::StatusOr<JobEvent>> event =
+      session_.NextEvent(*job, true, false);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(Sent().empty());
+}
+
+TEST_F(ClientSessionTest, ReconnectsWithDoublingBackOffUntilWelcomed) {
+  Connect();
+  Sent();
+  LoseBroker();
+  ASSERT_TRUE(session_.TakeReconnect());
+  Sent();
+  // No Welcome: new attempts after 100, 200, 400, 400 ms (the maximum).
+  for (int64_t wait : {100, 200, 400, 400}) {
+    Advance(wait - 1);
+    EXPECT_FALSE(session_.TakeReconnect()) << "before " << wait << " ms";
+    Advance(1);
+    EXPECT_TRUE(session_.TakeReconnect()) << "after " << wait << " ms";
+    EXPECT_EQ(Sent(), std::vector{v1::Envelope::kHello});
+  }
+  Deliver(Welcome());
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
+  EXPECT_EQ(session_.reconnects(), 1);
+  // The back-off starts over: a second loss retries after 100 ms again.
+  LoseBroker();
+  ASSERT_TRUE(session_.TakeReconnect());
+  Advance(100);
+  EXPECT_TRUE(session_.TakeReconnect());
+}
+
+TEST_F(ClientSessionTest, RequestsMadeWhileReconnectingGoOutAfterTheWelcome) {
+  Connect();
+  LoseBroker();
+  session_.TakeReconnect();
+  Sent();
+  std::shared_ptr<JobState> job = Submit();
+  ASSERT_TRUE(session_.RequestStatus(now_).ok());
+  EXPECT_TRUE(Sent().empty());  // held: no broker to take them yet
+  Advance(50);
+  Deliver(Welcome());
+  EXPECT_EQ(Sent(), (std::vector{v1::Envelope::kSubmitJob,
+                                 v1::Envelope::kStatusRequest}));
+  Accept(*job, 3);
+  EXPECT_TRUE(job->answered);
+  EXPECT_TRUE(job->submit_status.ok()) << job->submit_status;
+}
+
+TEST_F(ClientSessionTest, RequestsFailWhenNoBrokerWelcomesWithinTheConnectTimeout) {
+  Connect();
+  LoseBroker();
+  std::shared_ptr<JobState> job = Submit();
+  Advance(1'999);
+  EXPECT_FALSE(job->answered);
+  Advance(1);
+  ASSERT_TRUE(job->answered);
+  EXPECT_EQ(job->submit_status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(job->submit_status.message(),
+              HasSubstr("not connected to broker at tcp://broker:5555"));
+  // The session keeps trying for later requests.
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnecting);
+  Deliver(Welcome());
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
+}
+
+TEST_F(ClientSessionTest, GoodbyeAndASessionErrorMakeANewSession) {
+  Connect();
+  v1::Envelope goodbye;
+  goodbye.mutable_goodbye();
+  Deliver(goodbye);
+  EXPECT_TRUE(session_.TakeReconnect());
+  Deliver(Welcome());
+  ASSERT_EQ(session_.state(), ClientSession::State::kConnected);
+  v1::Envelope forgotten;
+  forgotten.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  forgotten.mutable_error()->set_message("no hello from this peer");
+  Deliver(forgotten);
+  EXPECT_TRUE(session_.TakeReconnect());
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnecting);
+}
+
+TEST_F(ClientSessionTest, LateMessagesOfTheOldConnectionAreIgnored) {
+  Connect();
+  std::shared_ptr<JobState> job = Submit();
+  Accept(*job, 7);
+  LoseBroker();
+  ASSERT_TRUE(job->finished);
+  // A result for the lost job arrives while reconnecting: not a Welcome,
+  // so nothing changes.
+  v1::Envelope results;
+  v1::ChunkResult* result = results.mutable_job_results()->add_results();
+  result->set_job_id(7);
+  result->set_first_item(0);
+  result->set_item_count(10);
+  Deliver(results);
+  EXPECT_EQ(job->received, 0u);
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnecting);
+}
+
+TEST_F(ClientSessionTest, CloseSaysGoodbyeAndFailsWhatWaits) {
+  Connect();
+  std::shared_ptr<JobState> job = Submit();
+  Sent();
+  session_.Close(now_);
+  EXPECT_EQ(Sent(), std::vector{v1::Envelope::kGoodbye});
+  EXPECT_EQ(session_.state(), ClientSession::State::kClosed);
+  EXPECT_TRUE(job->answered);
+  EXPECT_EQ(job->submit_status.code(), absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace tq::internal
