@@ -19,9 +19,10 @@ WorkerSession::WorkerSession(const WorkerOptions& options,
                 (options.prefetch < 0 ? std::max(1, options.threads / 2)
                                       : options.prefetch)),
       noted_capacity_(capacity_),
-      backoff_ms_(options.reconnect_min_ms),
-      heartbeat_interval_us_(options.heartbeat_interval_ms * 1000),
-      heartbeat_timeout_us_(options.heartbeat_timeout_ms * 1000) {}
+      liveness_(LivenessOptions{options.heartbeat_interval_ms,
+                                options.heartbeat_timeout_ms,
+                                options.reconnect_min_ms,
+                                options.reconnect_max_ms}) {}
 
 // ------------------------------------------------------------------ events
 
@@ -53,16 +54,14 @@ void WorkerSession::OnConnected(int64_t now_us) {
   Emit(std::move(envelope), now_us);
   // No Welcome within the back-off: try again on a new socket, waiting
   // twice as long next time.
-  welcome_deadline_us_ = now_us + backoff_ms_ * 1000;
-  backoff_ms_ = std::min(backoff_ms_ * 2, options_.reconnect_max_ms);
-  last_receive_us_ = now_us;
+  welcome_deadline_us_ = liveness_.Connecting(now_us);
 }
 
 void WorkerSession::OnMessage(const v1::Envelope& envelope,
                               const std::vector<Payload>& payloads,
                               int64_t now_us) {
   if (state_ != State::kAwaitingWelcome && state_ != State::kWelcomed) return;
-  last_receive_us_ = now_us;
+  liveness_.Heard(now_us);
   switch (envelope.body_case()) {
     case v1::Envelope::kWelcome: {
       const v1::Welcome& welcome = envelope.welcome();
@@ -79,21 +78,10 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
         return;
       }
       state_ = State::kWelcomed;
-      backoff_ms_ = options_.reconnect_min_ms;
       broker_epoch_ = welcome.broker_epoch();
       session_id_ = welcome.session();
-      last_held_us_ = now_us;
-      // Send at least as often as the broker expects.
-      int64_t interval_ms = options_.heartbeat_interval_ms;
-      if (welcome.heartbeat_interval_ms() > 0) {
-        interval_ms = std::min<int64_t>(interval_ms, welcome.heartbeat_interval_ms());
-      }
-      heartbeat_interval_us_ = interval_ms * 1000;
-      // A timeout shorter than two of the broker's heartbeat intervals would
-      // declare an idle but healthy broker lost.
-      heartbeat_timeout_us_ =
-          std::max<int64_t>(options_.heartbeat_timeout_ms,
-                            2 * int64_t{welcome.heartbeat_interval_ms()}) * 1000;
+      liveness_.Welcomed(welcome, now_us);
+      liveness_.Sent(now_us);  // the first held heartbeat one interval on
       notes_.push_back(absl::StrCat("welcomed; credit ", granted_, ", epoch ",
                                     broker_epoch_, ", session ", session_id_));
       break;
@@ -233,7 +221,7 @@ void WorkerSession::OnTick(int64_t now_us) {
     }
   }
   if (!unsent_.empty() && state_ == State::kWelcomed &&
-      now_us - send_blocked_since_us_ >= heartbeat_timeout_us_) {
+      now_us - send_blocked_since_us_ >= liveness_.timeout_us()) {
     LoseSession(absl::StrCat("could not send to the broker for ",
                              (now_us - send_blocked_since_us_) / 1000, " ms"));
   }
@@ -248,12 +236,12 @@ void WorkerSession::OnTick(int64_t now_us) {
   if (state_ == State::kAwaitingWelcome && now_us >= welcome_deadline_us_) {
     LoseSession("no welcome");
   } else if (state_ == State::kWelcomed &&
-             now_us - last_receive_us_ >= heartbeat_timeout_us_) {
+             liveness_.Silent(now_us)) {
     LoseSession(absl::StrCat("broker silent for ",
-                             (now_us - last_receive_us_) / 1000, " ms"));
+                             liveness_.silent_ms(now_us), " ms"));
   }
   // Busy or idle: what we hold, so the broker renews its leases.
-  if (state_ == State::kWelcomed && now_us - last_held_us_ >= heartbeat_interval_us_) {
+  if (state_ == State::kWelcomed && liveness_.HeartbeatDue(now_us)) {
     SendHeldHeartbeat(now_us);
   }
   TopUpCredit();  // cancelled runs freed slots
@@ -356,8 +344,7 @@ int64_t WorkerSession::NextDeadlineUs() const {
       deadline = welcome_deadline_us_;
       break;
     case State::kWelcomed:
-      deadline = std::min(last_held_us_ + heartbeat_interval_us_,
-                          last_receive_us_ + heartbeat_timeout_us_);
+      deadline = liveness_.NextDeadlineUs();
       if (wedged_) deadline = std::min(deadline, wedged_deadline_us_);
       break;
     case State::kDone:
@@ -572,7 +559,7 @@ void WorkerSession::SendHeldHeartbeat(int64_t now_us) {
     ref->set_attempt(work.assignment.attempt());
   }
   Emit(std::move(heartbeat), now_us);
-  last_held_us_ = now_us;
+  liveness_.Sent(now_us);
 }
 
 void WorkerSession::LoseSession(const std::string& why) {

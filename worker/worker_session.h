@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/liveness.h"
 #include "common/payload.h"
 #include "tq/v1/tq.pb.h"
 #include "worker/chunk_work.h"
@@ -193,7 +194,7 @@ class WorkerSession {
   // Chunks per thread the pool may hold.
   int pool_depth() const { return pool_depth_; }
   // The back-off the next Welcome wait will use.
-  int64_t reconnect_backoff_ms() const { return backoff_ms_; }
+  int64_t reconnect_backoff_ms() const { return liveness_.backoff_ms(); }
   int64_t protocol_violations() const { return protocol_violations_; }
   int64_t discarded_reports() const { return discarded_reports_; }
   // Assignments dropped for naming another broker epoch or session.
@@ -288,13 +289,10 @@ class WorkerSession {
   bool retry_pending_ = false;
   bool retry_handed_out_ = false;
 
-  int64_t backoff_ms_;
-  int64_t heartbeat_interval_us_;  // min(ours, the broker's)
-  int64_t heartbeat_timeout_us_;   // max(ours, 2 x the broker's interval)
+  // Heartbeats (sent: the last held heartbeat), silence, back-off.
+  Liveness liveness_;
   int64_t welcome_deadline_us_ = 0;
   int64_t last_send_us_ = 0;
-  int64_t last_held_us_ = 0;  // the last Heartbeat with WorkerHeld
-  int64_t last_receive_us_ = 0;
 
   std::vector<WorkerMessage> outgoing_;
   std::vector<ChunkWork> to_start_;
