@@ -86,8 +86,8 @@ void ClientSession::Lose(absl::Status why, int64_t now_us) {
     return;
   }
   // Lost, whatever the cause: kUnavailable (tq-client exits 3).
-  FailInFlight(absl::UnavailableError(
-      absl::StrCat(why.message(), "; jobs in flight are lost (reconnecting)")));
+  FailInFlight(absl::UnavailableError(absl::StrCat(
+      why.message(), "; the jobs in flight were lost with the connection")));
   // What was queued for the old connection dies with it; the held requests
   // wait for the new one.
   outbox_.clear();

@@ -179,7 +179,7 @@ TEST_F(ClientSessionTest, ASilentBrokerFailsJobsInFlightAndTheSessionReconnects)
   EXPECT_TRUE(job->finished);
   EXPECT_EQ(job->final_status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(job->final_status.message(), HasSubstr("silent for 3s"));
-  EXPECT_THAT(job->final_status.message(), HasSubstr("reconnecting"));
+  EXPECT_THAT(job->final_status.message(), HasSubstr("lost with the connection"));
   EXPECT_TRUE(unanswered->answered);
   EXPECT_EQ(unanswered->submit_status.code(), absl::StatusCode::kUnavailable);
   std::optional<absl::StatusOr<v1::StatusReply>> reply =

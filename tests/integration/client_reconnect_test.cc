@@ -75,7 +75,7 @@ TEST(ClientReconnectTest, AJobInFlightFailsAsLostAndThePoolReconnects) {
         << "the job cannot complete: its broker is gone";
   }
   EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
-  EXPECT_THAT(lost.message(), HasSubstr("reconnecting"));
+  EXPECT_THAT(lost.message(), HasSubstr("lost with the connection"));
 
   // The same pool, without being told: the restarted broker (and the worker
   // that found it) run a new job, and status answers.
