@@ -1,8 +1,23 @@
 // Scheduler, part 3: chunks — dispatch by credit, capability, window and
 // fair share; hand-outs and their leases (renewed by the workers'
 // heartbeats); reports, accepted only from the worker session holding the
-// hand-out; retries, splitting a chunk that keeps failing, and speculative
-// copies of stragglers. Jobs: scheduler_jobs.cc; peers: scheduler.cc.
+// hand-out; retries, suspects run alone, splitting a chunk that keeps
+// failing, and speculative copies of stragglers. Jobs: scheduler_jobs.cc;
+// peers: scheduler.cc.
+//
+// Poison chunks. A chunk that crashes its worker (the process dies, by
+// SIGABRT say) usually does so before any heartbeat says it started, and
+// beside other chunks the worker held: prefetched ones, or ones running on
+// its other threads. Charging them all would fail innocent chunks; charging
+// none would let the poison chunk crash-loop the fleet. So a worker lost
+// with several chunks (or with one it never said it started) charges none
+// of them and makes each a suspect; a suspect runs alone, on a worker
+// holding nothing else that gets nothing else until it is done. An innocent
+// suspect just completes; a poison one takes down its worker alone and is
+// charged, with the loss it was suspected of. A poison item therefore costs
+// max_attempts worker deaths for its chunk, then one per halving of the
+// chunk (both halves stay suspects) until the item is alone:
+// max_attempts + ceil(log2(chunk items)) at most.
 #include <algorithm>
 #include <limits>
 #include <tuple>
@@ -235,7 +250,7 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   Peer* best = nullptr;
   for (auto& [id, peer] : peers_) {
     if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0 ||
-        !CanRun(peer, job)) {
+        peer.reserved || RunsAlone(peer) || !CanRun(peer, job)) {
       continue;
     }
     if (except != nullptr && except->FindHolder(id) != nullptr) continue;
@@ -249,7 +264,78 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   return {best_id, best};
 }
 
+void Scheduler::DispatchSuspects(int64_t now_us, Outbox* out) {
+  uint64_t waiting = 0;
+  std::vector<const BrokerJob*> waiting_jobs;
+  for (uint64_t job_id : job_ring_) {
+    BrokerJob& job = *jobs_.at(job_id);
+    while (job.HasSuspectToHandOut() && job.SuspectWindowOpen()) {
+      // An idle worker, a reserved one first (it was kept free for this).
+      const std::string* idle_id = nullptr;
+      Peer* idle = nullptr;
+      for (auto& [id, peer] : peers_) {
+        if (peer.role != v1::ROLE_WORKER || peer.draining ||
+            peer.credit == 0 || peer.held != 0 || !CanRun(peer, job)) {
+          continue;
+        }
+        if (idle == nullptr || (peer.reserved && !idle->reserved)) {
+          idle_id = &id;
+          idle = &peer;
+        }
+      }
+      if (idle == nullptr) break;
+      const uint64_t index = job.TakeSuspect();
+      ++stats_.chunks_run_alone;
+      Log(absl::StrCat("job ", job.id(), ": running suspect ",
+                       ItemsText(job, *job.Find(index)), " alone on ",
+                       idle->name));
+      HandOut(job, index, *idle_id, *idle, now_us, out, /*alone=*/true);
+    }
+    if (job.HasSuspectToHandOut() && job.SuspectWindowOpen()) {
+      waiting += job.suspects_queued();
+      waiting_jobs.push_back(&job);
+    }
+  }
+  ReserveWorkers(waiting, waiting_jobs);
+}
+
+void Scheduler::ReserveWorkers(uint64_t waiting,
+                               const std::vector<const BrokerJob*>& jobs) {
+  // Reservations stick until no suspect waits, so a worker that is draining
+  // its queue for a suspect is not passed over for one that got busier.
+  std::vector<Peer*> reserved;
+  std::vector<Peer*> others;
+  for (auto& [id, peer] : peers_) {
+    if (peer.role != v1::ROLE_WORKER) continue;
+    const bool able =
+        !peer.draining &&
+        std::any_of(jobs.begin(), jobs.end(),
+                    [&](const BrokerJob* job) { return CanRun(peer, *job); });
+    if (!able) {
+      peer.reserved = false;
+    } else if (peer.reserved) {
+      reserved.push_back(&peer);
+    } else if (!RunsAlone(peer)) {
+      others.push_back(&peer);
+    }
+  }
+  const uint64_t able = reserved.size() + others.size();
+  const uint64_t target = std::min<uint64_t>(waiting, (able + 1) / 2);
+  // Least loaded (chunks held per thread) first.
+  auto lighter = [](const Peer* a, const Peer* b) {
+    return a->held * std::max<uint64_t>(1, b->threads) <
+           b->held * std::max<uint64_t>(1, a->threads);
+  };
+  std::sort(reserved.begin(), reserved.end(), lighter);
+  std::sort(others.begin(), others.end(), lighter);
+  for (size_t i = target; i < reserved.size(); ++i) reserved[i]->reserved = false;
+  for (size_t i = 0; reserved.size() + i < target && i < others.size(); ++i) {
+    others[i]->reserved = true;
+  }
+}
+
 void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
+  DispatchSuspects(now_us, out);
   const uint64_t threads = WorkerThreads();
   // One chunk at a time, to the job whose client has the fewest chunks on
   // workers (ties: round-robin from ring_pos_) among those with a chunk,
@@ -306,7 +392,9 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
     // Stragglers in item order: the oldest undelivered first.
     std::vector<std::pair<uint64_t, uint64_t>> late;  // (first item, index)
     for (const auto& [index, chunk] : job.chunks()) {
-      if (chunk.holders.size() == 1 &&
+      // Never a suspect: a copy could crash a second worker, and would not
+      // run alone.
+      if (chunk.holders.size() == 1 && !chunk.history.suspect &&
           now_us - chunk.holders[0].handed_out_us > threshold_us) {
         late.emplace_back(chunk.first_item, index);
       }
@@ -328,7 +416,7 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
 
 void Scheduler::HandOut(BrokerJob& job, uint64_t index,
                         const std::string& worker, Peer& peer, int64_t now_us,
-                        Outbox* out) {
+                        Outbox* out, bool alone) {
   Chunk& chunk = *job.Find(index);
   const uint32_t attempt = ++chunk.history.last_attempt;
   const int64_t deadline_us = now_us + options_.lease_ms * 1000;
@@ -364,10 +452,12 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
       options_.lease_ms, 0, std::numeric_limits<uint32_t>::max())));
   a->set_run_limit_ms(static_cast<uint64_t>(RunLimitMs(job)));
   leases_.Add(Lease{deadline_us, job.id(), index, attempt});
-  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1});
+  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
   ++stats_.chunks_dispatched;
   --peer.credit;
   ++peer.held;
+  peer.alone = alone;  // BestWorkerFor passes over workers running alone
+  if (alone) peer.reserved = false;
   Send(worker, std::move(env), now_us, out, std::move(payloads));
   MaybeCompactLeases();
 }
@@ -387,18 +477,22 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
       charge = true;
       break;
     case RequeueReason::kWorkerLost:
-      // Only a chunk the worker said it was running is charged: prefetched
-      // chunks it never started did nothing wrong. A chunk that keeps going
-      // down with workers before they could say so (a crash right at its
-      // start) is charged once that happened max_attempts times, so a
-      // poison chunk cannot crash-loop the fleet.
-      if (holder->started_us >= 0) {
+    case RequeueReason::kWorkerLostWithOthers:
+      // Charged only when the loss is surely this chunk's doing: it ran
+      // alone (a suspect's run, or the worker's only chunk, which it said
+      // it had started), or it is a suspect already (lost twice). Then the
+      // loss it was suspected of counts too. Otherwise (prefetched chunks,
+      // chunks beside a crashing one) it becomes a suspect, uncharged.
+      if (holder->alone || chunk->history.suspect ||
+          (reason == RequeueReason::kWorkerLost && holder->started_us >= 0)) {
         ++stats_.requeued_worker_lost;
         charge = true;
+        chunk->history.failures += chunk->history.unattributed_losses;
+        chunk->history.unattributed_losses = 0;
       } else {
         ++stats_.requeued_unstarted;
-        charge = ++chunk->history.unattributed_losses >= max_attempts;
-        if (charge) chunk->history.failures = max_attempts - 1;
+        ++chunk->history.unattributed_losses;
+        job.MarkSuspect(index);
       }
       break;
     case RequeueReason::kTaskFailed:
@@ -420,6 +514,12 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
     ++chunk->history.failures;
     chunk->history.last_code = static_cast<int32_t>(cause.code());
     chunk->history.last_error = std::string(cause.message());
+    if (reason == RequeueReason::kWorkerLost ||
+        reason == RequeueReason::kWorkerLostWithOthers) {
+      absl::StrAppend(&chunk->history.last_error, holder->alone
+                                                      ? " while running it alone"
+                                                      : " while running it");
+    }
   }
   auto p = peers_.find(worker);
   if (p != peers_.end() && p->second.held > 0) --p->second.held;
@@ -446,8 +546,6 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
                      " times; splitting to find the failing items (last: ",
                      chunk.history.last_error, ")"));
     chunk.history.failures = max_attempts - 1;
-    chunk.history.unattributed_losses =
-        std::min(chunk.history.unattributed_losses, max_attempts - 1);
     job.Split(index);
     return true;
   }
@@ -490,6 +588,9 @@ void Scheduler::RequeueWorkerChunks(const std::string& worker,
     }
   }
   std::sort(held.begin(), held.end());
+  if (reason == RequeueReason::kWorkerLost && held.size() > 1) {
+    reason = RequeueReason::kWorkerLostWithOthers;
+  }
   for (const auto& [job_id, index] : held) {
     auto it = jobs_.find(job_id);
     if (it == jobs_.end()) continue;  // failed by an earlier chunk
