@@ -313,6 +313,8 @@ class Scheduler {
   uint64_t next_client_session_ = 1;
   uint64_t next_worker_session_ = 1;
   LeaseDeadlines leases_;
+  // False only if no worker is reserved (Peer::reserved) for a suspect.
+  bool maybe_reserved_ = false;
   // When Speculate last looked for stragglers.
   int64_t last_speculate_us_ = std::numeric_limits<int64_t>::min() / 2;
   // Lease heap size at which stale entries are next purged.

@@ -44,9 +44,11 @@ v1::ChunkRef Ref(uint64_t job_id, uint64_t index, uint32_t attempt) {
   return ref;
 }
 
-std::string ItemsText(const BrokerJob& job, const Chunk& chunk) {
+// "item 776 (n=777)", "items 0..999"; `number`: with the item's number.
+std::string ItemsText(const BrokerJob& job, const Chunk& chunk,
+                      bool number = true) {
   if (chunk.items == 1) {
-    return job.is_streamed()
+    return job.is_streamed() || !number
                ? absl::StrCat("item ", chunk.first_item)
                : absl::StrCat("item ", chunk.first_item, " (n=",
                               job.ItemNumber(chunk.first_item), ")");
@@ -301,6 +303,9 @@ void Scheduler::DispatchSuspects(int64_t now_us, Outbox* out) {
 
 void Scheduler::ReserveWorkers(uint64_t waiting,
                                const std::vector<const BrokerJob*>& jobs) {
+  // Nothing waits and nothing is reserved: the common case costs nothing.
+  if (waiting == 0 && !maybe_reserved_) return;
+  maybe_reserved_ = waiting > 0;
   // Reservations stick until no suspect waits, so a worker that is draining
   // its queue for a suspect is not passed over for one that got busier.
   std::vector<Peer*> reserved;
@@ -549,11 +554,21 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
     job.Split(index);
     return true;
   }
+  const int64_t failed_item =
+      chunk.items == 1 && chunk.first_item <= std::numeric_limits<int64_t>::max()
+          ? static_cast<int64_t>(chunk.first_item)
+          : -1;
+  // A job failed by one item names it in JobFinished.failed_item, and the
+  // client puts the item's number into the message ("item 776 (n=777) of
+  // job 1 failed ..."); a skipped item's error carries the number itself.
+  const bool client_adds_number =
+      failed_item >= 0 && !job.submit().skip_failed();
   const absl::Status cause =
       StatusFromCode(chunk.history.last_code == 0
                          ? static_cast<int32_t>(absl::StatusCode::kUnknown)
                          : chunk.history.last_code,
-                     absl::StrCat(items, " of job ", job.id(), " failed ",
+                     absl::StrCat(ItemsText(job, chunk, !client_adds_number),
+                                  " of job ", job.id(), " failed ",
                                   chunk.history.failures,
                                   " times; last error: ",
                                   chunk.history.last_error));
@@ -569,10 +584,6 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
     DeliverResults(job, now_us, out);  // may end the job
     return jobs_.contains(id);
   }
-  const int64_t failed_item =
-      chunk.items == 1 && chunk.first_item <= std::numeric_limits<int64_t>::max()
-          ? static_cast<int64_t>(chunk.first_item)
-          : -1;
   EndJob(job, cause, now_us, out, nullptr, failed_item);
   return false;
 }

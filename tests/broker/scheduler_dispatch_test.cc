@@ -272,7 +272,7 @@ TEST_F(SchedulerDispatchTest, TaskFailuresUpToMaxAttemptsFailTheJob) {
   v1::JobFinished finished = OnlyFinished(sent, "c1");
   EXPECT_EQ(finished.job_id(), job);
   EXPECT_EQ(finished.code(), 3);
-  EXPECT_THAT(finished.message(), HasSubstr("item 0 (n=1)"));
+  EXPECT_THAT(finished.message(), HasSubstr("item 0 of job"));
   EXPECT_THAT(finished.message(), HasSubstr("failed 3 times"));
   EXPECT_THAT(finished.message(), HasSubstr("boom on 3"));
   ASSERT_TRUE(finished.has_failed_item());
@@ -295,7 +295,7 @@ TEST_F(SchedulerDispatchTest, ExpiringLeasesFailTheJobAfterMaxAttempts) {
   v1::JobFinished finished = OnlyFinished(sent, "c1");
   EXPECT_EQ(finished.code(),
             static_cast<int>(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(finished.message(), HasSubstr("item 0 (n=1)"));
+  EXPECT_THAT(finished.message(), HasSubstr("item 0 of job"));
   EXPECT_THAT(finished.message(), HasSubstr("lease"));
   // The failed job's chunk was still on w1: it is told to drop it.
   EXPECT_EQ(BodiesTo(sent, "w1", E::kRevokeJob).size(), 1u);
