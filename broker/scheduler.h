@@ -25,6 +25,7 @@
 #ifndef TQ_BROKER_SCHEDULER_H_
 #define TQ_BROKER_SCHEDULER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -59,6 +60,13 @@ struct InboundMessage {
   // owner: this identity, else the client's session.
   std::string user_id;
 };
+
+// A worker running a suspect alone is sent a heartbeat at least this often:
+// a send to a worker whose process died fails at once (the broker loop then
+// calls OnPeerUnreachable), so a crash is charged and the suspect handed on
+// within this rather than the heartbeat interval. A few bytes per probe,
+// to a few workers.
+inline constexpr int64_t kAloneProbeMs = 100;
 
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
@@ -253,6 +261,12 @@ class Scheduler {
   void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
   // Whether `peer` runs a suspect alone now.
   static bool RunsAlone(const Peer& peer) { return peer.alone && peer.held > 0; }
+  // How often `peer` hears from the broker when nothing else is sent.
+  int64_t HeartbeatEveryUs(const Peer& peer) const {
+    return 1000 * (RunsAlone(peer) ? std::min(options_.heartbeat_interval_ms,
+                                              kAloneProbeMs)
+                                   : options_.heartbeat_interval_ms);
+  }
   // The least loaded worker with credit that can run `job`, is neither
   // reserved nor running a suspect, and does not hold chunk `except` (a
   // chunk it already runs), or nullptr.

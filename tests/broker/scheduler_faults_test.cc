@@ -185,6 +185,21 @@ TEST_F(SchedulerFaultsTest, SuspectsRunAloneAndOnlyTheCrashingOneIsCharged) {
   EXPECT_EQ(stats.chunks_split, 0u);
 }
 
+TEST_F(SchedulerFaultsTest, AWorkerRunningASuspectAloneIsProbedOften) {
+  // A send to a dead worker fails at once: probing the one running a
+  // suspect every 100 ms notices its crash sooner than the 1 s heartbeat.
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  ASSERT_EQ(AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1").size(), 2u);
+  h_.Unreachable("w1");
+  ASSERT_EQ(AssignmentsTo(h_.HelloWorker("w2", 1, 2), "w2").size(), 1u);
+  h_.HelloWorker("w3", 1, 0);
+  EXPECT_LE(h_.scheduler().NextDeadlineUs(), h_.now() + kAloneProbeMs * 1000);
+  h_.AdvanceMs(kAloneProbeMs);
+  Sent sent = h_.Tick();
+  EXPECT_EQ(BodiesTo(sent, "w2", E::kHeartbeat).size(), 1u);
+  EXPECT_TRUE(BodiesTo(sent, "w3", E::kHeartbeat).empty());
+}
+
 TEST_F(SchedulerFaultsTest, ABusyWorkerIsReservedForASuspectAndTakesNoNewWork) {
   // Job 1 has a suspect (w1 died with two chunks); w2 is busy with job 2.
   h_.HelloClient("c2");
