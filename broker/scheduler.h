@@ -250,15 +250,6 @@ class Scheduler {
   // fairly, however many jobs each has open), round-robin among equals.
   // Then speculative copies of stragglers.
   void Dispatch(int64_t now_us, Outbox* out);
-  // Hands each queued suspect, in job order, to an idle worker (holding
-  // nothing) which then gets nothing else until it is done. Suspects left
-  // waiting reserve workers (Peer::reserved, the least loaded first, at
-  // most half of them so other work goes on) that take no new chunks and
-  // so become idle soon.
-  void DispatchSuspects(int64_t now_us, Outbox* out);
-  // Keeps min(`waiting`, half the workers able to run one of `jobs`,
-  // rounded up) workers reserved.
-  void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
   // Whether `peer` runs a suspect alone now.
   static bool RunsAlone(const Peer& peer) { return peer.alone && peer.held > 0; }
   // How often `peer` hears from the broker when nothing else is sent.
@@ -306,6 +297,17 @@ class Scheduler {
   // broker's), and its attempt limit.
   int64_t RunLimitMs(const BrokerJob& job) const;
   uint32_t MaxAttempts(const BrokerJob& job) const;
+
+  // scheduler_suspects.cc: suspects run alone.
+  // Hands each queued suspect, in job order, to an idle worker (holding
+  // nothing) which then gets nothing else until it is done. Suspects left
+  // waiting reserve workers (Peer::reserved, the least loaded first, at
+  // most half of them so other work goes on) that take no new chunks and
+  // so become idle soon.
+  void DispatchSuspects(int64_t now_us, Outbox* out);
+  // Keeps min(`waiting`, half the workers able to run one of `jobs`,
+  // rounded up) workers reserved.
+  void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
 
   // Constant after construction.
   const BrokerOptions options_;
