@@ -174,7 +174,7 @@ absl::Status BrokerJob::AppendInput(
 }
 
 uint64_t BrokerJob::ChunksQueued() const {
-  u128 queued = queued_.size();
+  u128 queued = queued_.size() + suspects_.size();
   if (HasInputToCut()) {
     const uint64_t size =
         fixed_chunk_size_ != 0
@@ -207,7 +207,28 @@ uint64_t BrokerJob::NextCutItems(uint64_t parallelism) const {
 }
 
 void BrokerJob::Enqueue(uint64_t index) {
-  queued_.emplace(chunks_.at(index).first_item, index);
+  const Chunk& chunk = chunks_.at(index);
+  (chunk.history.suspect ? suspects_ : queued_)
+      .emplace(chunk.first_item, index);
+}
+
+void BrokerJob::Dequeue(uint64_t index, const Chunk& chunk) {
+  queued_.erase({chunk.first_item, index});
+  suspects_.erase({chunk.first_item, index});
+}
+
+uint64_t BrokerJob::TakeSuspect() {
+  const uint64_t index = suspects_.begin()->second;
+  suspects_.erase(suspects_.begin());
+  return index;
+}
+
+void BrokerJob::MarkSuspect(uint64_t index) {
+  Chunk& chunk = chunks_.at(index);
+  if (chunk.history.suspect) return;
+  const bool queued = queued_.erase({chunk.first_item, index}) > 0;
+  chunk.history.suspect = true;
+  if (queued) Enqueue(index);
 }
 
 uint64_t BrokerJob::TakeChunk(uint64_t parallelism) {
@@ -239,7 +260,7 @@ void BrokerJob::AddHolder(uint64_t index, Holder holder) {
   Chunk& chunk = chunks_.at(index);
   if (chunk.holders.empty()) {
     ++in_flight_;
-    queued_.erase({chunk.first_item, index});
+    Dequeue(index, chunk);
   }
   chunk.holders.push_back(std::move(holder));
 }
@@ -263,7 +284,7 @@ void BrokerJob::Finish(uint64_t index) {
   auto it = chunks_.find(index);
   if (it == chunks_.end()) return;
   if (it->second.holders.empty()) {
-    queued_.erase({it->second.first_item, index});
+    Dequeue(index, it->second);
   } else {
     --in_flight_;
   }
@@ -281,7 +302,7 @@ bool BrokerJob::CanSplit(uint64_t index) const {
 
 void BrokerJob::Split(uint64_t index) {
   Chunk whole = std::move(chunks_.at(index));
-  queued_.erase({whole.first_item, index});
+  Dequeue(index, whole);
   chunks_.erase(index);
   uint64_t left = whole.items / 2;
   if (bool_results_ && whole.items > 8) left = std::max<uint64_t>(8, left / 8 * 8);
@@ -341,13 +362,13 @@ int64_t BrokerJob::MedianRunMicros() const {
       *mid, std::numeric_limits<int64_t>::max()));
 }
 
-bool BrokerJob::WindowOpen() const {
+bool BrokerJob::HasRoom(uint64_t reserved) const {
   const uint64_t window = std::min<uint64_t>(credit_, max_window_);
-  if (submit_.max_concurrency() != 0 &&
-      in_flight_ >= submit_.max_concurrency()) {
+  const uint64_t busy = in_flight_ + reserved;
+  if (submit_.max_concurrency() != 0 && busy >= submit_.max_concurrency()) {
     return false;
   }
-  return in_flight_ + undelivered_.size() < window;
+  return busy + undelivered_.size() < window;
 }
 
 void BrokerJob::GrantCredit(uint64_t chunks) {

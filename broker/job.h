@@ -51,10 +51,16 @@ struct ChunkHistory {
   // it, task failed, run limit); chunks handed back by Drain/Goodbye, and
   // chunks a lost worker held without having started them, do not count.
   uint32_t failures = 0;
-  // Times a worker was lost while holding the chunk without having said it
-  // started it: not charged, unless it keeps happening (see
-  // Scheduler::RequeueChunk).
+  // Times a worker was lost while holding the chunk beside others, or
+  // without having said it started it: the loss could be another chunk's
+  // doing, so it is not charged, but the chunk becomes a suspect. Charged
+  // (added to `failures`) once the chunk loses a worker again, alone.
   uint32_t unattributed_losses = 0;
+  // Runs alone from now on (Scheduler::DispatchSuspects): on a worker
+  // holding nothing else, which gets nothing else until it is done, so that
+  // a crash it causes is charged to it with certainty and hurts no
+  // neighbour. Kept by both halves of a split.
+  bool suspect = false;
   // The latest failure, for the job's error message.
   int32_t last_code = 0;
   std::string last_error;
@@ -70,6 +76,8 @@ struct Holder {
   int64_t lease_deadline_us = 0;
   // When the worker said it started running it; -1 while unknown.
   int64_t started_us = -1;
+  // A suspect's run alone: the worker holds nothing else.
+  bool alone = false;
 };
 
 struct Chunk {
@@ -152,9 +160,14 @@ class BrokerJob {
       bool complete, const std::vector<Payload>& payloads);
 
   // ---- chunk ledger
+  // Queued chunks are of two kinds: ordinary ones (queued, or not cut yet),
+  // which TakeChunk hands out, and suspects (ChunkHistory::suspect), which
+  // TakeSuspect hands out, each to a worker of its own.
   bool HasChunkToHandOut() const {
     return !queued_.empty() || HasInputToCut();
   }
+  bool HasSuspectToHandOut() const { return !suspects_.empty(); }
+  uint64_t suspects_queued() const { return suspects_.size(); }
   // Chunks not yet handed out: queued, plus (range input) an estimate of
   // those not cut yet at the current chunk size. Saturates at 2^64-1.
   uint64_t ChunksQueued() const;
@@ -163,6 +176,12 @@ class BrokerJob {
   // the input. `parallelism` (worker threads that can run it) guides the
   // automatic size near the end of the input. Requires HasChunkToHandOut().
   uint64_t TakeChunk(uint64_t parallelism);
+  // The queued suspect with the lowest first item. Requires
+  // HasSuspectToHandOut().
+  uint64_t TakeSuspect();
+  // Marks chunk `index` suspect (ChunkHistory::suspect), moving it to the
+  // suspects' queue if it is queued.
+  void MarkSuspect(uint64_t index);
   Chunk* Find(uint64_t index);
   const Chunk* Find(uint64_t index) const;
   // Outstanding chunks: queued or on workers.
@@ -204,8 +223,11 @@ class BrokerJob {
   // True if one more chunk may be handed out: chunks in flight plus results
   // not yet delivered stay below min(client credit, the broker's
   // max_result_window), and chunks in flight below SubmitJob.max_concurrency
-  // if set.
-  bool WindowOpen() const;
+  // if set. Queued suspects count as in flight for ordinary chunks (they
+  // had their place in the window and keep it while they wait for a worker
+  // of their own); SuspectWindowOpen() is the test for a suspect.
+  bool WindowOpen() const { return HasRoom(suspects_.size()); }
+  bool SuspectWindowOpen() const { return HasRoom(0); }
   void GrantCredit(uint64_t chunks);
   void AddResult(PendingResult result);
   // Results the client has credit for, each consuming one credit.
@@ -227,7 +249,11 @@ class BrokerJob {
   bool HasInputToCut() const { return !streamed_ && cut_items_ < range_items_; }
   // Items for the next cut chunk of a range job.
   uint64_t NextCutItems(uint64_t parallelism) const;
+  // Queues `index` for hand-out: with the suspects, or the others.
   void Enqueue(uint64_t index);
+  void Dequeue(uint64_t index, const Chunk& chunk);
+  // Whether `reserved` more chunks in flight leave room for one more.
+  bool HasRoom(uint64_t reserved) const;
 
   // Constant after construction.
   const uint64_t id_;
@@ -261,6 +287,8 @@ class BrokerJob {
   absl::flat_hash_map<uint64_t, Chunk> chunks_;
   // Queued chunks by (first item, index): lowest first item first.
   std::set<std::pair<uint64_t, uint64_t>> queued_;
+  // Queued suspects, the same way.
+  std::set<std::pair<uint64_t, uint64_t>> suspects_;
   uint64_t in_flight_ = 0;
   // Streamed input: chunks appended and not yet finished, by index.
   absl::flat_hash_map<uint64_t, StreamChunk> stream_;

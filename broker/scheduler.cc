@@ -314,9 +314,8 @@ void Scheduler::OnTick(int64_t now_us, Outbox* out) {
                absl::StrCat("silent for ", options_.heartbeat_timeout_ms, " ms"),
                now_us, out);
   }
-  const int64_t interval_us = options_.heartbeat_interval_ms * 1000;
   for (auto& [id, peer] : peers_) {
-    if (now_us - peer.last_sent_us >= interval_us) {
+    if (now_us - peer.last_sent_us >= HeartbeatEveryUs(peer)) {
       v1::Envelope env;
       env.mutable_heartbeat();
       peer.last_sent_us = now_us;
@@ -331,10 +330,9 @@ int64_t Scheduler::NextDeadlineUs() const {
   if (auto lease = leases_.EarliestUs()) next = *lease;
   for (const auto& [id, job] : jobs_) next = std::min(next, job->deadline_us());
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
-  const int64_t interval_us = options_.heartbeat_interval_ms * 1000;
   for (const auto& [id, peer] : peers_) {
     next = std::min(next, peer.last_heard_us + timeout_us);
-    next = std::min(next, peer.last_sent_us + interval_us);
+    next = std::min(next, peer.last_sent_us + HeartbeatEveryUs(peer));
   }
   return next;
 }

@@ -12,9 +12,12 @@
 // chunks in flight or waiting for delivery; every hand-out has a lease,
 // renewed while its worker lists it in a heartbeat, and a run limit; an
 // expired lease, a run limit passed, a worker lost while running the chunk
-// or a task error is a failed attempt, and a chunk with max_attempts of
-// them is split until the failing item is alone, which fails the job (or
-// with skip_failed is reported failed); an error raised by shipped code
+// alone or a task error is a failed attempt, and a chunk with max_attempts
+// of them is split until the failing item is alone, which fails the job (or
+// with skip_failed is reported failed); chunks a worker held when it was
+// lost with others beside them become suspects, which from then on run
+// alone on a worker of their own, so that a crash is charged to the chunk
+// that caused it and to no neighbour; an error raised by shipped code
 // fails the job at once; only the holder of a hand-out may report it, and
 // the first report wins; a chunk held past max(3 x its job's median chunk
 // time, 1 s) while a worker idles gets a speculative copy. Payloads (chunk
@@ -22,6 +25,7 @@
 #ifndef TQ_BROKER_SCHEDULER_H_
 #define TQ_BROKER_SCHEDULER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -56,6 +60,13 @@ struct InboundMessage {
   // owner: this identity, else the client's session.
   std::string user_id;
 };
+
+// A worker running a suspect alone is sent a heartbeat at least this often:
+// a send to a worker whose process died fails at once (the broker loop then
+// calls OnPeerUnreachable), so a crash is charged and the suspect handed on
+// within this rather than the heartbeat interval. A few bytes per probe,
+// to a few workers.
+inline constexpr int64_t kAloneProbeMs = 100;
 
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
@@ -119,6 +130,12 @@ class Scheduler {
     // Chunks handed to it and not yet reported, requeued or revoked.
     uint64_t held = 0;
     bool draining = false;
+    // Kept free for a suspect (DispatchSuspects): gets no other chunk, and
+    // a suspect as soon as it holds nothing.
+    bool reserved = false;
+    // Runs a suspect alone and gets nothing else until it is done (while
+    // held > 0; see RunsAlone).
+    bool alone = false;
     // Welcome.session: its reports must carry it (or none, 0).
     uint64_t session = 0;
     // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
@@ -131,11 +148,16 @@ class Scheduler {
     std::string owner;
   };
   // Why a hand-out ends without a result. kDrained and kCodeMissing (the
-  // worker lost a code blob) requeue without penalty; kWorkerLost charges
-  // only chunks the worker said it had started (see RequeueChunk).
+  // worker lost a code blob) requeue without penalty. A lost worker charges
+  // a chunk only when the loss is surely the chunk's doing: kWorkerLost (it
+  // held that chunk only) charges it if it ran alone as a suspect or the
+  // worker said it had started it; kWorkerLostWithOthers (it held more) does
+  // not. Uncharged, the chunk becomes a suspect; a suspect is charged for
+  // any later loss (see RequeueChunk).
   enum class RequeueReason {
     kLeaseExpired,
     kWorkerLost,
+    kWorkerLostWithOthers,
     kTaskFailed,
     kRunLimit,
     kDrained,
@@ -223,18 +245,28 @@ class Scheduler {
   void OnDrain(const std::string& worker, Peer& peer, const v1::Drain& drain,
                int64_t now_us, Outbox* out);
   // Hands out chunks while some worker has credit and some job it can run
-  // can use it: the job of the client with the fewest chunks on workers
-  // first (clients share workers fairly, however many jobs each has open),
-  // round-robin among equals. Then speculative copies of stragglers.
+  // can use it: suspects first (DispatchSuspects), then the job of the
+  // client with the fewest chunks on workers first (clients share workers
+  // fairly, however many jobs each has open), round-robin among equals.
+  // Then speculative copies of stragglers.
   void Dispatch(int64_t now_us, Outbox* out);
-  // The least loaded worker with credit that can run `job` and does not
-  // hold chunk `except` (a chunk it already runs), or nullptr.
+  // Whether `peer` runs a suspect alone now.
+  static bool RunsAlone(const Peer& peer) { return peer.alone && peer.held > 0; }
+  // How often `peer` hears from the broker when nothing else is sent.
+  int64_t HeartbeatEveryUs(const Peer& peer) const {
+    return 1000 * (RunsAlone(peer) ? std::min(options_.heartbeat_interval_ms,
+                                              kAloneProbeMs)
+                                   : options_.heartbeat_interval_ms);
+  }
+  // The least loaded worker with credit that can run `job`, is neither
+  // reserved nor running a suspect, and does not hold chunk `except` (a
+  // chunk it already runs), or nullptr.
   std::pair<const std::string*, Peer*> BestWorkerFor(
       const BrokerJob& job, const Chunk* except = nullptr);
   // Hands chunk `index` of `job` (queued, or already on another worker for
-  // a speculative copy) to `worker`.
+  // a speculative copy) to `worker`; `alone`: a suspect's run alone.
   void HandOut(BrokerJob& job, uint64_t index, const std::string& worker,
-               Peer& peer, int64_t now_us, Outbox* out);
+               Peer& peer, int64_t now_us, Outbox* out, bool alone = false);
   // Re-runs elsewhere the oldest chunk of a job held longer than
   // max(3 x its median chunk time, 1 s), while a worker is idle.
   void Speculate(int64_t now_us, Outbox* out);
@@ -250,7 +282,8 @@ class Scheduler {
   // skip_failed, report the item failed). Returns false if the job ended.
   bool ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
                     Outbox* out);
-  // Requeues every chunk `worker` holds.
+  // Requeues every chunk `worker` holds (kWorkerLost: with
+  // kWorkerLostWithOthers if it held more than one).
   void RequeueWorkerChunks(const std::string& worker, RequeueReason reason,
                            const absl::Status& cause, int64_t now_us,
                            Outbox* out);
@@ -264,6 +297,17 @@ class Scheduler {
   // broker's), and its attempt limit.
   int64_t RunLimitMs(const BrokerJob& job) const;
   uint32_t MaxAttempts(const BrokerJob& job) const;
+
+  // scheduler_suspects.cc: suspects run alone.
+  // Hands each queued suspect, in job order, to an idle worker (holding
+  // nothing) which then gets nothing else until it is done. Suspects left
+  // waiting reserve workers (Peer::reserved, the least loaded first, at
+  // most half of them so other work goes on) that take no new chunks and
+  // so become idle soon.
+  void DispatchSuspects(int64_t now_us, Outbox* out);
+  // Keeps min(`waiting`, half the workers able to run one of `jobs`,
+  // rounded up) workers reserved.
+  void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
 
   // Constant after construction.
   const BrokerOptions options_;
@@ -285,6 +329,8 @@ class Scheduler {
   uint64_t next_client_session_ = 1;
   uint64_t next_worker_session_ = 1;
   LeaseDeadlines leases_;
+  // False only if no worker is reserved (Peer::reserved) for a suspect.
+  bool maybe_reserved_ = false;
   // When Speculate last looked for stragglers.
   int64_t last_speculate_us_ = std::numeric_limits<int64_t>::min() / 2;
   // Lease heap size at which stale entries are next purged.

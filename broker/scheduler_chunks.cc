@@ -1,8 +1,10 @@
 // Scheduler, part 3: chunks — dispatch by credit, capability, window and
 // fair share; hand-outs and their leases (renewed by the workers'
 // heartbeats); reports, accepted only from the worker session holding the
-// hand-out; retries, splitting a chunk that keeps failing, and speculative
-// copies of stragglers. Jobs: scheduler_jobs.cc; peers: scheduler.cc.
+// hand-out; retries (a lost worker's chunks may become suspects, which run
+// alone: scheduler_suspects.cc), splitting a chunk that keeps failing, and
+// speculative copies of stragglers. Jobs: scheduler_jobs.cc; peers:
+// scheduler.cc.
 #include <algorithm>
 #include <limits>
 #include <tuple>
@@ -29,9 +31,11 @@ v1::ChunkRef Ref(uint64_t job_id, uint64_t index, uint32_t attempt) {
   return ref;
 }
 
-std::string ItemsText(const BrokerJob& job, const Chunk& chunk) {
+// "item 776 (n=777)", "items 0..999"; `number`: with the item's number.
+std::string ItemsText(const BrokerJob& job, const Chunk& chunk,
+                      bool number = true) {
   if (chunk.items == 1) {
-    return job.is_streamed()
+    return job.is_streamed() || !number
                ? absl::StrCat("item ", chunk.first_item)
                : absl::StrCat("item ", chunk.first_item, " (n=",
                               job.ItemNumber(chunk.first_item), ")");
@@ -235,7 +239,7 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   Peer* best = nullptr;
   for (auto& [id, peer] : peers_) {
     if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0 ||
-        !CanRun(peer, job)) {
+        peer.reserved || RunsAlone(peer) || !CanRun(peer, job)) {
       continue;
     }
     if (except != nullptr && except->FindHolder(id) != nullptr) continue;
@@ -250,6 +254,7 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
 }
 
 void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
+  DispatchSuspects(now_us, out);
   const uint64_t threads = WorkerThreads();
   // One chunk at a time, to the job whose client has the fewest chunks on
   // workers (ties: round-robin from ring_pos_) among those with a chunk,
@@ -306,7 +311,9 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
     // Stragglers in item order: the oldest undelivered first.
     std::vector<std::pair<uint64_t, uint64_t>> late;  // (first item, index)
     for (const auto& [index, chunk] : job.chunks()) {
-      if (chunk.holders.size() == 1 &&
+      // Never a suspect: a copy could crash a second worker, and would not
+      // run alone.
+      if (chunk.holders.size() == 1 && !chunk.history.suspect &&
           now_us - chunk.holders[0].handed_out_us > threshold_us) {
         late.emplace_back(chunk.first_item, index);
       }
@@ -328,7 +335,7 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
 
 void Scheduler::HandOut(BrokerJob& job, uint64_t index,
                         const std::string& worker, Peer& peer, int64_t now_us,
-                        Outbox* out) {
+                        Outbox* out, bool alone) {
   Chunk& chunk = *job.Find(index);
   const uint32_t attempt = ++chunk.history.last_attempt;
   const int64_t deadline_us = now_us + options_.lease_ms * 1000;
@@ -364,10 +371,12 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
       options_.lease_ms, 0, std::numeric_limits<uint32_t>::max())));
   a->set_run_limit_ms(static_cast<uint64_t>(RunLimitMs(job)));
   leases_.Add(Lease{deadline_us, job.id(), index, attempt});
-  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1});
+  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
   ++stats_.chunks_dispatched;
   --peer.credit;
   ++peer.held;
+  peer.alone = alone;  // BestWorkerFor passes over workers running alone
+  if (alone) peer.reserved = false;
   Send(worker, std::move(env), now_us, out, std::move(payloads));
   MaybeCompactLeases();
 }
@@ -387,18 +396,22 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
       charge = true;
       break;
     case RequeueReason::kWorkerLost:
-      // Only a chunk the worker said it was running is charged: prefetched
-      // chunks it never started did nothing wrong. A chunk that keeps going
-      // down with workers before they could say so (a crash right at its
-      // start) is charged once that happened max_attempts times, so a
-      // poison chunk cannot crash-loop the fleet.
-      if (holder->started_us >= 0) {
+    case RequeueReason::kWorkerLostWithOthers:
+      // Charged only when the loss is surely this chunk's doing: it ran
+      // alone (a suspect's run, or the worker's only chunk, which it said
+      // it had started), or it is a suspect already (lost twice). Then the
+      // loss it was suspected of counts too. Otherwise (prefetched chunks,
+      // chunks beside a crashing one) it becomes a suspect, uncharged.
+      if (holder->alone || chunk->history.suspect ||
+          (reason == RequeueReason::kWorkerLost && holder->started_us >= 0)) {
         ++stats_.requeued_worker_lost;
         charge = true;
+        chunk->history.failures += chunk->history.unattributed_losses;
+        chunk->history.unattributed_losses = 0;
       } else {
         ++stats_.requeued_unstarted;
-        charge = ++chunk->history.unattributed_losses >= max_attempts;
-        if (charge) chunk->history.failures = max_attempts - 1;
+        ++chunk->history.unattributed_losses;
+        job.MarkSuspect(index);
       }
       break;
     case RequeueReason::kTaskFailed:
@@ -420,6 +433,12 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
     ++chunk->history.failures;
     chunk->history.last_code = static_cast<int32_t>(cause.code());
     chunk->history.last_error = std::string(cause.message());
+    if (reason == RequeueReason::kWorkerLost ||
+        reason == RequeueReason::kWorkerLostWithOthers) {
+      absl::StrAppend(&chunk->history.last_error, holder->alone
+                                                      ? " while running it alone"
+                                                      : " while running it");
+    }
   }
   auto p = peers_.find(worker);
   if (p != peers_.end() && p->second.held > 0) --p->second.held;
@@ -446,16 +465,24 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
                      " times; splitting to find the failing items (last: ",
                      chunk.history.last_error, ")"));
     chunk.history.failures = max_attempts - 1;
-    chunk.history.unattributed_losses =
-        std::min(chunk.history.unattributed_losses, max_attempts - 1);
     job.Split(index);
     return true;
   }
+  const int64_t failed_item =
+      chunk.items == 1 && chunk.first_item <= std::numeric_limits<int64_t>::max()
+          ? static_cast<int64_t>(chunk.first_item)
+          : -1;
+  // A job failed by one item names it in JobFinished.failed_item, and the
+  // client puts the item's number into the message ("item 776 (n=777) of
+  // job 1 failed ..."); a skipped item's error carries the number itself.
+  const bool client_adds_number =
+      failed_item >= 0 && !job.submit().skip_failed();
   const absl::Status cause =
       StatusFromCode(chunk.history.last_code == 0
                          ? static_cast<int32_t>(absl::StatusCode::kUnknown)
                          : chunk.history.last_code,
-                     absl::StrCat(items, " of job ", job.id(), " failed ",
+                     absl::StrCat(ItemsText(job, chunk, !client_adds_number),
+                                  " of job ", job.id(), " failed ",
                                   chunk.history.failures,
                                   " times; last error: ",
                                   chunk.history.last_error));
@@ -471,10 +498,6 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
     DeliverResults(job, now_us, out);  // may end the job
     return jobs_.contains(id);
   }
-  const int64_t failed_item =
-      chunk.items == 1 && chunk.first_item <= std::numeric_limits<int64_t>::max()
-          ? static_cast<int64_t>(chunk.first_item)
-          : -1;
   EndJob(job, cause, now_us, out, nullptr, failed_item);
   return false;
 }
@@ -490,6 +513,9 @@ void Scheduler::RequeueWorkerChunks(const std::string& worker,
     }
   }
   std::sort(held.begin(), held.end());
+  if (reason == RequeueReason::kWorkerLost && held.size() > 1) {
+    reason = RequeueReason::kWorkerLostWithOthers;
+  }
   for (const auto& [job_id, index] : held) {
     auto it = jobs_.find(job_id);
     if (it == jobs_.end()) continue;  // failed by an earlier chunk

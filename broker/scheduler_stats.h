@@ -22,10 +22,11 @@ struct SchedulerStats {
   uint64_t chunks_completed = 0;   // first report accepted
   uint64_t items_completed = 0;
   uint64_t requeued_lease_expired = 0;
-  // The worker was lost while running the chunk (a failed attempt).
+  // The worker was lost while running the chunk alone, or a suspect chunk
+  // (a failed attempt).
   uint64_t requeued_worker_lost = 0;
-  // The worker was lost holding the chunk without having started it (no
-  // failed attempt).
+  // The worker was lost holding the chunk beside others, or without having
+  // started it (no failed attempt: the chunk becomes a suspect).
   uint64_t requeued_unstarted = 0;
   uint64_t requeued_task_failed = 0;
   // The chunk ran past its run limit (a failed attempt).
@@ -35,6 +36,8 @@ struct SchedulerStats {
   uint64_t requeued_code_missing = 0;
   // Chunks out of attempts split in two to isolate a failing item.
   uint64_t chunks_split = 0;
+  // Hand-outs of suspects to a worker of their own (run alone).
+  uint64_t chunks_run_alone = 0;
   // Items that failed on every attempt, skipped (SubmitJob.skip_failed).
   uint64_t items_failed = 0;
   // Speculative copies of stragglers handed out, and copies revoked because

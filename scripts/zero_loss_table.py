@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -51,6 +52,9 @@ from tq_hosts import Network, Proc  # noqa: E402
 
 WORKERS = ("w1", "w2", "w3")
 POISON_ITEM = 777
+# --max-attempts of the poison rows: a poison item may cost at most this
+# plus ceil(log2(chunk items)) worker deaths (README "Poison items").
+POISON_ATTEMPTS = 4
 STATS_PREFIX = "tq-client stats: "
 
 
@@ -308,8 +312,10 @@ class Table:
             ["--enable-test-tasks"])
         try:
             supervisor.start()
+            chunk = max(hi // 200, 1)
             args = ["map", "crash", "1", str(hi), "--format=tsv",
-                    f"--chunk-size={max(hi // 200, 1)}", "--progress=never",
+                    f"--chunk-size={chunk}", "--progress=never",
+                    f"--max-attempts={POISON_ATTEMPTS}",
                     f"--param=items={POISON_ITEM}", "--param=mode=abort"]
             if skip_failed:
                 args.append("--skip-failed")
@@ -342,6 +348,11 @@ class Table:
             row.duplicates = _duplicates(outcome)
             row.idle_after = self.idle_after(tq)
             row.restarts = supervisor.restarts
+            bound = POISON_ATTEMPTS + math.ceil(math.log2(chunk))
+            row.notes.append(
+                f"{row.restarts} worker deaths, bound {bound} "
+                f"(attempts {POISON_ATTEMPTS} + log2({chunk}) rounded up): "
+                + ("ok" if row.restarts <= bound else "over"))
         finally:
             supervisor.stop()
             net.close()

@@ -121,14 +121,19 @@ TEST_F(SchedulerDispatchTest, SilentWorkerLosesItsChunksToAnother) {
     h_.Heartbeat("c1");
   }
   Sent sent = h_.Tick();
+  // w1 never said it started them: no failed attempt is charged, but each
+  // is a suspect now and runs alone on w2, one after the other.
   auto a = AssignmentsTo(sent, "w2");
-  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].attempt(), 2u);
-  EXPECT_EQ(a[1].attempt(), 2u);
+  auto b = AssignmentsTo(h_.Report("w2", a[0]), "w2");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].attempt(), 2u);
+  EXPECT_NE(b[0].chunk_index(), a[0].chunk_index());
   SchedulerStats stats = h_.scheduler().stats();
-  // w1 never said it started them: no failed attempt is charged.
   EXPECT_EQ(stats.requeued_unstarted, 2u);
   EXPECT_EQ(stats.requeued_worker_lost, 0u);
+  EXPECT_EQ(stats.chunks_run_alone, 2u);
   EXPECT_EQ(stats.connected_workers, 1u);
 }
 
@@ -267,7 +272,7 @@ TEST_F(SchedulerDispatchTest, TaskFailuresUpToMaxAttemptsFailTheJob) {
   v1::JobFinished finished = OnlyFinished(sent, "c1");
   EXPECT_EQ(finished.job_id(), job);
   EXPECT_EQ(finished.code(), 3);
-  EXPECT_THAT(finished.message(), HasSubstr("item 0 (n=1)"));
+  EXPECT_THAT(finished.message(), HasSubstr("item 0 of job"));
   EXPECT_THAT(finished.message(), HasSubstr("failed 3 times"));
   EXPECT_THAT(finished.message(), HasSubstr("boom on 3"));
   ASSERT_TRUE(finished.has_failed_item());
@@ -290,7 +295,7 @@ TEST_F(SchedulerDispatchTest, ExpiringLeasesFailTheJobAfterMaxAttempts) {
   v1::JobFinished finished = OnlyFinished(sent, "c1");
   EXPECT_EQ(finished.code(),
             static_cast<int>(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(finished.message(), HasSubstr("item 0 (n=1)"));
+  EXPECT_THAT(finished.message(), HasSubstr("item 0 of job"));
   EXPECT_THAT(finished.message(), HasSubstr("lease"));
   // The failed job's chunk was still on w1: it is told to drop it.
   EXPECT_EQ(BodiesTo(sent, "w1", E::kRevokeJob).size(), 1u);

@@ -4,6 +4,7 @@
 // job or skipped), speculative copies of stragglers, chunks sized by their
 // run time, and fair sharing between clients.
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -117,7 +118,8 @@ TEST_F(SchedulerFaultsTest, ARunLimitTakesTheChunkFromALiveWorker) {
   EXPECT_EQ(h_.scheduler().stats().requeued_run_limit, 1u);
 }
 
-TEST_F(SchedulerFaultsTest, ALostWorkerChargesOnlyTheChunksItWasRunning) {
+TEST_F(SchedulerFaultsTest, AWorkerLostWithSeveralChunksChargesNoneOfThem) {
+  // It ran a[0] beside a[1] and a[2]: whichever crashed it is unknown.
   h_.Submit("c1", SchedulerHarness::RangeJob(1, 3, 1));
   auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 3), "w1");
   ASSERT_EQ(a.size(), 3u);
@@ -126,9 +128,118 @@ TEST_F(SchedulerFaultsTest, ALostWorkerChargesOnlyTheChunksItWasRunning) {
   Pass(6000, {"c1", "w2"});
   h_.Tick();
   SchedulerStats stats = h_.scheduler().stats();
-  EXPECT_EQ(stats.requeued_worker_lost, 1u);
-  EXPECT_EQ(stats.requeued_unstarted, 2u);
+  EXPECT_EQ(stats.requeued_worker_lost, 0u);
+  EXPECT_EQ(stats.requeued_unstarted, 3u);
   EXPECT_EQ(stats.connected_workers, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, AWorkerLostRunningItsOnlyChunkChargesIt) {
+  v1::Envelope submit = SchedulerHarness::RangeJob(1, 1, 1);
+  submit.mutable_submit_job()->set_max_attempts(1);
+  h_.Submit("c1", submit);
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  ASSERT_EQ(a.size(), 1u);
+  h_.HeartbeatHeld("w1", {a[0]}, {}, 10);
+  auto finished = BodiesTo(h_.Unreachable("w1"), "c1", E::kJobFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_THAT(finished[0].job_finished().message(),
+              HasSubstr("lost (unreachable) while running it"));
+  EXPECT_EQ(h_.scheduler().stats().requeued_worker_lost, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, SuspectsRunAloneAndOnlyTheCrashingOneIsCharged) {
+  // w1 dies holding chunks 0..3 (none said started); chunk 2 is poison.
+  v1::Envelope submit = SchedulerHarness::RangeJob(1, 4, 1);
+  submit.mutable_submit_job()->set_max_attempts(2);
+  h_.Submit("c1", submit);
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 4), "w1");
+  ASSERT_EQ(a.size(), 4u);
+  h_.Unreachable("w1");
+  // w2 has two threads and credit for 4, yet gets one suspect at a time.
+  std::set<uint64_t> done;
+  Sent sent = h_.HelloWorker("w2", 2, 4);
+  for (int i = 0; i < 3; ++i) {
+    auto b = AssignmentsTo(sent, "w2");
+    ASSERT_EQ(b.size(), 1u) << i;
+    EXPECT_EQ(b[0].attempt(), 2u);
+    if (b[0].chunk_index() == 2) {
+      // Poison: w2 dies running it alone; charged, with the loss it was
+      // suspected of: out of its 2 attempts, it fails the job.
+      sent = h_.Unreachable("w2");
+      auto finished = BodiesTo(sent, "c1", E::kJobFinished);
+      ASSERT_EQ(finished.size(), 1u);
+      EXPECT_THAT(finished[0].job_finished().message(),
+                  HasSubstr("item 2 of job"));
+      EXPECT_THAT(finished[0].job_finished().message(),
+                  HasSubstr("while running it alone"));
+      break;
+    }
+    done.insert(b[0].chunk_index());
+    sent = h_.Report("w2", b[0], 1);
+    EXPECT_EQ(ResultsTo(sent, "c1").size(), b[0].chunk_index() < 2 ? 1u : 0u);
+  }
+  SchedulerStats stats = h_.scheduler().stats();
+  EXPECT_EQ(stats.requeued_unstarted, 4u);
+  EXPECT_EQ(stats.requeued_worker_lost, 1u);
+  EXPECT_GE(stats.chunks_run_alone, 1u);
+  EXPECT_EQ(stats.chunks_split, 0u);
+}
+
+TEST_F(SchedulerFaultsTest, AWorkerRunningASuspectAloneIsProbedOften) {
+  // A send to a dead worker fails at once: probing the one running a
+  // suspect every 100 ms notices its crash sooner than the 1 s heartbeat.
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  ASSERT_EQ(AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1").size(), 2u);
+  h_.Unreachable("w1");
+  ASSERT_EQ(AssignmentsTo(h_.HelloWorker("w2", 1, 2), "w2").size(), 1u);
+  h_.HelloWorker("w3", 1, 0);
+  EXPECT_LE(h_.scheduler().NextDeadlineUs(), h_.now() + kAloneProbeMs * 1000);
+  h_.AdvanceMs(kAloneProbeMs);
+  Sent sent = h_.Tick();
+  EXPECT_EQ(BodiesTo(sent, "w2", E::kHeartbeat).size(), 1u);
+  EXPECT_TRUE(BodiesTo(sent, "w3", E::kHeartbeat).empty());
+}
+
+TEST_F(SchedulerFaultsTest, ABusyWorkerIsReservedForASuspectAndTakesNoNewWork) {
+  // Job 1 has a suspect (w1 died with two chunks); w2 is busy with job 2.
+  h_.HelloClient("c2");
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1");
+  ASSERT_EQ(a.size(), 2u);
+  h_.Submit("c2", SchedulerHarness::RangeJob(1, 100, 1));
+  h_.Unreachable("w1");
+  auto b = AssignmentsTo(h_.HelloWorker("w2", 1, 3), "w2");
+  // Idle at hello: the first suspect, alone; nothing else.
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].job_id(), a[0].job_id());
+  EXPECT_EQ(b[0].attempt(), 2u);
+  // Its report frees it for the second suspect only.
+  auto c = AssignmentsTo(h_.Report("w2", b[0], 1), "w2");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].job_id(), a[0].job_id());
+  // Then it is job 2's again, with all its credit.
+  auto d = AssignmentsTo(h_.Report("w2", c[0], 1), "w2");
+  EXPECT_EQ(d.size(), 3u);
+  EXPECT_EQ(h_.scheduler().stats().chunks_run_alone, 2u);
+}
+
+TEST_F(SchedulerFaultsTest, AReservedWorkerDrainsForTheSuspect) {
+  h_.HelloClient("c2");
+  uint64_t big = h_.Submit("c2", SchedulerHarness::RangeJob(1, 100, 1));
+  auto busy = AssignmentsTo(h_.HelloWorker("w2", 1, 3), "w2");
+  ASSERT_EQ(busy.size(), 3u);
+  uint64_t small = h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
+  auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1");
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].job_id(), small);
+  h_.Unreachable("w1");  // two suspects; w2 holds 3 chunks of `big`
+  // w2 reports one by one: no new chunk of `big` while it drains.
+  EXPECT_TRUE(AssignmentsTo(h_.Report("w2", busy[0], 1), "w2").empty());
+  EXPECT_TRUE(AssignmentsTo(h_.Report("w2", busy[1], 1), "w2").empty());
+  auto s = AssignmentsTo(h_.Report("w2", busy[2], 1), "w2");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].job_id(), small);
+  EXPECT_NE(s[0].job_id(), big);
 }
 
 TEST_F(SchedulerFaultsTest, StaleForeignAndDuplicateReportsAreCountedAndDropped) {
@@ -231,7 +342,8 @@ TEST_F(SchedulerFaultsTest, APoisonItemIsIsolatedAndNamed) {
   // 64 items in one chunk, max_attempts 3, item 37 (n=38) always fails.
   PoisonRun run = RunWithPoison(h_, SchedulerHarness::RangeJob(1, 64, 64), 37);
   EXPECT_EQ(run.finished.code(), 3);
-  EXPECT_THAT(run.finished.message(), HasSubstr("item 37 (n=38)"));
+  // The client adds the number (n=38) to "item 37 of job ...".
+  EXPECT_THAT(run.finished.message(), HasSubstr("item 37 of job"));
   EXPECT_THAT(run.finished.message(), HasSubstr("boom"));
   ASSERT_TRUE(run.finished.has_failed_item());
   EXPECT_EQ(run.finished.failed_item(), 37u);
@@ -351,6 +463,133 @@ TEST_F(SchedulerFaultsTest, ClientsShareWorkersNotJobs) {
                             return x.job_id() == c2_job;
                           }),
             4);
+}
+
+// A fleet of fake one-thread workers with prefetch that run their chunks in
+// order; a chunk holding the poison item kills its worker before it can say
+// it started (as SIGABRT does), and a supervisor starts a new one at once.
+// Counts the deaths; returns what the client got.
+struct FleetRun {
+  int deaths = 0;
+  std::map<uint64_t, uint64_t> ok;  // first item -> items, results delivered
+  std::vector<v1::ChunkResult> failed;
+  v1::JobFinished finished;
+  bool ended = false;
+};
+
+FleetRun RunFleetWithPoison(SchedulerHarness& h, v1::Envelope submit,
+                            uint64_t poison, int workers, uint32_t credit) {
+  FleetRun run;
+  h.Submit("c1", std::move(submit));
+  std::map<std::string, std::deque<v1::Assignment>> fleet;
+  int next_name = 0;
+  auto take = [&](const Sent& sent) {
+    for (const auto& m : sent) {
+      if (m.peer == "c1" && m.envelope.has_job_results()) {
+        for (const auto& r : m.envelope.job_results().results()) {
+          if (r.has_error()) {
+            run.failed.push_back(r);
+          } else {
+            run.ok[r.first_item()] += r.item_count();
+          }
+        }
+      }
+      if (m.peer == "c1" && m.envelope.has_job_finished()) {
+        run.finished = m.envelope.job_finished();
+        run.ended = true;
+      }
+      auto w = fleet.find(m.peer);
+      if (w == fleet.end()) continue;
+      if (m.envelope.has_assignments()) {
+        for (const auto& a : m.envelope.assignments().assignments()) {
+          w->second.push_back(a);
+        }
+      }
+      if (m.envelope.has_revoke_job()) {
+        const v1::RevokeJob& revoke = m.envelope.revoke_job();
+        auto& queue = w->second;
+        queue.erase(std::remove_if(queue.begin(), queue.end(),
+                                   [&](const v1::Assignment& a) {
+                                     if (revoke.chunks().empty()) return true;
+                                     for (const auto& ref : revoke.chunks()) {
+                                       if (ref.chunk_index() == a.chunk_index()) {
+                                         return true;
+                                       }
+                                     }
+                                     return false;
+                                   }),
+                    queue.end());
+      }
+    }
+  };
+  auto start = [&] {
+    const std::string name = "w" + std::to_string(++next_name);
+    fleet[name];
+    take(h.HelloWorker(name, 1, credit));
+  };
+  for (int i = 0; i < workers; ++i) start();
+  for (int step = 0; step < 100'000 && !run.ended; ++step) {
+    bool ran = false;
+    for (auto& [name, queue] : std::map<std::string, std::deque<v1::Assignment>>(fleet)) {
+      if (run.ended) break;
+      auto& mine = fleet[name];
+      if (mine.empty()) continue;
+      ran = true;
+      const v1::Assignment a = mine.front();
+      mine.pop_front();
+      const v1::Range& range = a.input().range();
+      if (range.first() <= poison + 1 && poison + 1 <= range.last()) {
+        ++run.deaths;
+        fleet.erase(name);
+        take(h.Unreachable(name));
+        start();
+      } else {
+        take(h.Report(name, a, 1));
+      }
+    }
+    if (!ran) break;
+  }
+  EXPECT_TRUE(run.ended) << "the job did not end";
+  return run;
+}
+
+TEST_F(SchedulerFaultsTest, APoisonItemThatCrashesWorkersCostsAttemptsPlusLog2Deaths) {
+  // 8 chunks of 1000 items, 3 workers holding 4 chunks each; item 4321
+  // (n=4322) aborts its worker. max_attempts 3: 3 + log2(1000) = 13.
+  FleetRun run = RunFleetWithPoison(
+      h_, SchedulerHarness::RangeJob(1, 8000, 1000), 4321, 3, 4);
+  EXPECT_LE(run.deaths, 3 + 10);
+  RecordProperty("deaths", run.deaths);
+  EXPECT_EQ(run.finished.code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(run.finished.message(), HasSubstr("item 4321 of job"));
+  EXPECT_THAT(run.finished.message(), HasSubstr("while running it alone"));
+  ASSERT_TRUE(run.finished.has_failed_item());
+  EXPECT_EQ(run.finished.failed_item(), 4321u);
+  // The chunks that were on the dying workers beside the poison one were
+  // not charged: whole, never split.
+  for (const auto& [first, items] : run.ok) {
+    if (first / 1000 != 4) EXPECT_EQ(items, 1000u) << first;
+  }
+  EXPECT_EQ(h_.scheduler().stats().chunks_split, 10u);
+}
+
+TEST_F(SchedulerFaultsTest, SkipFailedOnACrashingItemCompletesWithOnlyThatItemFailed) {
+  v1::Envelope submit = SchedulerHarness::RangeJob(1, 8000, 1000);
+  submit.mutable_submit_job()->set_skip_failed(true);
+  FleetRun run = RunFleetWithPoison(h_, submit, 4321, 3, 4);
+  EXPECT_LE(run.deaths, 3 + 10);
+  RecordProperty("deaths", run.deaths);
+  EXPECT_EQ(run.finished.code(), 0);
+  ASSERT_EQ(run.failed.size(), 1u);
+  EXPECT_EQ(run.failed[0].first_item(), 4321u);
+  EXPECT_EQ(run.failed[0].item_count(), 1u);
+  uint64_t items = 0;
+  for (const auto& [first, n] : run.ok) {
+    items += n;
+    EXPECT_FALSE(first <= 4321 && 4321 < first + n);
+  }
+  EXPECT_EQ(items, 7999u);
+  EXPECT_EQ(h_.scheduler().stats().items_failed, 1u);
 }
 
 }  // namespace

@@ -51,6 +51,12 @@ class SchedulerHarness {
         now_us_, &out_);
     return out_.Take();
   }
+  // Sending to `peer` failed: the broker loop's word that it is gone (a
+  // worker process that died closes its connection).
+  Sent Unreachable(const std::string& peer) {
+    scheduler_.OnPeerUnreachable(peer, now_us_, &out_);
+    return out_.Take();
+  }
   Sent Tick() {
     scheduler_.OnTick(now_us_, &out_);
     return out_.Take();
