@@ -267,6 +267,7 @@ class Broker::Loop {
         monitor_->OnLoopIteration(now);
         if (now - monitor_updated_us_ >= kMonitorUpdateIntervalUs) {
           monitor_->Update(scheduler_.stats());
+          monitor_->UpdateConnections(limiter_.refusals());
           monitor_updated_us_ = now;
         }
       }

@@ -18,6 +18,12 @@ const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {
     0.001, 0.005, 0.01, 0.05, 0.1, 0.5,  1,     5,
     10,    30,    60,   300,  900, 3600, 14400, 86400};
 
+// A counter advanced from `last` to `now` (never backwards).
+void Advance(prometheus::Counter &counter, uint64_t now, uint64_t &last) {
+  if (now > last) counter.Increment(static_cast<double>(now - last));
+  last = now;
+}
+
 } // namespace
 
 BrokerMetrics::BrokerMetrics()
@@ -135,6 +141,23 @@ BrokerMetrics::BrokerMetrics()
   add(rejected.Add({{"reason", "unauthorized"}}), [](const SchedulerStats &s) {
     return s.rejected_unauthorized + s.rejected_not_owner;
   });
+
+  // Refused at the handshake by the connection caps (ConnectionLimiter).
+  auto &refused = BuildCounter()
+                      .Name("tq_broker_connections_refused_total")
+                      .Help("TCP connections refused at the handshake, by the "
+                            "cap they hit: --max-connections (total_cap) or "
+                            "--max-connections-per-address (per_address_cap)")
+                      .Register(r);
+  refused_total_cap_ = &refused.Add({{"reason", "total_cap"}});
+  refused_per_address_cap_ = &refused.Add({{"reason", "per_address_cap"}});
+}
+
+void BrokerMetrics::UpdateConnections(const ConnectionRefusals &refusals) {
+  Advance(*refused_total_cap_, refusals.total_cap,
+          refusals_seen_.total_cap);
+  Advance(*refused_per_address_cap_, refusals.per_address_cap,
+          refusals_seen_.per_address_cap);
 }
 
 void BrokerMetrics::Update(const SchedulerStats &stats) {

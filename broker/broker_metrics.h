@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "broker/connection_limiter.h"
 #include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
 #include "prometheus/counter.h"
@@ -38,6 +39,9 @@ class BrokerMetrics : public SchedulerObserver {
   // e.g. a new Scheduler, advances nothing: counters never go backwards);
   // gauges are set.
   void Update(const SchedulerStats& stats);
+  // Brings tq_broker_connections_refused_total up to `refusals`, the same
+  // way.
+  void UpdateConnections(const ConnectionRefusals& refusals);
   // Sizes of the frames the loop received and sent.
   void AddReceivedBytes(uint64_t bytes) { received_bytes_.Increment(bytes); }
   void AddSentBytes(uint64_t bytes) { sent_bytes_.Increment(bytes); }
@@ -58,6 +62,11 @@ class BrokerMetrics : public SchedulerObserver {
   const std::shared_ptr<prometheus::Registry> registry_;
   // Cached at construction: Family::Add locks and hashes labels.
   std::vector<CounterSource> counters_;
+  // tq_broker_connections_refused_total{reason="total_cap"} and
+  // {reason="per_address_cap"}, and the counts they last advanced to.
+  prometheus::Counter* refused_total_cap_ = nullptr;
+  prometheus::Counter* refused_per_address_cap_ = nullptr;
+  ConnectionRefusals refusals_seen_;
   prometheus::Counter& received_bytes_;
   prometheus::Counter& sent_bytes_;
   prometheus::Gauge& jobs_active_;

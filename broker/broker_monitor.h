@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "broker/connection_limiter.h"
 #include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
 
@@ -25,6 +26,9 @@ class BrokerMonitor : public SchedulerObserver {
   // 10 ms (stats() walks every peer and job), and within a second of any
   // change since the poll timeout is at most one second.
   virtual void Update(const SchedulerStats& stats) {}
+  // TCP connections refused so far by the connection caps; called with
+  // Update.
+  virtual void UpdateConnections(const ConnectionRefusals& refusals) {}
   // The loop completed an iteration at `now_us` (steady clock, microseconds).
   virtual void OnLoopIteration(int64_t now_us) {}
   // Every listen endpoint is bound: the broker can take peers.

@@ -35,14 +35,16 @@ uint32_t ConnectionLimiter::from(const std::string& address) const {
 }
 
 std::optional<std::string> ConnectionLimiter::Admit(
-    const std::string& address) const {
+    const std::string& address) {
   if (by_fd_.size() > max_total_) {
+    ++refusals_.total_cap;
     return absl::StrCat("busy: the broker has ", by_fd_.size(),
                         " connections, more than --max-connections=",
                         max_total_);
   }
   const uint32_t count = from(address);
   if (count > max_per_address_) {
+    ++refusals_.per_address_cap;
     return absl::StrCat("busy: ", count, " connections from ", address,
                         ", more than --max-connections-per-address=",
                         max_per_address_);

@@ -9,7 +9,9 @@
 //
 // Counts include the connection being decided (its accept event comes
 // first), so a connection is admitted while its address holds at most
-// max_per_address connections and the broker at most max_total.
+// max_per_address connections and the broker at most max_total. Refusals
+// are counted by cap (tq_broker_connections_refused_total); libzmq retries
+// a refused connection, so one persistent peer counts once per attempt.
 //
 // Thread safety: not thread-safe; the broker loop thread owns it.
 #ifndef TQ_BROKER_CONNECTION_LIMITER_H_
@@ -23,6 +25,12 @@
 
 namespace tq {
 
+// Connections refused so far, by the cap they hit (counters: only grow).
+struct ConnectionRefusals {
+  uint64_t total_cap = 0;        // --max-connections
+  uint64_t per_address_cap = 0;  // --max-connections-per-address
+};
+
 class ConnectionLimiter {
  public:
   ConnectionLimiter(uint32_t max_total, uint32_t max_per_address);
@@ -32,21 +40,20 @@ class ConnectionLimiter {
   void OnAccepted(int fd, std::string address);
   // The connection on `fd` is gone. Unknown fds are ignored.
   void OnClosed(int fd);
-  // nullopt if a connection from `address` may proceed; else why not.
-  std::optional<std::string> Admit(const std::string& address) const;
+  // nullopt if a connection from `address` may proceed; else why not,
+  // counted in refusals(). The total cap is checked first.
+  std::optional<std::string> Admit(const std::string& address);
 
   size_t total() const { return by_fd_.size(); }
   uint32_t from(const std::string& address) const;
-  uint64_t refused() const { return refused_; }
-  // Counts one refusal (for stats and logs).
-  void CountRefusal() { ++refused_; }
+  const ConnectionRefusals& refusals() const { return refusals_; }
 
  private:
   const uint32_t max_total_;
   const uint32_t max_per_address_;
   absl::flat_hash_map<int, std::string> by_fd_;
   absl::flat_hash_map<std::string, uint32_t> per_address_;
-  uint64_t refused_ = 0;
+  ConnectionRefusals refusals_;
 };
 
 }  // namespace tq

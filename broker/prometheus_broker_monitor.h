@@ -38,6 +38,9 @@ class PrometheusBrokerMonitor final : public BrokerMonitor {
   }
   void AddSentBytes(uint64_t bytes) override { metrics_.AddSentBytes(bytes); }
   void Update(const SchedulerStats& stats) override { metrics_.Update(stats); }
+  void UpdateConnections(const ConnectionRefusals& refusals) override {
+    metrics_.UpdateConnections(refusals);
+  }
   void OnLoopIteration(int64_t now_us) override {
     health_.MarkIteration(now_us);
   }

@@ -56,19 +56,31 @@ std::shared_ptr<JobCore> Submit(PoolCore& pool, const JobSpec& spec) {
   return *std::move(job);
 }
 
-// The fields every job shares.
-void SetLimits(JobSpec& spec, uint32_t max_concurrency, int64_t timeout_ms,
-               uint32_t window) {
-  spec.max_concurrency = max_concurrency;
-  spec.timeout_ms = timeout_ms;
-  spec.result_window = window;
+// The fields every job shares: its limits and what a failing item does.
+struct Limits {
+  uint32_t max_concurrency = 0;
+  int64_t timeout_ms = 0;
+  uint32_t window = 0;
+  int64_t chunk_timeout_ms = 0;
+  uint32_t max_attempts = 0;
+  bool skip_failed = false;
+};
+
+void SetLimits(JobSpec& spec, const Limits& limits) {
+  spec.max_concurrency = limits.max_concurrency;
+  spec.timeout_ms = limits.timeout_ms;
+  spec.result_window = limits.window;
+  spec.chunk_timeout_ms = limits.chunk_timeout_ms;
+  spec.max_attempts = limits.max_attempts;
+  spec.skip_failed = limits.skip_failed;
 }
 
 std::shared_ptr<JobCore> SubmitTask(
     PoolCore& pool, const std::string& task, py::object range,
     py::object numbers, bool streamed, uint64_t chunk_size, bool count,
     const std::map<std::string, std::string>& params, uint32_t max_concurrency,
-    int64_t timeout_ms, uint32_t window) {
+    int64_t timeout_ms, uint32_t window, int64_t chunk_timeout_ms,
+    uint32_t max_attempts, bool skip_failed) {
   JobSpec spec;
   spec.task = task;
   const int inputs = !range.is_none() + !numbers.is_none() + streamed;
@@ -89,7 +101,8 @@ std::shared_ptr<JobCore> SubmitTask(
   spec.chunk_size = chunk_size;
   spec.reduction = count ? Reduction::kCount : Reduction::kNone;
   spec.params = params;
-  SetLimits(spec, max_concurrency, timeout_ms, window);
+  SetLimits(spec, Limits{max_concurrency, timeout_ms, window, chunk_timeout_ms,
+                         max_attempts, skip_failed});
   return Submit(pool, spec);
 }
 
@@ -98,7 +111,8 @@ std::shared_ptr<JobCore> SubmitCode(
     int call_style, const std::string& runtime_version,
     uint32_t max_chunks_per_runner, uint32_t max_concurrency,
     int64_t timeout_ms, uint32_t window, const py::list& first_chunks,
-    bool complete) {
+    bool complete, int64_t chunk_timeout_ms, uint32_t max_attempts,
+    bool skip_failed) {
   CodeSpec code;
   code.runtime = "python";
   code.runtime_version = runtime_version;
@@ -126,7 +140,8 @@ std::shared_ptr<JobCore> SubmitCode(
   }
   input.complete = complete;
   spec.input = std::move(input);
-  SetLimits(spec, max_concurrency, timeout_ms, window);
+  SetLimits(spec, Limits{max_concurrency, timeout_ms, window, chunk_timeout_ms,
+                         max_attempts, skip_failed});
   return Submit(pool, spec);
 }
 
@@ -170,17 +185,22 @@ void BindPool(py::module_& m) {
            py::arg("count") = false,
            py::arg("params") = std::map<std::string, std::string>(),
            py::arg("max_concurrency") = 0, py::arg("timeout_ms") = 0,
-           py::arg("window") = 0,
+           py::arg("window") = 0, py::arg("chunk_timeout_ms") = 0,
+           py::arg("max_attempts") = 0, py::arg("skip_failed") = false,
            "Submits a built-in task over range=(lo, hi), numbers=[...] or "
-           "streamed input (append lists of ints).")
+           "streamed input (append lists of ints). chunk_timeout_ms, "
+           "max_attempts: 0 for the broker's defaults; skip_failed: items "
+           "failing every attempt come as 'failed' chunks.")
       .def("submit_code", &SubmitCode, py::arg("function"), py::kw_only(),
            py::arg("initializer") = py::bytes(), py::arg("call_style") = 0,
            py::arg("runtime_version"), py::arg("max_chunks_per_runner") = 0,
            py::arg("max_concurrency") = 0, py::arg("timeout_ms") = 0,
            py::arg("window") = 0, py::arg("first_chunks") = py::list(),
-           py::arg("complete") = false,
+           py::arg("complete") = false, py::arg("chunk_timeout_ms") = 0,
+           py::arg("max_attempts") = 0, py::arg("skip_failed") = false,
            "Submits shipped Python code (a cloudpickled function) over "
-           "streamed input: first_chunks, then append().")
+           "streamed input: first_chunks, then append(). Limits as for "
+           "submit_task.")
       .def("close", &PoolCore::Close, py::call_guard<py::gil_scoped_release>(),
            "Cancels and forgets every job, then disconnects (stopping an "
            "embedded cluster). Idempotent.");

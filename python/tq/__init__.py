@@ -29,6 +29,7 @@ __all__ = [
     "Executor",
     "Future",
     "IMapIterator",
+    "ItemFailed",
     "JobCancelledError",
     "JobFailedError",
     "JobTimeoutError",
@@ -50,7 +51,7 @@ _HOMES = {
     "Pool": "tq.pool",
     **{name: "tq.errors" for name in (
         "BrokerUnavailableError", "CodeRefusedError", "CodeTooLargeError",
-        "JobCancelledError", "JobFailedError", "JobTimeoutError",
+        "ItemFailed", "JobCancelledError", "JobFailedError", "JobTimeoutError",
         "RemoteError", "RemoteTraceback", "TqError", "VersionMismatchError")},
 }
 

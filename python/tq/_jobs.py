@@ -39,6 +39,52 @@ def native() -> Any:
     return _native
 
 
+def milliseconds(seconds: float | None, name: str) -> int:
+    """A positive timeout in seconds as whole milliseconds (rounded up, so
+    it never becomes 0, which means "no limit"); None gives 0."""
+    if seconds is None:
+        return 0
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not seconds > 0:
+        raise ValueError(f"{name} must be a positive number of seconds or "
+                         f"None, not {seconds!r}")
+    if not seconds * 1000 < 2**63:  # inf too
+        raise ValueError(f"{name} is too large: {seconds!r}")
+    return int(-(-round(seconds * 1000, 6) // 1))  # ceil, 1.1 s -> 1100
+
+
+def attempts(value: int | None) -> int:
+    """max_attempts as the binding takes it (0: the broker's default)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not 1 <= value < 2**32:
+        raise ValueError(f"max_attempts must be a positive int or None, "
+                         f"not {value!r}")
+    return value
+
+
+class Limits:
+    """One job's limits and what a failing item does, as the binding takes
+    them: ``timeout_ms`` (the cluster cancels the job), ``chunk_timeout_ms``
+    (a hand-out of a chunk running longer is a failed attempt),
+    ``max_attempts`` (0s: the broker's defaults) and ``skip_failed`` (an
+    item failing every attempt comes back as a ``tq.ItemFailed``)."""
+
+    def __init__(self, *, timeout_ms: int = 0, chunk_timeout_ms: int = 0,
+                 max_attempts: int = 0, skip_failed: bool = False) -> None:
+        self.timeout_ms = timeout_ms
+        self.chunk_timeout_ms = chunk_timeout_ms
+        self.max_attempts = max_attempts
+        self.skip_failed = skip_failed
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(timeout_ms=self.timeout_ms,
+                    chunk_timeout_ms=self.chunk_timeout_ms,
+                    max_attempts=self.max_attempts,
+                    skip_failed=self.skip_failed)
+
+
 class CodeOptions:
     """What every code job of a Pool or Executor shares.
 
@@ -48,12 +94,21 @@ class CodeOptions:
 
     def __init__(self, *, initializer: bytes = b"",
                  max_chunks_per_runner: int = 0, max_concurrency: int = 0,
-                 timeout_ms: int = 0, parallelism: int = 1) -> None:
+                 timeout_ms: int = 0, parallelism: int = 1,
+                 limits: Limits | None = None) -> None:
         self.initializer = initializer
         self.max_chunks_per_runner = max_chunks_per_runner
         self.max_concurrency = max_concurrency
-        self.timeout_ms = timeout_ms
         self.parallelism = parallelism
+        # timeout_ms alone (Executor) or every limit (Pool).
+        self.limits = limits or Limits(timeout_ms=timeout_ms)
+
+
+def _failed_items(chunk: Any) -> tuple[int, list[Any]]:
+    """A 'failed' chunk (skip_failed) as one tq.ItemFailed per item."""
+    first, cause = chunk.first_item, chunk.error
+    return first, [errors.ItemFailed(first + i, cause)
+                   for i in range(chunk.size)]
 
 
 def _timeout_error() -> BaseException:
@@ -155,7 +210,7 @@ class CodeJob(_Job):
                 call_style=call_style, runtime_version=RUNTIME_VERSION,
                 max_chunks_per_runner=options.max_chunks_per_runner,
                 max_concurrency=options.max_concurrency,
-                timeout_ms=options.timeout_ms, first_chunks=[first[0]])
+                first_chunks=[first[0]], **options.limits.kwargs())
         except _native.Error as error:
             failure = errors.from_native(error)
         else:
@@ -171,6 +226,8 @@ class CodeJob(_Job):
             self._job.append(chunk[0])
 
     def _take(self, chunk: Any) -> tuple[int, list[Any]]:
+        if chunk.kind == "failed":
+            return _failed_items(chunk)
         self._sizer.observe_result(chunk.size, chunk.run_micros,
                                    chunk.byte_size)
         return chunk.first_item, _pickling.loads_results(chunk.data())
@@ -197,15 +254,20 @@ class TaskJob(_Job):
                  ordered: bool, count: bool = False,
                  chunksize: int | None = None,
                  params: dict[str, Any] | None = None,
-                 max_concurrency: int = 0, timeout_ms: int = 0) -> None:
+                 max_concurrency: int = 0,
+                 limits: Limits | None = None) -> None:
         super().__init__(ordered)
+        limits = limits or Limits()
+        if count and limits.skip_failed:
+            raise TypeError("count() cannot skip failed items: use "
+                            "imap_unordered(..., skip_failed=True)")
         _native = native()
         self._count = count
         self._numbers: Any = None
         kwargs: dict[str, Any] = dict(
             chunk_size=chunksize or 0, count=count,
             params={str(k): str(v) for k, v in (params or {}).items()},
-            max_concurrency=max_concurrency, timeout_ms=timeout_ms)
+            max_concurrency=max_concurrency, **limits.kwargs())
         if _chunking.known_length(items) == 0:
             self.finished = True
             return
@@ -238,6 +300,8 @@ class TaskJob(_Job):
         if self._count:
             return chunk.size, chunk.count()
         kind = chunk.kind
+        if kind == "failed":
+            return _failed_items(chunk)
         if kind == "bits":
             return chunk.first_item, chunk.bools()
         if kind == "values":

@@ -10,6 +10,11 @@ exception a Python user would catch for the same situation::
     except TimeoutError:           # tq.JobTimeoutError (job_timeout=)
         ...
 
+With ``skip_failed=True`` an item that failed on every attempt does not
+raise: its place in the results holds a :class:`ItemFailed` (an exception
+object returned as a value, as ``asyncio.gather(return_exceptions=True)``
+does).
+
 An exception raised by the user's function is re-raised as itself (its own
 type, when it unpickles), with a note naming the item and the remote
 traceback as ``__cause__`` (a :class:`RemoteTraceback`), as multiprocessing
@@ -27,6 +32,7 @@ __all__ = [
     "BrokerUnavailableError",
     "CodeRefusedError",
     "CodeTooLargeError",
+    "ItemFailed",
     "JobCancelledError",
     "JobFailedError",
     "JobTimeoutError",
@@ -93,6 +99,47 @@ class JobFailedError(TqError):
 
 class JobTimeoutError(TqError, TimeoutError):
     """The cluster cancelled the job at its ``job_timeout``."""
+
+
+class ItemFailed(JobFailedError):
+    """Stands in the results for an item that failed on every attempt.
+
+    Returned, not raised: with ``skip_failed=True`` the job completes and
+    each item the cluster gave up on (its runner or worker died, it ran past
+    ``chunk_timeout``, a built-in task reported an error, ``max_attempts``
+    times) holds one of these in its place::
+
+        results = pool.map(f, xs, skip_failed=True)
+        bad = [r for r in results if isinstance(r, tq.ItemFailed)]
+        # bad[0].index == 3, bad[0].error == "... killed by signal 9 ..."
+
+    ``index`` is the item's position in the input, ``error`` the cluster's
+    cause (signal, exit status, error text or run limit). ``raise item``
+    raises it as a :class:`JobFailedError`. An exception raised by the
+    function itself still fails the job at once: it is yours, not a fault.
+    Two are equal when index and error are.
+    """
+
+    def __init__(self, index: int, error: str) -> None:
+        # The cluster's cause already names the item ("item 3 of job 7
+        # failed 4 times; last error: ...").
+        super().__init__(error or f"item {index} failed on every attempt")
+        self.index = index
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"tq.ItemFailed(index={self.index}, error={self.error!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ItemFailed):
+            return NotImplemented
+        return (self.index, self.error) == (other.index, other.error)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.error))
+
+    def __reduce__(self) -> Any:
+        return ItemFailed, (self.index, self.error)
 
 
 class JobCancelledError(TqError):

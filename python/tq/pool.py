@@ -16,6 +16,13 @@ Same names, arguments and semantics as multiprocessing.Pool where they fit
 (cloudpickle), chunk sizes adapt to the function's speed, input streams
 with bounded memory, and an exception in the function fails the job at once
 and is re-raised here with its original type.
+
+Faults of the cluster (a runner or worker that dies, a chunk past its run
+limit) are retried; each map-like call may set its own limits::
+
+    results = pool.map(f, xs, job_timeout=60, chunk_timeout=5,
+                       max_attempts=2, skip_failed=True)
+    failed = [r for r in results if isinstance(r, tq.ItemFailed)]
 """
 
 from __future__ import annotations
@@ -61,6 +68,14 @@ class Pool:
     (CurveZMQ key files; default $TQ_CURVE_KEY/$TQ_CURVE_SERVER_KEY) and
     ``name`` (shown by ``tq-client status``).
 
+    Fault limits, the defaults of every job of this pool (None: the
+    broker's, ``--chunk-timeout-ms``/``--max-attempts``): ``chunk_timeout``
+    (seconds one hand-out of a chunk may run; past it the worker gives the
+    chunk up, killing its runner, and that counts as a failed attempt) and
+    ``max_attempts`` (failed attempts of an item before it fails the job).
+    The map-like methods take ``job_timeout``, ``chunk_timeout``,
+    ``max_attempts`` and ``skip_failed`` per call.
+
     Leaving a ``with`` block calls :meth:`terminate`, as in multiprocessing.
     Methods may be called from several threads.
     """
@@ -74,7 +89,9 @@ class Pool:
                  connect_timeout: float = 10.0,
                  curve_key: str | None = None,
                  curve_server_key: str | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None,
+                 chunk_timeout: float | None = None,
+                 max_attempts: int | None = None) -> None:
         if processes is not None and (not isinstance(processes, int) or
                                       processes < 1):
             raise ValueError("Number of processes must be at least 1")
@@ -84,9 +101,11 @@ class Pool:
             raise ValueError("maxtasksperchild must be a positive int or None")
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
-        if job_timeout is not None and not job_timeout > 0:
-            raise ValueError(
-                "job_timeout must be a positive number of seconds")
+        self._limits = _jobs.Limits(
+            timeout_ms=_jobs.milliseconds(job_timeout, "job_timeout"),
+            chunk_timeout_ms=_jobs.milliseconds(chunk_timeout,
+                                                "chunk_timeout"),
+            max_attempts=_jobs.attempts(max_attempts))
         self._state = TERMINATE  # until connected: nothing to clean up
         self._lock = threading.Lock()
         self._processes = processes
@@ -94,7 +113,6 @@ class Pool:
         self._initargs = tuple(initargs)
         self._initializer_blob: bytes | None = None
         self._maxtasksperchild = maxtasksperchild or 0
-        self._timeout_ms = int(job_timeout * 1000) if job_timeout else 0
         address = _cluster.broker_address(broker)
         self._native = _cluster.connect(
             broker=address, threads=processes if not address else None,
@@ -152,7 +170,25 @@ class Pool:
             return
         raise ValueError("Pool not running")
 
-    def _code_options(self) -> _jobs.CodeOptions:
+    def _limits_for(self, job_timeout: float | None,
+                    chunk_timeout: float | None, max_attempts: int | None,
+                    skip_failed: bool) -> _jobs.Limits:
+        """One call's limits: its own where given, else the pool's."""
+        pool = self._limits
+        if not isinstance(skip_failed, bool):
+            raise TypeError(f"skip_failed must be a bool, not {skip_failed!r}")
+        return _jobs.Limits(
+            timeout_ms=(_jobs.milliseconds(job_timeout, "job_timeout")
+                        if job_timeout is not None else pool.timeout_ms),
+            chunk_timeout_ms=(
+                _jobs.milliseconds(chunk_timeout, "chunk_timeout")
+                if chunk_timeout is not None else pool.chunk_timeout_ms),
+            max_attempts=(_jobs.attempts(max_attempts)
+                          if max_attempts is not None else pool.max_attempts),
+            skip_failed=skip_failed)
+
+    def _code_options(self, limits: _jobs.Limits | None = None
+                      ) -> _jobs.CodeOptions:
         with self._lock:
             if (self._initializer is not None and
                     self._initializer_blob is None):
@@ -166,12 +202,13 @@ class Pool:
             initializer=self._initializer_blob or b"",
             max_chunks_per_runner=self._maxtasksperchild,
             max_concurrency=(self._processes or 0) if on_broker else 0,
-            timeout_ms=self._timeout_ms, parallelism=threads)
+            parallelism=threads, limits=limits or self._limits)
 
     def _job(self, func: Func | str, iterable: Iterable[Any], *,
              call_style: int, ordered: bool, chunksize: int | None,
              params: Mapping[str, Any] | None = None,
-             count: bool = False) -> Any:
+             count: bool = False,
+             limits: _jobs.Limits | None = None) -> Any:
         """Submits a job (code or task) and returns its reader.
 
         Callers check the pool is running first: a closed pool still runs
@@ -190,7 +227,7 @@ class Pool:
                 chunksize=chunksize, params=dict(params or {}),
                 max_concurrency=(0 if self._native.embedded
                                  else self._processes or 0),
-                timeout_ms=self._timeout_ms)
+                limits=limits or self._limits)
         if not callable(func):
             raise TypeError(f"{type(func).__name__!r} object is not callable")
         if params:
@@ -198,7 +235,7 @@ class Pool:
         return _jobs.CodeJob(
             self._native, _pickling.dumps_function(func), iterable,
             call_style=call_style, ordered=ordered,
-            options=self._code_options(), chunksize=chunksize)
+            options=self._code_options(limits), chunksize=chunksize)
 
     @staticmethod
     def _collect(job: Any) -> list[Any]:
@@ -259,7 +296,11 @@ class Pool:
 
     def map(self, func: Callable[[T], R] | str, iterable: Iterable[T],
             chunksize: int | None = None, *,
-            params: Mapping[str, Any] | None = None) -> list[R]:
+            params: Mapping[str, Any] | None = None,
+            job_timeout: float | None = None,
+            chunk_timeout: float | None = None,
+            max_attempts: int | None = None,
+            skip_failed: bool = False) -> list[R | errors.ItemFailed]:
         """``[func(x) for x in iterable]``, computed on the cluster, in order.
 
         >>> pool.map(is_prime, range(1, 11))     # doctest: +SKIP
@@ -269,82 +310,141 @@ class Pool:
         items are integers and the work runs in C++ (``params``: the
         task's parameters). ``chunksize``: items per chunk (default:
         automatic).
+
+        Limits of this job (None: the pool's): ``job_timeout`` (seconds;
+        the cluster cancels the job and this raises
+        :class:`tq.JobTimeoutError`), ``chunk_timeout`` (seconds one
+        hand-out of a chunk may run before it counts as a failed attempt)
+        and ``max_attempts`` (failed attempts of an item before it fails the
+        job: :class:`tq.JobFailedError` naming it). With ``skip_failed``
+        such an item does not fail the job: its result is a
+        :class:`tq.ItemFailed` naming the cause.
+
+        >>> pool.map(crashy, range(4), skip_failed=True)  # doctest: +SKIP
+        [0, 1, tq.ItemFailed(index=2, error='...'), 9]
         """
         self._check_running()
         return self._collect(self._job(
             func, iterable, call_style=_jobs.CALL_MAP, ordered=True,
-            chunksize=chunksize, params=params))
+            chunksize=chunksize, params=params,
+            limits=self._limits_for(job_timeout, chunk_timeout, max_attempts,
+                                    skip_failed)))
 
     def map_async(self, func: Callable[[T], R] | str, iterable: Iterable[T],
                   chunksize: int | None = None,
                   callback: Callable[[list[R]], Any] | None = None,
-                  error_callback: ErrorCallback | None = None
-                  ) -> _results.MapResult:
-        """Like :meth:`map`, returning a MapResult at once."""
-        return self._map_async(func, iterable, _jobs.CALL_MAP, chunksize,
-                               callback, error_callback)
+                  error_callback: ErrorCallback | None = None, *,
+                  job_timeout: float | None = None,
+                  chunk_timeout: float | None = None,
+                  max_attempts: int | None = None,
+                  skip_failed: bool = False) -> _results.MapResult:
+        """Like :meth:`map`, returning a MapResult at once.
+
+        ``job_timeout`` stops the job on the cluster (``get()`` raises
+        :class:`tq.JobTimeoutError`); ``get(timeout)`` only stops waiting.
+        """
+        return self._map_async(
+            func, iterable, _jobs.CALL_MAP, chunksize, callback,
+            error_callback, self._limits_for(job_timeout, chunk_timeout,
+                                             max_attempts, skip_failed))
 
     def _map_async(self, func: Any, iterable: Iterable[Any], call_style: int,
                    chunksize: int | None, callback: Any,
-                   error_callback: Any) -> _results.MapResult:
+                   error_callback: Any,
+                   limits: _jobs.Limits) -> _results.MapResult:
         self._check_running()
         result = _results.MapResult(callback, error_callback)
         self._start(result,
                     lambda: self._job(func, iterable, call_style=call_style,
-                                      ordered=True, chunksize=chunksize),
+                                      ordered=True, chunksize=chunksize,
+                                      limits=limits),
                     self._collect)
         return result
 
     def imap(self, func: Callable[[T], R] | str, iterable: Iterable[T],
              chunksize: int | None = None, *,
-             params: Mapping[str, Any] | None = None
-             ) -> _results.IMapIterator[R]:
+             params: Mapping[str, Any] | None = None,
+             job_timeout: float | None = None,
+             chunk_timeout: float | None = None,
+             max_attempts: int | None = None,
+             skip_failed: bool = False
+             ) -> _results.IMapIterator[R | errors.ItemFailed]:
         """Like :meth:`map`, but results stream back, in input order.
 
         The input is read lazily as the job has room (a generator or a file
-        of any length needs memory for one window of chunks).
+        of any length needs memory for one window of chunks). Limits as for
+        :meth:`map`; ``next(timeout)`` only stops waiting, ``job_timeout``
+        stops the job.
         """
         self._check_running()
         return _results.IMapIterator(
             self._job(func, iterable, call_style=_jobs.CALL_MAP, ordered=True,
-                      chunksize=chunksize, params=params))
+                      chunksize=chunksize, params=params,
+                      limits=self._limits_for(job_timeout, chunk_timeout,
+                                              max_attempts, skip_failed)))
 
     def imap_unordered(self, func: Callable[[T], R] | str,
                        iterable: Iterable[T], chunksize: int | None = None, *,
-                       params: Mapping[str, Any] | None = None
-                       ) -> _results.IMapIterator[R]:
-        """Like :meth:`imap`, results in the order chunks complete."""
+                       params: Mapping[str, Any] | None = None,
+                       job_timeout: float | None = None,
+                       chunk_timeout: float | None = None,
+                       max_attempts: int | None = None,
+                       skip_failed: bool = False
+                       ) -> _results.IMapIterator[R | errors.ItemFailed]:
+        """Like :meth:`imap`, results in the order chunks complete.
+
+        A :class:`tq.ItemFailed` (``skip_failed``) says which item it
+        stands for (``.index``), as results here come out of order.
+        """
         self._check_running()
         return _results.IMapIterator(
             self._job(func, iterable, call_style=_jobs.CALL_MAP, ordered=False,
-                      chunksize=chunksize, params=params))
+                      chunksize=chunksize, params=params,
+                      limits=self._limits_for(job_timeout, chunk_timeout,
+                                              max_attempts, skip_failed)))
 
     def starmap(self, func: Callable[..., R],
                 iterable: Iterable[Iterable[Any]],
-                chunksize: int | None = None) -> list[R]:
+                chunksize: int | None = None, *,
+                job_timeout: float | None = None,
+                chunk_timeout: float | None = None,
+                max_attempts: int | None = None,
+                skip_failed: bool = False) -> list[R | errors.ItemFailed]:
         """``[func(*args) for args in iterable]``, on the cluster, in order.
 
         >>> pool.starmap(pow, [(2, 10), (3, 5)])     # doctest: +SKIP
         [1024, 243]
+
+        Limits as for :meth:`map`.
         """
         self._check_running()
         return self._collect(self._job(
             func, iterable, call_style=_jobs.CALL_STAR, ordered=True,
-            chunksize=chunksize))
+            chunksize=chunksize,
+            limits=self._limits_for(job_timeout, chunk_timeout, max_attempts,
+                                    skip_failed)))
 
     def starmap_async(self, func: Callable[..., R],
                       iterable: Iterable[Iterable[Any]],
                       chunksize: int | None = None,
                       callback: Callable[[list[R]], Any] | None = None,
-                      error_callback: ErrorCallback | None = None
-                      ) -> _results.MapResult:
+                      error_callback: ErrorCallback | None = None, *,
+                      job_timeout: float | None = None,
+                      chunk_timeout: float | None = None,
+                      max_attempts: int | None = None,
+                      skip_failed: bool = False) -> _results.MapResult:
         """Like :meth:`starmap`, returning a MapResult at once."""
-        return self._map_async(func, iterable, _jobs.CALL_STAR, chunksize,
-                               callback, error_callback)
+        return self._map_async(
+            func, iterable, _jobs.CALL_STAR, chunksize, callback,
+            error_callback, self._limits_for(job_timeout, chunk_timeout,
+                                             max_attempts, skip_failed))
 
     def count(self, func: Callable[[T], Any] | str, iterable: Iterable[T], *,
               chunksize: int | None = None,
-              params: Mapping[str, Any] | None = None) -> int:
+              params: Mapping[str, Any] | None = None,
+              job_timeout: float | None = None,
+              chunk_timeout: float | None = None,
+              max_attempts: int | None = None) -> int:
         """How many items ``func`` finds true.
 
         >>> pool.count("primes", range(1, 10**9 + 1))   # doctest: +SKIP
@@ -352,18 +452,24 @@ class Pool:
 
         With a built-in task's name the workers count (nothing per item
         travels); with a function, the true results are counted here.
+        Limits as for :meth:`map`; an item failing every attempt fails the
+        count (there is no ``skip_failed``: a count cannot say what it
+        missed).
         """
         self._check_running()
+        limits = self._limits_for(job_timeout, chunk_timeout, max_attempts,
+                                  False)
         if isinstance(func, str):
             job = self._job(func, iterable, call_style=_jobs.CALL_MAP,
                             ordered=False, chunksize=chunksize,
-                            params=params, count=True)
+                            params=params, count=True, limits=limits)
             total = 0
             while (chunk := job.next_chunk()) is not None:
                 total += chunk[1]
             return total
-        return sum(1 for result in self.imap_unordered(func, iterable,
-                                                       chunksize) if result)
+        return sum(1 for result in _results.IMapIterator(self._job(
+            func, iterable, call_style=_jobs.CALL_MAP, ordered=False,
+            chunksize=chunksize, limits=limits)) if result)
 
     # --------------------------------------------------------- lifetime --
 

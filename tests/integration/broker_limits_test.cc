@@ -2,7 +2,8 @@
 // unauthenticated peers can make it hold (half-sent maximal frames, idle
 // connections), the connection caps (total and per address, enforced by the
 // ZAP handler even without CURVE), and the retryable "busy" refusal beyond
-// the job limits. See README "Security".
+// the job limits. See README "Security"; the refusals show in
+// tq_broker_connections_refused_total (README "Metrics").
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -26,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/local_cluster.h"
 #include "tests/integration/reference.h"
+#include "tests/metrics/http_get.h"
 #include "zmq.hpp"
 
 namespace tq::testing {
@@ -80,9 +82,35 @@ bool RaiseFileLimit(rlim_t wanted) {
   return setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
-// The TCP port of "tcp://127.0.0.1:PORT".
-int PortOf(const std::string& endpoint) {
-  return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+// The broker's metrics port, from its "metrics on http://HOST:PORT" line.
+int MetricsPort(Subprocess& broker) {
+  auto line = broker.WaitForStdoutLine("metrics on http://", kWaitTimeout);
+  if (!line.has_value()) return 0;
+  return PortOf(*line);
+}
+
+// tq_broker_connections_refused_total{reason=`reason`} scraped from `port`
+// (-1 if absent or the scrape failed).
+double RefusedConnections(int port, const std::string& reason) {
+  auto response = HttpGet(port, "/metrics");
+  if (!response.ok() || response->code != 200) return -1;
+  return SampleValue(response->body,
+                     "tq_broker_connections_refused_total{reason=\"" +
+                         reason + "\"}")
+      .value_or(-1);
+}
+
+// Waits until the counter for `reason` is at least 1 (metrics follow the
+// broker loop within a second); its last value.
+double WaitForRefusedConnections(int port, const std::string& reason) {
+  const auto deadline = Clock::now() + kWaitTimeout;
+  double value = -1;
+  while (Clock::now() < deadline) {
+    value = RefusedConnections(port, reason);
+    if (value >= 1) return value;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling
+  }
+  return value;
 }
 
 // A peer that speaks just enough ZMTP 3.0 by hand (NULL mechanism, as a
@@ -233,8 +261,12 @@ class BrokerLimitsTest : public ::testing::Test {
 };
 
 TEST_F(BrokerLimitsTest, RefusesConnectionsBeyondThePerAddressCapUntilOneCloses) {
-  LocalCluster cluster(std::vector<std::string>{"--max-connections-per-address=3", "--verbose"});
+  LocalCluster cluster(std::vector<std::string>{
+      "--max-connections-per-address=3", "--verbose",
+      "--metrics-listen=127.0.0.1:0"});
   ASSERT_FALSE(cluster.endpoint().empty());
+  const int metrics_port = MetricsPort(cluster.broker());
+  ASSERT_GT(metrics_port, 0) << cluster.broker().stderr_text();
   std::vector<Peer> admitted;
   for (int i = 0; i < 3; ++i) {
     admitted.push_back(Connect(cluster.endpoint()));
@@ -247,6 +279,10 @@ TEST_F(BrokerLimitsTest, RefusesConnectionsBeyondThePerAddressCapUntilOneCloses)
   EXPECT_FALSE(reason.empty()) << "the fourth connection was not refused";
   EXPECT_TRUE(cluster.broker().WaitForStderrText("busy: ", kWaitTimeout))
       << cluster.broker().stderr_text();
+  // Counted by the cap it hit (libzmq retries a refused connection, so
+  // perhaps more than once), never by the other.
+  EXPECT_GE(WaitForRefusedConnections(metrics_port, "per_address_cap"), 1);
+  EXPECT_EQ(RefusedConnections(metrics_port, "total_cap"), 0);
 
   // A closed connection frees its slot (libzmq keeps retrying the refused
   // one: close it too, or it may take the slot first).
@@ -264,8 +300,11 @@ TEST_F(BrokerLimitsTest, RefusesConnectionsBeyondThePerAddressCapUntilOneCloses)
 }
 
 TEST_F(BrokerLimitsTest, RefusesConnectionsBeyondTheTotalCap) {
-  LocalCluster cluster(std::vector<std::string>{"--max-connections=2", "--verbose"});
+  LocalCluster cluster(std::vector<std::string>{
+      "--max-connections=2", "--verbose", "--metrics-listen=127.0.0.1:0"});
   ASSERT_FALSE(cluster.endpoint().empty());
+  const int metrics_port = MetricsPort(cluster.broker());
+  ASSERT_GT(metrics_port, 0) << cluster.broker().stderr_text();
   Peer first = Connect(cluster.endpoint());
   Peer second = Connect(cluster.endpoint());
   ASSERT_TRUE(Welcomed(first));
@@ -274,9 +313,11 @@ TEST_F(BrokerLimitsTest, RefusesConnectionsBeyondTheTotalCap) {
   const std::string reason = WaitForRefusal(third);
   // Without CURVE the peer only sees the connection closed; the broker
   // says why.
-  EXPECT_FALSE(reason.empty()) << "the fourth connection was not refused";
+  EXPECT_FALSE(reason.empty()) << "the third connection was not refused";
   EXPECT_TRUE(cluster.broker().WaitForStderrText("busy: ", kWaitTimeout))
       << cluster.broker().stderr_text();
+  EXPECT_GE(WaitForRefusedConnections(metrics_port, "total_cap"), 1);
+  EXPECT_EQ(RefusedConnections(metrics_port, "per_address_cap"), 0);
 }
 
 TEST_F(BrokerLimitsTest, SubmitsBeyondTheJobLimitAreRefusedAsRetryableBusy) {

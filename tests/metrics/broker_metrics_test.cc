@@ -111,6 +111,23 @@ TEST_F(BrokerMetricsTest, LabelledCountersReadTheirOwnStatistic) {
   EXPECT_EQ(Value("tq_broker_messages_rejected_total{reason=\"unauthorized\"}"), 14);
 }
 
+TEST_F(BrokerMetricsTest, RefusedConnectionsAreCountedByTheCapTheyHit) {
+  EXPECT_EQ(Value(R"(tq_broker_connections_refused_total{reason="total_cap"})"),
+            0);
+  ConnectionRefusals refusals;
+  refusals.total_cap = 2;
+  refusals.per_address_cap = 5;
+  metrics_.UpdateConnections(refusals);
+  metrics_.UpdateConnections(refusals);  // no growth, no change
+  refusals.per_address_cap = 7;
+  metrics_.UpdateConnections(refusals);
+  EXPECT_EQ(Value(R"(tq_broker_connections_refused_total{reason="total_cap"})"),
+            2);
+  EXPECT_EQ(
+      Value(R"(tq_broker_connections_refused_total{reason="per_address_cap"})"),
+      7);
+}
+
 TEST_F(BrokerMetricsTest, BytesAreCounted) {
   metrics_.AddReceivedBytes(100);
   metrics_.AddReceivedBytes(23);

@@ -41,6 +41,7 @@ const std::vector<std::string> kBrokerMetrics = {
     "tq_broker_received_bytes_total",
     "tq_broker_sent_bytes_total",
     "tq_broker_messages_rejected_total",
+    "tq_broker_connections_refused_total",
 };
 const std::vector<std::string> kWorkerMetrics = {
     "tq_worker_threads",
