@@ -322,7 +322,10 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
     for (const auto& [first, index] : late) {
       const Chunk* chunk = job.Find(index);
       auto [worker_id, worker] = BestWorkerFor(job, chunk);
-      if (worker == nullptr || worker->held >= worker->threads) break;
+      // Up to the idle workers' whole credit: a frozen worker holds its
+      // prefetch too, and copying one chunk per thread and round would
+      // take longer than declaring it lost.
+      if (worker == nullptr) break;
       ++stats_.chunks_speculated;
       Log(absl::StrCat("chunk ", index, " of job ", job.id(), " held ",
                        (now_us - chunk->holders[0].handed_out_us) / 1000,
@@ -443,11 +446,20 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
   auto p = peers_.find(worker);
   if (p != peers_.end() && p->second.held > 0) --p->second.held;
   job.RemoveHolder(index, worker);
-  if (!chunk->holders.empty()) return true;  // another copy still runs
   if (charge && chunk->history.failures >= max_attempts) {
+    // Out of attempts: a copy still running elsewhere (speculative) is
+    // revoked, not waited for. It may fail the same way, and a chunk that
+    // hangs would otherwise be copied again and again, never failing.
+    for (const Holder& other : std::vector<Holder>(chunk->holders)) {
+      RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
+                   now_us, out);
+      auto q = peers_.find(other.worker);
+      if (q != peers_.end() && q->second.held > 0) --q->second.held;
+      job.RemoveHolder(index, other.worker);
+    }
     return ExhaustChunk(job, index, now_us, out);
   }
-  return true;
+  return true;  // requeued, unless another copy still runs
 }
 
 bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
@@ -487,7 +499,7 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
                                   " times; last error: ",
                                   chunk.history.last_error));
   if (job.submit().skip_failed()) {
-    ++stats_.items_failed;
+    stats_.items_failed += chunk.items;
     Log(absl::StrCat("job ", job.id(), ": skipping ", items, ": ",
                      cause.message()));
     PendingResult failed{index, chunk.first_item, chunk.items, 0, Payload(),

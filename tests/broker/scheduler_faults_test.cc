@@ -419,6 +419,55 @@ TEST_F(SchedulerFaultsTest, TheLosingCopyIsRevokedChunkByChunk) {
   EXPECT_EQ(h_.scheduler().stats().speculative_copies_revoked, 1u);
 }
 
+TEST_F(SchedulerFaultsTest, AFrozenWorkersWholePrefetchIsCopiedAtOnce) {
+  // w1 takes 4 chunks and freezes; w2 runs the rest and is idle after.
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 8, 1));
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 4), "w1");
+  ASSERT_EQ(a1.size(), 4u);
+  auto a2 = AssignmentsTo(h_.HelloWorker("w2", 1, 4), "w2");
+  ASSERT_EQ(a2.size(), 4u);
+  h_.AdvanceMs(100);
+  for (const v1::Assignment& a : a2) h_.Report("w2", a, 1, 25'000);
+  Pass(1000, {"w1", "w2"});
+  // One round copies all four (within w2's credit), not one per thread:
+  // otherwise declaring w1 lost would come first.
+  std::set<uint64_t> copied;
+  for (const v1::Assignment& a : AssignmentsTo(h_.Tick(), "w2")) {
+    copied.insert(a.chunk_index());
+  }
+  std::set<uint64_t> frozen;
+  for (const v1::Assignment& a : a1) frozen.insert(a.chunk_index());
+  EXPECT_EQ(copied, frozen);
+  EXPECT_EQ(h_.scheduler().stats().chunks_speculated, 4u);
+}
+
+TEST_F(SchedulerFaultsTest, AHangingChunkRunsOutOfAttemptsThoughACopyRunsElsewhere) {
+  v1::Envelope submit = SchedulerHarness::RangeJob(1, 3, 1);
+  submit.mutable_submit_job()->set_chunk_timeout_ms(3000);
+  submit.mutable_submit_job()->set_max_attempts(1);
+  h_.Submit("c1", submit);
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  auto a2 = AssignmentsTo(h_.HelloWorker("w2", 1, 1), "w2");
+  ASSERT_EQ(a1.size(), 1u);
+  h_.AdvanceMs(100);
+  a2 = AssignmentsTo(h_.Report("w2", a2[0], 1, 100'000), "w2");
+  h_.AdvanceMs(100);
+  h_.Report("w2", a2[0], 1, 100'000);  // w2 idle; chunk 0 hangs on w1
+  Pass(1000, {"w1", "w2"});
+  auto copy = AssignmentsTo(h_.Tick(), "w2");
+  ASSERT_EQ(copy.size(), 1u);  // the copy hangs too
+  h_.AdvanceMs(2000);
+  h_.HeartbeatHeld("w2", copy, {}, 2000);
+  // w1's run passes its limit: the one attempt is spent, so the job fails
+  // now and w2's copy is revoked (it used to be waited for, then copied
+  // again when it overran, for ever).
+  Sent sent = h_.HeartbeatHeld("w1", a1, {}, 3200);
+  auto finished = BodiesTo(sent, "c1", E::kJobFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_THAT(finished[0].job_finished().message(), HasSubstr("run limit of 3 s"));
+  EXPECT_FALSE(BodiesTo(sent, "w2", E::kRevokeJob).empty());
+}
+
 TEST_F(SchedulerFaultsTest, ChunksFollowTheCostOfAnItem) {
   // No chunk size: sizes learned from reports, aiming at 100 ms.
   auto sizes_for = [&](uint64_t micros_per_item) {

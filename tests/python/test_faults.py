@@ -160,7 +160,7 @@ def test_the_pools_max_attempts_is_the_default_and_a_call_overrides_it(
 @pytest.fixture(scope="module")
 def one_worker():
     """A broker and a single 1-thread worker: no speculative copy of a
-    straggler can run elsewhere (see the xfail test below)."""
+    straggler can run elsewhere (see the test below)."""
     with Cluster(workers=1) as cluster:
         yield cluster
 
@@ -188,10 +188,6 @@ def test_chunk_timeout_of_the_pool_fails_the_job_without_skip_failed(
             pool.map(hang_on_last, [HANG])
 
 
-@pytest.mark.xfail(strict=True, raises=tq.JobTimeoutError, reason=(
-    "broker: a straggler past its run limit is speculated again and again "
-    "(each copy's expiry sees another copy running), so it never reaches "
-    "max_attempts and the job never ends"))
 def test_chunk_timeout_gives_up_even_when_a_copy_runs_elsewhere(
         shared_cluster):
     with tq.Pool(broker=shared_cluster.address) as pool:
