@@ -334,7 +334,7 @@ int64_t Scheduler::NextDeadlineUs() const {
     next = std::min(next, peer.last_heard_us + timeout_us);
     next = std::min(next, peer.last_sent_us + HeartbeatEveryUs(peer));
   }
-  return next;
+  return std::min(next, NextSpeculationUs());
 }
 
 SchedulerStats Scheduler::stats() const {

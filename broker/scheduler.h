@@ -270,6 +270,10 @@ class Scheduler {
   // Re-runs elsewhere the oldest chunk of a job held longer than
   // max(3 x its median chunk time, 1 s), while a worker is idle.
   void Speculate(int64_t now_us, Outbox* out);
+  // When Speculate should look next: while chunks are out, every
+  // kSpeculateEveryUs (a straggler is found within 100 ms of its threshold,
+  // not at the next event); never while none is.
+  int64_t NextSpeculationUs() const;
   // `worker`'s hand-out of chunk `index` ends without a result. Charges a
   // failure if `reason` calls for one; with no other hand-out left the
   // chunk is requeued, and a chunk out of attempts is split or failed
@@ -333,6 +337,8 @@ class Scheduler {
   bool maybe_reserved_ = false;
   // When Speculate last looked for stragglers.
   int64_t last_speculate_us_ = std::numeric_limits<int64_t>::min() / 2;
+  // The last look handed out copies: look again as soon as credit returns.
+  bool speculating_ = false;
   // Lease heap size at which stale entries are next purged.
   size_t compact_at_ = 4096;
   SchedulerStats stats_;

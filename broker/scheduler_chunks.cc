@@ -20,7 +20,9 @@ namespace {
 // chunk time, and at least kStragglerFloorUs, is re-run on an idle worker.
 constexpr int64_t kStragglerFactor = 3;
 constexpr int64_t kStragglerFloorUs = 1'000'000;
-// How often Dispatch looks for stragglers (the scan costs O(chunks out)).
+// How often Dispatch looks for stragglers while it finds none (the scan
+// costs O(chunks out)); while it finds some, it looks whenever credit
+// returns, so copies go out as fast as idle workers take them.
 constexpr int64_t kSpeculateEveryUs = 100'000;
 
 v1::ChunkRef Ref(uint64_t job_id, uint64_t index, uint32_t attempt) {
@@ -291,13 +293,23 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   Speculate(now_us, out);
 }
 
+int64_t Scheduler::NextSpeculationUs() const {
+  for (const auto& [id, job] : jobs_) {
+    if (job->in_flight() > 0) return last_speculate_us_ + kSpeculateEveryUs;
+  }
+  return std::numeric_limits<int64_t>::max();
+}
+
 void Scheduler::Speculate(int64_t now_us, Outbox* out) {
-  if (now_us - last_speculate_us_ < kSpeculateEveryUs) return;
+  if (!speculating_ && now_us - last_speculate_us_ < kSpeculateEveryUs) return;
   last_speculate_us_ = now_us;
+  speculating_ = false;
+  // Idle: credit left after Dispatch gave out what it could (the window is
+  // full, or nothing is queued), so a copy takes no one's place.
   bool idle = false;
   for (const auto& [id, peer] : peers_) {
     idle = idle || (peer.role == v1::ROLE_WORKER && !peer.draining &&
-                    peer.held == 0 && peer.credit > 0);
+                    peer.credit > 0 && !peer.reserved && !RunsAlone(peer));
   }
   if (!idle) return;
   for (uint64_t job_id : std::vector<uint64_t>(job_ring_)) {
@@ -332,6 +344,7 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
                        " ms by ", PeerName(chunk->holders[0].worker),
                        ": running a copy on ", worker->name));
       HandOut(job, index, *worker_id, *worker, now_us, out);
+      speculating_ = true;
     }
   }
 }

@@ -157,8 +157,10 @@ class Table:
         self.row_number += 1
         net = Network(["b", *WORKERS])
         try:
+            # With --logs, the broker says what it decides (--verbose).
             tq = TqHosts(net, self.bins,
-                         self.logs / f"{self.row_number:02d}-{name}", "b")
+                         self.logs / f"{self.row_number:02d}-{name}", "b",
+                         broker_flags=["--verbose"] if self.args.logs else [])
             tq.start_broker()
             for host in WORKERS:
                 tq.start_worker(host, ["--threads=1", *worker_flags])

@@ -441,6 +441,17 @@ TEST_F(SchedulerFaultsTest, AFrozenWorkersWholePrefetchIsCopiedAtOnce) {
   EXPECT_EQ(h_.scheduler().stats().chunks_speculated, 4u);
 }
 
+TEST_F(SchedulerFaultsTest, WhileChunksAreOutTheLoopWakesToLookForStragglers) {
+  EXPECT_EQ(h_.scheduler().NextDeadlineUs() - h_.now() > 100'000, true)
+      << "nothing out: no reason to wake for stragglers";
+  h_.Submit("c1", SchedulerHarness::RangeJob(1, 8, 1));
+  ASSERT_EQ(AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1").size(), 1u);
+  h_.AdvanceMs(100);
+  h_.Tick();
+  // Without this wake-up a straggler waited for the next heartbeat (1 s).
+  EXPECT_LE(h_.scheduler().NextDeadlineUs(), h_.now() + 100'000);
+}
+
 TEST_F(SchedulerFaultsTest, AHangingChunkRunsOutOfAttemptsThoughACopyRunsElsewhere) {
   v1::Envelope submit = SchedulerHarness::RangeJob(1, 3, 1);
   submit.mutable_submit_job()->set_chunk_timeout_ms(3000);
