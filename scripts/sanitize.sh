@@ -49,12 +49,18 @@ process_targets=(tq-broker tq-worker tq-client tq-keygen bad_flags_test
   cluster_test hostile_peer_test status_test metrics_cluster_test
   security_cluster_test tq_client_cli_test)
 fuzz_targets=(envelope_fuzzer chunk_decoder_fuzzer number_parse_fuzzer)
-# Never run in a sanitizer tree: tests of the Python package and deploy/, and
-# the placeholders gtest_discover_tests leaves for executables not built.
-exclude='_NOT_BUILT$|^python_.*_test$|^deploy_|^multi_host_test$'
+# Never run in a sanitizer tree: tests of the Python package, deploy/ and the
+# network-namespace harness (tests/hosts), and the placeholders
+# gtest_discover_tests leaves for executables not built.
+exclude='_NOT_BUILT$|^python_.*_test$|^deploy_|^(multi_host|hosts_harness)_test$'
 
-# The CPU time (user+sys, seconds) of this shell's children so far.
-cpu_now() { times | awk 'NR==2 { gsub(/[ms]/, " "); print $1*60+$2+$3*60+$4 }'; }
+# The CPU time (user+sys, seconds) of this shell's waited-for children so
+# far: cutime+cstime of /proc/$$/stat (not `times`, which in $(...) would
+# read the subshell's own, empty, account).
+clock_ticks="$(getconf CLK_TCK)"
+cpu_now() {
+  awk -v hz="$clock_ticks" '{ sub(/^.*\) /, ""); print ($14+$15)/hz }' "/proc/$$/stat"
+}
 # Runs "$@", then prints "<what>: wall Ws, cpu Cs" (CPU of the children).
 timed() {
   local what="$1"; shift
