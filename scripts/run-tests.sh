@@ -13,8 +13,8 @@ status=0
   ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@") || status=$?
 stages="${TQ_SANITIZE_STAGES-}"
 if [ -z "$stages" ]; then
-  # Not yet on by default: the stages' test runs have not been measured
-  # green within CI's 20 minutes (issue 7 part 10); then "asan" (or "asan tsan").
+  # Not yet on by default: asan is green but brings CI to ~17-18 of its 20
+  # minutes on 2 cores, tsan is not yet green (README "Testing").
   stages="none"
 fi
 if [ "$stages" != "none" ]; then

@@ -87,8 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case tq::ChunkResult::Kind::kCount:
       if (r.count() > items) std::abort();
       break;
-    case tq::ChunkResult::Kind::kBytes:
-      std::abort();  // only code jobs' results are bytes
+    case tq::ChunkResult::Kind::kBytes:   // only code jobs' results
+    case tq::ChunkResult::Kind::kFailed:  // only ChunkDecoder::Failed's
+      std::abort();
   }
   // Copies share the data and outlive the decoder's locals.
   tq::ChunkResult copy = r;

@@ -6,6 +6,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/tasks/task_test_util.h"
@@ -27,6 +28,8 @@ TEST(CancelToken, StartsClearAndStaysSet) {
 TEST(Cancel, EveryTaskCancelledBeforeItStartsDoesNoWork) {
   CancelToken cancelled;
   cancelled.Cancel();
+  // Outlives the loops: a TaskInput only views its list.
+  const std::vector<uint64_t> items = {2, 3, 4};
   for (const std::string& name :
        BuiltinTasks().Names(/*with_test_only=*/true)) {
     SCOPED_TRACE(name);
@@ -34,7 +37,7 @@ TEST(Cancel, EveryTaskCancelledBeforeItStartsDoesNoWork) {
     for (const TaskInput& input :
          {TaskInput::Range(1000,
                            1000 + task.sizing(v1::REDUCTION_NONE).min_items),
-          TaskInput::List(std::vector<uint64_t>{2, 3, 4})}) {
+          TaskInput::List(items)}) {
       v1::ChunkOutput output;
       absl::Status status =
           task.Run(input, {}, v1::REDUCTION_NONE, &output, &cancelled);
