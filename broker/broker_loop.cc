@@ -227,9 +227,13 @@ class Broker::Loop {
       if (stop_.load(std::memory_order_relaxed)) break;
 
       const int64_t now = NowUs();
+      bool backlog = true;  // until a read finds the socket empty
       for (int i = 0; i < kMaxReadsPerWake; ++i) {
         std::optional<Received> received = TryReceive(socket, true);
-        if (!received.has_value()) break;
+        if (!received.has_value()) {
+          backlog = false;
+          break;
+        }
         if (monitor_ != nullptr) monitor_->AddReceivedBytes(received->bytes);
         if (curve_ && received->envelope.ok()) {
           // Authorise by the connection's ZAP User-Id, not the payload.
@@ -256,7 +260,7 @@ class Broker::Loop {
                                  received->envelope.status(), now, &outbox_);
         }
       }
-      scheduler_.OnTick(now, &outbox_);
+      scheduler_.OnTick(now, &outbox_, backlog);
       Flush(socket, now);
       if (curve_) {
         authorizer_.PruneIfLarge([this](const std::string& peer) {

@@ -300,13 +300,15 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
   }
 }
 
-void Scheduler::OnTick(int64_t now_us, Outbox* out) {
+void Scheduler::OnTick(int64_t now_us, Outbox* out, bool backlog) {
   ExpireLeases(now_us, out);
   ExpireJobs(now_us, out);
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
   std::vector<std::string> silent;
   for (const auto& [id, peer] : peers_) {
-    if (now_us - peer.last_heard_us >= timeout_us) silent.push_back(id);
+    if (!backlog && now_us - peer.last_heard_us >= timeout_us) {
+      silent.push_back(id);
+    }
   }
   std::sort(silent.begin(), silent.end());
   for (const std::string& id : silent) {

@@ -102,8 +102,10 @@ class Scheduler {
   // Sending to `peer` failed: it is gone (as if it had timed out).
   void OnPeerUnreachable(const std::string& peer, int64_t now_us, Outbox* out);
   // Runs whatever is due at `now_us`: lease expiries, silent peers,
-  // heartbeats to quiet peers.
-  void OnTick(int64_t now_us, Outbox* out);
+  // heartbeats to quiet peers. `backlog`: messages are still waiting to be
+  // read (the loop stopped at its per-wake budget), so no peer is judged
+  // silent now: its heartbeat may be among them.
+  void OnTick(int64_t now_us, Outbox* out, bool backlog = false);
   // When OnTick next has something to do (absolute, microseconds);
   // INT64_MAX if nothing is scheduled. May be early, never late.
   int64_t NextDeadlineUs() const;

@@ -78,6 +78,17 @@ TEST_F(SchedulerFaultsTest, HeldChunksKeepTheirLeaseWhileTheWorkerLives) {
   EXPECT_EQ(ResultsTo(h_.Report("w1", a[0]), "c1").size(), 1u);
 }
 
+TEST_F(SchedulerFaultsTest, NoPeerIsJudgedSilentWhileMessagesWaitToBeRead) {
+  h_.HelloWorker("w1", 1, 1);
+  h_.AdvanceMs(5000);  // past the timeout, with unread messages waiting
+  h_.Tick(/*backlog=*/true);
+  EXPECT_TRUE(h_.scheduler().HasPeer("w1"));
+  EXPECT_TRUE(h_.scheduler().HasPeer("c1"));
+  h_.Tick();  // the socket read empty: now they are silent
+  EXPECT_FALSE(h_.scheduler().HasPeer("w1"));
+  EXPECT_FALSE(h_.scheduler().HasPeer("c1"));
+}
+
 TEST_F(SchedulerFaultsTest, AChunkMissingFromTheHeartbeatsLosesItsLease) {
   h_.Submit("c1", SchedulerHarness::RangeJob(1, 2, 1));
   auto a = AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1");

@@ -57,8 +57,8 @@ class SchedulerHarness {
     scheduler_.OnPeerUnreachable(peer, now_us_, &out_);
     return out_.Take();
   }
-  Sent Tick() {
-    scheduler_.OnTick(now_us_, &out_);
+  Sent Tick(bool backlog = false) {
+    scheduler_.OnTick(now_us_, &out_, backlog);
     return out_.Take();
   }
 
