@@ -131,6 +131,10 @@ class Scheduler {
     uint64_t credit = 0;
     // Chunks handed to it and not yet reported, requeued or revoked.
     uint64_t held = 0;
+    // Its chunks' turnaround beyond their run time (hand-out to report,
+    // minus run_micros: network and queueing), smoothed; -1 before any.
+    int64_t turnaround_us = -1;
+    int64_t last_handout_us = std::numeric_limits<int64_t>::min() / 2;
     bool draining = false;
     // Kept free for a suspect (DispatchSuspects): gets no other chunk, and
     // a suspect as soon as it holds nothing.
@@ -262,9 +266,15 @@ class Scheduler {
   }
   // The least loaded worker with credit that can run `job`, is neither
   // reserved nor running a suspect, and does not hold chunk `except` (a
-  // chunk it already runs), or nullptr.
+  // chunk it already runs), or nullptr. A slow worker (IsSlow) comes last:
+  // it gets a chunk only when no other can take one, or as a probe (it
+  // holds nothing and had none for kSlowProbeEveryUs).
   std::pair<const std::string*, Peer*> BestWorkerFor(
-      const BrokerJob& job, const Chunk* except = nullptr);
+      const BrokerJob& job, int64_t now_us, const Chunk* except = nullptr);
+  // Whether `peer`'s turnaround is far beyond the fastest worker's: a host
+  // behind a lossy or distant link, whose chunks would hold an ordered job
+  // back while the others idle.
+  static bool IsSlow(const Peer& peer, int64_t fastest_us);
   // Hands chunk `index` of `job` (queued, or already on another worker for
   // a speculative copy) to `worker`; `alone`: a suspect's run alone.
   void HandOut(BrokerJob& job, uint64_t index, const std::string& worker,

@@ -24,6 +24,15 @@ constexpr int64_t kStragglerFloorUs = 1'000'000;
 // costs O(chunks out)); while it finds some, it looks whenever credit
 // returns, so copies go out as fast as idle workers take them.
 constexpr int64_t kSpeculateEveryUs = 100'000;
+// A worker whose chunks' turnaround beyond their run time (network,
+// queueing) is at least kSlowFactor times the fastest worker's, and at least
+// kSlowFloorUs, is slow: it gets chunks only when the others cannot take
+// them, and a probe chunk at most every kSlowProbeEveryUs while it holds
+// none. An ordered job is otherwise held back by every chunk a lossy or
+// distant host holds, while the result window keeps the others idle.
+constexpr int64_t kSlowFactor = 4;
+constexpr int64_t kSlowFloorUs = 10'000;
+constexpr int64_t kSlowProbeEveryUs = 1'000'000;
 
 v1::ChunkRef Ref(uint64_t job_id, uint64_t index, uint32_t attempt) {
   v1::ChunkRef ref;
@@ -150,6 +159,14 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
                  cause, now_us, out);
     return;
   }
+  // Turnaround beyond the run, smoothed (weight 1/4 for the newest).
+  const int64_t sample_us = std::max<int64_t>(
+      0, now_us - holder->handed_out_us -
+             static_cast<int64_t>(std::min<uint64_t>(report.run_micros(),
+                                                     INT64_MAX / 2)));
+  peer.turnaround_us = peer.turnaround_us < 0
+                           ? sample_us
+                           : (3 * peer.turnaround_us + sample_us) / 4;
   // The first result wins: other copies (speculative re-runs) are revoked.
   for (const Holder& other : chunk->holders) {
     if (other.worker == worker) continue;
@@ -231,25 +248,45 @@ void Scheduler::OnDrain(const std::string& worker, Peer& peer,
   }
 }
 
+bool Scheduler::IsSlow(const Peer& peer, int64_t fastest_us) {
+  return fastest_us >= 0 && peer.turnaround_us >= 0 &&
+         peer.turnaround_us >=
+             std::max(kSlowFactor * fastest_us, kSlowFloorUs);
+}
+
 std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
-    const BrokerJob& job, const Chunk* except) {
+    const BrokerJob& job, int64_t now_us, const Chunk* except) {
   // The least loaded worker with credit (fewest chunks held per thread): idle
   // workers get work before busy ones queue more, however much credit a
   // worker has granted (adaptive prefetch makes credit a poor measure of
-  // load).
+  // load). Slow workers only after the others.
+  int64_t fastest_us = -1;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.role == v1::ROLE_WORKER && peer.turnaround_us >= 0 &&
+        (fastest_us < 0 || peer.turnaround_us < fastest_us)) {
+      fastest_us = peer.turnaround_us;
+    }
+  }
   const std::string* best_id = nullptr;
   Peer* best = nullptr;
+  bool best_slow = false;
   for (auto& [id, peer] : peers_) {
     if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0 ||
         peer.reserved || RunsAlone(peer) || !CanRun(peer, job)) {
       continue;
     }
     if (except != nullptr && except->FindHolder(id) != nullptr) continue;
-    if (best == nullptr ||
-        peer.held * std::max<uint64_t>(1, best->threads) <
-            best->held * std::max<uint64_t>(1, peer.threads)) {
+    // A probe keeps a slow worker's measure fresh (a healed link is seen).
+    const bool slow = IsSlow(peer, fastest_us) &&
+                      !(peer.held == 0 &&
+                        now_us - peer.last_handout_us >= kSlowProbeEveryUs);
+    if (best == nullptr || (best_slow && !slow) ||
+        (slow == best_slow &&
+         peer.held * std::max<uint64_t>(1, best->threads) <
+             best->held * std::max<uint64_t>(1, peer.threads))) {
       best_id = &id;
       best = &peer;
+      best_slow = slow;
     }
   }
   return {best_id, best};
@@ -281,7 +318,7 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
                      });
     bool handed_out = false;
     for (const auto& [load, k, job] : candidates) {
-      auto [worker_id, worker] = BestWorkerFor(*job);
+      auto [worker_id, worker] = BestWorkerFor(*job, now_us);
       if (worker == nullptr) continue;
       ring_pos_ = (ring_pos_ + k + 1) % n;
       HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out);
@@ -333,7 +370,7 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
     std::sort(late.begin(), late.end());
     for (const auto& [first, index] : late) {
       const Chunk* chunk = job.Find(index);
-      auto [worker_id, worker] = BestWorkerFor(job, chunk);
+      auto [worker_id, worker] = BestWorkerFor(job, now_us, chunk);
       // Up to the idle workers' whole credit: a frozen worker holds its
       // prefetch too, and copying one chunk per thread and round would
       // take longer than declaring it lost.
@@ -391,6 +428,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   ++stats_.chunks_dispatched;
   --peer.credit;
   ++peer.held;
+  peer.last_handout_us = now_us;
   peer.alone = alone;  // BestWorkerFor passes over workers running alone
   if (alone) peer.reserved = false;
   Send(worker, std::move(env), now_us, out, std::move(payloads));

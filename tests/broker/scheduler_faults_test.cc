@@ -490,6 +490,41 @@ TEST_F(SchedulerFaultsTest, AHangingChunkRunsOutOfAttemptsThoughACopyRunsElsewhe
   EXPECT_FALSE(BodiesTo(sent, "w2", E::kRevokeJob).empty());
 }
 
+TEST_F(SchedulerFaultsTest, ASlowHostGetsChunksLastAndAProbeASecond) {
+  // A window of 3 the client keeps open one result at a time: the job is
+  // bound by it, as an ordered job is behind a slow chunk.
+  const uint64_t job =
+      h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1, /*window=*/3));
+  auto grant = [&] {
+    v1::Envelope credit;
+    credit.mutable_client_credit()->set_job_id(job);
+    credit.mutable_client_credit()->set_chunks(1);
+    return h_.Deliver("c1", credit);
+  };
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
+  auto a2 = AssignmentsTo(h_.HelloWorker("w2", 1, 3), "w2");
+  ASSERT_EQ(a1.size(), 1u);
+  ASSERT_EQ(a2.size(), 2u);
+  h_.AdvanceMs(1);
+  h_.Report("w2", a2[0], 1, 500);
+  ASSERT_EQ(AssignmentsTo(grant(), "w2").size(), 1u);
+  // w1's chunk comes back 50 ms after hand-out, for 0.5 ms of work: slow.
+  h_.AdvanceMs(49);
+  h_.Report("w1", a1[0], 1, 500);
+  Sent sent = grant();
+  EXPECT_TRUE(AssignmentsTo(sent, "w1").empty())
+      << "w2 can take the chunk: the slow host waits";
+  EXPECT_EQ(AssignmentsTo(sent, "w2").size(), 1u);
+  // A second after its last chunk, holding nothing, it gets a probe.
+  h_.AdvanceMs(1000);
+  h_.Heartbeat("w1");
+  sent = h_.Report("w2", a2[1], 1, 500);  // room for one chunk: the probe
+  Sent granted = grant();
+  EXPECT_EQ(AssignmentsTo(sent, "w1").size() +
+                AssignmentsTo(granted, "w1").size(),
+            1u);
+}
+
 TEST_F(SchedulerFaultsTest, ChunksFollowTheCostOfAnItem) {
   // No chunk size: sizes learned from reports, aiming at 100 ms.
   auto sizes_for = [&](uint64_t micros_per_item) {
