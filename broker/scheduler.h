@@ -135,6 +135,10 @@ class Scheduler {
     // minus run_micros: network and queueing), smoothed; -1 before any.
     int64_t turnaround_us = -1;
     int64_t last_handout_us = std::numeric_limits<int64_t>::min() / 2;
+    // Handed a chunk since its last report or held heartbeat, and since
+    // when.
+    bool owes_report = false;
+    int64_t owing_since_us = 0;
     bool draining = false;
     // Kept free for a suspect (DispatchSuspects): gets no other chunk, and
     // a suspect as soon as it holds nothing.
@@ -265,8 +269,10 @@ class Scheduler {
                                    : options_.heartbeat_interval_ms);
   }
   // The least loaded worker with credit that can run `job`, is neither
-  // reserved nor running a suspect, and does not hold chunk `except` (a
-  // chunk it already runs), or nullptr. A slow worker (IsSlow) comes last:
+  // reserved nor running a suspect, nor quiet (no message for 1.5 heartbeat
+  // intervals, or owing reports for max(kStragglerFactor x the job's median
+  // chunk time, kQuietFloorUs)),
+  // and does not hold chunk `except` (a chunk it already runs), or nullptr. A slow worker (IsSlow) comes last:
   // it gets a chunk only when no other can take one, or as a probe (it
   // holds nothing and had none for kSlowProbeEveryUs).
   std::pair<const std::string*, Peer*> BestWorkerFor(

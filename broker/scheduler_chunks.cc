@@ -33,6 +33,9 @@ constexpr int64_t kSpeculateEveryUs = 100'000;
 constexpr int64_t kSlowFactor = 4;
 constexpr int64_t kSlowFloorUs = 10'000;
 constexpr int64_t kSlowProbeEveryUs = 1'000'000;
+// A worker holding chunks that reported none for this long (and for
+// kStragglerFactor times the job's median chunk time) gets no new chunk.
+constexpr int64_t kQuietFloorUs = 250'000;
 
 v1::ChunkRef Ref(uint64_t job_id, uint64_t index, uint32_t attempt) {
   v1::ChunkRef ref;
@@ -80,6 +83,7 @@ void Scheduler::OnReports(const std::string& worker, Peer& peer,
     stats_.reports_stale_session += reports.reports_size();
     return;
   }
+  if (reports.reports_size() > 0) peer.owes_report = false;
   for (const v1::ChunkReport& report : reports.reports()) {
     OnReport(worker, peer, report, payloads, now_us, out);
   }
@@ -195,6 +199,8 @@ void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,
   auto p = peers_.find(worker);
   if (p == peers_.end()) return;
   if (held.session() != 0 && held.session() != p->second.session) return;
+  // Says what it runs: as good as a report for judging it quiet.
+  p->second.owes_report = false;
   const int64_t lease_us = options_.lease_ms * 1000;
   // (job, chunk, attempt) past their run limit, handled after the loop.
   std::vector<std::tuple<uint64_t, uint64_t, uint32_t, int64_t>> overrun;
@@ -267,6 +273,9 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
       fastest_us = peer.turnaround_us;
     }
   }
+  // Unknown (no chunk of the job measured yet): no worker is judged by
+  // its reports.
+  const int64_t median_us = job.MedianRunMicros();
   const std::string* best_id = nullptr;
   Peer* best = nullptr;
   bool best_slow = false;
@@ -276,6 +285,18 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
       continue;
     }
     if (except != nullptr && except->FindHolder(id) != nullptr) continue;
+    // Quiet for half an interval past its heartbeat, or owing reports (it
+    // was handed chunks since its last report or held heartbeat) for far
+    // longer than this job's chunks take: frozen or cut off, most likely
+    // (or busy with a long chunk, which a new one would queue behind). Chunks handed to it would wait for their copies (1 s)
+    // or its loss (3 s).
+    if (now_us - peer.last_heard_us >
+            3 * options_.heartbeat_interval_ms * 1000 / 2 ||
+        (peer.owes_report && median_us >= 0 &&
+         now_us - peer.owing_since_us >
+             std::max(kStragglerFactor * median_us, kQuietFloorUs))) {
+      continue;
+    }
     // A probe keeps a slow worker's measure fresh (a healed link is seen).
     const bool slow = IsSlow(peer, fastest_us) &&
                       !(peer.held == 0 &&
@@ -427,6 +448,10 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
   ++stats_.chunks_dispatched;
   --peer.credit;
+  if (!peer.owes_report) {
+    peer.owes_report = true;
+    peer.owing_since_us = now_us;
+  }
   ++peer.held;
   peer.last_handout_us = now_us;
   peer.alone = alone;  // BestWorkerFor passes over workers running alone

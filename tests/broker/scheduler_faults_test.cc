@@ -525,6 +525,54 @@ TEST_F(SchedulerFaultsTest, ASlowHostGetsChunksLastAndAProbeASecond) {
             1u);
 }
 
+TEST_F(SchedulerFaultsTest, AQuietWorkerGetsNoNewChunks) {
+  // A window of 1: w1 (credit 2) runs one chunk and keeps a credit.
+  const uint64_t job =
+      h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1, /*window=*/1));
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 2), "w1");
+  ASSERT_EQ(a1.size(), 1u);
+  h_.Report("w1", a1[0], 0);
+  // w1 falls silent (frozen, say); the client makes room 1.6 s later: the
+  // chunk waits rather than go to w1, though w1 has credit.
+  h_.AdvanceMs(1600);
+  v1::Envelope credit;
+  credit.mutable_client_credit()->set_job_id(job);
+  credit.mutable_client_credit()->set_chunks(1);
+  EXPECT_TRUE(AssignmentsTo(h_.Deliver("c1", credit), "w1").empty());
+  EXPECT_TRUE(AssignmentsTo(h_.Tick(), "w1").empty());
+  // Heard again: it gets the chunk.
+  Sent heard = h_.Heartbeat("w1");
+  EXPECT_EQ(AssignmentsTo(heard, "w1").size() +
+                AssignmentsTo(h_.Tick(), "w1").size(),
+            1u);
+}
+
+TEST_F(SchedulerFaultsTest, AWorkerOwingReportsFarPastTheMedianGetsNoNewChunks) {
+  // 1 ms chunks; w1 (credit 4) runs one, then reports nothing more.
+  const uint64_t job =
+      h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1, /*window=*/2));
+  auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 4), "w1");
+  ASSERT_EQ(a1.size(), 2u);
+  h_.AdvanceMs(1);
+  h_.Report("w1", a1[0], 0, 1000);  // median 1 ms; w1 owes chunk a1[1]...
+  auto grant = [&] {
+    v1::Envelope credit;
+    credit.mutable_client_credit()->set_job_id(job);
+    credit.mutable_client_credit()->set_chunks(1);
+    return h_.Deliver("c1", credit);
+  };
+  EXPECT_EQ(AssignmentsTo(grant(), "w1").size(), 1u);  // ...and this one
+  // 300 ms without a report (>= 250 ms and 3 x the median), though heard
+  // from within the heartbeat interval: no new chunk, though it has credit.
+  h_.AdvanceMs(300);
+  EXPECT_TRUE(AssignmentsTo(grant(), "w1").empty());
+  // A held heartbeat says what it runs: alive, it gets the chunk.
+  Sent heard = h_.HeartbeatHeld("w1", {a1[1]}, {}, 300);
+  EXPECT_EQ(AssignmentsTo(heard, "w1").size() +
+                AssignmentsTo(h_.Tick(), "w1").size(),
+            1u);
+}
+
 TEST_F(SchedulerFaultsTest, ChunksFollowTheCostOfAnItem) {
   // No chunk size: sizes learned from reports, aiming at 100 ms.
   auto sizes_for = [&](uint64_t micros_per_item) {
