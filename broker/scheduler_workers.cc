@@ -1,0 +1,153 @@
+// Scheduler, part 4: which worker gets a chunk (the least loaded that is
+// neither quiet nor slow) and speculative copies of stragglers on idle
+// workers. Chunks: scheduler_chunks.cc.
+#include <algorithm>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "broker/scheduler.h"
+
+namespace tq {
+namespace {
+
+// Speculation: a chunk held longer than this many times its job's median
+// chunk time, and at least kStragglerFloorUs, is re-run on an idle worker.
+constexpr int64_t kStragglerFactor = 3;
+constexpr int64_t kStragglerFloorUs = 1'000'000;
+// How often Dispatch looks for stragglers while it finds none (the scan
+// costs O(chunks out)); while it finds some, it looks whenever credit
+// returns, so copies go out as fast as idle workers take them.
+constexpr int64_t kSpeculateEveryUs = 100'000;
+// A worker whose chunks' turnaround beyond their run time (network,
+// queueing) is at least kSlowFactor times the fastest worker's, and at least
+// kSlowFloorUs, is slow: it gets chunks only when the others cannot take
+// them, and a probe chunk at most every kSlowProbeEveryUs while it holds
+// none. An ordered job is otherwise held back by every chunk a lossy or
+// distant host holds, while the result window keeps the others idle.
+constexpr int64_t kSlowFactor = 4;
+constexpr int64_t kSlowFloorUs = 10'000;
+constexpr int64_t kSlowProbeEveryUs = 1'000'000;
+// A worker holding chunks that reported none for this long (and for
+// kStragglerFactor times the job's median chunk time) gets no new chunk.
+constexpr int64_t kQuietFloorUs = 250'000;
+
+}  // namespace
+
+bool Scheduler::IsSlow(const Peer& peer, int64_t fastest_us) {
+  return fastest_us >= 0 && peer.turnaround_us >= 0 &&
+         peer.turnaround_us >=
+             std::max(kSlowFactor * fastest_us, kSlowFloorUs);
+}
+
+std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
+    const BrokerJob& job, int64_t now_us, const Chunk* except) {
+  // The least loaded worker with credit (fewest chunks held per thread): idle
+  // workers get work before busy ones queue more, however much credit a
+  // worker has granted (adaptive prefetch makes credit a poor measure of
+  // load). Slow workers only after the others.
+  int64_t fastest_us = -1;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.role == v1::ROLE_WORKER && peer.turnaround_us >= 0 &&
+        (fastest_us < 0 || peer.turnaround_us < fastest_us)) {
+      fastest_us = peer.turnaround_us;
+    }
+  }
+  // Unknown (no chunk of the job measured yet): no worker is judged by
+  // its reports.
+  const int64_t median_us = job.MedianRunMicros();
+  const std::string* best_id = nullptr;
+  Peer* best = nullptr;
+  bool best_slow = false;
+  for (auto& [id, peer] : peers_) {
+    if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0 ||
+        peer.reserved || RunsAlone(peer) || !CanRun(peer, job)) {
+      continue;
+    }
+    if (except != nullptr && except->FindHolder(id) != nullptr) continue;
+    // Quiet for half an interval past its heartbeat, or owing reports (it
+    // was handed chunks since its last report or held heartbeat) for far
+    // longer than this job's chunks take: frozen or cut off, most likely
+    // (or busy with a long chunk, which a new one would queue behind). Chunks handed to it would wait for their copies (1 s)
+    // or its loss (3 s).
+    if (now_us - peer.last_heard_us >
+            3 * options_.heartbeat_interval_ms * 1000 / 2 ||
+        (peer.owes_report && median_us >= 0 &&
+         now_us - peer.owing_since_us >
+             std::max(kStragglerFactor * median_us, kQuietFloorUs))) {
+      continue;
+    }
+    // A probe keeps a slow worker's measure fresh (a healed link is seen).
+    const bool slow = IsSlow(peer, fastest_us) &&
+                      !(peer.held == 0 &&
+                        now_us - peer.last_handout_us >= kSlowProbeEveryUs);
+    if (best == nullptr || (best_slow && !slow) ||
+        (slow == best_slow &&
+         peer.held * std::max<uint64_t>(1, best->threads) <
+             best->held * std::max<uint64_t>(1, peer.threads))) {
+      best_id = &id;
+      best = &peer;
+      best_slow = slow;
+    }
+  }
+  return {best_id, best};
+}
+
+int64_t Scheduler::NextSpeculationUs() const {
+  for (const auto& [id, job] : jobs_) {
+    if (job->in_flight() > 0) return last_speculate_us_ + kSpeculateEveryUs;
+  }
+  return std::numeric_limits<int64_t>::max();
+}
+
+void Scheduler::Speculate(int64_t now_us, Outbox* out) {
+  if (!speculating_ && now_us - last_speculate_us_ < kSpeculateEveryUs) return;
+  last_speculate_us_ = now_us;
+  speculating_ = false;
+  // Idle: credit left after Dispatch gave out what it could (the window is
+  // full, or nothing is queued), so a copy takes no one's place.
+  bool idle = false;
+  for (const auto& [id, peer] : peers_) {
+    idle = idle || (peer.role == v1::ROLE_WORKER && !peer.draining &&
+                    peer.credit > 0 && !peer.reserved && !RunsAlone(peer));
+  }
+  if (!idle) return;
+  for (uint64_t job_id : std::vector<uint64_t>(job_ring_)) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) continue;
+    BrokerJob& job = *it->second;
+    const int64_t median_us = job.MedianRunMicros();
+    if (median_us < 0) continue;  // nothing measured: no straggler yet
+    const int64_t threshold_us =
+        std::max(kStragglerFactor * median_us, kStragglerFloorUs);
+    // Stragglers in item order: the oldest undelivered first.
+    std::vector<std::pair<uint64_t, uint64_t>> late;  // (first item, index)
+    for (const auto& [index, chunk] : job.chunks()) {
+      // Never a suspect: a copy could crash a second worker, and would not
+      // run alone.
+      if (chunk.holders.size() == 1 && !chunk.history.suspect &&
+          now_us - chunk.holders[0].handed_out_us > threshold_us) {
+        late.emplace_back(chunk.first_item, index);
+      }
+    }
+    std::sort(late.begin(), late.end());
+    for (const auto& [first, index] : late) {
+      const Chunk* chunk = job.Find(index);
+      auto [worker_id, worker] = BestWorkerFor(job, now_us, chunk);
+      // Up to the idle workers' whole credit: a frozen worker holds its
+      // prefetch too, and copying one chunk per thread and round would
+      // take longer than declaring it lost.
+      if (worker == nullptr) break;
+      ++stats_.chunks_speculated;
+      Log(absl::StrCat("chunk ", index, " of job ", job.id(), " held ",
+                       (now_us - chunk->holders[0].handed_out_us) / 1000,
+                       " ms by ", PeerName(chunk->holders[0].worker),
+                       ": running a copy on ", worker->name));
+      HandOut(job, index, *worker_id, *worker, now_us, out);
+      speculating_ = true;
+    }
+  }
+}
+
+}  // namespace tq
