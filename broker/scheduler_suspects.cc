@@ -74,7 +74,10 @@ void Scheduler::ReserveWorkers(uint64_t waiting,
   // its queue for a suspect is not passed over for one that got busier.
   std::vector<Peer*> reserved;
   std::vector<Peer*> others;
-  for (auto& [id, peer] : peers_) {
+  for (auto& entry : peers_) {
+    // Not a structured binding: clang 14 (the sanitizer builds) cannot
+    // capture one in a lambda.
+    Peer& peer = entry.second;
     if (peer.role != v1::ROLE_WORKER) continue;
     const bool able =
         !peer.draining &&
