@@ -89,8 +89,10 @@ TEST_F(StatusTest, JsonShowsWorkersTheirThreadsAndTheRunningJob) {
   EXPECT_LE(reply.totals().busy_threads(), 3u);
   // The job queues thousands of chunks, so every worker keeps some.
   EXPECT_GE(reply.totals().chunks_queued(), 1u);
-  // The job's client and the one asking.
-  EXPECT_EQ(reply.totals().clients(), 2u);
+  // The job's client and the one asking, and perhaps an earlier asker of
+  // WaitForProgress: its Goodbye travels on a connection of its own, which
+  // the broker may read after the next asker's request.
+  EXPECT_GE(reply.totals().clients(), 2u);
 
   ASSERT_EQ(reply.jobs_size(), 1);
   const v1::JobStatus& job = reply.jobs(0);
