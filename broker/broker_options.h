@@ -61,7 +61,7 @@ struct BrokerOptions {
   // max_connections_per_address from one IP address, the ZAP handler refuses
   // the new connection's handshake (ZAP status 300, "busy"), with or without
   // CURVE. Each bounds what peers can make the broker hold before their Hello
-  // (README "Security"): about 1 MiB + 30 KiB per connection at most.
+  // (README "Security"): about 256 KiB + 38 KB per connection at most.
   uint32_t max_connections = 1024;
   uint32_t max_connections_per_address = 64;
   // Runtimes whose shipped code this broker accepts jobs for, e.g.

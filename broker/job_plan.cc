@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/protocol.h"
 #include "common/status_macros.h"
 
 namespace tq {
@@ -95,6 +96,15 @@ absl::StatusOr<JobPlan> PlanJob(const v1::SubmitJob& submit,
   }
 
   TQ_ASSIGN_OR_RETURN(plan.task, registry.Lookup(submit.task()));
+  size_t params_bytes = 0;
+  for (const auto& [key, value] : submit.params()) {
+    params_bytes += key.size() + value.size();
+  }
+  if (params_bytes > kMaxParamsBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task parameters of ", params_bytes, " bytes; at most ",
+        kMaxParamsBytes, " are allowed"));
+  }
   TQ_RETURN_IF_ERROR(plan.task->ValidateParams(submit.params()));
 
   if (submit.reduction() != v1::REDUCTION_NONE &&

@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/payload.h"
+#include "common/protocol.h"
 #include "tq/v1/tq.pb.h"
 
 namespace tq {
@@ -36,7 +37,10 @@ class Outbox {
   // per merged message (one message may exceed the payload bound by its own
   // payloads: a chunk's input plus its code blobs, at most 3 x 16 MiB).
   static constexpr int kMaxBatchItems = 4096;
-  static constexpr size_t kMaxBatchBytes = 512 << 10;
+  // Half a frame: a merged envelope stays within kMaxFrameBytes even with
+  // one more body of the largest kind (an Assignment carries at most
+  // kMaxParamsBytes of task parameters).
+  static constexpr size_t kMaxBatchBytes = kMaxFrameBytes / 2;
   static constexpr size_t kMaxBatchPayloadBytes = 16 << 20;
 
   // Appends a message for `peer`, merging it into that peer's last one if

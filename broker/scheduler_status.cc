@@ -7,11 +7,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
+#include "common/protocol.h"
 
 namespace tq {
 namespace {
 
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+
+// Bytes of the reply given to each list (workers, jobs): the reply must fit
+// one frame (kMaxFrameBytes) however many peers there are and whatever
+// their Hellos named. Entries past the budget are left out; the totals
+// still count them, and the client says how many it was not shown.
+constexpr size_t kListBudgetBytes = kMaxFrameBytes * 3 / 8;
+static_assert(2 * kListBudgetBytes + 4096 <= kMaxFrameBytes);
+
+// Drops the entries of `list` after those that fit within kListBudgetBytes.
+template <typename Entries>
+void KeepWithinBudget(Entries* list) {
+  size_t bytes = 0;
+  int keep = 0;
+  for (; keep < list->size(); ++keep) {
+    // Each entry costs its bytes plus a tag and a length of a few bytes.
+    bytes += (*list)[keep].ByteSizeLong() + 8;
+    if (bytes > kListBudgetBytes) break;
+  }
+  list->DeleteSubrange(keep, list->size() - keep);
+}
 
 uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
   return b > kMaxU64 - a ? kMaxU64 : a + b;
@@ -57,6 +78,7 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
               return std::make_tuple(a.name(), a.threads(), a.chunks_held()) <
                      std::make_tuple(b.name(), b.threads(), b.chunks_held());
             });
+  KeepWithinBudget(reply.mutable_workers());
   totals->set_workers(ClampU32(workers));
   totals->set_clients(ClampU32(clients));
   totals->set_jobs(ClampU32(jobs_.size()));
@@ -103,6 +125,7 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
     totals->set_chunks_queued(
         SaturatingAdd(totals->chunks_queued(), job->ChunksQueued()));
   }
+  KeepWithinBudget(reply.mutable_jobs());
   return reply;
 }
 

@@ -124,6 +124,10 @@ std::string FormatJobs(const v1::StatusReply& reply) {
                ShortDuration(age_s)});
   }
   std::string out = table.Render();
+  if (reply.totals().jobs() > static_cast<uint32_t>(reply.jobs_size())) {
+    absl::StrAppend(&out, "... and ", reply.totals().jobs() - reply.jobs_size(),
+                    " more jobs, not listed\n");
+  }
   // What a job waits for that no worker offers, spelled out.
   for (const v1::JobStatus& job : reply.jobs()) {
     if (job.waiting_for().empty()) continue;
@@ -162,6 +166,10 @@ std::string FormatStatus(const v1::StatusReply& reply,
                  w.draining() ? "draining" : ""});
     }
     absl::StrAppend(&out, table.Render());
+    if (t.workers() > static_cast<uint32_t>(reply.workers_size())) {
+      absl::StrAppend(&out, "... and ", t.workers() - reply.workers_size(),
+                      " more workers, not listed\n");
+    }
   }
   absl::StrAppend(&out, "\n", FormatJobs(reply));
   return out;

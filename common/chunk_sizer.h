@@ -41,7 +41,7 @@ struct ChunkSizerOptions {
   // Upper bound on items per chunk. Default: 2^20.
   uint64_t max_items = uint64_t{1} << 20;
   // Upper bound on a chunk's encoded input or results, at the bytes per
-  // item seen so far. Default: 1 MiB (one ZeroMQ frame).
+  // item seen so far. Default: 1 MiB.
   uint64_t max_bytes = uint64_t{1} << 20;
 };
 

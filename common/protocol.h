@@ -18,13 +18,19 @@
 namespace tq {
 
 // Sent in Hello; peers with any other version are refused with an Error.
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 
 // Size limits of the framing (proto/tq/v1/tq.proto, top). No frame, the
 // envelope's included, exceeds kMaxFrameBytes: every tq socket sets it as
 // ZMQ_MAXMSGSIZE, which libzmq applies per frame, so a peer that starts a
-// larger frame is disconnected before the process holds more of it.
-inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
+// larger frame is disconnected before the process holds more of it. It is
+// what one unauthenticated connection can make the broker hold in a
+// half-sent frame (README "Hostile peers and overload"), hence small; large
+// payloads simply take more frames.
+inline constexpr size_t kMaxFrameBytes = size_t{256} << 10;
+// A job's task parameters (SubmitJob.params, keys and values): every
+// Assignment repeats them, so they must stay far below kMaxFrameBytes.
+inline constexpr size_t kMaxParamsBytes = 16 << 10;
 // One payload: a chunk's encoded items, a chunk's result, a code blob.
 inline constexpr uint64_t kMaxPayloadBytes = uint64_t{16} << 20;
 // One message, envelope and payloads together; a receiver drops larger ones.

@@ -77,6 +77,14 @@ absl::StatusOr<size_t> SendFrames(zmq::socket_t& socket,
   envelope.clear_payload_sizes();
   for (const Payload& payload : payloads) envelope.add_payload_sizes(payload.size());
   std::string bytes = SerializeEnvelope(envelope);
+  if (bytes.size() > kMaxFrameBytes) {
+    // The receiver's libzmq would drop the connection at this frame's
+    // header; refuse it here, where the error can name what was too big.
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(BodyName(envelope)), " message of ", bytes.size(),
+        " bytes exceeds the frame limit of ", kMaxFrameBytes,
+        " (its payloads travel in frames of their own)"));
+  }
   size_t sent = bytes.size();
   try {
     // dontwait on every frame: libzmq admits or refuses a message at its

@@ -31,7 +31,7 @@
 // returned credit until G + H + O fits the new C. Credit is never taken back
 // from the broker (the protocol has no way to), so G never goes negative.
 //
-// Sessions (protocol 3). Welcome gives the broker's epoch and this
+// Sessions (protocol 3 on). Welcome gives the broker's epoch and this
 // registration's session number; every ChunkReports echoes both and
 // Assignments of another epoch or session are dropped (counted). At least
 // every heartbeat interval, busy or not, a Heartbeat lists what the session

@@ -3,6 +3,7 @@
 
 #include <limits>
 
+#include "common/protocol.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -95,6 +96,23 @@ TEST(JobPlanTest, TheWindowIsCappedByTheBroker) {
   absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 256);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->window, 256u);
+}
+
+// Every Assignment repeats the params: they are bounded well below a frame.
+TEST(JobPlanTest, OversizedParamsAreRefusedNamingTheLimit) {
+  TaskRegistry registry;
+  registry.Register(std::make_unique<FakeBoolTask>());
+  v1::SubmitJob submit;
+  submit.set_task("isodd");
+  submit.mutable_range()->set_first(1);
+  submit.mutable_range()->set_last(10);
+  submit.set_result_window(1);
+  (*submit.mutable_params())["k"] = std::string(kMaxParamsBytes - 1, 'v');
+  ASSERT_TRUE(PlanJob(submit, registry, 256).ok());
+  (*submit.mutable_params())["k2"] = "vv";
+  absl::StatusOr<JobPlan> plan = PlanJob(submit, registry, 256);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(plan.status().message(), HasSubstr("task parameters of"));
 }
 
 TEST(JobPlanTest, CodeJobsAreCheckedForShape) {

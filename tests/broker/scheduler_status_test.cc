@@ -3,6 +3,9 @@
 // state, ages from the injected clock.
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "common/protocol.h"
 #include "gtest/gtest.h"
 #include "tests/broker/scheduler_test_util.h"
 
@@ -87,6 +90,42 @@ TEST(SchedulerStatusTest, WorkersShowThreadsHeldChunksCreditAndSilence) {
   EXPECT_EQ(t.chunks_queued(), 5u);
   EXPECT_EQ(t.clients(), 1u);
   EXPECT_EQ(t.jobs(), 1u);
+}
+
+// However many workers and jobs there are, and however long the names their
+// Hellos chose, the reply fits one frame: the first of each list by sort
+// order are listed, the totals count all.
+TEST(SchedulerStatusTest, ReplyFitsOneFrameHoweverManyPeers) {
+  BrokerOptions options = TestOptions();
+  options.max_jobs_per_client = 1000;
+  SchedulerHarness h(options);
+  constexpr int kWorkers = 300;
+  constexpr int kJobs = 150;
+  for (int i = 0; i < kWorkers; ++i) {
+    // Zero-padded so that name order is number order.
+    h.HelloWorker(absl::StrFormat("w-%05d-%s", i, std::string(1000, 'n')), 1, 0);
+  }
+  h.HelloClient(std::string(2000, 'c'));
+  for (int i = 0; i < kJobs; ++i) {
+    h.Submit(std::string(2000, 'c'), SchedulerHarness::RangeJob(1, 100, 10));
+  }
+  v1::StatusReply reply = AskStatus(h, std::string(2000, 'c'));
+  v1::Envelope env;
+  *env.mutable_status_reply() = reply;
+  EXPECT_LE(env.ByteSizeLong(), kMaxFrameBytes);
+  EXPECT_EQ(reply.totals().workers(), static_cast<uint32_t>(kWorkers));
+  EXPECT_EQ(reply.totals().jobs(), static_cast<uint32_t>(kJobs));
+  ASSERT_GT(reply.workers_size(), 50);
+  ASSERT_LT(reply.workers_size(), kWorkers);
+  ASSERT_GT(reply.jobs_size(), 20);
+  ASSERT_LT(reply.jobs_size(), kJobs);
+  for (int i = 0; i < reply.workers_size(); ++i) {
+    EXPECT_TRUE(absl::StartsWith(reply.workers(i).name(),
+                                 absl::StrFormat("w-%05d-", i)));
+  }
+  for (int i = 1; i < reply.jobs_size(); ++i) {
+    EXPECT_LT(reply.jobs(i - 1).job_id(), reply.jobs(i).job_id());
+  }
 }
 
 TEST(SchedulerStatusTest, RunningJobShowsProgressOwnerAndAge) {

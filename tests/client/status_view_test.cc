@@ -61,6 +61,19 @@ TEST(StatusViewTest, JobsShowProgressRateAndEta) {
   EXPECT_EQ(FormatJobs(v1::StatusReply()), "no running jobs\n");
 }
 
+// A reply that left workers or jobs out (too many for one frame) says so.
+TEST(StatusViewTest, SaysHowManyWorkersAndJobsWereNotListed) {
+  v1::StatusReply reply = SampleReply();
+  EXPECT_FALSE(absl::StrContains(FormatStatus(reply, "b"), "not listed"));
+  reply.mutable_totals()->set_workers(2002);
+  reply.mutable_totals()->set_jobs(31);
+  std::string text = FormatStatus(reply, "b");
+  EXPECT_TRUE(absl::StrContains(text, "... and 2000 more workers, not listed\n"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "... and 30 more jobs, not listed\n"))
+      << text;
+}
+
 TEST(StatusViewTest, JobWithoutProgressHasNoRateOrEta) {
   v1::StatusReply reply = SampleReply();
   reply.mutable_jobs(0)->set_items_done(0);

@@ -66,7 +66,7 @@ TEST_F(FramingTest, PayloadsArriveWholeAndInOrder) {
   EXPECT_EQ(received->envelope->payload_sizes_size(), 3);
   ASSERT_EQ(received->payloads.size(), 3u);
   EXPECT_EQ(received->payloads[0].size(), 3u << 20);
-  EXPECT_EQ(received->payloads[0].frames().size(), 3u);
+  EXPECT_EQ(received->payloads[0].frames().size(), (3u << 20) / kMaxFrameBytes);
   EXPECT_TRUE(received->payloads[1].empty());
   EXPECT_EQ(received->payloads[2].ToString(), "tail");
 }
@@ -91,6 +91,25 @@ TEST_F(FramingTest, FramesThatDoNotMatchTheAnnouncedSizesAreRefused) {
   ASSERT_TRUE(received.has_value());
   EXPECT_NE(std::string(received->envelope.status().message()).find("too few"),
             std::string::npos);
+}
+
+// An envelope too big for one frame would make the receiver's libzmq drop
+// the connection: the sender refuses it, naming it, and sends nothing.
+TEST_F(FramingTest, OversizedEnvelopeIsRefusedBeforeAnythingIsSent) {
+  v1::Envelope envelope;
+  envelope.mutable_error()->set_message(std::string(kMaxFrameBytes, 'm'));
+  absl::StatusOr<size_t> bytes = Send(a_, envelope, {});
+  EXPECT_EQ(bytes.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bytes.status().message().find("error message of"),
+            absl::string_view::npos)
+      << bytes.status();
+  // The connection still works, and nothing of the refused message came.
+  envelope.mutable_error()->set_message("short");
+  ASSERT_TRUE(Send(a_, envelope, {}).ok());
+  std::optional<Received> received = ReceiveOne();
+  ASSERT_TRUE(received.has_value());
+  ASSERT_TRUE(received->envelope.ok()) << received->envelope.status();
+  EXPECT_EQ(received->envelope->error().message(), "short");
 }
 
 TEST(Sha256Test, MatchesTheKnownDigest) {
