@@ -722,7 +722,9 @@ TEST_F(SchedulerFaultsTest, APoisonItemThatCrashesWorkersCostsAttemptsPlusLog2De
   // The chunks that were on the dying workers beside the poison one were
   // not charged: whole, never split.
   for (const auto& [first, items] : run.ok) {
-    if (first / 1000 != 4) EXPECT_EQ(items, 1000u) << first;
+    if (first / 1000 != 4) {
+      EXPECT_EQ(items, 1000u) << first;
+    }
   }
   EXPECT_EQ(h_.scheduler().stats().chunks_split, 10u);
 }
