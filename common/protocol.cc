@@ -20,6 +20,8 @@ std::string_view BodyName(const v1::Envelope& envelope) {
     case E::kJobResults: return "job_results";
     case E::kJobFinished: return "job_finished";
     case E::kAppendInput: return "append_input";
+    case E::kAckResults: return "ack_results";
+    case E::kAttachJob: return "attach_job";
     case E::kAssignments: return "assignments";
     case E::kChunkReports: return "chunk_reports";
     case E::kWorkerCredit: return "worker_credit";

@@ -18,7 +18,7 @@
 namespace tq {
 
 // Sent in Hello; peers with any other version are refused with an Error.
-inline constexpr uint32_t kProtocolVersion = 4;
+inline constexpr uint32_t kProtocolVersion = 5;
 
 // Size limits of the framing (proto/tq/v1/tq.proto, top). No frame, the
 // envelope's included, exceeds kMaxFrameBytes: every tq socket sets it as
