@@ -30,6 +30,10 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
                      ") must be greater than heartbeat_interval_ms (",
                      options.heartbeat_interval_ms, ")"));
   }
+  if (options.client_grace_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "client_grace_ms (", options.client_grace_ms, ") must not be negative"));
+  }
   if (options.lease_ms <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("lease_ms (", options.lease_ms, ") must be positive"));

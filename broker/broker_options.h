@@ -25,6 +25,11 @@ struct BrokerOptions {
   // must exceed the interval.
   int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
   int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
+  // A client's jobs outlive its connection (lost, not closed with Goodbye)
+  // this long: they go on within their result window and wait for a
+  // client to attach (AttachJob: the same client reconnecting, or another
+  // with the job's token), then are cancelled.
+  int64_t client_grace_ms = 600'000;
   // A hand-out neither reported nor listed in one of its worker's
   // heartbeats (Heartbeat.held) for this long is requeued: the worker no
   // longer has it. A live worker renews the leases of what it holds.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
+#include "common/status_macros.h"
 
 namespace tq {
 namespace {
@@ -52,7 +53,6 @@ BrokerJob::BrokerJob(uint64_t id, std::string client, std::string owner,
                      const JobPlan& plan, v1::SubmitJob submit,
                      std::vector<Payload> code_payloads)
     : id_(id),
-      client_(std::move(client)),
       owner_(std::move(owner)),
       task_(plan.task),
       submit_(std::move(submit)),
@@ -72,8 +72,69 @@ BrokerJob::BrokerJob(uint64_t id, std::string client, std::string owner,
                        ? std::numeric_limits<uint64_t>::max()
                        : static_cast<uint64_t>(plan.item_count)),
       input_complete_(!plan.streamed),
+      client_(std::move(client)),
+      // Twice the window: a client acknowledges what it consumed within
+      // half a window or a fraction of a second, so only one that does not
+      // acknowledge at all reaches this.
+      ledger_(2 * static_cast<size_t>(plan.window) + 16),
       sizer_(SizerOptions(plan)),
       credit_(submit_.result_window()) {}
+
+void BrokerJob::Detach(int64_t now_us) {
+  // Its credit stays: the job goes on computing into its window, and the
+  // results wait for the next client.
+  client_.clear();
+  detached_since_us_ = now_us;
+}
+
+void BrokerJob::Attach(std::string client, uint64_t credit) {
+  client_ = std::move(client);
+  credit_ = std::min<uint64_t>(credit, window_);
+}
+
+absl::Status BrokerJob::Acknowledge(const ItemRuns& items, uint64_t count) {
+  TQ_RETURN_IF_ERROR(ledger_.Acknowledge(items, count));
+  if (ledger_.overflowed()) {
+    retained_.clear();
+    return absl::OkStatus();
+  }
+  for (auto it = retained_.begin(); it != retained_.end();) {
+    const StreamChunk& chunk = it->second;
+    if (ledger_.acknowledged().Contains(chunk.first_item, chunk.items)) {
+      retained_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  return absl::OkStatus();
+}
+
+uint64_t BrokerJob::RecomputeLost(const ItemRuns& have) {
+  uint64_t queued = 0;
+  for (const DeliveryLedger::Lost& lost : ledger_.TakeLost(have)) {
+    items_done_ -= std::min(items_done_, lost.items);
+    if (streamed_) {
+      // The whole chunk again, under its index: its input was kept.
+      auto kept = retained_.find(lost.chunk_index);
+      if (kept == retained_.end() || chunks_.contains(lost.chunk_index)) continue;
+      Chunk& chunk = chunks_[lost.chunk_index];
+      chunk.first_item = kept->second.first_item;
+      chunk.items = kept->second.items;
+      stream_.emplace(lost.chunk_index, std::move(kept->second));
+      retained_.erase(kept);
+      Enqueue(lost.chunk_index);
+      ++queued;
+      continue;
+    }
+    const uint64_t index = next_index_++;
+    Chunk& chunk = chunks_[index];
+    chunk.first_item = lost.first_item;
+    chunk.items = lost.items;
+    Enqueue(index);
+    ++queued;
+  }
+  return queued;
+}
 
 void BrokerJob::set_submitted_us(int64_t now_us) {
   submitted_us_ = now_us;
@@ -290,7 +351,15 @@ void BrokerJob::Finish(uint64_t index) {
   }
   ++chunks_done_;
   items_done_ = SaturatingAdd(items_done_, it->second.items);
-  stream_.erase(index);
+  if (auto stream = stream_.find(index); stream != stream_.end()) {
+    // Kept until acknowledged, while the ledger can say when that is.
+    if (!ledger_.overflowed()) {
+      stream->second.first_item = it->second.first_item;
+      stream->second.items = it->second.items;
+      retained_.emplace(index, std::move(stream->second));
+    }
+    stream_.erase(stream);
+  }
   chunks_.erase(it);
 }
 
@@ -382,11 +451,15 @@ void BrokerJob::AddResult(PendingResult result) {
 
 std::vector<PendingResult> BrokerJob::TakeDeliverable() {
   std::vector<PendingResult> out;
+  if (!attached()) return out;
   while (credit_ > 0 && !undelivered_.empty()) {
-    out.push_back(std::move(undelivered_.front()));
+    PendingResult& result = undelivered_.front();
+    ledger_.OnDelivered(result.chunk_index, result.first_item, result.items);
+    out.push_back(std::move(result));
     undelivered_.pop_front();
     --credit_;
   }
+  if (ledger_.overflowed()) retained_.clear();
   return out;
 }
 

@@ -29,6 +29,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "broker/delivery_ledger.h"
 #include "broker/job_plan.h"
 #include "common/chunk_sizer.h"
 #include "common/payload.h"
@@ -115,7 +116,22 @@ class BrokerJob {
             std::vector<Payload> code_payloads);
 
   uint64_t id() const { return id_; }
+  // The connection its results go to (routing id); empty while detached:
+  // its client's connection was lost and none has attached since.
   const std::string& client() const { return client_; }
+  bool attached() const { return !client_.empty(); }
+  // Detaches the job (client "") or attaches it to `client`, which starts
+  // with `credit` result credit (capped by the window).
+  void Detach(int64_t now_us);
+  void Attach(std::string client, uint64_t credit);
+  // Since when it is detached (meaningless while attached).
+  int64_t detached_since_us() const { return detached_since_us_; }
+  // The secret that lets its holder attach (JobAccepted.job_token).
+  const std::string& token() const { return token_; }
+  void set_token(std::string token) { token_ = std::move(token); }
+  // The CURVE identity that submitted it; empty without CURVE.
+  const std::string& submitter() const { return submitter_; }
+  void set_submitter(std::string submitter) { submitter_ = std::move(submitter); }
   // Whose code a code job runs (Assignment.owner); empty for task jobs.
   const std::string& owner() const { return owner_; }
   // nullptr for a code job.
@@ -219,6 +235,18 @@ class BrokerJob {
   // The median run time of the job's recent chunks; -1 before any report.
   int64_t MedianRunMicros() const;
 
+  // ---- delivery, acknowledgements, attaching again
+  const DeliveryLedger& ledger() const { return ledger_; }
+  // AckResults: see DeliveryLedger::Acknowledge. Also releases the input of
+  // streamed chunks whose items are all acknowledged.
+  absl::Status Acknowledge(const ItemRuns& items, uint64_t count);
+  // A client attaches holding `have` (results it has, unacknowledged):
+  // results delivered before and neither acknowledged nor held are queued
+  // to be computed again (range input: new chunks of the lost items;
+  // streamed input: the lost chunks again, under their indexes). Returns
+  // the number of chunks queued.
+  uint64_t RecomputeLost(const ItemRuns& have);
+
   // ---- results and client credit
   // True if one more chunk may be handed out: chunks in flight plus results
   // not yet delivered stay below min(client credit, the broker's
@@ -244,6 +272,9 @@ class BrokerJob {
   struct StreamChunk {
     v1::ChunkInput input;  // range, or payload (index unused: see payload)
     Payload payload;
+    // Its items, once finished (retained_).
+    uint64_t first_item = 0;
+    uint64_t items = 0;
   };
 
   bool HasInputToCut() const { return !streamed_ && cut_items_ < range_items_; }
@@ -257,7 +288,6 @@ class BrokerJob {
 
   // Constant after construction.
   const uint64_t id_;
-  const std::string client_;
   const std::string owner_;
   const Task* const task_;
   v1::SubmitJob submit_;
@@ -280,6 +310,17 @@ class BrokerJob {
   uint64_t items_done_ = 0;
   uint64_t items_total_;
   bool input_complete_;
+
+  // Attachment (see Detach/Attach).
+  std::string client_;
+  int64_t detached_since_us_ = 0;
+  std::string token_;
+  std::string submitter_;
+  DeliveryLedger ledger_;
+  // Streamed input of chunks finished but not yet acknowledged, kept to be
+  // computed again if their results are lost with a connection (at most
+  // what the ledger tracks).
+  absl::flat_hash_map<uint64_t, StreamChunk> retained_;
 
   // Ledger. Range input: items below cut_items_ are cut into chunks.
   unsigned __int128 cut_items_ = 0;

@@ -231,6 +231,12 @@ void Scheduler::OnClientMessage(Peer& peer, InboundMessage& message,
     case v1::Envelope::kStatusRequest:
       OnStatusRequest(id, env.status_request(), now_us, out);
       return;
+    case v1::Envelope::kAckResults:
+      OnAckResults(id, env.ack_results(), now_us, out);
+      return;
+    case v1::Envelope::kAttachJob:
+      OnAttachJob(id, peer, message, now_us, out);
+      return;
     default:
       ++stats_.rejected_wrong_role;
       SendError(id,
@@ -288,6 +294,12 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
     peers_.erase(id);
     return;
   }
+  if (failed) {
+    // Lost, not closed: its jobs wait for it (or another) to attach.
+    DetachJobs(it->second, name, now_us);
+    peers_.erase(id);
+    return;
+  }
   std::vector<uint64_t> owned(it->second.jobs.begin(), it->second.jobs.end());
   std::sort(owned.begin(), owned.end());
   peers_.erase(id);
@@ -303,6 +315,7 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
 void Scheduler::OnTick(int64_t now_us, Outbox* out, bool backlog) {
   ExpireLeases(now_us, out);
   ExpireJobs(now_us, out);
+  ExpireDetached(now_us, out);
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
   std::vector<std::string> silent;
   for (const auto& [id, peer] : peers_) {
@@ -331,6 +344,7 @@ int64_t Scheduler::NextDeadlineUs() const {
   int64_t next = std::numeric_limits<int64_t>::max();
   if (auto lease = leases_.EarliestUs()) next = *lease;
   for (const auto& [id, job] : jobs_) next = std::min(next, job->deadline_us());
+  next = std::min(next, NextDetachedExpiryUs());
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
   for (const auto& [id, peer] : peers_) {
     next = std::min(next, peer.last_heard_us + timeout_us);

@@ -43,6 +43,7 @@
 #include "broker/outbox.h"
 #include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
+#include "common/item_runs.h"
 #include "common/payload.h"
 #include "tasks/task.h"
 #include "tq/v1/tq.pb.h"
@@ -320,6 +321,30 @@ class Scheduler {
   int64_t RunLimitMs(const BrokerJob& job) const;
   uint32_t MaxAttempts(const BrokerJob& job) const;
 
+  // scheduler_attach.cc: jobs that outlive their client's connection.
+  // A job just accepted: its token, submitter and idempotency key.
+  void AdoptNewJob(BrokerJob& job, const InboundMessage& message);
+  // A submit whose idempotency key names a running job attaches `client`
+  // to it (answered like an AttachJob holding nothing); true if so.
+  bool AttachRetriedSubmit(const std::string& client, Peer& peer,
+                           const v1::SubmitJob& submit, int64_t now_us,
+                           Outbox* out);
+  // The client `peer` was lost: its jobs wait for a client to attach.
+  void DetachJobs(Peer& peer, absl::string_view name, int64_t now_us);
+  void OnAttachJob(const std::string& client, Peer& peer,
+                   const InboundMessage& message, int64_t now_us, Outbox* out);
+  // Moves `job` to `client` (a client holding it before gets
+  // JobFinished{ABORTED}), queues what was lost with an earlier connection
+  // to be computed again, answers JobAccepted and delivers what waits.
+  void AttachTo(BrokerJob& job, const std::string& client, Peer& peer,
+                uint64_t request_id, uint32_t window, const ItemRuns& have,
+                int64_t now_us, Outbox* out);
+  void OnAckResults(const std::string& client, const v1::AckResults& ack,
+                    int64_t now_us, Outbox* out);
+  // Cancels the jobs detached for longer than client_grace_ms.
+  void ExpireDetached(int64_t now_us, Outbox* out);
+  int64_t NextDetachedExpiryUs() const;
+
   // scheduler_suspects.cc: suspects run alone.
   // Hands each queued suspect, in job order, to an idle worker (holding
   // nothing) which then gets nothing else until it is done. Suspects left
@@ -348,6 +373,8 @@ class Scheduler {
   std::vector<uint64_t> job_ring_;
   size_t ring_pos_ = 0;
   uint64_t next_job_id_ = 1;
+  // SubmitJob.idempotency_key -> the running job it started.
+  absl::flat_hash_map<std::string, uint64_t> by_idempotency_key_;
   uint64_t next_client_session_ = 1;
   uint64_t next_worker_session_ = 1;
   LeaseDeadlines leases_;

@@ -24,6 +24,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
                      status.message()));
     SendError(client, status, now_us, out, 0, request_id);
   };
+  if (AttachRetriedSubmit(client, peer, submit, now_us, out)) return;
   if (peer.jobs.size() >= options_.max_jobs_per_client) {
     refuse(BusyError(absl::StrCat(
         "busy: this client already runs ", peer.jobs.size(),
@@ -82,6 +83,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
     }
   }
   ++next_job_id_;
+  AdoptNewJob(*job, message);
   v1::Envelope env;
   v1::JobAccepted* accepted = env.mutable_job_accepted();
   accepted->set_request_id(request_id);
@@ -89,6 +91,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   accepted->set_chunk_size(plan->chunk_size);
   accepted->set_chunk_count(plan->streamed ? 0 : plan->chunk_count);
   accepted->set_result_window(plan->window);
+  accepted->set_job_token(job->token());
   Send(client, std::move(env), now_us, out);
   Log(absl::StrCat(
       "job ", id, " (",
@@ -284,6 +287,9 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
     job_ring_.erase(pos);
     if (at < ring_pos_) --ring_pos_;
     if (ring_pos_ >= job_ring_.size()) ring_pos_ = 0;
+  }
+  if (!job.submit().idempotency_key().empty()) {
+    by_idempotency_key_.erase(job.submit().idempotency_key());
   }
   jobs_.erase(id);  // destroys `job`
 }

@@ -16,6 +16,16 @@ struct SchedulerStats {
   uint64_t jobs_cancelled = 0;
   // Submits refused (bad task, params, range, chunk size, ...).
   uint64_t jobs_rejected = 0;
+  // Jobs whose client's connection was lost (they wait for an attach), jobs
+  // attached to a client again (AttachJob or a retried submit), submits
+  // answered with the job their idempotency key started, refused attaches
+  // (no such job, not the owner, ...) and acknowledgements (items never
+  // delivered).
+  uint64_t jobs_detached = 0;
+  uint64_t jobs_attached = 0;
+  uint64_t submits_deduplicated = 0;
+  uint64_t attaches_refused = 0;
+  uint64_t acks_refused = 0;
 
   // Chunks.
   uint64_t chunks_dispatched = 0;  // every hand-out, retries included

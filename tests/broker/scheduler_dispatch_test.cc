@@ -232,13 +232,21 @@ TEST_F(SchedulerDispatchTest, ClientGoodbyeCancelsItsJobs) {
   EXPECT_EQ(h_.scheduler().stats().connected_clients, 0u);
 }
 
-TEST_F(SchedulerDispatchTest, UnreachableClientCancelsItsJobs) {
-  h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1));
-  h_.HelloWorker("w1", 1, 1);
-  Outbox out;
-  h_.scheduler().OnPeerUnreachable("c1", h_.now(), &out);
-  EXPECT_EQ(BodiesTo(out.Take(), "w1", E::kRevokeJob).size(), 1u);
-  EXPECT_EQ(h_.scheduler().stats().jobs_cancelled, 1u);
+// A lost client's jobs wait for an attach (scheduler_attach_test.cc) for
+// the grace period, here none: then they are cancelled and withdrawn.
+TEST_F(SchedulerDispatchTest, UnreachableClientsJobsAreCancelledAfterTheGrace) {
+  BrokerOptions options = TestOptions();
+  options.client_grace_ms = 0;
+  SchedulerHarness h(options);
+  h.HelloClient("c1");
+  h.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1));
+  h.HelloWorker("w1", 1, 1);
+  Sent lost = h.Unreachable("c1");
+  EXPECT_TRUE(BodiesTo(lost, "w1", E::kRevokeJob).empty());
+  EXPECT_EQ(h.scheduler().stats().jobs_detached, 1u);
+  Sent tick = h.Tick();
+  EXPECT_EQ(BodiesTo(tick, "w1", E::kRevokeJob).size(), 1u);
+  EXPECT_EQ(h.scheduler().stats().jobs_cancelled, 1u);
 }
 
 TEST_F(SchedulerDispatchTest, ResultWindowHoldsBackDispatchUntilCredit) {

@@ -38,9 +38,10 @@ std::string SpinReference(uint64_t lo, uint64_t hi) {
 
 class ClusterTest : public ::testing::Test {
  protected:
-  // Short liveness settings so a killed worker is noticed within ~1 s.
+  // Short liveness settings so a killed worker is noticed within ~1 s, and
+  // a vanished client's jobs wait 1 s (not 10 minutes) for it to attach.
   LocalCluster cluster_{{"--heartbeat-interval-ms=200", "--heartbeat-timeout-ms=1000",
-                         "--verbose"}};
+                         "--client-grace-ms=1000", "--verbose"}};
 
   void StartWorkers(int n) {
     for (int i = 0; i < n; ++i) {
@@ -148,13 +149,17 @@ TEST_F(ClusterTest, SigtermedWorkerDrainsExitsZeroAndJobCompletes) {
   EXPECT_TRUE(SameOutput(client->stdout_text(), SpinReference(1, 600)));
 }
 
-TEST_F(ClusterTest, VanishedClientsJobIsCancelled) {
+TEST_F(ClusterTest, VanishedClientsJobIsCancelledAfterTheGracePeriod) {
   StartWorkers(2);
   auto client = cluster_.StartClient(
       {"map", "spin", "1", "100000", "--param=us=1000", "--chunk-size=10"});
   ASSERT_TRUE(client->WaitForStdoutBytes(1, std::chrono::seconds(30)));
   client->Signal(SIGKILL);
-  // Noticed by the lost connection or, at worst, the 1 s heartbeat timeout.
+  // Noticed by the lost connection or, at worst, the 1 s heartbeat timeout;
+  // then no client attaches within the 1 s grace.
+  EXPECT_TRUE(cluster_.broker().WaitForStderrText("job 1 detached",
+                                                  std::chrono::seconds(20)))
+      << cluster_.broker().stderr_text();
   EXPECT_TRUE(cluster_.broker().WaitForStderrText("job 1 ended: CANCELLED",
                                                   std::chrono::seconds(20)))
       << cluster_.broker().stderr_text();

@@ -1,0 +1,230 @@
+// Scheduler, part 5: jobs that outlive their client's connection. A client
+// lost without Goodbye leaves its jobs detached: they go on computing within
+// their result window for options_.client_grace_ms and wait for a client to
+// attach (AttachJob: the same client reconnecting, another process with the
+// job's token, or under CURVE the key that submitted it), then are
+// cancelled. Results delivered to a lost connection and not acknowledged
+// (AckResults) are computed again for the attaching client, unless it says
+// it holds them. A submit repeated with the same idempotency key attaches to
+// the job the first one started instead of starting another.
+#include <algorithm>
+#include <limits>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "broker/scheduler.h"
+#include "common/item_runs.h"
+#include "common/protocol.h"
+
+namespace tq {
+namespace {
+
+// 16 bytes from the OS's random source.
+std::string NewToken() {
+  std::random_device random;
+  std::string token(16, '\0');
+  for (size_t i = 0; i < token.size(); i += 4) {
+    const uint32_t word = random();
+    for (size_t k = 0; k < 4; ++k) token[i + k] = static_cast<char>(word >> (8 * k));
+  }
+  return token;
+}
+
+// Compares secrets in time independent of where they differ.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+void Scheduler::AdoptNewJob(BrokerJob& job, const InboundMessage& message) {
+  job.set_token(NewToken());
+  job.set_submitter(message.user_id);
+  const std::string& key = job.submit().idempotency_key();
+  if (!key.empty()) by_idempotency_key_[key] = job.id();
+}
+
+bool Scheduler::AttachRetriedSubmit(const std::string& client, Peer& peer,
+                                    const v1::SubmitJob& submit,
+                                    int64_t now_us, Outbox* out) {
+  if (submit.idempotency_key().empty()) return false;
+  auto known = by_idempotency_key_.find(submit.idempotency_key());
+  if (known == by_idempotency_key_.end()) return false;
+  auto job = jobs_.find(known->second);
+  if (job == jobs_.end()) return false;
+  ++stats_.submits_deduplicated;
+  AttachTo(*job->second, client, peer, submit.request_id(),
+           submit.result_window(), ItemRuns(), now_us, out);
+  return true;
+}
+
+void Scheduler::DetachJobs(Peer& peer, absl::string_view name,
+                           int64_t now_us) {
+  for (uint64_t job_id : peer.jobs) {
+    auto job = jobs_.find(job_id);
+    if (job == jobs_.end()) continue;
+    job->second->Detach(now_us);
+    ++stats_.jobs_detached;
+    Log(absl::StrCat("job ", job_id, " detached: its client ", name,
+                     " is gone; it waits ", options_.client_grace_ms / 1000.0,
+                     " s for a client to attach"));
+  }
+  peer.jobs.clear();
+}
+
+void Scheduler::OnAttachJob(const std::string& client, Peer& peer,
+                            const InboundMessage& message, int64_t now_us,
+                            Outbox* out) {
+  const v1::AttachJob& attach = message.envelope.attach_job();
+  auto refuse = [&](const absl::Status& status) {
+    ++stats_.attaches_refused;
+    Log(absl::StrCat("refused an attach to job ", attach.job_id(), " from ",
+                     PeerName(client), ": ", status.message()));
+    SendError(client, status, now_us, out, attach.job_id(), attach.request_id());
+  };
+  auto it = jobs_.find(attach.job_id());
+  if (it == jobs_.end()) {
+    refuse(absl::NotFoundError(absl::StrCat(
+        "no job ", attach.job_id(),
+        " here: it ended, or was lost with a broker that keeps no journal")));
+    return;
+  }
+  BrokerJob& job = *it->second;
+  const bool by_token =
+      !job.token().empty() && SameSecret(attach.job_token(), job.token());
+  const bool by_key =
+      !job.submitter().empty() && job.submitter() == message.user_id;
+  if (!by_token && !by_key) {
+    refuse(absl::PermissionDeniedError(absl::StrCat(
+        "job ", attach.job_id(), " is not yours: attaching takes its token")));
+    return;
+  }
+  if (job.ledger().overflowed()) {
+    refuse(absl::FailedPreconditionError(absl::StrCat(
+        "job ", attach.job_id(), " cannot be resumed exactly: its client did "
+        "not acknowledge the results it received")));
+    return;
+  }
+  ItemRuns have;
+  if (!ItemRuns::FromRanges(attach.have(), &have)) {
+    refuse(absl::InvalidArgumentError("AttachJob.have holds a reversed range"));
+    return;
+  }
+  if (attach.result_window() < 1) {
+    refuse(absl::InvalidArgumentError("result_window must be at least 1"));
+    return;
+  }
+  AttachTo(job, client, peer, attach.request_id(), attach.result_window(),
+           have, now_us, out);
+}
+
+void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
+                         Peer& peer, uint64_t request_id, uint32_t window,
+                         const ItemRuns& have, int64_t now_us, Outbox* out) {
+  // A client attached now loses the job to this one.
+  if (job.attached() && job.client() != client) {
+    auto previous = peers_.find(job.client());
+    if (previous != peers_.end()) {
+      previous->second.jobs.erase(job.id());
+      v1::Envelope env;
+      v1::JobFinished* finished = env.mutable_job_finished();
+      finished->set_job_id(job.id());
+      finished->set_code(static_cast<int32_t>(absl::StatusCode::kAborted));
+      finished->set_message(absl::StrCat("job ", job.id(),
+                                         " was attached by another client"));
+      Send(job.client(), std::move(env), now_us, out);
+    }
+  }
+  const uint64_t recomputed = job.RecomputeLost(have);
+  job.Attach(client, window);
+  peer.jobs.insert(job.id());
+  ++stats_.jobs_attached;
+
+  v1::Envelope env;
+  v1::JobAccepted* accepted = env.mutable_job_accepted();
+  accepted->set_request_id(request_id);
+  accepted->set_job_id(job.id());
+  accepted->set_chunk_size(job.chunk_size());
+  accepted->set_chunk_count(job.is_streamed() ? 0 : job.chunk_count());
+  accepted->set_result_window(static_cast<uint32_t>(
+      std::min<uint64_t>(window, job.window())));
+  accepted->set_job_token(job.token());
+  job.ledger().acknowledged().ToRanges(accepted->mutable_acknowledged());
+  accepted->set_acknowledged_count(job.ledger().acknowledged_count());
+  if (job.is_streamed()) {
+    accepted->set_chunks_received(job.chunk_count());
+    accepted->set_input_complete(!job.input_open());
+  }
+  Send(client, std::move(env), now_us, out);
+  Log(absl::StrCat("job ", job.id(), " attached to ", PeerName(client),
+                   recomputed > 0
+                       ? absl::StrCat("; ", recomputed,
+                                      " chunks delivered before and lost are "
+                                      "computed again")
+                       : ""));
+  DeliverResults(job, now_us, out);
+}
+
+void Scheduler::OnAckResults(const std::string& client,
+                             const v1::AckResults& ack, int64_t now_us,
+                             Outbox* out) {
+  auto it = jobs_.find(ack.job_id());
+  if (it == jobs_.end()) {
+    ++stats_.stale_messages;  // the job ended while the ack travelled
+    return;
+  }
+  BrokerJob& job = *it->second;
+  if (job.client() != client) {
+    ++stats_.rejected_not_owner;
+    SendError(client,
+              absl::PermissionDeniedError(absl::StrCat(
+                  "job ", ack.job_id(), " belongs to another client")),
+              now_us, out, ack.job_id());
+    return;
+  }
+  ItemRuns items;
+  absl::Status status =
+      ItemRuns::FromRanges(ack.items(), &items)
+          ? job.Acknowledge(items, ack.count())
+          : absl::InvalidArgumentError("AckResults holds a reversed range");
+  if (!status.ok()) {
+    ++stats_.acks_refused;
+    SendError(client, status, now_us, out, ack.job_id());
+  }
+}
+
+void Scheduler::ExpireDetached(int64_t now_us, Outbox* out) {
+  const int64_t grace_us = options_.client_grace_ms * 1000;
+  std::vector<uint64_t> due;
+  for (const auto& [id, job] : jobs_) {
+    if (!job->attached() && job->detached_since_us() + grace_us <= now_us) {
+      due.push_back(id);
+    }
+  }
+  std::sort(due.begin(), due.end());
+  for (uint64_t id : due) {
+    EndJob(*jobs_.at(id),
+           absl::CancelledError(absl::StrCat(
+               "no client attached to job ", id, " within ",
+               options_.client_grace_ms / 1000.0, " s of losing its own")),
+           now_us, out);
+  }
+}
+
+int64_t Scheduler::NextDetachedExpiryUs() const {
+  int64_t next = std::numeric_limits<int64_t>::max();
+  for (const auto& [id, job] : jobs_) {
+    if (!job->attached()) {
+      next = std::min(next, job->detached_since_us() +
+                                options_.client_grace_ms * 1000);
+    }
+  }
+  return next;
+}
+
+}  // namespace tq
