@@ -49,8 +49,8 @@ absl::StatusOr<JournalContents> ReadJournal(const std::string& dir);
 // commit, whatever it holds: 0.3-3.4 ms on the shared development VM's
 // virtio disk (more on a network volume), so syncing every append caps a
 // broker at ~300-3,000 records/s, while group commit (a Sync() per 64
-// appends) reached 20,000-250,000 100-byte records/s there and never
-// syncing ~9 M/s (bench/journal_bench.cc; run it on the target disk).
+// appends) reached 17,000-250,000 100-byte records/s there and never
+// syncing 7-10 M/s (bench/journal_bench.cc; run it on the target disk).
 enum class JournalSyncPolicy {
   // Append() writes and fdatasyncs before it returns: every append survives
   // a machine crash once it returns; one sync per record (the slowest).
