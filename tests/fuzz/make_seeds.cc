@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/journal_format.h"
 #include "common/protocol.h"
 #include "tq/v1/tq.pb.h"
 
@@ -135,6 +136,44 @@ void NumberSeeds(const fs::path& dir) {
   Write(dir, "leading_zeros", std::string(1, '\x05') + "000000000000000000000000000001 0");
 }
 
+// journal_reader_fuzzer's layouts: mode 0 + a raw segment; mode 1 + u16
+// keep, u16 flip position, u8 mask, then records (u8 type, u16 length,
+// payload).
+std::string Segment() {
+  std::string segment = tq::EncodeJournalHeader(1, 7);
+  tq::AppendJournalRecord(1, "job 1 accepted", &segment);
+  tq::AppendJournalRecord(2, "", &segment);
+  tq::AppendJournalRecord(3, std::string(40, 'c'), &segment);
+  return segment;
+}
+
+std::string ScriptRecord(uint8_t type, const std::string& payload) {
+  return std::string(1, static_cast<char>(type)) +
+         U16(static_cast<uint16_t>(payload.size())) + payload;
+}
+
+void JournalSeeds(const fs::path& dir) {
+  const std::string raw(1, '\x00');
+  const std::string segment = Segment();
+  Write(dir, "raw_valid", raw + segment);
+  Write(dir, "raw_torn", raw + segment.substr(0, segment.size() - 7));
+  std::string flipped = segment;
+  flipped[tq::kJournalHeaderBytes + 12] ^= 0x20;
+  Write(dir, "raw_flipped", raw + flipped);
+  std::string huge_length = tq::EncodeJournalHeader(1, 7);
+  huge_length += std::string("\xff\xff\xff\xff\x00\x00\x00\x00\x01", 9);
+  Write(dir, "raw_impossible_length", raw + huge_length);
+  Write(dir, "raw_bad_magic", raw + "TQJ0" + segment.substr(4));
+  Write(dir, "raw_zero_tail", raw + tq::EncodeJournalHeader(1, 7) +
+                                  std::string(64, '\x00'));
+  const std::string records = ScriptRecord(1, "first") + ScriptRecord(2, "") +
+                              ScriptRecord(9, std::string(300, 'z'));
+  const std::string script(1, '\x01');
+  Write(dir, "script_intact", script + U16(0) + U16(0) + '\x00' + records);
+  Write(dir, "script_cut", script + U16(60) + U16(0) + '\x00' + records);
+  Write(dir, "script_flip", script + U16(0) + U16(40) + '\x04' + records);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,5 +185,6 @@ int main(int argc, char** argv) {
   EnvelopeSeeds(root / "envelope_fuzzer");
   ChunkSeeds(root / "chunk_decoder_fuzzer");
   NumberSeeds(root / "number_parse_fuzzer");
+  JournalSeeds(root / "journal_reader_fuzzer");
   return 0;
 }
