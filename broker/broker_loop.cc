@@ -18,6 +18,7 @@
 #include "broker/broker.h"
 #include "broker/connection_events.h"
 #include "broker/connection_limiter.h"
+#include "broker/job_journal.h"
 #include "broker/outbox.h"
 #include "broker/peer_authorizer.h"
 #include "broker/scheduler.h"
@@ -115,6 +116,9 @@ class Broker::Loop {
       return absl::FailedPreconditionError("broker already bound");
     }
     TQ_RETURN_IF_ERROR(ValidateBrokerOptions(options_));
+    if (!options_.journal_dir.empty() && journal_ == nullptr) {
+      TQ_RETURN_IF_ERROR(OpenJournal());
+    }
     std::optional<CurveKeyPair> curve_key;
     zap_.reset();  // from an earlier Bind() that failed later on
     if (!options_.curve_key_file.empty()) {
@@ -188,6 +192,11 @@ class Broker::Loop {
       Serve();
     } catch (const zmq::error_t& e) {
       result = absl::InternalError(absl::StrCat("broker loop: ", e.what()));
+    } catch (const JournalFailure& failure) {
+      // No durability promise can be kept: stop rather than accept jobs
+      // that would not survive a restart.
+      result = absl::Status(failure.status.code(),
+                            absl::StrCat("journal: ", failure.status.message()));
     }
     socket_.reset();
     zap_.reset();  // after the ROUTER: it answers until the ROUTER is gone
@@ -204,7 +213,8 @@ class Broker::Loop {
   void Serve() {
     zmq::socket_t& socket = *socket_;
     while (!stop_.load(std::memory_order_relaxed)) {
-      const int64_t deadline = scheduler_.NextDeadlineUs();
+      int64_t deadline = scheduler_.NextDeadlineUs();
+      if (journal_ != nullptr) deadline = std::min(deadline, journal_->NextCommitUs());
       const int64_t wait_us = deadline - NowUs();
       // Round up so we never wake just before a deadline and spin.
       const int64_t wait_ms =
@@ -261,6 +271,13 @@ class Broker::Loop {
         }
       }
       scheduler_.OnTick(now, &outbox_, backlog);
+      // Group commit: what this turn's messages promise (an accepted job)
+      // is on disk before they leave.
+      if (journal_ != nullptr) {
+        if (absl::Status committed = journal_->Commit(now); !committed.ok()) {
+          throw JournalFailure(committed);
+        }
+      }
       Flush(socket, now);
       if (curve_) {
         authorizer_.PruneIfLarge([this](const std::string& peer) {
@@ -276,6 +293,42 @@ class Broker::Loop {
         }
       }
     }
+  }
+
+  struct JournalFailure {
+    absl::Status status;
+  };
+
+  // Opens --journal's directory and resumes the jobs it kept.
+  absl::Status OpenJournal() {
+    std::vector<JournaledJob> recovered;
+    std::string report;
+    absl::StatusOr<std::unique_ptr<JobJournal>> journal = JobJournal::Open(
+        options_.journal_dir, scheduler_.epoch(), &recovered, &report);
+    if (!journal.ok()) {
+      return absl::Status(journal.status().code(),
+                          absl::StrCat("journal ", options_.journal_dir, ": ",
+                                       journal.status().message()));
+    }
+    journal_ = *std::move(journal);
+    scheduler_.set_journal(journal_.get());
+    if (!report.empty()) {
+      fprintf(stderr, "tq-broker: journal %s: %s\n",
+              options_.journal_dir.c_str(), report.c_str());
+    }
+    // Chunk indexes of resumed jobs start above any used before the
+    // restart: the wall clock in ms, shifted past a million chunks per ms.
+    const uint64_t first_index =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count())
+        << 20;
+    const size_t resumed = scheduler_.RestoreJobs(recovered, first_index, NowUs());
+    if (resumed > 0 || options_.verbose) {
+      fprintf(stderr, "tq-broker: journal %s: resumed %zu jobs\n",
+              options_.journal_dir.c_str(), resumed);
+    }
+    return absl::OkStatus();
   }
 
   // Loads the keys and allowlists and binds the ZAP handler; returns the
@@ -358,6 +411,8 @@ class Broker::Loop {
   std::optional<zmq::context_t> owned_context_;
   zmq::context_t* context_;
   Scheduler scheduler_;
+  // --journal: opened by Bind(), before any peer can connect.
+  std::unique_ptr<JobJournal> journal_;
   Outbox outbox_;
   std::optional<zmq::socket_t> socket_;
   std::vector<std::string> bound_;

@@ -30,6 +30,11 @@ struct BrokerOptions {
   // client to attach (AttachJob: the same client reconnecting, or another
   // with the job's token), then are cancelled.
   int64_t client_grace_ms = 600'000;
+  // The job journal's directory (--journal): accepted range jobs and what
+  // their clients acknowledged are kept there and resumed by the next
+  // broker started on it (broker/job_journal.h). Empty: no journal; jobs
+  // end with the broker.
+  std::string journal_dir;
   // A hand-out neither reported nor listed in one of its worker's
   // heartbeats (Heartbeat.held) for this long is requeued: the worker no
   // longer has it. A live worker renews the leases of what it holds.

@@ -48,6 +48,11 @@ class DeliveryLedger {
   // `have` are returned, to be computed again. Results in `have` stay
   // (still unacknowledged).
   std::vector<Lost> TakeLost(const ItemRuns& have);
+  // What a journal said was acknowledged before a restart.
+  void Restore(const ItemRuns& acknowledged, uint64_t count) {
+    acknowledged_ = acknowledged;
+    acknowledged_count_ = count;
+  }
 
   bool overflowed() const { return overflowed_; }
   size_t unacknowledged() const { return delivered_.size(); }

@@ -109,6 +109,34 @@ absl::Status BrokerJob::Acknowledge(const ItemRuns& items, uint64_t count) {
   return absl::OkStatus();
 }
 
+void BrokerJob::Restore(const ItemRuns& acknowledged, uint64_t count,
+                        uint64_t first_index) {
+  ledger_.Restore(acknowledged, count);
+  skip_ = acknowledged;
+  const absl::uint128 done = acknowledged.size();
+  items_done_ = done > std::numeric_limits<uint64_t>::max()
+                    ? std::numeric_limits<uint64_t>::max()
+                    : static_cast<uint64_t>(done);
+  next_index_ = first_index;
+  SkipAcknowledged();
+}
+
+void BrokerJob::SkipAcknowledged() {
+  while (cut_items_ < range_items_ &&
+         skip_.Contains(static_cast<uint64_t>(cut_items_), 1)) {
+    // To the end of the acknowledged run holding the next item.
+    std::vector<ItemRuns::Run> open = skip_.Missing(
+        static_cast<uint64_t>(cut_items_),
+        static_cast<uint64_t>(std::min<u128>(range_items_ - cut_items_,
+                                             std::numeric_limits<uint64_t>::max())));
+    if (open.empty()) {
+      cut_items_ = range_items_;
+    } else {
+      cut_items_ = open.front().first;
+    }
+  }
+}
+
 uint64_t BrokerJob::RecomputeLost(const ItemRuns& have) {
   uint64_t queued = 0;
   for (const DeliveryLedger::Lost& lost : ledger_.TakeLost(have)) {
@@ -250,9 +278,15 @@ uint64_t BrokerJob::ChunksQueued() const {
 
 uint64_t BrokerJob::NextCutItems(uint64_t parallelism) const {
   const u128 left = range_items_ - cut_items_;
-  const uint64_t remaining = left > std::numeric_limits<uint64_t>::max() - 1
-                                 ? std::numeric_limits<uint64_t>::max() - 1
-                                 : static_cast<uint64_t>(left);
+  uint64_t remaining = left > std::numeric_limits<uint64_t>::max() - 1
+                           ? std::numeric_limits<uint64_t>::max() - 1
+                           : static_cast<uint64_t>(left);
+  if (!skip_.empty()) {
+    // A chunk ends where items acknowledged before a restart begin.
+    std::vector<ItemRuns::Run> open =
+        skip_.Missing(static_cast<uint64_t>(cut_items_), remaining);
+    if (!open.empty()) remaining = open.front().count;
+  }
   if (fixed_chunk_size_ != 0) return std::min(fixed_chunk_size_, remaining);
   uint64_t items = sizer_.Next(
       remaining, static_cast<uint32_t>(std::min<uint64_t>(
@@ -304,6 +338,7 @@ uint64_t BrokerJob::TakeChunk(uint64_t parallelism) {
   chunk.first_item = static_cast<uint64_t>(cut_items_);
   chunk.items = items;
   cut_items_ += items;
+  SkipAcknowledged();
   return index;
 }
 

@@ -246,6 +246,11 @@ class BrokerJob {
   // streamed input: the lost chunks again, under their indexes). Returns
   // the number of chunks queued.
   uint64_t RecomputeLost(const ItemRuns& have);
+  // A range job resumed from the broker's journal: `acknowledged` items
+  // (and `count`, count jobs) are done for good and never cut again; chunk
+  // indexes go on from `first_index`, above any the job used before.
+  void Restore(const ItemRuns& acknowledged, uint64_t count,
+               uint64_t first_index);
 
   // ---- results and client credit
   // True if one more chunk may be handed out: chunks in flight plus results
@@ -278,6 +283,8 @@ class BrokerJob {
   };
 
   bool HasInputToCut() const { return !streamed_ && cut_items_ < range_items_; }
+  // Moves the cut past items acknowledged before a restart (skip_).
+  void SkipAcknowledged();
   // Items for the next cut chunk of a range job.
   uint64_t NextCutItems(uint64_t parallelism) const;
   // Queues `index` for hand-out: with the suspects, or the others.
@@ -322,6 +329,8 @@ class BrokerJob {
   // what the ledger tracks).
   absl::flat_hash_map<uint64_t, StreamChunk> retained_;
 
+  // Range input resumed after a restart: items never to cut again.
+  ItemRuns skip_;
   // Ledger. Range input: items below cut_items_ are cut into chunks.
   unsigned __int128 cut_items_ = 0;
   uint64_t next_index_ = 0;

@@ -26,6 +26,9 @@ ABSL_FLAG(int64_t, heartbeat_timeout_ms,
           tq::BrokerOptions{}.heartbeat_timeout_ms,
           "A peer silent this long is gone (a worker's chunks are requeued, "
           "a client's jobs wait --client_grace_ms for it to attach again)");
+ABSL_FLAG(std::string, journal, "",
+          "Directory of the job journal: accepted range jobs survive a "
+          "broker restart on it (created if missing)");
 ABSL_FLAG(int64_t, client_grace_ms, tq::BrokerOptions{}.client_grace_ms,
           "Jobs whose client's connection was lost wait this long for a "
           "client to attach, then are cancelled");
@@ -114,6 +117,7 @@ int main(int argc, char** argv) {
   options.heartbeat_interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.client_grace_ms = absl::GetFlag(FLAGS_client_grace_ms);
+  options.journal_dir = absl::GetFlag(FLAGS_journal);
   options.lease_ms = absl::GetFlag(FLAGS_lease_ms);
   options.chunk_timeout_ms = absl::GetFlag(FLAGS_chunk_timeout_ms);
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);

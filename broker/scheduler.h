@@ -39,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "broker/broker_options.h"
 #include "broker/job.h"
+#include "broker/job_journal.h"
 #include "broker/lease_deadlines.h"
 #include "broker/outbox.h"
 #include "broker/scheduler_observer.h"
@@ -112,6 +113,21 @@ class Scheduler {
   int64_t NextDeadlineUs() const;
 
   SchedulerStats stats() const;
+  // Welcome.broker_epoch: new at every start.
+  uint64_t epoch() const { return epoch_; }
+
+  // Where accepted range jobs, acknowledgements and job ends are recorded
+  // (broker/job_journal.h); nullptr (the default) for none. Must outlive
+  // the scheduler or be reset.
+  void set_journal(JournalSink* journal) { journal_ = journal; }
+  // Jobs a journal kept across a restart: each resumes detached, waiting
+  // for its client to attach (within client_grace_ms), its acknowledged
+  // items never cut again, its chunk indexes from `first_index` on (above
+  // any it used before the restart). A job the broker no longer accepts
+  // (e.g. a task gone) is dropped and its end recorded. Returns how many
+  // resumed.
+  size_t RestoreJobs(const std::vector<JournaledJob>& jobs,
+                     uint64_t first_index, int64_t now_us);
 
   // Told of single events for histograms (see scheduler_observer.h);
   // nullptr (the default) for none. Must outlive the scheduler or be reset.
@@ -366,6 +382,7 @@ class Scheduler {
   const uint64_t epoch_;
   std::function<void(absl::string_view)> logger_;
   SchedulerObserver* observer_ = nullptr;
+  JournalSink* journal_ = nullptr;
 
   absl::flat_hash_map<std::string, Peer> peers_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<BrokerJob>> jobs_;

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "broker/job_plan.h"
 #include "broker/scheduler.h"
 #include "common/item_runs.h"
 #include "common/protocol.h"
@@ -47,6 +48,53 @@ void Scheduler::AdoptNewJob(BrokerJob& job, const InboundMessage& message) {
   job.set_submitter(message.user_id);
   const std::string& key = job.submit().idempotency_key();
   if (!key.empty()) by_idempotency_key_[key] = job.id();
+  // Range jobs only: streamed input is not journaled yet.
+  if (journal_ != nullptr && !job.is_streamed()) {
+    v1::JournalJob record;
+    record.set_job_id(job.id());
+    *record.mutable_submit() = job.submit();
+    record.set_token(job.token());
+    record.set_submitter(job.submitter());
+    journal_->JobAccepted(record);
+  }
+}
+
+size_t Scheduler::RestoreJobs(const std::vector<JournaledJob>& jobs,
+                              uint64_t first_index, int64_t now_us) {
+  size_t restored = 0;
+  for (const JournaledJob& journaled : jobs) {
+    const v1::JournalJob& record = journaled.job;
+    const uint64_t id = record.job_id();
+    absl::StatusOr<JobPlan> plan =
+        PlanJob(record.submit(), *tasks_, options_.max_result_window);
+    if (id == 0 || jobs_.contains(id) || !plan.ok() || plan->streamed) {
+      Log(absl::StrCat("journal: job ", id, " not resumed: ",
+                       plan.ok() ? "not a range job" : plan.status().message()));
+      if (journal_ != nullptr) journal_->JobEnded(id);
+      continue;
+    }
+    auto job = std::make_unique<BrokerJob>(id, "", "", *plan, record.submit(),
+                                           std::vector<Payload>());
+    job->Restore(journaled.acknowledged, journaled.acknowledged_count,
+                 first_index);
+    job->set_token(record.token());
+    job->set_submitter(record.submitter());
+    job->set_submitted_us(now_us);
+    job->Detach(now_us);
+    if (!record.submit().idempotency_key().empty()) {
+      by_idempotency_key_[record.submit().idempotency_key()] = id;
+    }
+    next_job_id_ = std::max(next_job_id_, id + 1);
+    Log(absl::StrCat("journal: job ", id, " resumed (",
+                     static_cast<uint64_t>(journaled.acknowledged.size()),
+                     " items acknowledged before); it waits for its client"));
+    jobs_[id] = std::move(job);
+    job_ring_.push_back(id);
+    ++stats_.jobs_restored;
+    ++restored;
+  }
+  std::sort(job_ring_.begin(), job_ring_.end());
+  return restored;
 }
 
 bool Scheduler::AttachRetriedSubmit(const std::string& client, Peer& peer,
@@ -195,7 +243,9 @@ void Scheduler::OnAckResults(const std::string& client,
   if (!status.ok()) {
     ++stats_.acks_refused;
     SendError(client, status, now_us, out, ack.job_id());
+    return;
   }
+  if (journal_ != nullptr) journal_->Acknowledged(job.id(), items, ack.count());
 }
 
 void Scheduler::ExpireDetached(int64_t now_us, Outbox* out) {

@@ -291,6 +291,7 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
   if (!job.submit().idempotency_key().empty()) {
     by_idempotency_key_.erase(job.submit().idempotency_key());
   }
+  if (journal_ != nullptr) journal_->JobEnded(id);
   jobs_.erase(id);  // destroys `job`
 }
 

@@ -26,6 +26,8 @@ struct SchedulerStats {
   uint64_t submits_deduplicated = 0;
   uint64_t attaches_refused = 0;
   uint64_t acks_refused = 0;
+  // Jobs resumed from the journal at start.
+  uint64_t jobs_restored = 0;
 
   // Chunks.
   uint64_t chunks_dispatched = 0;  // every hand-out, retries included

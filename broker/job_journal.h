@@ -1,0 +1,113 @@
+// The job journal (issue 8): what a broker started with --journal=DIR keeps
+// on disk so that its jobs outlive it. The Scheduler reports, through the
+// JournalSink interface (no I/O of its own), each job accepted, each
+// acknowledgement and each job's end; JobJournal turns them into records of
+// proto/tq/v1/journal.proto in a JournalWriter (journal_file.h), and at the
+// next start gives back every job that had not ended, with what its client
+// had acknowledged.
+//
+// Durability (group commit): a job's record must be on disk before its
+// JobAccepted leaves, so the broker loop calls Commit() once per loop turn,
+// before it sends that turn's messages; Commit() syncs only if a job was
+// accepted since the last sync. Acknowledgements and ends are written with
+// the next sync, or within kLazySyncMs: a lost acknowledgement only makes a
+// restarted broker compute again results the client then says it holds,
+// and a lost end resumes a job nobody attaches to, cancelled after the
+// client grace period.
+//
+// What is resumed: range jobs. Jobs over streamed input (and so code jobs)
+// are not journaled yet: they end with their broker, as before.
+//
+// Compaction: the journal holds each live job's record and its merged
+// acknowledgements; when the file grows past twice that (plus 1 MiB), it is
+// rewritten as exactly that, so it never grows with history.
+//
+// Not thread-safe: the broker loop's thread owns it.
+#ifndef TQ_BROKER_JOB_JOURNAL_H_
+#define TQ_BROKER_JOB_JOURNAL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "broker/journal_file.h"
+#include "common/item_runs.h"
+#include "tq/v1/journal.pb.h"
+
+namespace tq {
+
+// What the Scheduler tells the journal.
+class JournalSink {
+ public:
+  virtual ~JournalSink() = default;
+  virtual void JobAccepted(const v1::JournalJob& job) = 0;
+  virtual void Acknowledged(uint64_t job_id, const ItemRuns& items,
+                            uint64_t count) = 0;
+  virtual void JobEnded(uint64_t job_id) = 0;
+};
+
+// A job the journal resumes.
+struct JournaledJob {
+  v1::JournalJob job;
+  ItemRuns acknowledged;
+  uint64_t acknowledged_count = 0;
+};
+
+class JobJournal : public JournalSink {
+ public:
+  static constexpr int64_t kLazySyncMs = 100;
+
+  // Opens (creating) the journal in `dir` and reads it: `recovered` gets
+  // every job not ended, in job id order, and `report` what was wrong with a
+  // damaged tail, if anything (the intact records before it are used).
+  // Errors: the directory cannot be used, or a header is not a tq journal.
+  static absl::StatusOr<std::unique_ptr<JobJournal>> Open(
+      const std::string& dir, uint64_t epoch,
+      std::vector<JournaledJob>* recovered, std::string* report);
+
+  void JobAccepted(const v1::JournalJob& job) override;
+  void Acknowledged(uint64_t job_id, const ItemRuns& items,
+                    uint64_t count) override;
+  void JobEnded(uint64_t job_id) override;
+
+  // Writes what was reported; syncs if a job record waits, or if something
+  // waited kLazySyncMs. Compacts when the file outgrew the live state.
+  absl::Status Commit(int64_t now_us);
+  // When Commit should run next although nothing new came (INT64_MAX: no
+  // need).
+  int64_t NextCommitUs() const;
+
+  uint64_t size_bytes() const { return writer_->size_bytes(); }
+  uint64_t live_bytes() const;
+  uint64_t compactions() const { return compactions_; }
+
+ private:
+  struct Live {
+    std::string record;  // serialized JournalJob
+    ItemRuns acknowledged;
+    uint64_t acknowledged_count = 0;
+  };
+  explicit JobJournal(std::unique_ptr<JournalWriter> writer)
+      : writer_(std::move(writer)) {}
+  absl::Status Append(v1::JournalRecordType type,
+                      const google::protobuf::Message& record);
+  absl::Status Compact();
+
+  std::unique_ptr<JournalWriter> writer_;
+  std::map<uint64_t, Live> live_;
+  // A write failed: reported by the next Commit (and every one after).
+  absl::Status failed_;
+  bool must_sync_ = false;
+  // Records written and not yet synced since this time (-1: none).
+  int64_t unsynced_since_us_ = -1;
+  bool dirty_ = false;
+  uint64_t compactions_ = 0;
+};
+
+}  // namespace tq
+
+#endif  // TQ_BROKER_JOB_JOURNAL_H_
