@@ -41,6 +41,17 @@ absl::Status DeliveryLedger::Acknowledge(const ItemRuns& items,
   return absl::OkStatus();
 }
 
+void DeliveryLedger::AddHeld(const ItemRuns& have) {
+  if (overflowed_) return;
+  ItemRuns known = acknowledged_;
+  for (const auto& [first, result] : delivered_) known.Add(first, result.items);
+  for (const ItemRuns::Run& run : have.Runs()) {
+    for (const ItemRuns::Run& part : known.Missing(run.first, run.count)) {
+      OnDelivered(0, part.first, part.count);
+    }
+  }
+}
+
 std::vector<DeliveryLedger::Lost> DeliveryLedger::TakeLost(
     const ItemRuns& have) {
   std::vector<Lost> lost;

@@ -48,6 +48,10 @@ class DeliveryLedger {
   // `have` are returned, to be computed again. Results in `have` stay
   // (still unacknowledged).
   std::vector<Lost> TakeLost(const ItemRuns& have);
+  // An attaching client holds `have`: items of it neither acknowledged nor
+  // tracked as delivered (a broker restarted since delivering them) count
+  // as delivered from now on, so their acknowledgements are accepted.
+  void AddHeld(const ItemRuns& have);
   // What a journal said was acknowledged before a restart.
   void Restore(const ItemRuns& acknowledged, uint64_t count) {
     acknowledged_ = acknowledged;

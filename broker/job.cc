@@ -89,6 +89,7 @@ void BrokerJob::Detach(int64_t now_us) {
 
 void BrokerJob::Attach(std::string client, uint64_t credit) {
   client_ = std::move(client);
+  awaiting_client_ = false;
   credit_ = std::min<uint64_t>(credit, window_);
 }
 
@@ -118,6 +119,16 @@ void BrokerJob::Restore(const ItemRuns& acknowledged, uint64_t count,
                     ? std::numeric_limits<uint64_t>::max()
                     : static_cast<uint64_t>(done);
   next_index_ = first_index;
+  index_base_ = first_index;
+  awaiting_client_ = true;
+  SkipAcknowledged();
+}
+
+void BrokerJob::AddHeld(const ItemRuns& have) {
+  if (have.empty()) return;
+  ledger_.AddHeld(have);
+  if (streamed_) return;
+  skip_.Add(have);
   SkipAcknowledged();
 }
 

@@ -147,7 +147,10 @@ class BrokerJob {
   uint64_t chunk_size() const { return fixed_chunk_size_; }
   // Range input with a fixed chunk size: the chunks it makes; else the
   // chunks cut (range) or appended (streamed) so far. Splits add to both.
-  uint64_t chunk_count() const { return std::max(fixed_chunk_count_, next_index_); }
+  // A job resumed after a restart counts from its resumption.
+  uint64_t chunk_count() const {
+    return std::max(fixed_chunk_count_, next_index_ - index_base_);
+  }
   // Items known so far, saturating at 2^64-1.
   uint64_t items_total() const { return items_total_; }
   // Streamed input that the client has not ended yet.
@@ -180,7 +183,7 @@ class BrokerJob {
   // which TakeChunk hands out, and suspects (ChunkHistory::suspect), which
   // TakeSuspect hands out, each to a worker of its own.
   bool HasChunkToHandOut() const {
-    return !queued_.empty() || HasInputToCut();
+    return !queued_.empty() || (HasInputToCut() && !awaiting_client_);
   }
   bool HasSuspectToHandOut() const { return !suspects_.empty(); }
   uint64_t suspects_queued() const { return suspects_.size(); }
@@ -246,9 +249,15 @@ class BrokerJob {
   // streamed input: the lost chunks again, under their indexes). Returns
   // the number of chunks queued.
   uint64_t RecomputeLost(const ItemRuns& have);
+  // The attaching client holds `have` (RecomputeLost ran): those items are
+  // delivered (their acknowledgements accepted) and, range input, never cut
+  // again (after a restart the broker had not cut them yet).
+  void AddHeld(const ItemRuns& have);
   // A range job resumed from the broker's journal: `acknowledged` items
   // (and `count`, count jobs) are done for good and never cut again; chunk
   // indexes go on from `first_index`, above any the job used before.
+  // Nothing is cut before a client attaches (AddHeld then says what else
+  // it holds).
   void Restore(const ItemRuns& acknowledged, uint64_t count,
                uint64_t first_index);
 
@@ -283,7 +292,7 @@ class BrokerJob {
   };
 
   bool HasInputToCut() const { return !streamed_ && cut_items_ < range_items_; }
-  // Moves the cut past items acknowledged before a restart (skip_).
+  // Moves the cut past items never to cut again (skip_).
   void SkipAcknowledged();
   // Items for the next cut chunk of a range job.
   uint64_t NextCutItems(uint64_t parallelism) const;
@@ -329,8 +338,15 @@ class BrokerJob {
   // what the ledger tracks).
   absl::flat_hash_map<uint64_t, StreamChunk> retained_;
 
-  // Range input resumed after a restart: items never to cut again.
+  // Range input resumed after a restart: items never to cut again, and the
+  // first chunk index it used then.
   ItemRuns skip_;
+  uint64_t index_base_ = 0;
+  // Resumed from a journal and not yet attached: nothing is cut until the
+  // client says which items it holds (their chunks' bounds then are not
+  // this broker's to know, and a result overlapping them would be dropped
+  // whole by the client).
+  bool awaiting_client_ = false;
   // Ledger. Range input: items below cut_items_ are cut into chunks.
   unsigned __int128 cut_items_ = 0;
   uint64_t next_index_ = 0;

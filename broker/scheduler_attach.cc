@@ -189,6 +189,7 @@ void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
     }
   }
   const uint64_t recomputed = job.RecomputeLost(have);
+  job.AddHeld(have);
   job.Attach(client, window);
   peer.jobs.insert(job.id());
   ++stats_.jobs_attached;
