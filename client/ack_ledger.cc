@@ -66,6 +66,7 @@ absl::Status AckLedger::Reconcile(
   if (acked_count_ > acknowledged_count) {
     waiting_count_ += acked_count_ - acknowledged_count;
   }
+  confirmed_ = broker;
   acked_ = std::move(broker);
   acked_count_ = acknowledged_count;
   return absl::OkStatus();

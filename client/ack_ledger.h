@@ -47,6 +47,9 @@ class AckLedger {
 
   const ItemCoverage& acknowledged() const { return acked_; }
   uint64_t acknowledged_count() const { return acked_count_; }
+  // What the broker said it holds acknowledged (the last Reconcile): acks
+  // sent since may have been lost with a connection.
+  const ItemCoverage& confirmed() const { return confirmed_; }
 
   // An attach's answer (JobAccepted.acknowledged, .acknowledged_count): the
   // broker's acknowledged items are the truth; what we acknowledged that it
@@ -65,6 +68,7 @@ class AckLedger {
   uint64_t waiting_results_ = 0;
   ItemCoverage acked_;
   uint64_t acked_count_ = 0;
+  ItemCoverage confirmed_;
 };
 
 }  // namespace internal

@@ -13,8 +13,8 @@
 // reconnects on a new socket with back-off (common/liveness.h, the policy
 // the worker follows too). Jobs outlive the connection (protocol 5): after
 // the next Welcome each accepted, unfinished job is attached again
-// (AttachJob: the items it holds beyond its acks, fresh credit of its
-// window), streamed input the broker lacks is sent again, and a submit that
+// (AttachJob: the items it holds beyond the acks the broker confirmed,
+// fresh credit of its window; acks the broker lacks are sent again), streamed input the broker lacks is sent again, and a submit that
 // was not answered goes again with the same idempotency key (never a second
 // job). A broker that does not know the job any more (NOT_FOUND: it keeps no
 // journal, or the job ended) fails it kUnavailable; so does a reconnect that

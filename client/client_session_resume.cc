@@ -84,10 +84,12 @@ void ClientSession::SendAttach(const std::shared_ptr<JobState>& job) {
   attach->set_request_id(job->attach_request_id);
   attach->set_job_id(job->job_id);
   attach->set_job_token(job->job_token);
-  // What we hold beyond our acks (buffered, consumed but not acknowledged,
-  // or acknowledged just before the loss: the broker's answer says which).
+  // What we hold beyond the acks the broker confirmed: buffered, consumed,
+  // and acknowledged since its last answer (such an ack may have been lost
+  // with the connection; held, the broker keeps those results as delivered
+  // rather than computing them again, and takes the ack sent again).
   for (const ItemCoverage::Run& run :
-       job->coverage.Minus(job->acks.acknowledged())) {
+       job->coverage.Minus(job->acks.confirmed())) {
     v1::Range* have = attach->add_have();
     have->set_first(run.first);
     have->set_last(static_cast<uint64_t>(run.end - 1));
