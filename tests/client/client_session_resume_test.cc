@@ -277,6 +277,41 @@ TEST_F(ClientSessionResumeTest, ABrokerThatLostTheJobFailsItUnavailable) {
   EXPECT_EQ(event->status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(ClientSessionResumeTest, ABrokerThatLostAJobWhoseResultsAllCameOnlyLostItsEnd) {
+  std::shared_ptr<JobState> job = Running();
+  Result(7, 0, 0, 60);
+  Result(7, 1, 60, 40);  // every item; the JobFinished was lost
+  v1::AttachJob attach = Reconnect();
+  v1::Envelope error;
+  error.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kNotFound));
+  error.mutable_error()->set_request_id(attach.request_id());
+  Deliver(error);
+  ASSERT_TRUE(Read(*job).has_value());
+  ASSERT_TRUE(Read(*job).has_value());
+  std::optional<absl::StatusOr<JobEvent>> done =
+      session_.NextEvent(*job, false, false, now_);
+  ASSERT_TRUE(done.has_value());
+  ASSERT_TRUE(done->ok()) << done->status();
+  EXPECT_EQ((*done)->kind, JobEvent::Kind::kDone);
+}
+
+TEST_F(ClientSessionResumeTest, AJobReleasedWhileDetachedIsCancelledOnceAttached) {
+  std::shared_ptr<JobState> job = Running();
+  LoseBroker();
+  session_.Release(*job);
+  Sent();
+  Deliver(Welcome());
+  std::vector<Outgoing> attaches = SentOf(v1::Envelope::kAttachJob);
+  ASSERT_EQ(attaches.size(), 1u);
+  Attached(attaches[0].envelope.attach_job());
+  EXPECT_EQ(Sent(), std::vector{v1::Envelope::kCancelJob});
+  // Forgotten: the next reconnect attaches nothing.
+  LoseBroker();
+  Sent();
+  Deliver(Welcome());
+  EXPECT_TRUE(Sent().empty());
+}
+
 TEST_F(ClientSessionResumeTest, ASubmitNotAnsweredGoesAgainWithTheSameKey) {
   Connect();
   std::shared_ptr<JobState> job = Submit();
