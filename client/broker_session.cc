@@ -82,12 +82,14 @@ BrokerSession::Connect(bool watch_handshakes) {
 absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
     zmq::context_t& context, const std::string& endpoint,
     int64_t connect_timeout_ms, const std::string& name,
-    const CurveClientKeys* curve, const LivenessOptions& liveness) {
+    const CurveClientKeys* curve, const LivenessOptions& liveness,
+    int64_t resume_timeout_ms) {
   ClientSessionOptions options;
   options.endpoint = endpoint;
   options.name = name.empty() ? absl::StrCat("tq-client:", getpid()) : name;
   options.connect_timeout_ms = connect_timeout_ms;
   options.liveness = liveness;
+  options.resume_timeout_ms = resume_timeout_ms;
   std::optional<CurveClientKeys> keys;
   if (curve != nullptr) keys = *curve;
   std::unique_ptr<BrokerSession> session(new BrokerSession(
@@ -260,9 +262,14 @@ absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
           ? std::chrono::steady_clock::time_point::max()
           : std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   while (true) {
+    const int64_t due_us = session_->NextDeadlineUs();
     std::optional<absl::StatusOr<JobEvent>> event =
-        session_->NextEvent(job, ordered, want_room);
-    if (session_->has_outgoing()) wakeup_.Notify();
+        session_->NextEvent(job, ordered, want_room, NowUs());
+    // Something to send, or an earlier deadline (an ack's batch timer) than
+    // the I/O thread sleeps towards: wake it.
+    if (session_->has_outgoing() || session_->NextDeadlineUs() < due_us) {
+      wakeup_.Notify();
+    }
     if (event.has_value()) return *std::move(event);
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
       return JobEvent{JobEvent::Kind::kTimedOut, std::nullopt};
@@ -282,6 +289,10 @@ absl::Status BrokerSession::Append(JobState& job, InputChunk chunk) {
 absl::Status BrokerSession::EndInput(JobState& job) {
   WithSession([&](ClientSession& s) { s.EndInput(job); });
   return absl::OkStatus();
+}
+
+void BrokerSession::Acknowledge(JobState& job) {
+  WithSession([&](ClientSession& s) { s.Acknowledge(job); });
 }
 
 std::optional<UserCodeError> BrokerSession::user_code_error(JobState& job) {

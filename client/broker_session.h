@@ -44,12 +44,14 @@ class BrokerSession {
   // An Error answer: that error. `curve` (nullptr: plaintext) makes the
   // DEALER a CURVE client; a refused or mismatched handshake is
   // kUnavailable saying so, at once. `liveness`: heartbeats and reconnect
-  // back-off (tests shorten them).
+  // back-off (tests shorten them). `resume_timeout_ms`: see
+  // ClientSessionOptions.
   static absl::StatusOr<std::unique_ptr<BrokerSession>> Open(
       zmq::context_t& context, const std::string& endpoint,
       int64_t connect_timeout_ms, const std::string& name,
       const CurveClientKeys* curve = nullptr,
-      const LivenessOptions& liveness = LivenessOptions());
+      const LivenessOptions& liveness = LivenessOptions(),
+      int64_t resume_timeout_ms = ClientSessionOptions().resume_timeout_ms);
 
   // Says Goodbye (the broker cancels our jobs), stops the I/O thread.
   ~BrokerSession();
@@ -74,6 +76,8 @@ class BrokerSession {
   size_t InputRoom(JobState& job);
   absl::Status Append(JobState& job, InputChunk chunk);
   absl::Status EndInput(JobState& job);
+  // See Job::Acknowledge.
+  void Acknowledge(JobState& job);
   std::optional<UserCodeError> user_code_error(JobState& job);
   absl::uint128 ItemsAppended(JobState& job);
   JobStats Stats(JobState& job);

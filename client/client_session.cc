@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -22,11 +23,23 @@ absl::Status JobFailure(absl::Status status) {
   return status;
 }
 
-std::string DurationText(int64_t ms) {
-  return absl::FormatDuration(absl::Milliseconds(ms));
+// 16 bytes from the system's random source: a key no other submit (of this
+// process or any other) picks.
+std::string RandomKey() {
+  std::random_device random;
+  std::string key(16, '\0');
+  for (size_t i = 0; i < key.size(); i += 4) {
+    const uint32_t word = random();
+    std::memcpy(key.data() + i, &word, 4);
+  }
+  return key;
 }
 
 }  // namespace
+
+std::string DurationText(int64_t ms) {
+  return absl::FormatDuration(absl::Milliseconds(ms));
+}
 
 absl::Status StatusFromBrokerError(const v1::Error& error) {
   absl::Status status = StatusFromError(error);
@@ -72,12 +85,14 @@ void ClientSession::OnWelcome(const v1::Welcome& welcome, int64_t now_us) {
   state_ = State::kConnected;
   welcome_ = welcome;
   liveness_.Welcomed(welcome, now_us);
-  // Requests made while we were away go out now, in order.
+  // Jobs of the lost connection are taken up again; then requests made
+  // while we were away go out, in order.
+  ResumeJobs();
   for (Held& held : held_) {
     outbox_.push_back(std::move(held.message));
-    liveness_.Sent(now_us);
   }
   held_.clear();
+  if (has_outgoing()) liveness_.Sent(now_us);
 }
 
 void ClientSession::Lose(absl::Status why, int64_t now_us) {
@@ -85,12 +100,18 @@ void ClientSession::Lose(absl::Status why, int64_t now_us) {
     CloseWith(std::move(why));
     return;
   }
-  // Lost, whatever the cause: kUnavailable (tq-client exits 3).
-  FailInFlight(absl::UnavailableError(absl::StrCat(
-      why.message(), "; the jobs in flight were lost with the connection")));
-  // What was queued for the old connection dies with it; the held requests
-  // wait for the new one.
+  // What was queued for the old connection dies with it (acks and input
+  // are sent again after the attach); held requests wait for the new one.
   outbox_.clear();
+  lost_why_ = std::string(why.message());
+  // Status requests are not resumed: kUnavailable (tq-client exits 3).
+  for (auto& [id, reply] : status_requests_) {
+    if (!reply.has_value()) {
+      reply = absl::UnavailableError(absl::StrCat(
+          why.message(), "; the request was lost with the connection"));
+    }
+  }
+  DetachJobs(now_us);
   reconnect_ = true;
   SendHello(now_us);
 }
@@ -111,6 +132,8 @@ void ClientSession::FailInFlight(const absl::Status& status) {
   for (auto& [id, job] : by_job_) FailJob(*job, status);
   by_request_.clear();
   by_job_.clear();
+  submits_.clear();
+  attaches_.clear();
   for (auto& [id, reply] : status_requests_) {
     if (!reply.has_value()) reply = status;
   }
@@ -118,6 +141,7 @@ void ClientSession::FailInFlight(const absl::Status& status) {
 
 void ClientSession::OnTick(int64_t now_us) {
   ExpireHeld(now_us, /*force=*/false, absl::Status());
+  ExpireResumes(now_us);
   switch (state_) {
     case State::kClosed:
       return;
@@ -140,6 +164,10 @@ void ClientSession::OnTick(int64_t now_us) {
              now_us);
         return;
       }
+      for (auto& [id, job] : by_job_) {
+        if (job->ack_due_us != 0 && job->ack_due_us <= now_us) FlushAcks(*job);
+      }
+      if (has_outgoing()) liveness_.Sent(now_us);
       if (liveness_.HeartbeatDue(now_us)) {
         v1::Envelope heartbeat;
         heartbeat.mutable_heartbeat();
@@ -184,6 +212,16 @@ int64_t ClientSession::NextDeadlineUs() const {
   if (state_ == State::kConnecting) deadline = welcome_deadline_us_;
   if (state_ == State::kConnected) deadline = liveness_.NextDeadlineUs();
   for (const Held& held : held_) deadline = std::min(deadline, held.deadline_us);
+  for (const auto* jobs : {&by_request_, &by_job_}) {
+    for (const auto& [id, job] : *jobs) {
+      if (job->resume_deadline_us != 0) {
+        deadline = std::min(deadline, job->resume_deadline_us);
+      }
+      if (job->ack_due_us != 0 && state_ == State::kConnected) {
+        deadline = std::min(deadline, job->ack_due_us);
+      }
+    }
+  }
   return deadline;
 }
 
@@ -227,6 +265,7 @@ void ClientSession::FailRequest(uint64_t request_id, const absl::Status& status)
     it->second->submit_status = status;
     by_request_.erase(it);
   }
+  submits_.erase(request_id);
   if (auto it = status_requests_.find(request_id);
       it != status_requests_.end() && !it->second.has_value()) {
     it->second = status;
@@ -247,6 +286,9 @@ absl::Status ClientSession::Submit(v1::SubmitJob submit,
   job->granted = job->window;
   submit.set_request_id(job->request_id);
   submit.set_result_window(job->window);
+  if (submit.idempotency_key().empty()) submit.set_idempotency_key(RandomKey());
+  job->idempotency_key = submit.idempotency_key();
+  job->count_reduction = submit.reduction() == v1::REDUCTION_COUNT;
   if (job->streamed) {
     // The first chunks travel with the submit, up to the window.
     v1::InputStream* stream = submit.mutable_stream();
@@ -268,6 +310,10 @@ absl::Status ClientSession::Submit(v1::SubmitJob submit,
   by_request_[job->request_id] = job;
   v1::Envelope envelope;
   *envelope.mutable_submit_job() = std::move(submit);
+  // Kept until answered, to go again after a reconnect (payloads are
+  // shared, not copied).
+  submits_[job->request_id] =
+      Outgoing{envelope, payloads, PayloadBytes(payloads)};
   Request(std::move(envelope), std::move(payloads), now_us);
   return absl::OkStatus();
 }
@@ -350,12 +396,22 @@ void ClientSession::OnMessage(const v1::Envelope& envelope,
 }
 
 void ClientSession::HandleAccepted(const v1::JobAccepted& accepted) {
+  if (auto at = attaches_.find(accepted.request_id()); at != attaches_.end()) {
+    std::shared_ptr<JobState> job = at->second;
+    attaches_.erase(at);
+    HandleAttached(*job, accepted);
+    return;
+  }
   auto it = by_request_.find(accepted.request_id());
   if (it == by_request_.end()) return;
   std::shared_ptr<JobState> job = it->second;
   by_request_.erase(it);
+  submits_.erase(accepted.request_id());
   job->answered = true;
+  job->resubmit = false;
+  job->resume_deadline_us = 0;
   job->job_id = accepted.job_id();
+  job->job_token = accepted.job_token();
   job->window = accepted.result_window();
   bool fits = job->window >= 1;
   if (!job->streamed) {
@@ -390,6 +446,12 @@ void ClientSession::HandleError(const v1::Error& error, int64_t now_us) {
     it->second->answered = true;
     it->second->submit_status = StatusFromBrokerError(error);
     by_request_.erase(it);
+    submits_.erase(error.request_id());
+  } else if (auto at = attaches_.find(error.request_id());
+             error.request_id() != 0 && at != attaches_.end()) {
+    std::shared_ptr<JobState> job = at->second;
+    attaches_.erase(at);
+    HandleAttachError(*job, error);
   } else if (auto jt = by_job_.find(error.job_id());
              error.job_id() != 0 && jt != by_job_.end()) {
     FailJob(*jt->second, StatusFromBrokerError(error));

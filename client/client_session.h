@@ -1,28 +1,42 @@
 // Internal to the client library. ClientSession: the client's side of the
 // protocol with one broker, as a pure state machine (sans-I/O, like
 // WorkerSession): messages in, messages out, the time passed in. It owns
-// every submitted job's state, the result credit, streamed input, the
-// connection's liveness and reconnection. BrokerSession (broker_session.h)
-// drives it from a thin I/O thread and lets user threads block on it.
+// every submitted job's state, the result credit, acknowledgements,
+// streamed input, the connection's liveness and reconnection. BrokerSession
+// (broker_session.h) drives it from a thin I/O thread and lets user threads
+// block on it.
 //
 // Connection: a Hello goes out at construction. The first connection must
 // be welcomed within connect_timeout_ms, or the session closes for good
 // (Open reports why). Once welcomed, a broker that falls silent for the
-// liveness timeout, says Goodbye, or forgets us is lost: every job and
-// request in flight fails (kUnavailable: tq-client exits 3; resuming jobs
-// across broker restarts is the durability issue's), and the session
+// liveness timeout, says Goodbye, or forgets us is lost, and the session
 // reconnects on a new socket with back-off (common/liveness.h, the policy
-// the worker follows too). Requests made while reconnecting wait up to
-// connect_timeout_ms for a Welcome, then fail kUnavailable. A broker that
-// speaks another protocol version, or refuses our Hello for good, closes
-// the session.
+// the worker follows too). Jobs outlive the connection (protocol 5): after
+// the next Welcome each accepted, unfinished job is attached again
+// (AttachJob: the items it holds beyond the acks the broker confirmed,
+// fresh credit of its window; acks the broker lacks are sent again), streamed input the broker lacks is sent again, and a submit that
+// was not answered goes again with the same idempotency key (never a second
+// job). A broker that does not know the job any more (NOT_FOUND: it keeps no
+// journal, or the job ended) fails it kUnavailable; so does a reconnect that
+// takes longer than resume_timeout_ms (tq-client exits 3 for both). Status
+// requests in flight fail at once. Requests made while reconnecting wait up
+// to connect_timeout_ms for a Welcome, then fail kUnavailable. A broker that
+// speaks another protocol version, or refuses our Hello for good, closes the
+// session.
 //
 // Result credit: a job starts with `window` credits; more are granted only
 // as the user consumes chunks, batched per half window, so at most `window`
-// chunks of a job are ever in flight or buffered on either side. Streamed
-// input: a chunk is appended only while fewer than `window` chunks were
-// appended and their results not yet received (the broker holds no more);
-// list input is cut and appended by the session itself as room opens.
+// chunks of a job are ever in flight or buffered on either side (an attach
+// grants a fresh window). Streamed input: a chunk is appended only while
+// fewer than `window` chunks were appended and their results not yet
+// received (the broker holds no more); the client keeps those chunks' input
+// to send again after an attach. List input is cut and appended by the
+// session itself as room opens.
+//
+// Acknowledgements (AckLedger): items whose results the user consumed are
+// acknowledged in batches: once half the window's results wait, at most
+// kAckDelayMs after the first waiting one, and at once when the job's last
+// result was consumed. A manual_ack job acknowledges only on Acknowledge().
 //
 // Thread safety: not thread-safe; BrokerSession serialises every call.
 #ifndef TQ_CLIENT_CLIENT_SESSION_H_
@@ -39,6 +53,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/ack_ledger.h"
 #include "client/chunk_decoder.h"
 #include "client/chunk_result.h"
 #include "client/item_coverage.h"
@@ -59,12 +74,23 @@ inline constexpr char kRetryablePayload[] = "tq.dev/retryable";
 // The status an Error from the broker stands for, marked retryable if the
 // broker said so (busy).
 absl::Status StatusFromBrokerError(const v1::Error& error);
+// "1.5s", "10m": a duration for messages.
+std::string DurationText(int64_t ms);
 
 // A streamed chunk appended and not yet wholly received.
 struct PendingChunk {
   ChunkMeta meta;
   uint64_t items_left = 0;  // its items with no result yet (parts arrive)
+  // What was sent, to send it again after an attach if the broker lacks it
+  // (input.payload indexes `payload`'s place in the carrying message).
+  v1::ChunkInput input;
+  Payload payload;
 };
+
+// Acknowledgements wait at most this long for a batch to fill.
+inline constexpr int64_t kAckDelayMs = 200;
+// Most chunks one AppendInput carries (its envelope stays far below a frame).
+inline constexpr int kMaxChunksPerAppend = 1024;
 
 // One submitted job's state, owned by the session (every field is changed
 // only through it) except those marked constant, set before the submit.
@@ -77,10 +103,18 @@ struct JobState {
   // Range input: item i is the number range_lo + i.
   uint64_t range_lo = 0;
   uint64_t range_last_index = 0;
+  // Results are acknowledged only when the user calls Acknowledge() (e.g.
+  // once an output file holding them is synced); else as they are consumed.
+  bool manual_ack = false;
+  // Set by Submit: REDUCTION_COUNT (acks carry counts), and the 16 random
+  // bytes that make a retried submit the same job.
+  bool count_reduction = false;
+  std::string idempotency_key;
   // JobAccepted's; 0 when the broker sizes chunks as the job runs.
   uint64_t chunk_size = 0;
   uint64_t chunk_count = 0;
   uint32_t window = 0;
+  std::string job_token;  // lets any connection attach to the job
 
   bool answered = false;       // JobAccepted or Error came back
   absl::Status submit_status;  // the Error, if any
@@ -95,6 +129,17 @@ struct JobState {
   absl::Status final_status;
   bool cancelled = false;      // Cancel() called here
   std::optional<UserCodeError> user_error;
+
+  AckLedger acks;
+  int64_t ack_due_us = 0;  // acks waiting go out by then (0: none waits)
+
+  // The connection was lost: not attached (or, unanswered, submitted) again
+  // yet. Nothing about the job is sent meanwhile (appends are kept).
+  bool detached = false;
+  bool resubmit = false;            // its SubmitJob goes again on Welcome
+  uint64_t attach_request_id = 0;   // the AttachJob sent, not yet answered
+  int64_t resume_deadline_us = 0;   // fails kUnavailable then (0: none)
+  bool released = false;            // Release()d while detached
 
   // Streamed input.
   bool input_complete = true;
@@ -128,6 +173,11 @@ struct ClientSessionOptions {
   // The first Welcome must come within this; a request made while
   // reconnecting waits this long for one.
   int64_t connect_timeout_ms = 5'000;
+  // A job (or an unanswered submit) whose connection was lost waits this
+  // long to be attached again on a new one, then fails kUnavailable.
+  // Default: 10 minutes, the broker's grace period for a lost client's jobs
+  // (--client-grace-ms): waiting longer finds nothing.
+  int64_t resume_timeout_ms = 600'000;
   LivenessOptions liveness;
 };
 
@@ -181,10 +231,15 @@ class ClientSession {
   std::optional<absl::StatusOr<v1::StatusReply>> TakeStatusReply(uint64_t id);
 
   // The job's next event (see Job::Poll), or nullopt when there is none
-  // yet: wait for a change. Grants credit and feeds pending input as the
-  // user consumes results.
+  // yet: wait for a change. Grants credit, acknowledges and feeds pending
+  // input as the user consumes results.
   std::optional<absl::StatusOr<JobEvent>> NextEvent(JobState& job, bool ordered,
-                                                    bool want_room);
+                                                    bool want_room,
+                                                    int64_t now_us);
+  // Acknowledges every result of the job consumed so far (sent now, or
+  // once the job is attached again after a reconnect). The only way a
+  // manual_ack job acknowledges.
+  void Acknowledge(JobState& job);
   size_t InputRoom(JobState& job);
   absl::Status Append(JobState& job, InputChunk chunk);
   void EndInput(JobState& job);
@@ -197,9 +252,35 @@ class ClientSession {
  private:
   void SendHello(int64_t now_us);
   void OnWelcome(const v1::Welcome& welcome, int64_t now_us);
-  // The connection is gone: fails what was in flight; reconnects (or, before
-  // the first Welcome, closes the session).
+  // The connection is gone: detaches the jobs (status requests fail);
+  // reconnects (or, before the first Welcome, closes the session).
   void Lose(absl::Status why, int64_t now_us);
+  // --- Jobs across connections (client_session_resume.cc).
+  // Marks every job and sent submit to be taken up again on the next
+  // connection, within resume_timeout_ms of now.
+  void DetachJobs(int64_t now_us);
+  // Welcomed again: resubmits, and attaches every detached job.
+  void ResumeJobs();
+  void SendAttach(const std::shared_ptr<JobState>& job);
+  // The JobAccepted answering an attach.
+  void HandleAttached(JobState& job, const v1::JobAccepted& accepted);
+  // The Error answering an attach.
+  void HandleAttachError(JobState& job, const v1::Error& error);
+  // Sends the streamed input from chunk `from` on again (and its end).
+  absl::Status ResendInput(JobState& job, uint64_t from, bool broker_complete);
+  // Fails the jobs and submits whose resume deadline passed.
+  void ExpireResumes(int64_t now_us);
+  // The user took `result`: record it for acknowledgement, send a batch if
+  // one is due.
+  void Consumed(JobState& job, const ChunkResult& result, int64_t now_us);
+  // Sends the job's waiting acks (if attached and connected).
+  void FlushAcks(JobState& job);
+  // Every item's result is in (the last one may still be unread).
+  static bool AllResultsIn(const JobState& job);
+  // Fails the job for a broker's mistake and asks the broker to stop it.
+  void FailAndCancel(JobState& job, absl::Status status);
+  static absl::uint128 TotalItems(const JobState& job);
+
   void CloseWith(absl::Status why);
   // Fails every job and request in flight with `status`.
   void FailInFlight(const absl::Status& status);
@@ -265,6 +346,13 @@ class ClientSession {
   uint64_t next_request_id_ = 1;
   std::map<uint64_t, std::shared_ptr<JobState>> by_request_;
   std::map<uint64_t, std::shared_ptr<JobState>> by_job_;
+  // Every SubmitJob not answered yet, by request id, to send again after a
+  // reconnect.
+  std::map<uint64_t, Outgoing> submits_;
+  // AttachJobs sent and not answered, by request id.
+  std::map<uint64_t, std::shared_ptr<JobState>> attaches_;
+  // Why the last connection was lost (for jobs that never resume).
+  std::string lost_why_;
   // StatusRequests sent, by request id: nullopt until answered.
   std::map<uint64_t, std::optional<absl::StatusOr<v1::StatusReply>>>
       status_requests_;

@@ -15,9 +15,6 @@ namespace tq {
 namespace internal {
 namespace {
 
-// Most chunks one AppendInput carries (its envelope stays far below a frame).
-constexpr int kMaxChunksPerAppend = 1024;
-
 // A count of items for messages: 2^64 does not fit a uint64.
 std::string ItemsText(absl::uint128 items) {
   return absl::Uint128High64(items) > 0 ? std::string("2^64")
@@ -171,7 +168,8 @@ void ClientSession::Enqueue(v1::Envelope envelope,
 }
 
 void ClientSession::GrantCredit(JobState& job, uint64_t chunks) {
-  if (chunks == 0 || job.finished || job.job_id == 0) return;
+  // Detached: the attach grants a fresh window instead.
+  if (chunks == 0 || job.finished || job.job_id == 0 || job.detached) return;
   v1::Envelope credit;
   credit.mutable_client_credit()->set_job_id(job.job_id);
   credit.mutable_client_credit()->set_chunks(static_cast<uint32_t>(chunks));
@@ -249,7 +247,11 @@ absl::Status ClientSession::EncodeChunk(JobState& job, InputChunk chunk,
   job.index_first.emplace(meta.chunk_index, meta.first_item);
   const uint64_t first = meta.first_item;
   const uint64_t size = meta.size;
-  job.metas.emplace(first, PendingChunk{std::move(meta), size});
+  // Kept until its results are in, to send again after an attach.
+  Payload kept;
+  if (input->input_case() == v1::ChunkInput::kPayload) kept = payloads->back();
+  job.metas.emplace(first,
+                    PendingChunk{std::move(meta), size, *input, std::move(kept)});
   ++job.appended;
   return absl::OkStatus();
 }
@@ -271,6 +273,8 @@ absl::Status ClientSession::AppendLocked(JobState& job, InputChunk chunk) {
   v1::ChunkInput input;
   std::vector<Payload> payloads;
   TQ_RETURN_IF_ERROR(EncodeChunk(job, std::move(chunk), &input, &payloads));
+  // Detached: kept in `metas`, sent after the attach (ResendInput).
+  if (job.detached) return absl::OkStatus();
   // Merge into a queued AppendInput of this job: a burst of appends goes out
   // as one message.
   if (!outbox_.empty()) {
@@ -331,6 +335,7 @@ void ClientSession::FeedPending(JobState& job) {
 void ClientSession::SendEndInput(JobState& job) {
   job.input_complete = true;
   job.end_after_pending = false;
+  if (job.detached) return;  // sent after the attach (ResendInput)
   if (!outbox_.empty()) {
     Outgoing& last = outbox_.back();
     if (last.envelope.has_append_input() &&
@@ -349,7 +354,7 @@ void ClientSession::SendEndInput(JobState& job) {
 // --- The user's side of a job -------------------------------------------
 
 std::optional<absl::StatusOr<JobEvent>> ClientSession::NextEvent(
-    JobState& job, bool ordered, bool want_room) {
+    JobState& job, bool ordered, bool want_room, int64_t now_us) {
   if (job.cancelled) return absl::StatusOr<JobEvent>(absl::CancelledError("job cancelled"));
   std::optional<ChunkResult> result =
       ordered ? job.buffer.PopNextInOrder() : job.buffer.PopOldest();
@@ -360,6 +365,7 @@ std::optional<absl::StatusOr<JobEvent>> ClientSession::NextEvent(
       GrantCredit(job, job.ungranted);
       job.ungranted = 0;
     }
+    Consumed(job, *result, now_us);
     FeedPending(job);
     return absl::StatusOr<JobEvent>(
         JobEvent{JobEvent::Kind::kResult, std::move(result)});
@@ -379,6 +385,7 @@ std::optional<absl::StatusOr<JobEvent>> ClientSession::NextEvent(
           " items (the first missing is item ",
           ItemsText(job.coverage.FirstGap()), "); output is incomplete")));
     }
+    FlushAcks(job);
     return absl::StatusOr<JobEvent>(JobEvent{JobEvent::Kind::kDone, std::nullopt});
   }
   FeedPending(job);
@@ -435,7 +442,8 @@ JobStats ClientSession::Stats(const JobState& job) const {
 
 void ClientSession::Cancel(JobState& job) {
   job.cancelled = true;
-  if (!job.finished && job.job_id != 0) {
+  // Detached: the CancelJob follows the attach (HandleAttached).
+  if (!job.finished && job.job_id != 0 && !job.detached) {
     v1::Envelope cancel;
     cancel.mutable_cancel_job()->set_job_id(job.job_id);
     Enqueue(std::move(cancel));
@@ -443,12 +451,19 @@ void ClientSession::Cancel(JobState& job) {
 }
 
 void ClientSession::Release(JobState& job) {
+  if (job.detached && !job.finished) {
+    // Cancelled once attached again (the broker keeps it till then).
+    job.released = true;
+    job.cancelled = true;
+    return;
+  }
   if (!job.finished && job.job_id != 0 && by_job_.erase(job.job_id) > 0) {
     v1::Envelope cancel;
     cancel.mutable_cancel_job()->set_job_id(job.job_id);
     Enqueue(std::move(cancel));
   }
   by_request_.erase(job.request_id);
+  submits_.erase(job.request_id);
 }
 
 }  // namespace internal

@@ -1,5 +1,6 @@
 #include "client/item_coverage.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace tq {
@@ -25,6 +26,51 @@ bool ItemCoverage::Add(uint64_t first, uint64_t count) {
     runs_.emplace_hint(next, first, new_end);
   }
   return true;
+}
+
+void ItemCoverage::Merge(uint64_t first, absl::uint128 end) {
+  absl::uint128 lo = first;
+  absl::uint128 hi = end;
+  // The first run that overlaps or touches [lo, hi): the one before `first`
+  // if it reaches it, else the first starting within.
+  auto it = runs_.upper_bound(first);
+  if (it != runs_.begin() && std::prev(it)->second >= lo) it = std::prev(it);
+  while (it != runs_.end() && absl::uint128(it->first) <= hi) {
+    lo = std::min(lo, absl::uint128(it->first));
+    hi = std::max(hi, it->second);
+    covered_ -= it->second - it->first;
+    it = runs_.erase(it);
+  }
+  runs_.emplace_hint(it, static_cast<uint64_t>(lo), hi);
+  covered_ += hi - lo;
+}
+
+std::vector<ItemCoverage::Run> ItemCoverage::Runs() const {
+  std::vector<Run> runs;
+  runs.reserve(runs_.size());
+  for (const auto& [first, end] : runs_) runs.push_back(Run{first, end});
+  return runs;
+}
+
+std::vector<ItemCoverage::Run> ItemCoverage::Minus(
+    const ItemCoverage& other) const {
+  std::vector<Run> out;
+  for (const auto& [first, end] : runs_) {
+    absl::uint128 lo = first;
+    // other's runs that may overlap [first, end), from the one before.
+    auto it = other.runs_.upper_bound(first);
+    if (it != other.runs_.begin()) it = std::prev(it);
+    for (; it != other.runs_.end() && absl::uint128(it->first) < end && lo < end;
+         ++it) {
+      if (it->second <= lo) continue;
+      if (absl::uint128(it->first) > lo) {
+        out.push_back(Run{static_cast<uint64_t>(lo), it->first});
+      }
+      lo = std::max(lo, it->second);
+    }
+    if (lo < end) out.push_back(Run{static_cast<uint64_t>(lo), end});
+  }
+  return out;
 }
 
 absl::uint128 ItemCoverage::FirstGap() const {

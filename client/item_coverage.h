@@ -3,7 +3,8 @@
 // covered is a duplicate (a re-run or speculative copy the broker let
 // through): the client counts it and drops it, so no item is output twice.
 // Runs are kept merged, so memory grows with the gaps (at most about the
-// result window), not with the job.
+// result window), not with the job. The same structure keeps which items
+// were acknowledged (AckLedger), where overlaps merge instead (Merge).
 //
 // Not thread-safe: guarded by its owner's mutex.
 #ifndef TQ_CLIENT_ITEM_COVERAGE_H_
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "absl/numeric/int128.h"
 
@@ -19,6 +21,15 @@ namespace internal {
 
 class ItemCoverage {
  public:
+  // Items [first, end): end is exclusive, as uint128 so 2^64 fits.
+  struct Run {
+    uint64_t first = 0;
+    absl::uint128 end = 0;
+    bool operator==(const Run& o) const {
+      return first == o.first && end == o.end;
+    }
+  };
+
   // Covers [first, first + count) unless it overlaps what is covered.
   // Returns false (and changes nothing) for an overlap. count >= 1 and
   // first + count <= 2^64 are the caller's to check.
@@ -29,6 +40,13 @@ class ItemCoverage {
   absl::uint128 FirstGap() const;
   // Disjoint runs kept (for tests: merging keeps this small).
   size_t runs() const { return runs_.size(); }
+  // Covers [first, end) whatever of it is covered already (a union).
+  // first < end <= 2^64 is the caller's to check.
+  void Merge(uint64_t first, absl::uint128 end);
+  // The covered runs, in order, merged.
+  std::vector<Run> Runs() const;
+  // The runs covered here and not by `other`, in order.
+  std::vector<Run> Minus(const ItemCoverage& other) const;
 
  private:
   // first -> end (exclusive, as uint128 so 2^64 fits); disjoint, merged

@@ -63,6 +63,8 @@ std::optional<UserCodeError> Job::user_code_error() const {
   return session_->user_code_error(*state_);
 }
 
+void Job::Acknowledge() { session_->Acknowledge(*state_); }
+
 void Job::Cancel() { session_->Cancel(*state_); }
 
 }  // namespace tq

@@ -122,6 +122,15 @@ class Job {
   // Counts of the results received so far.
   JobStats stats() const;
 
+  // Tells the broker that every result read so far (Next, NextCompleted,
+  // Poll; failed items included) was handled for good: it never sends or
+  // recomputes them again, also after a reconnect or its restart. Results
+  // are acknowledged by themselves as they are read, in batches; with
+  // JobSpec::manual_ack only by this call (e.g. once an output file holding
+  // them is synced). Sent at once, or once the job is attached again if the
+  // connection is being re-established.
+  void Acknowledge();
+
   // Stops the job; the iterators return kCancelled at once.
   void Cancel();
 

@@ -99,6 +99,11 @@ struct JobSpec {
   // Result credit in chunks, overriding ClientOptions::result_window; 0:
   // that one. Also bounds streamed input held for the job.
   uint32_t result_window = 0;
+  // Results are acknowledged to the broker (never sent or recomputed again,
+  // also after a broker restart) only when Job::Acknowledge() is called,
+  // e.g. once they are written and synced. Default: false, they are
+  // acknowledged as they are read.
+  bool manual_ack = false;
 };
 
 }  // namespace tq

@@ -15,6 +15,12 @@ absl::Status ValidateClientOptions(const ClientOptions& options) {
         absl::StrCat("connect_timeout_ms (", options.connect_timeout_ms,
                      ") must be at most ", kMaxConnectTimeoutMs, " (a day)"));
   }
+  if (options.resume_timeout_ms < 0 ||
+      options.resume_timeout_ms > kMaxConnectTimeoutMs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resume_timeout_ms (", options.resume_timeout_ms,
+        ") must be 0 to ", kMaxConnectTimeoutMs, " (a day)"));
+  }
   if (options.embedded_threads < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("embedded_threads (", options.embedded_threads,

@@ -33,6 +33,12 @@ struct ClientOptions {
   // How long Connect() waits for the broker's Welcome. Default: 10 s; at
   // most kMaxConnectTimeoutMs.
   int64_t connect_timeout_ms = 10'000;
+  // How long a job waits for a lost broker to come back (or another to take
+  // its address) and take the job back, after which it fails kUnavailable.
+  // Default: 10 minutes, a broker's grace period for a lost client's jobs;
+  // 0: jobs fail as soon as the connection is lost. At most
+  // kMaxConnectTimeoutMs.
+  int64_t resume_timeout_ms = 600'000;
   // Embedded cluster only: worker pool threads. Default: 0, meaning
   // UsableCpuCount() (affinity and cgroup quota).
   int embedded_threads = 0;

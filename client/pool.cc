@@ -145,7 +145,8 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
   TQ_ASSIGN_OR_RETURN(impl->session,
                       internal::BrokerSession::Open(
                           *context, endpoint, options.connect_timeout_ms,
-                          options.name, curve ? &*curve : nullptr));
+                          options.name, curve ? &*curve : nullptr,
+                          LivenessOptions(), options.resume_timeout_ms));
   return std::unique_ptr<Pool>(new Pool(std::move(impl)));
 }
 
@@ -260,6 +261,7 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
     window = AutomaticWindow(spec, static_cast<uint32_t>(threads), max_window);
   }
   job->window = window;
+  job->manual_ack = spec.manual_ack;
   TQ_RETURN_IF_ERROR(
       impl_->session->Submit(std::move(submit), std::move(payloads), job));
   return std::make_unique<Job>(impl_->session.get(), std::move(job));

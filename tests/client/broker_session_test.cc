@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,22 @@ class ScriptedBroker {
     }
     ADD_FAILURE() << "no message from the client in time";
     return v1::Envelope();
+  }
+  // A message other than a heartbeat within `wait`, if any (to show that
+  // none comes).
+  std::optional<v1::Envelope> ReceiveWithin(std::chrono::milliseconds wait) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::vector<zmq::pollitem_t> items = {
+          {static_cast<void*>(router_), 0, ZMQ_POLLIN, 0}};
+      PollIgnoringEintr(items, std::chrono::milliseconds(20));
+      while (std::optional<Received> received = TryReceive(router_, true)) {
+        if (received->envelope.ok() && !received->envelope->has_heartbeat()) {
+          return *received->envelope;
+        }
+      }
+    }
+    return std::nullopt;
   }
   const std::vector<Payload>& payloads() const { return payloads_; }
   void Send(v1::Envelope envelope, const std::vector<Payload>& payloads = {}) {
@@ -159,9 +176,11 @@ struct Connected {
 };
 
 // Connects a session and answers its Hello.
-void Connect(Connected& c, uint32_t interval_ms = 1000, uint32_t timeout_ms = 5000) {
+void Connect(Connected& c, uint32_t interval_ms = 1000, uint32_t timeout_ms = 5000,
+             int64_t resume_timeout_ms = 600'000) {
   auto opened = std::async(std::launch::async, [&] {
-    return BrokerSession::Open(*c.context, c.broker.endpoint(), 5000, "test");
+    return BrokerSession::Open(*c.context, c.broker.endpoint(), 5000, "test",
+                               nullptr, LivenessOptions(), resume_timeout_ms);
   });
   v1::Envelope hello = c.broker.Receive();
   ASSERT_TRUE(hello.has_hello());
@@ -249,6 +268,48 @@ TEST(BrokerSessionTest, GrantsCreditInHalfWindowBatchesAsChunksAreConsumed) {
   ASSERT_TRUE(credit.has_client_credit()) << BodyName(credit);
   EXPECT_EQ(credit.client_credit().job_id(), 7u);
   EXPECT_EQ(credit.client_credit().chunks(), 2u);
+  // The same batch is acknowledged: items 0..19, one run.
+  v1::Envelope ack = c.broker.Receive();
+  ASSERT_TRUE(ack.has_ack_results()) << BodyName(ack);
+  EXPECT_EQ(ack.ack_results().job_id(), 7u);
+  ASSERT_EQ(ack.ack_results().items_size(), 1);
+  EXPECT_EQ(ack.ack_results().items(0).first(), 0u);
+  EXPECT_EQ(ack.ack_results().items(0).last(), 19u);
+}
+
+TEST(BrokerSessionTest, AManualAckJobAcknowledgesOnlyWhenAsked) {
+  Connected c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  auto job = std::make_shared<JobState>();
+  job->range_last_index = 99;
+  job->window = 2;
+  job->manual_ack = true;
+  v1::SubmitJob submit;
+  submit.set_task("primes");
+  submit.set_reduction(v1::REDUCTION_COUNT);
+  submit.mutable_range()->set_first(0);
+  submit.mutable_range()->set_last(99);
+  auto submitted = std::async(std::launch::async, [&] {
+    return c.session->Submit(submit, {}, job);
+  });
+  v1::Envelope sent = c.broker.Receive();
+  ASSERT_TRUE(sent.has_submit_job());
+  c.broker.Accept(sent.submit_job().request_id(), 7, 10, 10, 2);
+  ASSERT_TRUE(submitted.get().ok());
+  c.broker.Results(7, {0, 1});
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Next(*c.session, *job).ok());
+  // Credit comes back; no ack, however long we wait (here: until 500 ms
+  // pass with nothing sent, beyond the 200 ms batch timer).
+  while (std::optional<v1::Envelope> sent =
+             c.broker.ReceiveWithin(std::chrono::milliseconds(500))) {
+    ASSERT_TRUE(sent->has_client_credit()) << BodyName(*sent);
+  }
+  c.session->Acknowledge(*job);
+  v1::Envelope ack = c.broker.Receive();
+  ASSERT_TRUE(ack.has_ack_results()) << BodyName(ack);
+  ASSERT_EQ(ack.ack_results().items_size(), 1);
+  EXPECT_EQ(ack.ack_results().items(0).last(), 19u);
+  EXPECT_EQ(ack.ack_results().count(), 2u);  // each chunk counted 1
 }
 
 TEST(BrokerSessionTest, FailedJobReturnsItsErrorAfterTheChunksReceived) {
@@ -289,13 +350,15 @@ TEST(BrokerSessionTest, MalformedChunkFailsTheJobAndCancelsIt) {
 
 TEST(BrokerSessionTest, HeartbeatsWhileTheUserIsIdleAndDetectsASilentBroker) {
   Connected c;
-  ASSERT_NO_FATAL_FAILURE(Connect(c, /*interval_ms=*/50, /*timeout_ms=*/400));
+  ASSERT_NO_FATAL_FAILURE(Connect(c, /*interval_ms=*/50, /*timeout_ms=*/400,
+                                  /*resume_timeout_ms=*/300));
   std::shared_ptr<JobState> job = Submit(c, 4);
   ASSERT_NE(job, nullptr);
   // Nobody calls Next: the I/O thread still heartbeats on its own.
   v1::Envelope heartbeat = c.broker.Receive(/*skip_heartbeats=*/false);
   EXPECT_TRUE(heartbeat.has_heartbeat()) << BodyName(heartbeat);
-  // Then the broker stays silent: the job fails, naming the broker.
+  // Then the broker stays silent and does not welcome us again within the
+  // resume timeout: the job fails, naming the broker.
   auto lost = Next(*c.session, *job);
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(lost.status().message(), HasSubstr("lost contact with broker at"));

@@ -37,6 +37,18 @@ TEST(ValidateClientOptionsTest, RefusesAConnectTimeoutOverADay) {
             "connect_timeout_ms (86400001) must be at most 86400000 (a day)");
 }
 
+TEST(ValidateClientOptionsTest, RefusesAResumeTimeoutBelowZeroOrOverADay) {
+  ClientOptions options;
+  options.resume_timeout_ms = 0;  // fail at once, as before protocol 5
+  EXPECT_TRUE(ValidateClientOptions(options).ok());
+  options.resume_timeout_ms = -1;
+  EXPECT_EQ(Refusal(options),
+            "resume_timeout_ms (-1) must be 0 to 86400000 (a day)");
+  options.resume_timeout_ms = kMaxConnectTimeoutMs + 1;
+  EXPECT_EQ(Refusal(options),
+            "resume_timeout_ms (86400001) must be 0 to 86400000 (a day)");
+}
+
 TEST(ValidateClientOptionsTest, RefusesNegativeEmbeddedThreads) {
   ClientOptions options;
   options.embedded_threads = -2;

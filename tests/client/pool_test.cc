@@ -330,6 +330,8 @@ TEST(PoolTest, LosingTheBrokerFailsTheJobWithUnavailable) {
   ClientOptions options;
   options.broker = endpoint;
   options.connect_timeout_ms = 5000;
+  // No broker comes back: the job fails once this is over.
+  options.resume_timeout_ms = 1000;
   absl::StatusOr<std::unique_ptr<Pool>> pool = Pool::Connect(options);
   ASSERT_TRUE(pool.ok()) << pool.status();
   // No worker: the job waits at the broker until the broker goes away.

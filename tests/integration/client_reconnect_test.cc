@@ -1,6 +1,8 @@
 // The client library across a broker restart, with real processes over
-// loopback: the job in flight fails as "lost" (tq-client exits 3), and the
-// same Pool reconnects by itself, so new jobs and status work again.
+// loopback: the same Pool reconnects by itself and attaches its job again;
+// the restarted broker keeps no journal, so it answers NOT_FOUND and the job
+// fails as "lost" (kUnavailable: tq-client exits 3); new jobs and status
+// work again.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -76,6 +78,7 @@ TEST(ClientReconnectTest, AJobInFlightFailsAsLostAndThePoolReconnects) {
   }
   EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
   EXPECT_THAT(lost.message(), HasSubstr("lost with the connection"));
+  EXPECT_THAT(lost.message(), HasSubstr("--journal"));
 
   // The same pool, without being told: the restarted broker (and the worker
   // that found it) run a new job, and status answers.
