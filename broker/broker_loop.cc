@@ -275,7 +275,7 @@ class Broker::Loop {
       // is on disk before they leave.
       if (journal_ != nullptr) {
         if (absl::Status committed = journal_->Commit(now); !committed.ok()) {
-          throw JournalFailure(committed);
+          throw JournalFailure{committed};
         }
       }
       Flush(socket, now);
