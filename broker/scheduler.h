@@ -228,6 +228,11 @@ class Scheduler {
   // scheduler_jobs.cc: jobs, results, cancellation and timeouts.
   void OnSubmit(const std::string& client, Peer& peer, InboundMessage& message,
                 int64_t now_us, Outbox* out);
+  // The job `job_id` if `client` is attached to it; else nullptr, having
+  // counted a stale message (no such job: it ended) or refused the client
+  // (PERMISSION_DENIED: another client's job).
+  BrokerJob* OwnedJob(const std::string& client, uint64_t job_id,
+                      int64_t now_us, Outbox* out);
   void OnAppendInput(const std::string& client, InboundMessage& message,
                      int64_t now_us, Outbox* out);
   // The blobs `submit` names, checked against their digests (function first,

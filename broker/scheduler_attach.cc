@@ -222,20 +222,9 @@ void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
 void Scheduler::OnAckResults(const std::string& client,
                              const v1::AckResults& ack, int64_t now_us,
                              Outbox* out) {
-  auto it = jobs_.find(ack.job_id());
-  if (it == jobs_.end()) {
-    ++stats_.stale_messages;  // the job ended while the ack travelled
-    return;
-  }
-  BrokerJob& job = *it->second;
-  if (job.client() != client) {
-    ++stats_.rejected_not_owner;
-    SendError(client,
-              absl::PermissionDeniedError(absl::StrCat(
-                  "job ", ack.job_id(), " belongs to another client")),
-              now_us, out, ack.job_id());
-    return;
-  }
+  BrokerJob* owned = OwnedJob(client, ack.job_id(), now_us, out);
+  if (owned == nullptr) return;
+  BrokerJob& job = *owned;
   ItemRuns items;
   absl::Status status =
       ItemRuns::FromRanges(ack.items(), &items)

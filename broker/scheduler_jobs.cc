@@ -112,24 +112,33 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   if (stored.AllDelivered()) EndJob(stored, absl::OkStatus(), now_us, out);
 }
 
+BrokerJob* Scheduler::OwnedJob(const std::string& client, uint64_t job_id,
+                               int64_t now_us, Outbox* out) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    // The job ended while the message travelled (its JobFinished is on
+    // its way).
+    ++stats_.stale_messages;
+    return nullptr;
+  }
+  if (it->second->client() != client) {
+    ++stats_.rejected_not_owner;
+    SendError(client,
+              absl::PermissionDeniedError(absl::StrCat(
+                  "job ", job_id, " belongs to another client")),
+              now_us, out, job_id);
+    return nullptr;
+  }
+  return it->second.get();
+}
+
 void Scheduler::OnAppendInput(const std::string& client,
                               InboundMessage& message, int64_t now_us,
                               Outbox* out) {
   const v1::AppendInput& append = message.envelope.append_input();
-  auto it = jobs_.find(append.job_id());
-  if (it == jobs_.end()) {
-    ++stats_.stale_messages;  // the job ended while the input travelled
-    return;
-  }
-  BrokerJob& job = *it->second;
-  if (job.client() != client) {
-    ++stats_.rejected_not_owner;
-    SendError(client,
-              absl::PermissionDeniedError(absl::StrCat(
-                  "job ", append.job_id(), " belongs to another client")),
-              now_us, out, append.job_id());
-    return;
-  }
+  BrokerJob* owned = OwnedJob(client, append.job_id(), now_us, out);
+  if (owned == nullptr) return;
+  BrokerJob& job = *owned;
   if (!job.is_streamed()) {
     EndJob(job,
            absl::InvalidArgumentError(absl::StrCat(
@@ -149,40 +158,17 @@ void Scheduler::OnAppendInput(const std::string& client,
 void Scheduler::OnClientCredit(const std::string& client,
                                const v1::ClientCredit& credit, int64_t now_us,
                                Outbox* out) {
-  auto it = jobs_.find(credit.job_id());
-  if (it == jobs_.end()) {
-    ++stats_.stale_messages;  // the job ended while the credit travelled
-    return;
-  }
-  if (it->second->client() != client) {
-    ++stats_.rejected_not_owner;
-    SendError(client,
-              absl::PermissionDeniedError(absl::StrCat(
-                  "job ", credit.job_id(), " belongs to another client")),
-              now_us, out, credit.job_id());
-    return;
-  }
-  it->second->GrantCredit(credit.chunks());
-  DeliverResults(*it->second, now_us, out);
+  BrokerJob* job = OwnedJob(client, credit.job_id(), now_us, out);
+  if (job == nullptr) return;
+  job->GrantCredit(credit.chunks());
+  DeliverResults(*job, now_us, out);
 }
 
 void Scheduler::OnCancel(const std::string& client, const v1::CancelJob& cancel,
                          int64_t now_us, Outbox* out) {
-  auto it = jobs_.find(cancel.job_id());
-  if (it == jobs_.end()) {
-    ++stats_.stale_messages;  // already finished: JobFinished is on its way
-    return;
-  }
-  if (it->second->client() != client) {
-    ++stats_.rejected_not_owner;
-    SendError(client,
-              absl::PermissionDeniedError(absl::StrCat(
-                  "job ", cancel.job_id(), " belongs to another client")),
-              now_us, out, cancel.job_id());
-    return;
-  }
-  EndJob(*it->second, absl::CancelledError("cancelled by the client"), now_us,
-         out);
+  BrokerJob* job = OwnedJob(client, cancel.job_id(), now_us, out);
+  if (job == nullptr) return;
+  EndJob(*job, absl::CancelledError("cancelled by the client"), now_us, out);
 }
 
 void Scheduler::ExpireJobs(int64_t now_us, Outbox* out) {
