@@ -15,6 +15,10 @@
 //
 // A chunk of a range job that keeps failing is split in two (new chunk
 // indexes, same items) to isolate the failing item: see Split().
+//
+// job.cc holds the ledger of chunks and results; job_attach.cc the job's
+// attachment to clients (detach, attach, acknowledgements, recomputing what
+// a lost connection took, resuming from the journal).
 #ifndef TQ_BROKER_JOB_H_
 #define TQ_BROKER_JOB_H_
 
