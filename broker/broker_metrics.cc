@@ -88,6 +88,8 @@ BrokerMetrics::BrokerMetrics()
       [](const SchedulerStats &s) { return s.requeued_task_failed; });
   add(requeued.Add({{"reason", "drained"}}),
       [](const SchedulerStats &s) { return s.requeued_drained; });
+  add(requeued.Add({{"reason", "returned"}}),
+      [](const SchedulerStats &s) { return s.requeued_returned; });
   add(requeued.Add({{"reason", "code_missing"}}),
       [](const SchedulerStats &s) { return s.requeued_code_missing; });
   add(requeued.Add({{"reason", "worker_lost_unstarted"}}),

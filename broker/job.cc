@@ -370,6 +370,22 @@ void BrokerJob::ObserveRun(uint64_t items, uint64_t run_micros,
     recent_runs_[recent_pos_] = run_micros;
     recent_pos_ = (recent_pos_ + 1) % kRecentRuns;
   }
+  const int64_t run_us = static_cast<int64_t>(
+      std::min<uint64_t>(run_micros, uint64_t{1} << 40));
+  average_run_us_ = average_run_us_ < 0 ? run_us
+                                        : (3 * average_run_us_ + run_us) / 4;
+}
+
+int64_t BrokerJob::InFlightMicros() const {
+  // Unmeasured: the sizer cuts a job's first chunks small (one item, then
+  // growing by its growth factor), so a fraction of the target.
+  const int64_t per_chunk =
+      average_run_us_ >= 0
+          ? std::max<int64_t>(1, average_run_us_)
+          : static_cast<int64_t>(sizer_.options().target_micros /
+                                 std::max<uint64_t>(1, sizer_.options().growth));
+  return static_cast<int64_t>(std::min<uint64_t>(in_flight_, 1u << 20)) *
+         per_chunk;
 }
 
 int64_t BrokerJob::MedianRunMicros() const {

@@ -83,6 +83,9 @@ struct Holder {
   int64_t started_us = -1;
   // A suspect's run alone: the worker holds nothing else.
   bool alone = false;
+  // The worker was asked to give it back if it has not started it
+  // (ReturnQueued), for a client with less work on workers.
+  bool return_asked = false;
 };
 
 struct Chunk {
@@ -241,6 +244,12 @@ class BrokerJob {
   void ObserveRun(uint64_t items, uint64_t run_micros, uint64_t result_bytes);
   // The median run time of the job's recent chunks; -1 before any report.
   int64_t MedianRunMicros() const;
+  // The worker time its chunks on workers will take: in_flight() x its
+  // chunks' smoothed run time (before any report, a fraction of the chunk
+  // size's target: first chunks are cut small).
+  // Clients' loads in these units decide who gets the next free worker, so
+  // a client of short chunks is not counted as busy as one of long chunks.
+  int64_t InFlightMicros() const;
 
   // ---- delivery, acknowledgements, attaching again
   const DeliveryLedger& ledger() const { return ledger_; }
@@ -367,6 +376,8 @@ class BrokerJob {
   // The latest reported run times, for the median (a ring).
   std::vector<uint64_t> recent_runs_;
   size_t recent_pos_ = 0;
+  // Run time per chunk, smoothed (weight 1/4 for the newest); -1 before any.
+  int64_t average_run_us_ = -1;
 
   uint64_t credit_ = 0;
   std::deque<PendingResult> undelivered_;

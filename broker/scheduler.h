@@ -7,8 +7,10 @@
 // Policy in one paragraph: a worker gets Assignments only against credit it
 // granted, and only of jobs it can run (their task in its Hello.tasks, or
 // their code's runtime and version in its Hello.runtimes); clients share
-// workers by their chunks on workers (fewest first), their jobs round-robin,
-// requeued chunks first; a job has at most min(client credit, its window)
+// workers by worker time, their chunks' on workers plus their recent use
+// (least first; a client under half another's has its chunks run before
+// those queued on the worker, which gives that other's queued chunks back),
+// their jobs round-robin, requeued chunks first; a job has at most min(client credit, its window)
 // chunks in flight or waiting for delivery; every hand-out has a lease,
 // renewed while its worker lists it in a heartbeat, and a run limit; an
 // expired lease, a run limit passed, a worker lost while running the chunk
@@ -173,9 +175,14 @@ class Scheduler {
     // Client only: the jobs it owns, and their code's owner.
     absl::flat_hash_set<uint64_t> jobs;
     std::string owner;
+    // Client only: the worker time its chunks took, decaying with a time
+    // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
+    double usage_us = 0;
+    int64_t usage_at_us = 0;
   };
-  // Why a hand-out ends without a result. kDrained and kCodeMissing (the
-  // worker lost a code blob) requeue without penalty. A lost worker charges
+  // Why a hand-out ends without a result. kDrained, kReturned (given back
+  // unstarted: ReturnQueued) and kCodeMissing (the worker lost a code blob)
+  // requeue without penalty. A lost worker charges
   // a chunk only when the loss is surely the chunk's doing: kWorkerLost (it
   // held that chunk only) charges it if it ran alone as a suspect or the
   // worker said it had started it; kWorkerLostWithOthers (it held more) does
@@ -188,6 +195,7 @@ class Scheduler {
     kTaskFailed,
     kRunLimit,
     kDrained,
+    kReturned,
     kCodeMissing
   };
   // How a job ended, beyond its status: shipped code that raised.
@@ -278,10 +286,27 @@ class Scheduler {
                int64_t now_us, Outbox* out);
   // Hands out chunks while some worker has credit and some job it can run
   // can use it: suspects first (DispatchSuspects), then the job of the
-  // client with the fewest chunks on workers first (clients share workers
-  // fairly, however many jobs each has open), round-robin among equals.
-  // Then speculative copies of stragglers.
+  // client with the least load first (ClientLoadUs: clients share workers'
+  // time fairly, however many jobs each has open and however long their
+  // chunks), round-robin among equals. A client waiting while another's
+  // load is over kUnderShareFactor times its own gets run_first hand-outs
+  // and ReclaimQueued. Then speculative copies of stragglers.
   void Dispatch(int64_t now_us, Outbox* out);
+  // Asks workers to give back (ReturnQueued) a chunk each of clients whose
+  // load in `client_load` is at least kUnderShareFactor times `load`, the
+  // load of `client`, which waits for a free worker: on each worker holding
+  // more chunks than threads, the newest such hand-out not known to run.
+  void ReclaimQueued(const std::string& client, int64_t load,
+                     const absl::flat_hash_map<std::string, int64_t>& client_load,
+                     int64_t now_us, Outbox* out);
+  // `client`'s recent use of workers (Peer::usage_us decayed to `now_us`)
+  // plus the work its chunks on workers will take: who is furthest below
+  // its share gets the next free worker. 0 for a client not connected.
+  double ClientLoadUs(const std::string& client, int64_t in_flight_us,
+                      int64_t now_us) const;
+  // Adds `run_micros` of worker time to `client`'s usage.
+  void ChargeClient(const std::string& client, uint64_t run_micros,
+                    int64_t now_us);
   // Whether `peer` runs a suspect alone now.
   static bool RunsAlone(const Peer& peer) { return peer.alone && peer.held > 0; }
   // How often `peer` hears from the broker when nothing else is sent.
@@ -304,9 +329,12 @@ class Scheduler {
   // back while the others idle.
   static bool IsSlow(const Peer& peer, int64_t fastest_us);
   // Hands chunk `index` of `job` (queued, or already on another worker for
-  // a speculative copy) to `worker`; `alone`: a suspect's run alone.
+  // a speculative copy) to `worker`; `alone`: a suspect's run alone;
+  // `run_first`: the worker runs it before the chunks queued there
+  // (Assignment.run_first).
   void HandOut(BrokerJob& job, uint64_t index, const std::string& worker,
-               Peer& peer, int64_t now_us, Outbox* out, bool alone = false);
+               Peer& peer, int64_t now_us, Outbox* out, bool alone = false,
+               bool run_first = false);
   // Re-runs elsewhere the oldest chunk of a job held longer than
   // max(3 x its median chunk time, 1 s), while a worker is idle.
   void Speculate(int64_t now_us, Outbox* out);
@@ -326,6 +354,12 @@ class Scheduler {
   // skip_failed, report the item failed). Returns false if the job ended.
   bool ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
                     Outbox* out);
+  // Chunks `worker` gave back unstarted (Drain, ReturnQueued): requeued
+  // for `reason`, without penalty; refs it does not hold are ignored.
+  void RequeueGivenBack(
+      const std::string& worker,
+      const google::protobuf::RepeatedPtrField<v1::ChunkRef>& refs,
+      RequeueReason reason, int64_t now_us, Outbox* out);
   // Requeues every chunk `worker` holds (kWorkerLost: with
   // kWorkerLostWithOthers if it held more than one).
   void RequeueWorkerChunks(const std::string& worker, RequeueReason reason,

@@ -66,6 +66,8 @@ void Scheduler::OnReports(const std::string& worker, Peer& peer,
   for (const v1::ChunkReport& report : reports.reports()) {
     OnReport(worker, peer, report, payloads, now_us, out);
   }
+  RequeueGivenBack(worker, reports.returned(), RequeueReason::kReturned,
+                   now_us, out);
 }
 
 void Scheduler::OnOrphanReports(const std::string& id,
@@ -165,6 +167,7 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
   PendingResult pending{index, chunk->first_item, chunk->items,
                         report.run_micros(), result, absl::OkStatus()};
   job.ObserveRun(chunk->items, report.run_micros(), result.size());
+  ChargeClient(job.client(), report.run_micros(), now_us);
   stats_.items_completed += chunk->items;
   job.Finish(index);  // `chunk` is invalid from here
   ++stats_.chunks_completed;
@@ -222,58 +225,28 @@ void Scheduler::OnDrain(const std::string& worker, Peer& peer,
   peer.draining = true;
   Log(absl::StrCat("worker ", PeerName(worker), " draining, returned ",
                    drain.returned_size(), " chunks"));
-  for (const v1::ChunkRef& ref : drain.returned()) {
+  RequeueGivenBack(worker, drain.returned(), RequeueReason::kDrained, now_us,
+                   out);
+}
+
+void Scheduler::RequeueGivenBack(
+    const std::string& worker,
+    const google::protobuf::RepeatedPtrField<v1::ChunkRef>& refs,
+    RequeueReason reason, int64_t now_us, Outbox* out) {
+  for (const v1::ChunkRef& ref : refs) {
     auto it = jobs_.find(ref.job_id());
     if (it == jobs_.end()) continue;
     const Chunk* chunk = it->second->Find(ref.chunk_index());
     const Holder* holder = chunk == nullptr ? nullptr : chunk->FindHolder(worker);
     if (holder == nullptr || holder->attempt != ref.attempt()) continue;
-    RequeueChunk(*it->second, ref.chunk_index(), worker,
-                 RequeueReason::kDrained, absl::OkStatus(), now_us, out);
+    RequeueChunk(*it->second, ref.chunk_index(), worker, reason,
+                 absl::OkStatus(), now_us, out);
   }
-}
-
-void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
-  DispatchSuspects(now_us, out);
-  const uint64_t threads = WorkerThreads();
-  // One chunk at a time, to the job whose client has the fewest chunks on
-  // workers (ties: round-robin from ring_pos_) among those with a chunk,
-  // room in their window and a worker able to run them.
-  std::vector<std::tuple<uint64_t, size_t, BrokerJob*>> candidates;
-  absl::flat_hash_map<std::string, uint64_t> client_load;
-  for (;;) {
-    const size_t n = job_ring_.size();
-    candidates.clear();
-    client_load.clear();
-    if (n > 1) {
-      for (const auto& [id, job] : jobs_) client_load[job->client()] += job->in_flight();
-    }
-    for (size_t k = 0; k < n; ++k) {
-      BrokerJob& job = *jobs_.at(job_ring_[(ring_pos_ + k) % n]);
-      if (!job.HasChunkToHandOut() || !job.WindowOpen()) continue;
-      candidates.emplace_back(n > 1 ? client_load[job.client()] : 0, k, &job);
-    }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const auto& a, const auto& b) {
-                       return std::get<0>(a) < std::get<0>(b);
-                     });
-    bool handed_out = false;
-    for (const auto& [load, k, job] : candidates) {
-      auto [worker_id, worker] = BestWorkerFor(*job, now_us);
-      if (worker == nullptr) continue;
-      ring_pos_ = (ring_pos_ + k + 1) % n;
-      HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out);
-      handed_out = true;
-      break;
-    }
-    if (!handed_out) break;
-  }
-  Speculate(now_us, out);
 }
 
 void Scheduler::HandOut(BrokerJob& job, uint64_t index,
                         const std::string& worker, Peer& peer, int64_t now_us,
-                        Outbox* out, bool alone) {
+                        Outbox* out, bool alone, bool run_first) {
   Chunk& chunk = *job.Find(index);
   const uint32_t attempt = ++chunk.history.last_attempt;
   const int64_t deadline_us = now_us + options_.lease_ms * 1000;
@@ -308,6 +281,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   a->set_lease_ms(static_cast<uint32_t>(std::clamp<int64_t>(
       options_.lease_ms, 0, std::numeric_limits<uint32_t>::max())));
   a->set_run_limit_ms(static_cast<uint64_t>(RunLimitMs(job)));
+  a->set_run_first(run_first);
   leases_.Add(Lease{deadline_us, job.id(), index, attempt});
   job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
   ++stats_.chunks_dispatched;
@@ -367,6 +341,9 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
       break;
     case RequeueReason::kDrained:
       ++stats_.requeued_drained;
+      break;
+    case RequeueReason::kReturned:
+      ++stats_.requeued_returned;
       break;
     case RequeueReason::kCodeMissing:
       ++stats_.requeued_code_missing;

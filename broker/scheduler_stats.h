@@ -44,6 +44,9 @@ struct SchedulerStats {
   // The chunk ran past its run limit (a failed attempt).
   uint64_t requeued_run_limit = 0;
   uint64_t requeued_drained = 0;
+  // Given back unstarted (ReturnQueued) so that another client's chunk runs
+  // first (no failed attempt).
+  uint64_t requeued_returned = 0;
   // A worker no longer held a code blob the chunk needed (sent again).
   uint64_t requeued_code_missing = 0;
   // Chunks out of attempts split in two to isolate a failing item.

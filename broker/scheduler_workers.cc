@@ -1,8 +1,12 @@
-// Scheduler, part 4: which worker gets a chunk (the least loaded that is
-// neither quiet nor slow) and speculative copies of stragglers on idle
-// workers. Chunks: scheduler_chunks.cc.
+// Scheduler, part 4: who gets the next chunk — the job of the client with
+// the least work on workers (a client far below another's share has its
+// chunks run first and the other's queued chunks given back), on the least
+// loaded worker that is neither quiet nor slow — and speculative copies of
+// stragglers on idle workers. Chunks: scheduler_chunks.cc.
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -33,7 +37,157 @@ constexpr int64_t kSlowProbeEveryUs = 1'000'000;
 // kStragglerFactor times the job's median chunk time) gets no new chunk.
 constexpr int64_t kQuietFloorUs = 250'000;
 
+// A client whose work on workers is at most 1/kUnderShareFactor of another
+// client's is far below its share: its chunks jump the queues of the
+// workers they go to, which give back that other client's queued chunks.
+// Not at any imbalance: two busy clients drift a chunk or two apart all the
+// time, and shuffling their prefetched chunks back and forth would cost
+// round trips for nothing.
+constexpr int64_t kUnderShareFactor = 2;
+// Clients' use of workers counts for fair shares with this time constant:
+// a client that just arrived is far below the share of one that has kept
+// the workers busy for seconds, and goes first until their recent uses
+// even out; two clients busy all along converge to equal shares.
+constexpr double kUsageDecayUs = 5'000'000;
+
 }  // namespace
+
+void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
+  DispatchSuspects(now_us, out);
+  const uint64_t threads = WorkerThreads();
+  // One chunk at a time, to the job whose client has the least work on
+  // workers (BrokerJob::InFlightMicros; ties: round-robin from ring_pos_)
+  // among those with a chunk, room in their window and a worker able to
+  // run them.
+  std::vector<std::tuple<int64_t, size_t, BrokerJob*>> candidates;
+  absl::flat_hash_map<std::string, int64_t> client_load;
+  // Whether a client with `load` is far below another's share.
+  auto under_share = [&client_load](const std::string& client, int64_t load) {
+    for (const auto& [other, other_load] : client_load) {
+      if (other != client && other_load >= kUnderShareFactor * load + 1) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (;;) {
+    const size_t n = job_ring_.size();
+    candidates.clear();
+    client_load.clear();
+    if (n > 1) {
+      for (const auto& [id, job] : jobs_) {
+        client_load[job->client()] += job->InFlightMicros();
+      }
+      for (auto& [client, load] : client_load) {
+        load = static_cast<int64_t>(ClientLoadUs(client, load, now_us));
+      }
+    }
+    for (size_t k = 0; k < n; ++k) {
+      BrokerJob& job = *jobs_.at(job_ring_[(ring_pos_ + k) % n]);
+      if (!job.HasChunkToHandOut() || !job.WindowOpen()) continue;
+      candidates.emplace_back(n > 1 ? client_load[job.client()] : 0, k, &job);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const auto& a, const auto& b) {
+                       return std::get<0>(a) < std::get<0>(b);
+                     });
+    bool handed_out = false;
+    for (const auto& [load, k, job] : candidates) {
+      auto [worker_id, worker] = BestWorkerFor(*job, now_us);
+      if (worker == nullptr) continue;
+      ring_pos_ = (ring_pos_ + k + 1) % n;
+      HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out,
+              /*alone=*/false,
+              /*run_first=*/n > 1 && under_share(job->client(), load));
+      handed_out = true;
+      break;
+    }
+    if (!handed_out) break;
+  }
+  // No worker has room, and the least loaded client waiting is far below
+  // another's share: free it a slot on each worker, instead of letting it
+  // wait behind the chunks prefetched for that other client.
+  if (!candidates.empty()) {
+    const auto& [load, k, job] = candidates.front();
+    if (under_share(job->client(), load)) {
+      ReclaimQueued(job->client(), load, client_load, now_us, out);
+    }
+  }
+  Speculate(now_us, out);
+}
+
+double Scheduler::ClientLoadUs(const std::string& client,
+                               int64_t in_flight_us, int64_t now_us) const {
+  auto it = peers_.find(client);
+  if (it == peers_.end()) return static_cast<double>(in_flight_us);
+  const Peer& peer = it->second;
+  return peer.usage_us *
+             std::exp(-static_cast<double>(now_us - peer.usage_at_us) /
+                      kUsageDecayUs) +
+         static_cast<double>(in_flight_us);
+}
+
+void Scheduler::ChargeClient(const std::string& client, uint64_t run_micros,
+                             int64_t now_us) {
+  auto it = peers_.find(client);
+  if (it == peers_.end()) return;
+  Peer& peer = it->second;
+  peer.usage_us = peer.usage_us *
+                      std::exp(-static_cast<double>(now_us - peer.usage_at_us) /
+                               kUsageDecayUs) +
+                  static_cast<double>(std::min<uint64_t>(run_micros, 1ull << 40));
+  peer.usage_at_us = now_us;
+}
+
+void Scheduler::ReclaimQueued(
+    const std::string& client, int64_t load,
+    const absl::flat_hash_map<std::string, int64_t>& client_load,
+    int64_t now_us, Outbox* out) {
+  // Per worker holding more chunks than it has threads (so some wait in its
+  // queue), the newest hand-out of a heavier client not known to have
+  // started: the most likely to be still queued. A running one asked for
+  // runs on (the worker ignores the request).
+  struct Pick {
+    int64_t handed_out_us;
+    uint64_t job_id;
+    uint64_t index;
+    uint32_t attempt;
+  };
+  absl::flat_hash_map<std::string, Pick> picks;
+  for (const auto& [job_id, job] : jobs_) {
+    if (job->client() == client) continue;
+    auto other = client_load.find(job->client());
+    if (other == client_load.end() ||
+        other->second < kUnderShareFactor * load + 1) {
+      continue;
+    }
+    for (const auto& [index, chunk] : job->chunks()) {
+      for (const Holder& holder : chunk.holders) {
+        if (holder.started_us >= 0 || holder.return_asked) continue;
+        auto peer = peers_.find(holder.worker);
+        if (peer == peers_.end() || peer->second.held <= peer->second.threads) {
+          continue;
+        }
+        auto [pick, added] = picks.try_emplace(
+            holder.worker,
+            Pick{holder.handed_out_us, job_id, index, holder.attempt});
+        if (!added && pick->second.handed_out_us < holder.handed_out_us) {
+          pick->second = Pick{holder.handed_out_us, job_id, index, holder.attempt};
+        }
+      }
+    }
+  }
+  for (const auto& [worker, pick] : picks) {
+    jobs_.at(pick.job_id)->Find(pick.index)->FindHolder(worker)->return_asked =
+        true;
+    v1::Envelope env;
+    v1::ChunkRef* ref = env.mutable_return_queued()->add_chunks();
+    ref->set_job_id(pick.job_id);
+    ref->set_chunk_index(pick.index);
+    ref->set_attempt(pick.attempt);
+    Send(worker, std::move(env), now_us, out);
+  }
+}
 
 bool Scheduler::IsSlow(const Peer& peer, int64_t fastest_us) {
   return fastest_us >= 0 && peer.turnaround_us >= 0 &&

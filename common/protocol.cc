@@ -27,6 +27,7 @@ std::string_view BodyName(const v1::Envelope& envelope) {
     case E::kWorkerCredit: return "worker_credit";
     case E::kRevokeJob: return "revoke_job";
     case E::kDrain: return "drain";
+    case E::kReturnQueued: return "return_queued";
     case E::kStatusRequest: return "status_request";
     case E::kStatusReply: return "status_reply";
     case E::BODY_NOT_SET: return "empty";

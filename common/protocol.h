@@ -18,7 +18,8 @@
 namespace tq {
 
 // Sent in Hello; peers with any other version are refused with an Error.
-inline constexpr uint32_t kProtocolVersion = 5;
+// 6: ReturnQueued, ChunkReports.returned, Assignment.run_first.
+inline constexpr uint32_t kProtocolVersion = 6;
 
 // Size limits of the framing (proto/tq/v1/tq.proto, top). No frame, the
 // envelope's included, exceeds kMaxFrameBytes: every tq socket sets it as

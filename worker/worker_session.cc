@@ -144,6 +144,9 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
     case v1::Envelope::kRevokeJob:
       HandleRevoke(envelope.revoke_job(), now_us);
       break;
+    case v1::Envelope::kReturnQueued:
+      HandleReturnQueued(envelope.return_queued());
+      break;
     default:
       Violation(absl::StrCat("unexpected ", std::string(BodyName(envelope))));
       break;
@@ -435,7 +438,14 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
     work.function = *std::move(function);
     if (initializer.has_value()) work.initializer = *std::move(initializer);
   }
-  queued_.push_back(std::move(work));
+  // run_first: ahead of the others, behind earlier run_first chunks.
+  auto at = queued_.end();
+  if (assignment.run_first()) {
+    at = std::find_if(queued_.begin(), queued_.end(), [](const ChunkWork& w) {
+      return !w.assignment.run_first();
+    });
+  }
+  queued_.insert(at, std::move(work));
 }
 
 void WorkerSession::RefuseChunk(const v1::Assignment& assignment,
@@ -487,6 +497,21 @@ void WorkerSession::HandleRevoke(const v1::RevokeJob& revoke, int64_t now_us) {
   if (stopped > 0) {
     notes_.push_back(absl::StrCat("job ", job_id, " revoked: stopping ",
                                   stopped, " running chunks"));
+  }
+}
+
+void WorkerSession::HandleReturnQueued(const v1::ReturnQueued& request) {
+  for (const v1::ChunkRef& ref : request.chunks()) {
+    auto it = std::find_if(queued_.begin(), queued_.end(),
+                           [&ref](const ChunkWork& work) {
+                             return work.assignment.job_id() == ref.job_id() &&
+                                    work.assignment.chunk_index() ==
+                                        ref.chunk_index() &&
+                                    work.assignment.attempt() == ref.attempt();
+                           });
+    if (it == queued_.end()) continue;  // running (or gone): reported as usual
+    returned_.push_back(ref);
+    queued_.erase(it);  // TopUpCredit gives its slot back
   }
 }
 
@@ -570,6 +595,7 @@ void WorkerSession::LoseSession(const std::string& why) {
   state_ = State::kLost;
   queued_.clear();
   reports_to_send_.clear();
+  returned_.clear();
   for (const WorkerMessage& message : unsent_) {
     if (message.envelope.has_chunk_reports()) {
       undelivered_reports_ += message.envelope.chunk_reports().reports_size();
@@ -672,7 +698,7 @@ void WorkerSession::MaybeFinishStop(int64_t now_us) {
 
 void WorkerSession::Flush(int64_t now_us) {
   if (state_ != State::kWelcomed) return;
-  if (!reports_to_send_.empty()) {
+  if (!reports_to_send_.empty() || !returned_.empty()) {
     v1::Envelope envelope;
     std::vector<Payload> payloads;
     v1::ChunkReports* reports = envelope.mutable_chunk_reports();
@@ -687,10 +713,12 @@ void WorkerSession::Flush(int64_t now_us) {
         payloads.push_back(std::move(done.details));
       }
     }
+    for (v1::ChunkRef& ref : returned_) *reports->add_returned() = std::move(ref);
     reports->set_credit(credit_to_return_);
     reports->set_broker_epoch(broker_epoch_);
     reports->set_session(session_id_);
     reports_to_send_.clear();
+    returned_.clear();
     credit_to_return_ = 0;
     Emit(std::move(envelope), now_us, std::move(payloads));
   } else if (credit_to_return_ > 0) {

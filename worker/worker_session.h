@@ -38,6 +38,14 @@
 // holds (WorkerHeld: running chunks with how long they have run, queued
 // chunks): it renews their leases at the broker.
 //
+// Queue order. Chunks start in arrival order, except that an Assignment
+// marked run_first goes ahead of the queued ones not so marked: the broker
+// marks the chunks of a client with less work on workers than another, so
+// they do not wait behind chunks prefetched for that other client. A
+// ReturnQueued gives the named chunks back if they are still queued (listed
+// in the next ChunkReports.returned, with their credit), so that their
+// slots can go to that client too.
+//
 // Cancellation. A RevokeJob (the whole job, or only the chunks it names)
 // drops the queued chunks and cancels the running ones: their CancelToken is
 // set (kernels poll it), code chunks' runners are killed, and their slots'
@@ -234,6 +242,7 @@ class WorkerSession {
   void RefuseChunk(const v1::Assignment& assignment, v1::Failure failure,
                    const absl::Status& why);
   void HandleRevoke(const v1::RevokeJob& revoke, int64_t now_us);
+  void HandleReturnQueued(const v1::ReturnQueued& request);
   // Cancels running_[it]: sets its token, asks the loop to kill its runner
   // if it is a code chunk, and waits for its end (CancelledRun).
   void CancelRun(std::map<ChunkKey, RunningChunk>::iterator it, int64_t now_us);
@@ -270,6 +279,8 @@ class WorkerSession {
   std::deque<ChunkWork> queued_;
   std::map<ChunkKey, RunningChunk> running_;
   std::vector<ChunkDone> reports_to_send_;
+  // Given back unstarted (ReturnQueued), for the next ChunkReports.
+  std::vector<v1::ChunkRef> returned_;
   CodeCache code_;
   std::vector<uint64_t> revoked_;
   std::vector<std::pair<uint64_t, uint64_t>> cancelled_code_chunks_;

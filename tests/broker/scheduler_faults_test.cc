@@ -1,8 +1,8 @@
 // Scheduler under faults, with fake time: leases renewed by held-chunk
 // heartbeats, run limits, lost workers that never started their chunks,
 // stale and forged reports, poison items isolated by splitting (failing the
-// job or skipped), speculative copies of stragglers, chunks sized by their
-// run time, and fair sharing between clients.
+// job or skipped), speculative copies of stragglers and chunks sized by
+// their run time. Sharing between clients: scheduler_fairness_test.cc.
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -601,22 +601,6 @@ TEST_F(SchedulerFaultsTest, ChunksFollowTheCostOfAnItem) {
   ASSERT_EQ(fast.size(), 12u);
   for (size_t i = 1; i < fast.size(); ++i) EXPECT_LE(fast[i], 4 * fast[i - 1]);
   EXPECT_EQ(fast.back(), 10'000u);
-}
-
-TEST_F(SchedulerFaultsTest, ClientsShareWorkersNotJobs) {
-  // c1 has three jobs open, c2 one: c2 still gets half the worker.
-  for (int i = 0; i < 3; ++i) {
-    h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1));
-  }
-  h_.HelloClient("c2");
-  uint64_t c2_job = h_.Submit("c2", SchedulerHarness::RangeJob(1, 100, 1));
-  auto a = AssignmentsTo(h_.HelloWorker("w1", 8, 8), "w1");
-  ASSERT_EQ(a.size(), 8u);
-  EXPECT_EQ(std::count_if(a.begin(), a.end(),
-                          [&](const v1::Assignment& x) {
-                            return x.job_id() == c2_job;
-                          }),
-            4);
 }
 
 // A fleet of fake one-thread workers with prefetch that run their chunks in

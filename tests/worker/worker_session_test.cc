@@ -1,5 +1,6 @@
 // WorkerSession driven with fake time: credit, heartbeats, reconnect back-off,
-// revoke, re-assignment of running chunks, stop/drain, fatal errors.
+// revoke, re-assignment of running chunks, queue order (run_first) and
+// giving back queued chunks, stop/drain, fatal errors.
 #include "worker/worker_session.h"
 
 #include "common/protocol.h"
@@ -322,6 +323,65 @@ TEST_F(WorkerSessionTest, AssignmentBeforeWelcomeIsAViolation) {
   session_.OnMessage(AssignmentsMessage({MakeAssignment(7, 0)}), now_);
   EXPECT_TRUE(session_.TakeChunksToStart().empty());
   EXPECT_EQ(session_.protocol_violations(), 1);
+}
+
+TEST_F(WorkerSessionTest, RunFirstChunksGoAheadOfQueuedOnesInTheirOwnOrder) {
+  WorkerOptions options = TestOptions();
+  options.prefetch = 3;  // capacity 5: two run, three queue
+  WorkerSession session(options);
+  session.OnConnected(now_);
+  session.OnMessage(WelcomeMessage(), now_);
+  session.TakeOutgoing();
+  session.OnMessage(AssignmentsMessage({MakeAssignment(7, 0), MakeAssignment(7, 1),
+                                        MakeAssignment(7, 2)}),
+                    now_);
+  EXPECT_EQ(session.TakeChunksToStart().size(), 2u);  // 7/0 and 7/1
+  v1::Assignment first = MakeAssignment(8, 0);
+  first.set_run_first(true);
+  v1::Assignment second = MakeAssignment(8, 1);
+  second.set_run_first(true);
+  session.OnMessage(AssignmentsMessage({first, second}), now_);
+  std::vector<ChunkDone> done = {Report(7, 0), Report(7, 1)};
+  for (ChunkDone& d : done) d.report.set_run_micros(100'000);  // one per thread
+  session.OnChunksFinished(std::move(done), now_);
+  std::vector<v1::Assignment> started = Assignments(session.TakeChunksToStart());
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(started[0].job_id(), 8u);
+  EXPECT_EQ(started[0].chunk_index(), 0u);
+  EXPECT_EQ(started[1].job_id(), 8u);
+  EXPECT_EQ(started[1].chunk_index(), 1u);
+  EXPECT_EQ(session.queued_chunks(), 1u);  // 7/2, last
+}
+
+TEST_F(WorkerSessionTest, ReturnQueuedGivesBackOnlyWhatHasNotStarted) {
+  Welcome();
+  session_.OnMessage(AssignmentsMessage({MakeAssignment(7, 0), MakeAssignment(7, 1),
+                                         MakeAssignment(7, 2)}),
+                     now_);
+  session_.TakeChunksToStart();  // 7/0 and 7/1 run; 7/2 queued
+  v1::Envelope request;
+  for (uint64_t chunk : {2, 0, 9}) {  // queued, running, not held
+    v1::ChunkRef* ref = request.mutable_return_queued()->add_chunks();
+    ref->set_job_id(7);
+    ref->set_chunk_index(chunk);
+    ref->set_attempt(1);
+  }
+  session_.OnMessage(request, now_);
+  std::vector<v1::Envelope> out = Envelopes(session_.TakeOutgoing());
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].has_chunk_reports());
+  EXPECT_EQ(out[0].chunk_reports().reports_size(), 0);
+  ASSERT_EQ(out[0].chunk_reports().returned_size(), 1);
+  EXPECT_EQ(out[0].chunk_reports().returned(0).chunk_index(), 2u);
+  EXPECT_EQ(out[0].chunk_reports().credit(), 1u);  // its slot, with it
+  EXPECT_EQ(session_.queued_chunks(), 0u);
+  // The running chunk asked for runs on and is reported as usual.
+  session_.OnChunksFinished({Report(7, 0)}, now_);
+  out = Envelopes(session_.TakeOutgoing());
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].chunk_reports().reports_size(), 1);
+  EXPECT_EQ(out[0].chunk_reports().returned_size(), 0);
+  EXPECT_EQ(session_.protocol_violations(), 0);
 }
 
 }  // namespace
