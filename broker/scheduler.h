@@ -72,6 +72,12 @@ struct InboundMessage {
 // to a few workers.
 inline constexpr int64_t kAloneProbeMs = 100;
 
+// A chunk's turnaround beyond its run time of at least this is a stall of
+// its worker (Scheduler::ObserveStall): below the 200 ms of a TCP
+// retransmission, the mark of a lossy link, and far above the queueing and
+// scheduling delays of a healthy worker.
+inline constexpr int64_t kStallFloorUs = 150'000;
+
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
  public:
@@ -153,6 +159,11 @@ class Scheduler {
     // Its chunks' turnaround beyond their run time (hand-out to report,
     // minus run_micros: network and queueing), smoothed; -1 before any.
     int64_t turnaround_us = -1;
+    // Its last stall (ObserveStall) as of stall_at_us; it fades with
+    // kStallHalfLifeUs. A lossy link shows in such stalls, while its other
+    // reports, most of them prompt, keep turnaround_us low.
+    int64_t stall_us = 0;
+    int64_t stall_at_us = 0;
     int64_t last_handout_us = std::numeric_limits<int64_t>::min() / 2;
     // Handed a chunk since its last report or held heartbeat, and since
     // when.
@@ -324,10 +335,17 @@ class Scheduler {
   // holds nothing and had none for kSlowProbeEveryUs).
   std::pair<const std::string*, Peer*> BestWorkerFor(
       const BrokerJob& job, int64_t now_us, const Chunk* except = nullptr);
+  // `peer`'s turnaround at `now_us`: the larger of its smoothed turnaround
+  // and its last stall, faded; -1 before either.
+  static int64_t TurnaroundUs(const Peer& peer, int64_t now_us);
+  // `peer` held a chunk `held_us` without a result: a turnaround of at
+  // least kStallFloorUs, or a copy elsewhere reporting first. Counts in
+  // TurnaroundUs at once if longer than it, then fades.
+  static void ObserveStall(Peer& peer, int64_t held_us, int64_t now_us);
   // Whether `peer`'s turnaround is far beyond the fastest worker's: a host
   // behind a lossy or distant link, whose chunks would hold an ordered job
   // back while the others idle.
-  static bool IsSlow(const Peer& peer, int64_t fastest_us);
+  static bool IsSlow(const Peer& peer, int64_t fastest_us, int64_t now_us);
   // Hands chunk `index` of `job` (queued, or already on another worker for
   // a speculative copy) to `worker`; `alone`: a suspect's run alone;
   // `run_first`: the worker runs it before the chunks queued there

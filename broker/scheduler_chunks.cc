@@ -152,10 +152,15 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
   peer.turnaround_us = peer.turnaround_us < 0
                            ? sample_us
                            : (3 * peer.turnaround_us + sample_us) / 4;
-  // The first result wins: other copies (speculative re-runs) are revoked.
+  if (sample_us >= kStallFloorUs) ObserveStall(peer, sample_us, now_us);
+  // The first result wins: other copies (speculative re-runs) are revoked,
+  // and their holders charged with a stall as long as they held them.
   for (const Holder& other : chunk->holders) {
     if (other.worker == worker) continue;
     ++stats_.speculative_copies_revoked;
+    if (auto loser = peers_.find(other.worker); loser != peers_.end()) {
+      ObserveStall(loser->second, now_us - other.handed_out_us, now_us);
+    }
     RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                  now_us, out);
   }

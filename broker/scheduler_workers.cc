@@ -33,6 +33,11 @@ constexpr int64_t kSpeculateEveryUs = 100'000;
 constexpr int64_t kSlowFactor = 4;
 constexpr int64_t kSlowFloorUs = 10'000;
 constexpr int64_t kSlowProbeEveryUs = 1'000'000;
+// A stall (ObserveStall) counts in the worker's turnaround at once, then
+// halves every kStallHalfLifeUs: a host that held a chunk 200 ms comes last
+// for about 6 s (a second: about 10 s), probed meanwhile, unless it stalls
+// again.
+constexpr int64_t kStallHalfLifeUs = 1'500'000;
 // A worker holding chunks that reported none for this long (and for
 // kStragglerFactor times the job's median chunk time) gets no new chunk.
 constexpr int64_t kQuietFloorUs = 250'000;
@@ -189,10 +194,25 @@ void Scheduler::ReclaimQueued(
   }
 }
 
-bool Scheduler::IsSlow(const Peer& peer, int64_t fastest_us) {
-  return fastest_us >= 0 && peer.turnaround_us >= 0 &&
-         peer.turnaround_us >=
-             std::max(kSlowFactor * fastest_us, kSlowFloorUs);
+int64_t Scheduler::TurnaroundUs(const Peer& peer, int64_t now_us) {
+  if (peer.stall_us == 0) return peer.turnaround_us;
+  const double faded =
+      static_cast<double>(peer.stall_us) *
+      std::exp2(-static_cast<double>(now_us - peer.stall_at_us) /
+                static_cast<double>(kStallHalfLifeUs));
+  return std::max(peer.turnaround_us, static_cast<int64_t>(faded));
+}
+
+void Scheduler::ObserveStall(Peer& peer, int64_t held_us, int64_t now_us) {
+  if (held_us < TurnaroundUs(peer, now_us)) return;
+  peer.stall_us = held_us;
+  peer.stall_at_us = now_us;
+}
+
+bool Scheduler::IsSlow(const Peer& peer, int64_t fastest_us, int64_t now_us) {
+  const int64_t turnaround_us = TurnaroundUs(peer, now_us);
+  return fastest_us >= 0 && turnaround_us >= 0 &&
+         turnaround_us >= std::max(kSlowFactor * fastest_us, kSlowFloorUs);
 }
 
 std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
@@ -203,9 +223,10 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   // load). Slow workers only after the others.
   int64_t fastest_us = -1;
   for (const auto& [id, peer] : peers_) {
-    if (peer.role == v1::ROLE_WORKER && peer.turnaround_us >= 0 &&
-        (fastest_us < 0 || peer.turnaround_us < fastest_us)) {
-      fastest_us = peer.turnaround_us;
+    const int64_t turnaround_us = TurnaroundUs(peer, now_us);
+    if (peer.role == v1::ROLE_WORKER && turnaround_us >= 0 &&
+        (fastest_us < 0 || turnaround_us < fastest_us)) {
+      fastest_us = turnaround_us;
     }
   }
   // Unknown (no chunk of the job measured yet): no worker is judged by
@@ -233,7 +254,7 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
       continue;
     }
     // A probe keeps a slow worker's measure fresh (a healed link is seen).
-    const bool slow = IsSlow(peer, fastest_us) &&
+    const bool slow = IsSlow(peer, fastest_us, now_us) &&
                       !(peer.held == 0 &&
                         now_us - peer.last_handout_us >= kSlowProbeEveryUs);
     if (best == nullptr || (best_slow && !slow) ||
