@@ -44,6 +44,10 @@ ABSL_FLAG(std::vector<std::string>, param, {},
 ABSL_FLAG(double, connect_timeout,
           tq::ClientOptions{}.connect_timeout_ms / 1000.0,
           "seconds to wait for the broker");
+ABSL_FLAG(double, resume_timeout,
+          tq::ClientOptions{}.resume_timeout_ms / 1000.0,
+          "seconds to keep reconnecting to a lost broker to resume the job "
+          "(0: fail at once)");
 ABSL_FLAG(int, threads, tq::ClientOptions{}.embedded_threads,
           "embedded cluster worker threads; 0 = the usable CPUs");
 ABSL_FLAG(std::string, progress, "auto",
@@ -160,6 +164,9 @@ ClientOptions OptionsFromFlags() {
   // saturates inf and nan instead of overflowing, and the rules refuse them.
   options.connect_timeout_ms = absl::ToInt64Milliseconds(
       absl::Ceil(absl::Seconds(absl::GetFlag(FLAGS_connect_timeout)),
+                 absl::Milliseconds(1)));
+  options.resume_timeout_ms = absl::ToInt64Milliseconds(
+      absl::Ceil(absl::Seconds(absl::GetFlag(FLAGS_resume_timeout)),
                  absl::Milliseconds(1)));
   options.embedded_threads = absl::GetFlag(FLAGS_threads);
   options.curve_key_file =

@@ -168,6 +168,8 @@ TEST_F(TqClientCliTest, RejectsBadConnectionOptionsBeforeStarting) {
                    "connect_timeout_ms (0) must be positive");
   ExpectUsageError({"--connect-timeout=inf", "tasks"},
                    "must be at most 86400000 (a day)");
+  ExpectUsageError({"--resume-timeout=-1", "map", "primes", "1", "10"},
+                   "resume_timeout_ms (-1000) must be 0 to 86400000 (a day)");
   ExpectUsageError({"--threads=-3", "map", "primes", "1", "10"},
                    "embedded_threads (-3) must be 0 (usable CPUs) or more");
 }
