@@ -158,7 +158,12 @@ int64_t BrokerSession::Step() {
   int64_t next_us;
   {
     std::unique_lock lock(mu_);
-    while (std::optional<Received> received = TryReceive(connection.socket, false)) {
+    // Not past a message that lost the connection: the rest was read from
+    // the old one (e.g. a restarted broker's second "send hello first"),
+    // and would be taken for the answer to the new Hello.
+    while (!session_->reconnect_pending()) {
+      std::optional<Received> received = TryReceive(connection.socket, false);
+      if (!received.has_value()) break;
       // A malformed message is dropped; the broker is still alive.
       if (received->envelope.ok()) {
         session_->OnMessage(*received->envelope, received->payloads, now);
@@ -240,6 +245,10 @@ v1::Welcome BrokerSession::welcome() {
 
 int BrokerSession::reconnects() {
   return WithSession([](ClientSession& s) { return s.reconnects(); });
+}
+
+std::optional<std::string> BrokerSession::reconnecting() {
+  return WithSession([](ClientSession& s) { return s.reconnecting(); });
 }
 
 absl::Status BrokerSession::Submit(v1::SubmitJob submit,

@@ -63,6 +63,8 @@ class BrokerSession {
   const std::string& endpoint() const { return endpoint_; }
   // Connections welcomed after the first.
   int reconnects();
+  // ClientSession::reconnecting().
+  std::optional<std::string> reconnecting();
 
   // Sends the SubmitJob (see ClientSession::Submit) and blocks until the
   // broker accepts it or answers an Error (returned).

@@ -209,6 +209,9 @@ class ClientSession {
   // True once per new connection attempt: the I/O loop replaces its socket
   // before it sends what TakeOutgoing() returns next (the new Hello).
   bool TakeReconnect();
+  // Whether TakeReconnect() would say so: what the old socket still holds
+  // is the old connection's, and must not reach the new one's session.
+  bool reconnect_pending() const { return reconnect_; }
   // When OnTick must run next (absolute, microseconds).
   int64_t NextDeadlineUs() const;
 
@@ -218,6 +221,11 @@ class ClientSession {
   const v1::Welcome& welcome() const { return welcome_; }
   // Connections welcomed after the first.
   int reconnects() const { return reconnects_; }
+  // While a lost connection is being replaced: why it was lost.
+  std::optional<std::string> reconnecting() const {
+    if (state_ != State::kConnecting || !ever_welcomed_) return std::nullopt;
+    return lost_why_;
+  }
 
   // --- The user side.
   // Registers `job` and queues its SubmitJob (request_id, result_window and

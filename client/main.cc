@@ -264,6 +264,25 @@ struct RunReport {
   std::optional<JobStats> stats;
 };
 
+// After a quiet second (or while `*said_lost`): tells the user when the
+// broker was lost and is being reconnected to, rather than wait silently for
+// up to --resume-timeout, and when it is back.
+void SayIfReconnecting(const Pool& pool, ProgressBar& progress,
+                       bool* said_lost) {
+  std::optional<std::string> lost = pool.reconnecting();
+  if (lost.has_value() == *said_lost) return;
+  progress.Clear();
+  if (lost.has_value()) {
+    fprintf(stderr,
+            "tq-client: lost the broker (%s); reconnecting to resume the job "
+            "(giving up after --resume-timeout)\n",
+            lost->c_str());
+  } else {
+    fprintf(stderr, "tq-client: reconnected to the broker; the job goes on\n");
+  }
+  *said_lost = lost.has_value();
+}
+
 // Runs one job to the end through `writer`, feeding it from `feed` if the
 // job's input is streamed. Returns the exit code.
 int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
@@ -282,9 +301,12 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
   watcher.Watch(job->get());
   int code = kExitOk;
   auto last_flush = std::chrono::steady_clock::now();
+  bool said_lost = false;  // told the user we are reconnecting
   while (true) {
-    absl::StatusOr<JobEvent> event =
-        (*job)->Poll(ordered, absl::InfiniteDuration());
+    absl::StatusOr<JobEvent> event = (*job)->Poll(ordered, absl::Seconds(1));
+    const bool quiet = event.ok() && event->kind == JobEvent::Kind::kTimedOut;
+    if (quiet || said_lost) SayIfReconnecting(pool, progress, &said_lost);
+    if (quiet) continue;
     if (event.ok() && event->kind == JobEvent::Kind::kInputRoom) {
       std::vector<uint64_t> numbers;
       absl::StatusOr<size_t> read = feed.reader->Read(feed.chunk, &numbers);

@@ -165,6 +165,10 @@ const std::string& Pool::endpoint() const { return impl_->session->endpoint(); }
 
 bool Pool::embedded() const { return impl_->cluster != nullptr; }
 
+std::optional<std::string> Pool::reconnecting() const {
+  return impl_->session->reconnecting();
+}
+
 int Pool::worker_threads() const {
   // The embedded worker may not have said Hello before we did, so its
   // threads are not in the Welcome yet; we know them anyway.

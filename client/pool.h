@@ -27,6 +27,7 @@
 #define TQ_CLIENT_POOL_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,10 @@ class Pool {
   bool embedded() const;
   // Worker threads connected when we said Hello (embedded: its worker's).
   int worker_threads() const;
+  // While the connection to the broker is lost and being made again (jobs
+  // in flight wait to be resumed, for ClientOptions::resume_timeout_ms):
+  // why it was lost. nullopt while connected.
+  std::optional<std::string> reconnecting() const;
 
   // Submits a job and waits for the broker to accept it. kInvalidArgument
   // for a bad spec (lo > hi, an empty list, both or neither of task and
