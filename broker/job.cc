@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
@@ -171,6 +172,7 @@ absl::Status BrokerJob::AppendInput(
     chunk.items = items;
     items_total_ = SaturatingAdd(items_total_, items);
     stream_.emplace(index, std::move(stream));
+    ++chunks_appended_;
     Enqueue(index);
   }
   input_complete_ = complete;
@@ -315,14 +317,21 @@ void BrokerJob::Finish(uint64_t index) {
 
 bool BrokerJob::CanSplit(uint64_t index) const {
   const Chunk* chunk = Find(index);
-  return !streamed_ && chunk != nullptr && chunk->holders.empty() &&
-         chunk->items >= 2;
+  return chunk != nullptr && chunk->holders.empty() && chunk->items >= 2;
 }
 
 void BrokerJob::Split(uint64_t index) {
   Chunk whole = std::move(chunks_.at(index));
   Dequeue(index, whole);
   chunks_.erase(index);
+  // A streamed chunk's halves share its input: a range is cut, a payload
+  // (numbers, or a code job's pickled list, which the broker cannot decode)
+  // is handed out whole with the items to run (ChunkInput offset, count).
+  std::optional<StreamChunk> whole_input;
+  if (auto stream = stream_.find(index); stream != stream_.end()) {
+    whole_input = std::move(stream->second);
+    stream_.erase(stream);
+  }
   uint64_t left = whole.items / 2;
   if (bool_results_ && whole.items > 8) left = std::max<uint64_t>(8, left / 8 * 8);
   const uint64_t parts[2][2] = {{whole.first_item, left},
@@ -334,6 +343,19 @@ void BrokerJob::Split(uint64_t index) {
     chunk.items = items;
     chunk.history = whole.history;
     chunk.history.last_attempt = 0;
+    if (whole_input.has_value()) {
+      StreamChunk input = *whole_input;
+      const uint64_t skip = first - whole.first_item;
+      if (input.input.has_range()) {
+        v1::Range* range = input.input.mutable_range();
+        range->set_first(range->first() + skip);
+        range->set_last(range->first() + (items - 1));
+      } else {
+        input.input.set_offset(input.input.offset() + skip);
+        input.input.set_count(items);
+      }
+      stream_.emplace(part, std::move(input));
+    }
     Enqueue(part);
   }
 }

@@ -158,6 +158,9 @@ class BrokerJob {
   uint64_t chunk_count() const {
     return std::max(fixed_chunk_count_, next_index_ - index_base_);
   }
+  // Streamed input: the chunks the client appended (JobAccepted
+  // .chunks_received; splits do not count).
+  uint64_t chunks_appended() const { return chunks_appended_; }
   // Items known so far, saturating at 2^64-1.
   uint64_t items_total() const { return items_total_; }
   // Streamed input that the client has not ended yet.
@@ -223,12 +226,12 @@ class BrokerJob {
   // Its report was accepted (or, skip_failed, it failed for good): no
   // longer outstanding; a streamed chunk's input is released.
   void Finish(uint64_t index);
-  // Whether Split() can cut `index` (a range job's queued chunk of >= 2
-  // items).
+  // Whether Split() can cut `index` (a queued chunk of >= 2 items).
   bool CanSplit(uint64_t index) const;
   // Replaces queued chunk `index` by two chunks (new indexes) covering its
   // items, each with its history. For boolean tasks the cut falls on a
-  // multiple of 8 items where the chunk allows.
+  // multiple of 8 items where the chunk allows. A streamed chunk's halves
+  // share its payload, each naming its items (ChunkInput offset, count).
   void Split(uint64_t index);
 
   // The items chunk `index` covers, for an Assignment: a range, or the
@@ -363,6 +366,7 @@ class BrokerJob {
   // Ledger. Range input: items below cut_items_ are cut into chunks.
   unsigned __int128 cut_items_ = 0;
   uint64_t next_index_ = 0;
+  uint64_t chunks_appended_ = 0;
   absl::flat_hash_map<uint64_t, Chunk> chunks_;
   // Queued chunks by (first item, index): lowest first item first.
   std::set<std::pair<uint64_t, uint64_t>> queued_;

@@ -206,7 +206,7 @@ void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
   job.ledger().acknowledged().ToRanges(accepted->mutable_acknowledged());
   accepted->set_acknowledged_count(job.ledger().acknowledged_count());
   if (job.is_streamed()) {
-    accepted->set_chunks_received(job.chunk_count());
+    accepted->set_chunks_received(job.chunks_appended());
     accepted->set_input_complete(!job.input_open());
   }
   Send(client, std::move(env), now_us, out);

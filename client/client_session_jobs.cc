@@ -105,7 +105,9 @@ absl::Status ClientSession::HandleResult(JobState& job,
   meta.first_item = first;
   meta.size = count;
   if (job.streamed) {
-    // The appended chunk holding these items (a whole chunk or a part).
+    // The appended chunk holding these items: the whole chunk, or a part
+    // of it (the broker splits a chunk that keeps failing; the parts carry
+    // indexes of their own).
     auto found = job.metas.upper_bound(first);
     if (found == job.metas.begin()) {
       return absl::InternalError(absl::StrCat(
@@ -115,11 +117,10 @@ absl::Status ClientSession::HandleResult(JobState& job,
     --found;
     PendingChunk& pending = found->second;
     const uint64_t within = first - found->first;
-    if (absl::uint128(within) + count > pending.meta.size ||
-        pending.meta.chunk_index != index) {
+    if (absl::uint128(within) + count > pending.meta.size) {
       return absl::InternalError(absl::StrCat(
           "broker sent a result for items ", first, "..+", count,
-          " as chunk ", index, ", which does not hold them"));
+          " as chunk ", index, ", beyond the chunk that holds item ", first));
     }
     meta.numbers = pending.meta.numbers;
     meta.offset = pending.meta.offset + within;

@@ -321,5 +321,33 @@ TEST_F(SchedulerAttachTest, AStreamedChunkLostWithTheConnectionRunsAgain) {
   EXPECT_EQ(BodiesTo(end, "c2", v1::Envelope::kJobFinished).size(), 1u);
 }
 
+// A streamed chunk split to isolate a failing item takes new indexes; the
+// client attaching again still hears how many chunks it appended.
+TEST_F(SchedulerAttachTest, SplitsDoNotCountAsChunksReceived) {
+  h_.HelloWorker("w", 1, 1);
+  h_.HelloClient("c");
+  auto [submit, payloads] = SchedulerHarness::NumbersJob({{2, 3, 4, 5}, {6, 7}});
+  Sent sent;
+  h_.Submit("c", submit, &sent, payloads);
+  const v1::JobAccepted accepted =
+      BodiesTo(sent, "c", v1::Envelope::kJobAccepted)[0].job_accepted();
+  std::vector<v1::Assignment> a = AssignmentsTo(sent, "w");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(a[0].chunk_index(), 0u);
+  // Chunk 0 fails on every attempt (3): it is halved.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    a = AssignmentsTo(h_.ReportError("w", a[0], "boom"), "w");
+    ASSERT_EQ(a.size(), 1u);
+  }
+  EXPECT_EQ(h_.scheduler().stats().chunks_split, 1u);
+  EXPECT_EQ(a[0].input().count(), 2u);  // a half, by offset and count
+  LoseClient("w");
+  h_.HelloClient("c2");
+  Sent attached = h_.Deliver("c2", Attach(accepted.job_id(), accepted.job_token()));
+  auto answer = BodiesTo(attached, "c2", v1::Envelope::kJobAccepted);
+  ASSERT_EQ(answer.size(), 1u);
+  EXPECT_EQ(answer[0].job_accepted().chunks_received(), 2u);
+}
+
 }  // namespace
 }  // namespace tq::testing

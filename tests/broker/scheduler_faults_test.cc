@@ -4,6 +4,7 @@
 // job or skipped), speculative copies of stragglers and chunks sized by
 // their run time. Sharing between clients: scheduler_fairness_test.cc.
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
@@ -307,8 +308,37 @@ TEST_F(SchedulerFaultsTest, ReportsFromAnEndedSessionAreStaleAndAskForHello) {
   EXPECT_THAT(errors[0].error().message(), HasSubstr("hello"));
 }
 
-// Runs a job to its end with workers that fail every chunk holding `poison`
-// (an item index); returns the failed attempts and what the client got.
+// The numbers assignment `a` (sent in `sent`) runs: its range, or items
+// [offset, offset + count) of its payload of 8-byte numbers.
+std::vector<uint64_t> NumbersOf(const Sent& sent, const v1::Assignment& a) {
+  std::vector<uint64_t> numbers;
+  const v1::ChunkInput& input = a.input();
+  if (input.has_range()) {
+    for (uint64_t n = input.range().first(); n <= input.range().last(); ++n) {
+      numbers.push_back(n);
+    }
+    return numbers;
+  }
+  for (const auto& m : sent) {
+    if (!m.envelope.has_assignments()) continue;
+    for (const auto& sent_a : m.envelope.assignments().assignments()) {
+      if (sent_a.chunk_index() != a.chunk_index()) continue;
+      const std::string bytes = m.payloads.at(input.payload()).ToString();
+      const uint64_t total = bytes.size() / 8;
+      const uint64_t count =
+          input.count() == 0 ? total - input.offset() : input.count();
+      for (uint64_t i = input.offset(); i < input.offset() + count; ++i) {
+        uint64_t n = 0;
+        memcpy(&n, bytes.data() + 8 * i, 8);
+        numbers.push_back(n);
+      }
+    }
+  }
+  return numbers;
+}
+
+// Runs a job to its end with workers that fail every chunk holding the
+// number `poison`; returns the failed attempts and what the client got.
 struct PoisonRun {
   int failures = 0;
   std::set<uint64_t> items_ok;
@@ -317,10 +347,9 @@ struct PoisonRun {
 };
 
 PoisonRun RunWithPoison(SchedulerHarness& h, v1::Envelope submit,
-                        uint64_t poison) {
+                        uint64_t poison, std::vector<Payload> payloads = {}) {
   PoisonRun run;
-  h.Submit("c1", std::move(submit));
-  std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, uint64_t>> spans;
+  h.Submit("c1", std::move(submit), nullptr, std::move(payloads));
   Sent sent = h.HelloWorker("w1", 1, 1);
   for (int step = 0; step < 200; ++step) {
     auto a = AssignmentsTo(sent, "w1");
@@ -337,8 +366,8 @@ PoisonRun RunWithPoison(SchedulerHarness& h, v1::Envelope submit,
       return run;
     }
     if (a.empty()) break;
-    const v1::Range& range = a[0].input().range();
-    if (range.first() <= poison + 1 && poison + 1 <= range.last()) {
+    const std::vector<uint64_t> numbers = NumbersOf(sent, a[0]);
+    if (std::find(numbers.begin(), numbers.end(), poison) != numbers.end()) {
       ++run.failures;
       sent = h.ReportError("w1", a[0], "boom");
     } else {
@@ -351,7 +380,7 @@ PoisonRun RunWithPoison(SchedulerHarness& h, v1::Envelope submit,
 
 TEST_F(SchedulerFaultsTest, APoisonItemIsIsolatedAndNamed) {
   // 64 items in one chunk, max_attempts 3, item 37 (n=38) always fails.
-  PoisonRun run = RunWithPoison(h_, SchedulerHarness::RangeJob(1, 64, 64), 37);
+  PoisonRun run = RunWithPoison(h_, SchedulerHarness::RangeJob(1, 64, 64), 38);
   EXPECT_EQ(run.finished.code(), 3);
   // The client adds the number (n=38) to "item 37 of job ...".
   EXPECT_THAT(run.finished.message(), HasSubstr("item 37 of job"));
@@ -366,7 +395,7 @@ TEST_F(SchedulerFaultsTest, APoisonItemIsIsolatedAndNamed) {
 TEST_F(SchedulerFaultsTest, SkipFailedReportsThePoisonItemAndCompletes) {
   v1::Envelope submit = SchedulerHarness::RangeJob(1, 64, 64);
   submit.mutable_submit_job()->set_skip_failed(true);
-  PoisonRun run = RunWithPoison(h_, submit, 37);
+  PoisonRun run = RunWithPoison(h_, submit, 38);
   EXPECT_EQ(run.finished.code(), 0);
   ASSERT_EQ(run.failed.size(), 1u);
   EXPECT_EQ(run.failed[0].first_item(), 37u);
@@ -376,6 +405,26 @@ TEST_F(SchedulerFaultsTest, SkipFailedReportsThePoisonItemAndCompletes) {
   EXPECT_EQ(run.items_ok.size(), 63u);
   EXPECT_EQ(run.items_ok.count(37), 0u);
   EXPECT_EQ(h_.scheduler().stats().items_failed, 1u);
+}
+
+TEST_F(SchedulerFaultsTest, AStreamedChunkIsSplitByOffsetToIsolateItsPoisonItem) {
+  // Streamed numbers 100..131 in two chunks of 16; number 120 (item 20)
+  // always fails. The halves share their chunk's payload, each naming its
+  // items by offset and count.
+  std::vector<uint64_t> first, second;
+  for (uint64_t n = 100; n < 116; ++n) first.push_back(n);
+  for (uint64_t n = 116; n < 132; ++n) second.push_back(n);
+  auto [submit, payloads] = SchedulerHarness::NumbersJob({first, second});
+  submit.mutable_submit_job()->set_skip_failed(true);
+  PoisonRun run = RunWithPoison(h_, submit, 120, payloads);
+  EXPECT_EQ(run.finished.code(), 0);
+  ASSERT_EQ(run.failed.size(), 1u);
+  EXPECT_EQ(run.failed[0].first_item(), 20u);
+  EXPECT_EQ(run.failed[0].item_count(), 1u);
+  EXPECT_EQ(run.items_ok.size(), 31u);
+  EXPECT_EQ(run.items_ok.count(20), 0u);
+  // attempts + log2(items) failed attempts at most: 3 + 4.
+  EXPECT_LE(run.failures, 3 + 4);
 }
 
 TEST_F(SchedulerFaultsTest, AStragglerIsReRunOnAnIdleWorkerAndTheFirstResultWins) {

@@ -87,6 +87,17 @@ def test_skip_failed_map_puts_an_item_failed_in_place(where):
     assert f"item {POISON}" in str(failed)
 
 
+def test_a_chunk_that_kills_its_runner_is_split_until_the_item_is_alone(where):
+    """One chunk of 8 items: the cluster halves it until the poison item
+    runs alone, and only that item is reported failed."""
+    with tq.Pool(2 if not where else None, broker=where) as pool:
+        results = pool.map(die_on_poison, range(8), chunksize=8,
+                           max_attempts=2, skip_failed=True)
+    failed = expected_with_failure(results, [x * x for x in range(8)],
+                                   POISON)
+    assert "status 7" in failed.error
+
+
 def test_without_skip_failed_the_item_fails_the_job(where):
     with tq.Pool(2 if not where else None, broker=where) as pool:
         with pytest.raises(tq.JobFailedError, match=rf"item {POISON} .*status 7"):
@@ -103,13 +114,12 @@ def test_skip_failed_streams_through_imap_and_imap_unordered(shared_cluster):
             die_on_poison, range(6), chunksize=2, max_attempts=1,
             skip_failed=True))
     expected_with_failure(ordered, [x * x for x in range(6)], POISON)
-    # The broker does not split a code job's chunks (they are cut here):
-    # every item of the chunk holding the poison one is reported failed.
+    # The chunk of 2 holding the poison item is split: only it fails.
     failed = [r for r in unordered if isinstance(r, tq.ItemFailed)]
-    assert sorted(f.index for f in failed) == [2, 3]
-    assert all(f.error.startswith("items 2..3 ") for f in failed)
+    assert [f.index for f in failed] == [POISON]
+    assert failed[0].error.startswith(f"item {POISON} ")
     assert sorted(r for r in unordered if not isinstance(r, tq.ItemFailed)) \
-        == [x * x for x in range(6) if x not in (2, 3)]
+        == [x * x for x in range(6) if x != POISON]
 
 
 def test_skip_failed_in_starmap_and_the_async_forms(shared_cluster, tmp_path):
