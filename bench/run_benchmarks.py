@@ -8,7 +8,8 @@ shared and noisy.
 P1  tq-client map primes 1 100000 (embedded, whole process, output to
     /dev/null) vs the Python baseline seed_pool.py (multiprocessing.Pool.map).
 P2  no-op chunks/s through a real broker + 2 workers on loopback, next to
-    the raw ZeroMQ round-trip rate (bench/zmq_roundtrip).
+    the raw ZeroMQ round-trip rate (bench/zmq_roundtrip); then the same
+    with the broker's job journal (--journal), as a share of without.
 P3  map primes 1 1e9 in packed-bitmap form through broker + 2 workers vs
     `primesieve 1e9 --count -t2`.
 MEM peak RSS of broker and client for 1..1e11 vs 1..1e9 in count form.
@@ -23,9 +24,11 @@ P7  pool.count("primes", range(1, 10**8 + 1)) from a python3 process vs
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,10 +80,12 @@ class Cluster:
     with python=True both run Python code (the workers' runners import the
     build's tq)."""
 
-    def __init__(self, build, workers=2, threads=1, python=False):
+    def __init__(self, build, workers=2, threads=1, python=False,
+                 broker_args=()):
         code = ["--allow-code=python"] if python else []
         self.broker = subprocess.Popen(
-            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"] + code,
+            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"] + code
+            + list(broker_args),
             stdout=subprocess.PIPE, text=True)
         line = self.broker.stdout.readline()
         match = re.match(r"listening on (\S+)", line)
@@ -136,6 +141,20 @@ def main():
         print(f"P2 no-op chunks through broker + 2 workers: {rate:,.0f} chunks/s; "
               f"raw ZeroMQ round trips {raw_rate:,.0f}/s -> {rate / raw_rate:.0%} of raw "
               f"(targets >= 100,000/s and >= 40%)")
+
+        # P2 with the job journal (issue 8: target >= 80% of without) ----
+        journal = tempfile.mkdtemp(prefix="tq-bench-journal-")
+        journaled = Cluster(build, broker_args=[f"--journal={journal}"])
+        try:
+            timed([client, f"--broker={journaled.endpoint}", "map", "noop", "1",
+                   "1000"], 1)
+            s = timed([client, f"--broker={journaled.endpoint}", "map", "noop",
+                       "1", str(chunks), "--chunk-size=1"], max(1, runs // 3))
+        finally:
+            journaled.close()
+            shutil.rmtree(journal, ignore_errors=True)
+        print(f"P2 with --journal: {chunks / s:,.0f} chunks/s -> "
+              f"{chunks / s / rate:.0%} of without (target >= 80%)")
 
         # P3 --------------------------------------------------------------
         tq_s = timed([client, f"--broker={cluster.endpoint}", "map", "primes", "1",
