@@ -315,6 +315,8 @@ class Scheduler {
   // its share gets the next free worker. 0 for a client not connected.
   double ClientLoadUs(const std::string& client, int64_t in_flight_us,
                       int64_t now_us) const;
+  // `peer`'s usage_us decayed to `now_us`.
+  static double UsageUs(const Peer& peer, int64_t now_us);
   // Adds `run_micros` of worker time to `client`'s usage.
   void ChargeClient(const std::string& client, uint64_t run_micros,
                     int64_t now_us);

@@ -60,10 +60,9 @@ constexpr double kUsageDecayUs = 5'000'000;
 void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   DispatchSuspects(now_us, out);
   const uint64_t threads = WorkerThreads();
-  // One chunk at a time, to the job whose client has the least work on
-  // workers (BrokerJob::InFlightMicros; ties: round-robin from ring_pos_)
-  // among those with a chunk, room in their window and a worker able to
-  // run them.
+  // One chunk at a time, to the job whose client has the least load
+  // (ClientLoadUs; ties: round-robin from ring_pos_) among those with a
+  // chunk, room in their window and a worker able to run them.
   std::vector<std::tuple<int64_t, size_t, BrokerJob*>> candidates;
   absl::flat_hash_map<std::string, int64_t> client_load;
   // Whether a client with `load` is far below another's share.
@@ -121,15 +120,17 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   Speculate(now_us, out);
 }
 
+double Scheduler::UsageUs(const Peer& peer, int64_t now_us) {
+  return peer.usage_us *
+         std::exp(-static_cast<double>(now_us - peer.usage_at_us) /
+                  kUsageDecayUs);
+}
+
 double Scheduler::ClientLoadUs(const std::string& client,
                                int64_t in_flight_us, int64_t now_us) const {
   auto it = peers_.find(client);
-  if (it == peers_.end()) return static_cast<double>(in_flight_us);
-  const Peer& peer = it->second;
-  return peer.usage_us *
-             std::exp(-static_cast<double>(now_us - peer.usage_at_us) /
-                      kUsageDecayUs) +
-         static_cast<double>(in_flight_us);
+  const double usage_us = it == peers_.end() ? 0 : UsageUs(it->second, now_us);
+  return usage_us + static_cast<double>(in_flight_us);
 }
 
 void Scheduler::ChargeClient(const std::string& client, uint64_t run_micros,
@@ -137,9 +138,7 @@ void Scheduler::ChargeClient(const std::string& client, uint64_t run_micros,
   auto it = peers_.find(client);
   if (it == peers_.end()) return;
   Peer& peer = it->second;
-  peer.usage_us = peer.usage_us *
-                      std::exp(-static_cast<double>(now_us - peer.usage_at_us) /
-                               kUsageDecayUs) +
+  peer.usage_us = UsageUs(peer, now_us) +
                   static_cast<double>(std::min<uint64_t>(run_micros, 1ull << 40));
   peer.usage_at_us = now_us;
 }

@@ -306,7 +306,13 @@ int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
     absl::StatusOr<JobEvent> event = (*job)->Poll(ordered, absl::Seconds(1));
     const bool quiet = event.ok() && event->kind == JobEvent::Kind::kTimedOut;
     if (quiet || said_lost) SayIfReconnecting(pool, progress, &said_lost);
-    if (quiet) continue;
+    if (quiet) {
+      // A pause: what was written since the last flush goes out now, not
+      // with the next result.
+      (void)writer.Flush();  // a failure shows again at Finish()
+      last_flush = std::chrono::steady_clock::now();
+      continue;
+    }
     if (event.ok() && event->kind == JobEvent::Kind::kInputRoom) {
       std::vector<uint64_t> numbers;
       absl::StatusOr<size_t> read = feed.reader->Read(feed.chunk, &numbers);
