@@ -13,6 +13,13 @@ namespace {
 class SchedulerWorkerChoiceTest : public ::testing::Test {
  protected:
   void SetUp() override { h_.HelloClient("c1"); }
+  // c1 reads a result of `job`: room for one more chunk.
+  Sent Grant(uint64_t job) {
+    v1::Envelope credit;
+    credit.mutable_client_credit()->set_job_id(job);
+    credit.mutable_client_credit()->set_chunks(1);
+    return h_.Deliver("c1", credit);
+  }
   SchedulerHarness h_;
 };
 
@@ -21,12 +28,7 @@ TEST_F(SchedulerWorkerChoiceTest, ASlowHostGetsChunksLastAndAProbeASecond) {
   // bound by it, as an ordered job is behind a slow chunk.
   const uint64_t job =
       h_.Submit("c1", SchedulerHarness::RangeJob(1, 100, 1, /*window=*/3));
-  auto grant = [&] {
-    v1::Envelope credit;
-    credit.mutable_client_credit()->set_job_id(job);
-    credit.mutable_client_credit()->set_chunks(1);
-    return h_.Deliver("c1", credit);
-  };
+  auto grant = [&] { return Grant(job); };
   auto a1 = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
   auto a2 = AssignmentsTo(h_.HelloWorker("w2", 1, 3), "w2");
   ASSERT_EQ(a1.size(), 1u);
@@ -61,10 +63,7 @@ TEST_F(SchedulerWorkerChoiceTest, AQuietWorkerGetsNoNewChunks) {
   // w1 falls silent (frozen, say); the client makes room 1.6 s later: the
   // chunk waits rather than go to w1, though w1 has credit.
   h_.AdvanceMs(1600);
-  v1::Envelope credit;
-  credit.mutable_client_credit()->set_job_id(job);
-  credit.mutable_client_credit()->set_chunks(1);
-  EXPECT_TRUE(AssignmentsTo(h_.Deliver("c1", credit), "w1").empty());
+  EXPECT_TRUE(AssignmentsTo(Grant(job), "w1").empty());
   EXPECT_TRUE(AssignmentsTo(h_.Tick(), "w1").empty());
   // Heard again: it gets the chunk.
   Sent heard = h_.Heartbeat("w1");
@@ -81,12 +80,7 @@ TEST_F(SchedulerWorkerChoiceTest, AWorkerOwingReportsFarPastTheMedianGetsNoNewCh
   ASSERT_EQ(a1.size(), 2u);
   h_.AdvanceMs(1);
   h_.Report("w1", a1[0], 0, 1000);  // median 1 ms; w1 owes chunk a1[1]...
-  auto grant = [&] {
-    v1::Envelope credit;
-    credit.mutable_client_credit()->set_job_id(job);
-    credit.mutable_client_credit()->set_chunks(1);
-    return h_.Deliver("c1", credit);
-  };
+  auto grant = [&] { return Grant(job); };
   EXPECT_EQ(AssignmentsTo(grant(), "w1").size(), 1u);  // ...and this one
   // 300 ms without a report (>= 250 ms and 3 x the median), though heard
   // from within the heartbeat interval: no new chunk, though it has credit.
@@ -104,12 +98,7 @@ TEST_F(SchedulerWorkerChoiceTest, ALossyHostStaysLastThoughMostOfItsReportsArePr
   // w2 (credit 2) run one thread each.
   const uint64_t job =
       h_.Submit("c1", SchedulerHarness::RangeJob(1, 1'000'000, 1, /*window=*/3));
-  auto grant = [&] {
-    v1::Envelope credit;
-    credit.mutable_client_credit()->set_job_id(job);
-    credit.mutable_client_credit()->set_chunks(1);
-    return h_.Deliver("c1", credit);
-  };
+  auto grant = [&] { return Grant(job); };
   std::vector<v1::Assignment> w1 = AssignmentsTo(h_.HelloWorker("w1", 1, 1), "w1");
   std::vector<v1::Assignment> w2 = AssignmentsTo(h_.HelloWorker("w2", 1, 2), "w2");
   ASSERT_EQ(w1.size(), 1u);

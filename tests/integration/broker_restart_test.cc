@@ -27,6 +27,16 @@ std::string SpinReference(uint64_t lo, uint64_t hi) {
   return out;
 }
 
+// A lost peer is noticed within a second (heartbeats every 200 ms).
+const std::vector<std::string> kFastLiveness = {"--heartbeat-interval-ms=200",
+                                                "--heartbeat-timeout-ms=1000"};
+
+std::vector<std::string> OneThreadWorker() {
+  std::vector<std::string> flags = kFastLiveness;
+  flags.push_back("--threads=1");
+  return flags;
+}
+
 class BrokerRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,14 +52,11 @@ class BrokerRestartTest : public ::testing::Test {
 };
 
 TEST_F(BrokerRestartTest, AJobSurvivesItsBrokerKilledHalfWay) {
-  LocalCluster cluster({"--journal=" + root_ + "/journal",
-                        "--heartbeat-interval-ms=200",
-                        "--heartbeat-timeout-ms=1000", "--verbose"});
+  std::vector<std::string> flags = kFastLiveness;
+  flags.insert(flags.end(), {"--journal=" + root_ + "/journal", "--verbose"});
+  LocalCluster cluster(flags);
   ASSERT_FALSE(cluster.endpoint().empty());
-  for (int i = 0; i < 2; ++i) {
-    cluster.AddWorker({"--threads=1", "--heartbeat-interval-ms=200",
-                       "--heartbeat-timeout-ms=1000"});
-  }
+  for (int i = 0; i < 2; ++i) cluster.AddWorker(OneThreadWorker());
   // 3,000 items of 1 ms on 2 workers: about 1.5 s of work, in 150 chunks.
   auto client = cluster.StartClient({"map", "spin", "1", "3000",
                                      "--param=us=1000", "--chunk-size=20"});
@@ -69,11 +76,9 @@ TEST_F(BrokerRestartTest, AJobSurvivesItsBrokerKilledHalfWay) {
 // Without a journal nothing is kept: the client says the job was lost
 // (exit 3), and output is never passed off as complete.
 TEST_F(BrokerRestartTest, WithoutAJournalTheJobIsLostAndSaysSo) {
-  LocalCluster cluster({"--heartbeat-interval-ms=200",
-                        "--heartbeat-timeout-ms=1000"});
+  LocalCluster cluster(kFastLiveness);
   ASSERT_FALSE(cluster.endpoint().empty());
-  cluster.AddWorker({"--threads=1", "--heartbeat-interval-ms=200",
-                     "--heartbeat-timeout-ms=1000"});
+  cluster.AddWorker(OneThreadWorker());
   auto client = cluster.StartClient({"map", "spin", "1", "3000",
                                      "--param=us=1000", "--chunk-size=20"});
   ASSERT_TRUE(client->WaitForStdoutBytes(1, std::chrono::seconds(30)));
@@ -88,11 +93,9 @@ TEST_F(BrokerRestartTest, WithoutAJournalTheJobIsLostAndSaysSo) {
 // A broker that does not come back: the client says it is reconnecting,
 // keeps trying for --resume-timeout, then exits 3 saying how long it waited.
 TEST_F(BrokerRestartTest, TheClientGivesUpOnALostBrokerAfterItsResumeTimeout) {
-  LocalCluster cluster({"--heartbeat-interval-ms=200",
-                        "--heartbeat-timeout-ms=1000"});
+  LocalCluster cluster(kFastLiveness);
   ASSERT_FALSE(cluster.endpoint().empty());
-  cluster.AddWorker({"--threads=1", "--heartbeat-interval-ms=200",
-                     "--heartbeat-timeout-ms=1000"});
+  cluster.AddWorker(OneThreadWorker());
   auto client = cluster.StartClient({"map", "spin", "1", "3000",
                                      "--param=us=1000", "--chunk-size=20",
                                      "--resume-timeout=2.5"});
