@@ -256,6 +256,18 @@ class BrokerJob {
 
   // ---- delivery, acknowledgements, attaching again
   const DeliveryLedger& ledger() const { return ledger_; }
+  // Every delivered result was acknowledged.
+  bool AllAcknowledged() const { return ledger_.unacknowledged() == 0; }
+  // The latest AckResults.mark (JobAccepted.mark for an attaching client).
+  const std::string& mark() const { return mark_; }
+  void set_mark(std::string mark) { mark_ = std::move(mark); }
+  // The attached client was sent JobFinished{OK}: every result is
+  // delivered, and the job waits for their acknowledgement to be
+  // forgotten. An attach clears it (the new client is told again).
+  bool finish_sent() const { return finish_sent_; }
+  // Also marks it completed (counted as such), which stays.
+  void set_finish_sent() { finish_sent_ = completed_ = true; }
+  bool completed() const { return completed_; }
   // AckResults: see DeliveryLedger::Acknowledge. Also releases the input of
   // streamed chunks whose items are all acknowledged.
   absl::Status Acknowledge(const ItemRuns& items, uint64_t count);
@@ -349,6 +361,9 @@ class BrokerJob {
   std::string token_;
   std::string submitter_;
   DeliveryLedger ledger_;
+  std::string mark_;
+  bool finish_sent_ = false;
+  bool completed_ = false;
   // Streamed input of chunks finished but not yet acknowledged, kept to be
   // computed again if their results are lost with a connection (at most
   // what the ledger tracks).

@@ -23,6 +23,7 @@ void BrokerJob::Detach(int64_t now_us) {
 void BrokerJob::Attach(std::string client, uint64_t credit) {
   client_ = std::move(client);
   awaiting_client_ = false;
+  finish_sent_ = false;
   credit_ = std::min<uint64_t>(credit, window_);
 }
 

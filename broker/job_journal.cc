@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
         if (live != journal->live_.end()) {
           live->second.acknowledged.Add(items);
           live->second.acknowledged_count += ack.count();
+          if (!ack.mark().empty()) live->second.mark = ack.mark();
         }
         continue;
       }
@@ -67,6 +68,7 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
     job.job.ParseFromString(live.record);
     job.acknowledged = live.acknowledged;
     job.acknowledged_count = live.acknowledged_count;
+    job.mark = live.mark;
     if (recovered != nullptr) recovered->push_back(std::move(job));
   }
   // Start from a compact journal: the live state only.
@@ -92,15 +94,17 @@ void JobJournal::JobAccepted(const v1::JournalJob& job) {
 }
 
 void JobJournal::Acknowledged(uint64_t job_id, const ItemRuns& items,
-                              uint64_t count) {
+                              uint64_t count, const std::string& mark) {
   auto live = live_.find(job_id);
   if (live == live_.end()) return;
   live->second.acknowledged.Add(items);
   live->second.acknowledged_count += count;
+  if (!mark.empty()) live->second.mark = mark;
   v1::JournalAck ack;
   ack.set_job_id(job_id);
   items.ToRanges(ack.mutable_items());
   ack.set_count(count);
+  ack.set_mark(mark);
   Append(v1::JOURNAL_RECORD_ACK, ack).IgnoreError();
 }
 
@@ -145,7 +149,8 @@ uint64_t JobJournal::live_bytes() const {
   uint64_t bytes = 0;
   for (const auto& [id, live] : live_) {
     // The job record and one merged acknowledgement: a few bytes per run.
-    bytes += live.record.size() + 24 * live.acknowledged.runs() + 32;
+    bytes += live.record.size() + 24 * live.acknowledged.runs() +
+             live.mark.size() + 32;
   }
   return bytes;
 }
@@ -155,11 +160,15 @@ absl::Status JobJournal::Compact() {
   records.reserve(2 * live_.size());
   for (const auto& [id, live] : live_) {
     records.push_back({static_cast<uint8_t>(v1::JOURNAL_RECORD_JOB), live.record});
-    if (live.acknowledged.empty() && live.acknowledged_count == 0) continue;
+    if (live.acknowledged.empty() && live.acknowledged_count == 0 &&
+        live.mark.empty()) {
+      continue;
+    }
     v1::JournalAck ack;
     ack.set_job_id(id);
     live.acknowledged.ToRanges(ack.mutable_items());
     ack.set_count(live.acknowledged_count);
+    ack.set_mark(live.mark);
     records.push_back({static_cast<uint8_t>(v1::JOURNAL_RECORD_ACK),
                        ack.SerializeAsString()});
   }

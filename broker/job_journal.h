@@ -45,8 +45,9 @@ class JournalSink {
  public:
   virtual ~JournalSink() = default;
   virtual void JobAccepted(const v1::JournalJob& job) = 0;
+  // `mark`: AckResults.mark (empty: the previous one stands).
   virtual void Acknowledged(uint64_t job_id, const ItemRuns& items,
-                            uint64_t count) = 0;
+                            uint64_t count, const std::string& mark) = 0;
   virtual void JobEnded(uint64_t job_id) = 0;
 };
 
@@ -55,6 +56,7 @@ struct JournaledJob {
   v1::JournalJob job;
   ItemRuns acknowledged;
   uint64_t acknowledged_count = 0;
+  std::string mark;  // the latest AckResults.mark
 };
 
 class JobJournal : public JournalSink {
@@ -70,8 +72,8 @@ class JobJournal : public JournalSink {
       std::vector<JournaledJob>* recovered, std::string* report);
 
   void JobAccepted(const v1::JournalJob& job) override;
-  void Acknowledged(uint64_t job_id, const ItemRuns& items,
-                    uint64_t count) override;
+  void Acknowledged(uint64_t job_id, const ItemRuns& items, uint64_t count,
+                    const std::string& mark) override;
   void JobEnded(uint64_t job_id) override;
 
   // Writes what was reported; syncs if a job record waits, or if something
@@ -90,6 +92,7 @@ class JobJournal : public JournalSink {
     std::string record;  // serialized JournalJob
     ItemRuns acknowledged;
     uint64_t acknowledged_count = 0;
+    std::string mark;
   };
   explicit JobJournal(std::unique_ptr<JournalWriter> writer)
       : writer_(std::move(writer)) {}

@@ -363,8 +363,8 @@ SchedulerStats Scheduler::stats() const {
       ++s.connected_clients;
     }
   }
-  s.jobs_active = jobs_.size();
   for (const auto& [id, job] : jobs_) {
+    if (!job->finish_sent()) ++s.jobs_active;
     s.chunks_in_flight += job->in_flight();
     s.results_undelivered += job->undelivered();
     const uint64_t queued = job->ChunksQueued();

@@ -269,9 +269,18 @@ class Scheduler {
   // Ends the jobs past their SubmitJob.timeout_ms.
   void ExpireJobs(int64_t now_us, Outbox* out);
   void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
+  // Every result of `job` was delivered: it ends once they are all
+  // acknowledged (at once if they are, or if its client does not track
+  // them); until then its client is told it finished (JobFinished{OK}) and
+  // the job waits, without results, for the acknowledgements or for a
+  // client to attach after its client's loss. `job` may be invalid after.
+  void CompleteJob(BrokerJob& job, int64_t now_us, Outbox* out);
+  // Counts job `id` as ended with `status` (stats, observer).
+  void CountEnded(uint64_t id, const absl::Status& status, int64_t now_us);
   // Ends a job: RevokeJob to its workers (if not ok), JobFinished to its
   // client (with the details of `user_error` if given, the failed item if
-  // `failed_item` >= 0), state freed. `job` is invalid afterwards.
+  // `failed_item` >= 0) unless it was told already (finish_sent), state
+  // freed. `job` is invalid afterwards.
   void EndJob(BrokerJob& job, const absl::Status& status, int64_t now_us,
               Outbox* out, const UserCodeError* user_error = nullptr,
               int64_t failed_item = -1);

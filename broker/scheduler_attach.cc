@@ -77,6 +77,7 @@ size_t Scheduler::RestoreJobs(const std::vector<JournaledJob>& jobs,
                                            std::vector<Payload>());
     job->Restore(journaled.acknowledged, journaled.acknowledged_count,
                  first_index);
+    job->set_mark(journaled.mark);
     job->set_token(record.token());
     job->set_submitter(record.submitter());
     job->set_submitted_us(now_us);
@@ -208,7 +209,15 @@ void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
   if (job.is_streamed()) {
     accepted->set_chunks_received(job.chunks_appended());
     accepted->set_input_complete(!job.input_open());
+    accepted->set_items_received(job.items_total());
   }
+  // What it is, for a client that did not submit it (submit() holds no
+  // input chunks or code blobs).
+  v1::SubmitJob* described = accepted->mutable_job();
+  *described = job.submit();
+  described->clear_request_id();
+  described->clear_idempotency_key();
+  accepted->set_mark(job.mark());
   Send(client, std::move(env), now_us, out);
   Log(absl::StrCat("job ", job.id(), " attached to ", PeerName(client),
                    recomputed > 0
@@ -227,7 +236,11 @@ void Scheduler::OnAckResults(const std::string& client,
   BrokerJob& job = *owned;
   ItemRuns items;
   absl::Status status =
-      ItemRuns::FromRanges(ack.items(), &items)
+      ack.mark().size() > kMaxAckMarkBytes
+          ? absl::InvalidArgumentError(absl::StrCat(
+                "AckResults.mark of ", ack.mark().size(),
+                " bytes; at most ", kMaxAckMarkBytes))
+      : ItemRuns::FromRanges(ack.items(), &items)
           ? job.Acknowledge(items, ack.count())
           : absl::InvalidArgumentError("AckResults holds a reversed range");
   if (!status.ok()) {
@@ -235,7 +248,11 @@ void Scheduler::OnAckResults(const std::string& client,
     SendError(client, status, now_us, out, ack.job_id());
     return;
   }
-  if (journal_ != nullptr) journal_->Acknowledged(job.id(), items, ack.count());
+  if (!ack.mark().empty()) job.set_mark(ack.mark());
+  if (journal_ != nullptr) {
+    journal_->Acknowledged(job.id(), items, ack.count(), ack.mark());
+  }
+  if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 
 void Scheduler::ExpireDetached(int64_t now_us, Outbox* out) {

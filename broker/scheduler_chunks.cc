@@ -89,7 +89,8 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
                          const std::vector<Payload>& payloads, int64_t now_us,
                          Outbox* out) {
   auto it = jobs_.find(report.job_id());
-  if (it == jobs_.end()) {
+  // A finished job waiting for acknowledgements is gone for workers.
+  if (it == jobs_.end() || it->second->finish_sent()) {
     ++stats_.reports_stale;
     return;
   }

@@ -109,7 +109,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   ++stats_.jobs_submitted;
   if (observer_ != nullptr) observer_->OnJobSubmitted(id, now_us);
   // A streamed job whose input ended without a chunk is done already.
-  if (stored.AllDelivered()) EndJob(stored, absl::OkStatus(), now_us, out);
+  if (stored.AllDelivered()) CompleteJob(stored, now_us, out);
 }
 
 BrokerJob* Scheduler::OwnedJob(const std::string& client, uint64_t job_id,
@@ -152,7 +152,7 @@ void Scheduler::OnAppendInput(const std::string& client,
     EndJob(job, appended, now_us, out);
     return;
   }
-  if (job.AllDelivered()) EndJob(job, absl::OkStatus(), now_us, out);
+  if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 
 void Scheduler::OnClientCredit(const std::string& client,
@@ -210,7 +210,36 @@ void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out) {
     }
     Send(job.client(), std::move(env), now_us, out, std::move(payloads));
   }
-  if (job.AllDelivered()) EndJob(job, absl::OkStatus(), now_us, out);
+  if (job.AllDelivered()) CompleteJob(job, now_us, out);
+}
+
+void Scheduler::CompleteJob(BrokerJob& job, int64_t now_us, Outbox* out) {
+  if (job.AllAcknowledged() || job.ledger().overflowed()) {
+    EndJob(job, absl::OkStatus(), now_us, out);
+    return;
+  }
+  if (job.finish_sent() || !job.attached()) return;
+  const bool counted = job.completed();
+  job.set_finish_sent();
+  v1::Envelope env;
+  env.mutable_job_finished()->set_job_id(job.id());
+  Send(job.client(), std::move(env), now_us, out);
+  if (counted) return;  // a client attached after its first finish
+  CountEnded(job.id(), absl::OkStatus(), now_us);
+  Log(absl::StrCat("job ", job.id(), " ended: done (kept until its client "
+                   "acknowledges its last results)"));
+}
+
+void Scheduler::CountEnded(uint64_t id, const absl::Status& status,
+                           int64_t now_us) {
+  if (status.ok()) {
+    ++stats_.jobs_completed;
+  } else if (absl::IsCancelled(status)) {
+    ++stats_.jobs_cancelled;
+  } else {
+    ++stats_.jobs_failed;
+  }
+  if (observer_ != nullptr) observer_->OnJobEnded(id, now_us);
 }
 
 void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
@@ -238,6 +267,9 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
   }
   if (auto peer = peers_.find(client); peer != peers_.end()) {
     peer->second.jobs.erase(id);
+  }
+  if (auto peer = peers_.find(client);
+      peer != peers_.end() && !job.finish_sent()) {
     v1::Envelope env;
     std::vector<Payload> payloads;
     v1::JobFinished* finished = env.mutable_job_finished();
@@ -257,16 +289,17 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
     }
     Send(client, std::move(env), now_us, out, std::move(payloads));
   }
-  if (status.ok()) {
-    ++stats_.jobs_completed;
-  } else if (absl::IsCancelled(status)) {
-    ++stats_.jobs_cancelled;
+  // A job whose client was told it finished was counted then; whatever
+  // ends it now (its acknowledgements, Goodbye, the grace period) only
+  // forgets it.
+  if (job.completed()) {
+    Log(absl::StrCat("job ", id, " forgotten",
+                     status.ok() ? "" : absl::StrCat(": ", status.message())));
   } else {
-    ++stats_.jobs_failed;
+    CountEnded(id, status, now_us);
+    Log(absl::StrCat("job ", id, " ended: ",
+                     status.ok() ? "done" : status.ToString()));
   }
-  if (observer_ != nullptr) observer_->OnJobEnded(id, now_us);
-  Log(absl::StrCat("job ", id, " ended: ",
-                   status.ok() ? "done" : status.ToString()));
   auto pos = std::find(job_ring_.begin(), job_ring_.end(), id);
   if (pos != job_ring_.end()) {
     const size_t at = static_cast<size_t>(pos - job_ring_.begin());

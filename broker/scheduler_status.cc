@@ -81,11 +81,13 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
   KeepWithinBudget(reply.mutable_workers());
   totals->set_workers(ClampU32(workers));
   totals->set_clients(ClampU32(clients));
-  totals->set_jobs(ClampU32(jobs_.size()));
-
+  // Finished jobs kept for their last acknowledgements are not shown.
   std::vector<const BrokerJob*> jobs;
   jobs.reserve(jobs_.size());
-  for (const auto& [id, job] : jobs_) jobs.push_back(job.get());
+  for (const auto& [id, job] : jobs_) {
+    if (!job->finish_sent()) jobs.push_back(job.get());
+  }
+  totals->set_jobs(ClampU32(jobs.size()));
   std::sort(jobs.begin(), jobs.end(),
             [](const BrokerJob* a, const BrokerJob* b) { return a->id() < b->id(); });
   for (const BrokerJob* job : jobs) {
@@ -105,6 +107,12 @@ v1::StatusReply Scheduler::Status(int64_t now_us) const {
     j->set_chunk_size(job->chunk_size());
     j->set_chunks_done(job->chunks_done());
     j->set_items_done(job->items_done());
+    const absl::uint128 acknowledged = job->ledger().acknowledged().size();
+    j->set_items_acknowledged(
+        acknowledged > std::numeric_limits<uint64_t>::max()
+            ? std::numeric_limits<uint64_t>::max()
+            : static_cast<uint64_t>(acknowledged));
+    j->set_detached(!job->attached());
     j->set_chunks_in_flight(job->in_flight());
     j->set_chunks_queued(job->ChunksQueued());
     j->set_age_ms(AgeMs(job->submitted_us(), now_us));

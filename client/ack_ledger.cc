@@ -21,7 +21,8 @@ void AckLedger::Consumed(uint64_t first, uint64_t items, uint64_t count,
   }
 }
 
-void AckLedger::ReleaseHeld() {
+void AckLedger::ReleaseHeld(std::string mark) {
+  if (!mark.empty()) mark_ = std::move(mark);
   for (const ItemCoverage::Run& run : held_.Runs()) {
     waiting_.Merge(run.first, run.end);
   }
@@ -40,6 +41,7 @@ void AckLedger::TakeWaiting(v1::AckResults* ack) {
     acked_.Merge(run.first, run.end);
   }
   ack->set_count(waiting_count_);
+  ack->set_mark(mark_);
   acked_count_ += waiting_count_;
   waiting_ = ItemCoverage();
   waiting_count_ = 0;

@@ -19,6 +19,7 @@
 #define TQ_CLIENT_ACK_LEDGER_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "client/item_coverage.h"
@@ -35,10 +36,13 @@ class AckLedger {
   // (manual acks) is held until ReleaseHeld(). Each item once (the session
   // drops duplicates before they are consumed).
   void Consumed(uint64_t first, uint64_t items, uint64_t count, bool hold);
-  // Manual acks: everything held may be acknowledged now.
-  void ReleaseHeld();
+  // Manual acks: everything held may be acknowledged now; `mark` (if not
+  // empty) says where the user's output stood with all of it in
+  // (AckResults.mark), sent with this and every later acknowledgement.
+  void ReleaseHeld(std::string mark = "");
 
   bool has_waiting() const { return waiting_.covered() > 0; }
+  bool has_held() const { return held_.covered() > 0; }
   // Results (not items) waiting: the batching rule counts these.
   uint64_t waiting_results() const { return waiting_results_; }
   // Fills `ack`'s items and count (not job_id) with everything waiting, and
@@ -69,6 +73,7 @@ class AckLedger {
   ItemCoverage acked_;
   uint64_t acked_count_ = 0;
   ItemCoverage confirmed_;
+  std::string mark_;
 };
 
 }  // namespace internal

@@ -262,6 +262,16 @@ absl::Status BrokerSession::Submit(v1::SubmitJob submit,
   return job->submit_status;
 }
 
+absl::Status BrokerSession::Adopt(uint64_t job_id, std::string token,
+                                  const std::shared_ptr<JobState>& job) {
+  std::unique_lock lock(mu_);
+  TQ_RETURN_IF_ERROR(
+      session_->Adopt(job_id, std::move(token), job, NowUs()));
+  wakeup_.Notify();
+  while (!job->answered) changed_.wait(lock);
+  return job->submit_status;
+}
+
 absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
                                              bool want_room,
                                              absl::Duration timeout) {
@@ -300,8 +310,8 @@ absl::Status BrokerSession::EndInput(JobState& job) {
   return absl::OkStatus();
 }
 
-void BrokerSession::Acknowledge(JobState& job) {
-  WithSession([&](ClientSession& s) { s.Acknowledge(job); });
+void BrokerSession::Acknowledge(JobState& job, std::string mark) {
+  WithSession([&](ClientSession& s) { s.Acknowledge(job, std::move(mark)); });
 }
 
 std::optional<UserCodeError> BrokerSession::user_code_error(JobState& job) {

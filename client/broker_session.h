@@ -70,6 +70,9 @@ class BrokerSession {
   // broker accepts it or answers an Error (returned).
   absl::Status Submit(v1::SubmitJob submit, std::vector<Payload> payloads,
                       const std::shared_ptr<JobState>& job);
+  // Sends the AttachJob (see ClientSession::Adopt) and blocks likewise.
+  absl::Status Adopt(uint64_t job_id, std::string token,
+                     const std::shared_ptr<JobState>& job);
 
   // See Job::Poll. `want_room`: return kInputRoom when input may be
   // appended (the caller has more); else the library feeds pending input.
@@ -79,7 +82,7 @@ class BrokerSession {
   absl::Status Append(JobState& job, InputChunk chunk);
   absl::Status EndInput(JobState& job);
   // See Job::Acknowledge.
-  void Acknowledge(JobState& job);
+  void Acknowledge(JobState& job, std::string mark = "");
   std::optional<UserCodeError> user_code_error(JobState& job);
   absl::uint128 ItemsAppended(JobState& job);
   JobStats Stats(JobState& job);

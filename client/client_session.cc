@@ -239,6 +239,8 @@ void ClientSession::Request(v1::Envelope envelope, std::vector<Payload> payloads
   const uint64_t request_id =
       message.envelope.has_submit_job()
           ? message.envelope.submit_job().request_id()
+      : message.envelope.has_attach_job()
+          ? message.envelope.attach_job().request_id()
           : message.envelope.status_request().request_id();
   held_.push_back(Held{request_id, now_us + options_.connect_timeout_ms * 1000,
                        std::move(message)});
@@ -315,6 +317,32 @@ absl::Status ClientSession::Submit(v1::SubmitJob submit,
   submits_[job->request_id] =
       Outgoing{envelope, payloads, PayloadBytes(payloads)};
   Request(std::move(envelope), std::move(payloads), now_us);
+  return absl::OkStatus();
+}
+
+absl::Status ClientSession::Adopt(uint64_t job_id, std::string token,
+                                  const std::shared_ptr<JobState>& job,
+                                  int64_t now_us) {
+  if (state_ == State::kClosed) return closed_status_;
+  job->request_id = next_request_id_++;
+  job->job_id = job_id;
+  job->job_token = std::move(token);
+  job->adopted = true;
+  if (welcome_.max_result_window() > 0) {
+    job->window = std::min(job->window, welcome_.max_result_window());
+  }
+  job->window = std::max(job->window, 1u);
+  v1::Envelope envelope;
+  v1::AttachJob* attach = envelope.mutable_attach_job();
+  attach->set_request_id(job->request_id);
+  attach->set_job_id(job_id);
+  attach->set_job_token(job->job_token);
+  attach->set_result_window(job->window);
+  // Answered like a submit (by_request_), and sent again like one after a
+  // reconnect.
+  by_request_[job->request_id] = job;
+  submits_[job->request_id] = Outgoing{envelope, {}, 0};
+  Request(std::move(envelope), {}, now_us);
   return absl::OkStatus();
 }
 
@@ -410,6 +438,11 @@ void ClientSession::HandleAccepted(const v1::JobAccepted& accepted) {
   job->answered = true;
   job->resubmit = false;
   job->resume_deadline_us = 0;
+  if (job->adopted) {
+    job->submit_status = HandleAdopted(*job, accepted);
+    if (job->submit_status.ok()) by_job_[job->job_id] = job;
+    return;
+  }
   job->job_id = accepted.job_id();
   job->job_token = accepted.job_token();
   job->window = accepted.result_window();

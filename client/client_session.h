@@ -115,6 +115,15 @@ struct JobState {
   uint64_t chunk_count = 0;
   uint32_t window = 0;
   std::string job_token;  // lets any connection attach to the job
+  // Attached with Adopt (Pool::Attach), not submitted here: the fields above
+  // came with the attach's answer. Its earlier clients acknowledged
+  // `acknowledged_before` items (their results never come here; count
+  // jobs: `acknowledged_count_before` true ones), the latest with `mark`.
+  bool adopted = false;
+  std::string task;  // adopted jobs: the task (empty for code)
+  absl::uint128 acknowledged_before = 0;
+  uint64_t acknowledged_count_before = 0;
+  std::string mark;
 
   bool answered = false;       // JobAccepted or Error came back
   absl::Status submit_status;  // the Error, if any
@@ -233,6 +242,13 @@ class ClientSession {
   // `job->answered`. An error here (closed session, bad chunk) is final.
   absl::Status Submit(v1::SubmitJob submit, std::vector<Payload> payloads,
                       const std::shared_ptr<JobState>& job, int64_t now_us);
+  // Registers `job` and queues an AttachJob for job `job_id` (`token`: its
+  // token, empty under CURVE for the key that submitted it). The answer
+  // arrives later: `job->answered`, with the job's constants filled from
+  // it (JobState::adopted). `job->window` and `job->manual_ack` are the
+  // caller's.
+  absl::Status Adopt(uint64_t job_id, std::string token,
+                     const std::shared_ptr<JobState>& job, int64_t now_us);
   // Queues a StatusRequest; its answer: TakeStatusReply(id).
   absl::StatusOr<uint64_t> RequestStatus(int64_t now_us);
   // The answer to RequestStatus `id` once it came (then forgotten).
@@ -247,7 +263,9 @@ class ClientSession {
   // Acknowledges every result of the job consumed so far (sent now, or
   // once the job is attached again after a reconnect). The only way a
   // manual_ack job acknowledges.
-  void Acknowledge(JobState& job);
+  // `mark`: AckResults.mark, where the user's output stands with every
+  // result consumed so far in it (empty: none).
+  void Acknowledge(JobState& job, std::string mark = "");
   size_t InputRoom(JobState& job);
   absl::Status Append(JobState& job, InputChunk chunk);
   void EndInput(JobState& job);
@@ -301,6 +319,8 @@ class ClientSession {
   void FailRequest(uint64_t request_id, const absl::Status& status);
 
   void HandleAccepted(const v1::JobAccepted& accepted);
+  // The JobAccepted answering Adopt: fills the job from it, or fails it.
+  absl::Status HandleAdopted(JobState& job, const v1::JobAccepted& accepted);
   void HandleError(const v1::Error& error, int64_t now_us);
   void HandleFinished(const v1::JobFinished& finished,
                       const std::vector<Payload>& payloads);

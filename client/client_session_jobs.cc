@@ -104,7 +104,8 @@ absl::Status ClientSession::HandleResult(JobState& job,
   meta.chunk_index = index;
   meta.first_item = first;
   meta.size = count;
-  if (job.streamed) {
+  // An adopted streamed job is a code job: its input is the broker's.
+  if (job.streamed && !job.adopted) {
     // The appended chunk holding these items: the whole chunk, or a part
     // of it (the broker splits a chunk that keeps failing; the parts carry
     // indexes of their own).
@@ -458,7 +459,14 @@ void ClientSession::Release(JobState& job) {
     job.cancelled = true;
     return;
   }
-  if (!job.finished && job.job_id != 0 && by_job_.erase(job.job_id) > 0) {
+  // A job finished here whose results were not all read and acknowledged
+  // is kept by the broker for them (tq.proto, "Durability"): nobody will
+  // acknowledge them now, so it is cancelled too.
+  const bool unacknowledged =
+      job.finished && job.final_status.ok() &&
+      (!job.buffer.empty() || job.acks.has_waiting() || job.acks.has_held());
+  if (job.job_id != 0 &&
+      ((!job.finished && by_job_.erase(job.job_id) > 0) || unacknowledged)) {
     v1::Envelope cancel;
     cancel.mutable_cancel_job()->set_job_id(job.job_id);
     Enqueue(std::move(cancel));

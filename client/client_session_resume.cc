@@ -145,6 +145,60 @@ void ClientSession::HandleAttached(JobState& job,
   FeedPending(job);
 }
 
+absl::Status ClientSession::HandleAdopted(JobState& job,
+                                          const v1::JobAccepted& accepted) {
+  const v1::SubmitJob& spec = accepted.job();
+  if (accepted.job_id() != job.job_id || accepted.result_window() == 0 ||
+      (!spec.has_range() && !spec.has_stream()) ||
+      (spec.has_range() && spec.range().first() > spec.range().last())) {
+    return absl::InternalError(absl::StrCat(
+        "broker answered the attach of job ", job.job_id, " with job ",
+        accepted.job_id(), ", window ", accepted.result_window(),
+        " and no valid description of its input"));
+  }
+  job.is_code = spec.has_code();
+  job.task = spec.task();
+  job.count_reduction = spec.reduction() == v1::REDUCTION_COUNT;
+  job.window = accepted.result_window();
+  job.granted = job.window;
+  job.chunk_size = accepted.chunk_size();
+  job.chunk_count = accepted.chunk_count();
+  if (spec.has_range()) {
+    job.range_lo = spec.range().first();
+    job.range_last_index = spec.range().last() - spec.range().first();
+  } else {
+    if (!job.is_code) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job.job_id, " runs ", spec.task(),
+          " over a list of numbers, which only the client that submitted it "
+          "holds: attach takes range jobs and code jobs"));
+    }
+    if (!accepted.input_complete()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job.job_id, " has ", accepted.chunks_received(),
+          " input chunks and not the end of its input: only the client that "
+          "submitted it can send the rest"));
+    }
+    job.streamed = true;
+    job.input_complete = true;
+    job.appended = accepted.chunks_received();
+    job.items_appended = accepted.items_received();
+  }
+  TQ_RETURN_IF_ERROR(job.acks.Reconcile(accepted.acknowledged(),
+                                        accepted.acknowledged_count(),
+                                        TotalItems(job)));
+  // Acknowledged items never come: they count as covered, and ordered
+  // reading passes over them.
+  for (const ItemCoverage::Run& run : job.acks.acknowledged().Runs()) {
+    job.coverage.Merge(run.first, run.end);
+    job.buffer.Skip(run.first, run.end);
+  }
+  job.acknowledged_before = job.coverage.covered();
+  job.acknowledged_count_before = accepted.acknowledged_count();
+  job.mark = accepted.mark();
+  return absl::OkStatus();
+}
+
 void ClientSession::HandleAttachError(JobState& job, const v1::Error& error) {
   job.attach_request_id = 0;
   by_job_.erase(job.job_id);  // the caller holds the job
@@ -289,8 +343,8 @@ void ClientSession::FlushAcks(JobState& job) {
   Enqueue(std::move(envelope));
 }
 
-void ClientSession::Acknowledge(JobState& job) {
-  job.acks.ReleaseHeld();
+void ClientSession::Acknowledge(JobState& job, std::string mark) {
+  job.acks.ReleaseHeld(std::move(mark));
   FlushAcks(job);
 }
 

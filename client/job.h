@@ -95,6 +95,19 @@ class Job {
   absl::uint128 item_count() const;
   // The result window the broker granted.
   uint32_t window() const;
+  // The secret (16 bytes) that lets another client attach to the job
+  // (AttachSpec::token).
+  const std::string& token() const;
+  // The built-in task ("" for code) and whether results are counts.
+  const std::string& task() const;
+  Reduction reduction() const;
+  // A job from Pool::Attach: what its earlier clients acknowledged, whose
+  // results never come here (count jobs: the true items among them), and
+  // the mark of their latest acknowledgement (Acknowledge(mark)); 0, 0 and
+  // empty for a job submitted here.
+  absl::uint128 acknowledged_items_before() const;
+  uint64_t acknowledged_count_before() const;
+  const std::string& mark() const;
 
   // The next chunk in input order; nullopt after the last. A job that failed
   // returns its error once the chunks received before the failure are read;
@@ -130,6 +143,10 @@ class Job {
   // them is synced). Sent at once, or once the job is attached again if the
   // connection is being re-established.
   void Acknowledge();
+  // The same, saying where the caller's output stands with every result
+  // read so far in it (at most 256 bytes, e.g. a synced file's size): a
+  // client that attaches later gets it back (mark()) to continue from.
+  void Acknowledge(std::string mark);
 
   // Stops the job; the iterators return kCancelled at once.
   void Cancel();

@@ -106,6 +106,19 @@ struct JobSpec {
   bool manual_ack = false;
 };
 
+// Pool::Attach: reading a job that another client submitted (tq-client
+// attach), e.g. after that client died.
+struct AttachSpec {
+  uint64_t job_id = 0;
+  // The job's token (Job::token() of the client that submitted it: 16
+  // bytes). Under CURVE the key that submitted the job may leave it empty.
+  std::string token;
+  // As JobSpec's: result credit in chunks (0: ClientOptions::result_window,
+  // else a default), and acknowledgements only on Job::Acknowledge().
+  uint32_t result_window = 0;
+  bool manual_ack = false;
+};
+
 }  // namespace tq
 
 #endif  // TQ_CLIENT_JOB_SPEC_H_

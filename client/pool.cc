@@ -201,6 +201,7 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
     }
   } else {
     submit.set_task(spec.task);
+    job->task = spec.task;
   }
   const int threads = worker_threads();
   if (const auto* range = std::get_if<NumberRange>(&spec.input)) {
@@ -268,6 +269,27 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
   job->manual_ack = spec.manual_ack;
   TQ_RETURN_IF_ERROR(
       impl_->session->Submit(std::move(submit), std::move(payloads), job));
+  return std::make_unique<Job>(impl_->session.get(), std::move(job));
+}
+
+absl::StatusOr<std::unique_ptr<Job>> Pool::Attach(const AttachSpec& spec) {
+  if (embedded()) {
+    return absl::FailedPreconditionError(
+        "attaching to a job needs a broker: an embedded cluster's jobs end "
+        "with the client that started it");
+  }
+  auto job = std::make_shared<internal::JobState>();
+  uint32_t window = spec.result_window != 0 ? spec.result_window
+                                            : impl_->options.result_window;
+  if (window == 0) {
+    // As AutomaticWindow without the memory term: the job's result size is
+    // not known before the broker describes the job.
+    window = static_cast<uint32_t>(
+        std::max<uint64_t>(16, 2ull * std::max(0, worker_threads())));
+  }
+  job->window = window;
+  job->manual_ack = spec.manual_ack;
+  TQ_RETURN_IF_ERROR(impl_->session->Adopt(spec.job_id, spec.token, job));
   return std::make_unique<Job>(impl_->session.get(), std::move(job));
 }
 

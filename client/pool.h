@@ -80,6 +80,17 @@ class Pool {
   // does not run (kPermissionDenied, kFailedPrecondition naming versions).
   absl::StatusOr<std::unique_ptr<Job>> Submit(const JobSpec& spec);
 
+  // Reads a job another client submitted (tq-client attach; e.g. that
+  // client died): every result its clients did not acknowledge comes here
+  // from now on, and Job::acknowledged_items_before() and mark() say what
+  // they did. Range jobs and code jobs (a list job's numbers are only its
+  // submitter's: kFailedPrecondition). kNotFound if the broker does not hold
+  // the job (it ended, or a broker without --journal restarted),
+  // kPermissionDenied for a wrong token, kFailedPrecondition with an
+  // embedded cluster (its jobs die with their client). A client attached
+  // to the job before loses it (its job ends kAborted).
+  absl::StatusOr<std::unique_ptr<Job>> Attach(const AttachSpec& spec);
+
   // Submits and collects every chunk, in input order.
   absl::StatusOr<std::vector<ChunkResult>> Map(const JobSpec& spec);
 

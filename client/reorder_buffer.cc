@@ -1,5 +1,6 @@
 #include "client/reorder_buffer.h"
 
+#include <limits>
 #include <utility>
 
 namespace tq {
@@ -12,7 +13,21 @@ bool ReorderBuffer::Insert(ChunkResult result) {
   return inserted;
 }
 
+void ReorderBuffer::Skip(uint64_t first, absl::uint128 end) {
+  if (absl::uint128(first) < end) skipped_[first] = end;
+}
+
 std::optional<ChunkResult> ReorderBuffer::PopNextInOrder() {
+  // Pass over skipped runs that start at (or before) the next item.
+  for (auto run = skipped_.begin();
+       run != skipped_.end() && run->first <= next_item_;
+       run = skipped_.erase(run)) {
+    if (run->second > next_item_) {
+      next_item_ = run->second > std::numeric_limits<uint64_t>::max()
+                       ? std::numeric_limits<uint64_t>::max()
+                       : static_cast<uint64_t>(run->second);
+    }
+  }
   auto it = by_first_.find(next_item_);
   if (it == by_first_.end()) return std::nullopt;
   ChunkResult result = std::move(it->second);

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/numeric/int128.h"
 #include "client/chunk_result.h"
 
 namespace tq {
@@ -30,6 +31,9 @@ class ReorderBuffer {
   std::optional<ChunkResult> PopOldest();
   // Ordered mode: the first item not yet handed out.
   uint64_t next_item() const { return next_item_; }
+  // Items [first, end) never come (a job attached after another client
+  // acknowledged them): ordered mode passes over them.
+  void Skip(uint64_t first, absl::uint128 end);
   size_t size() const { return by_first_.size(); }
   bool empty() const { return by_first_.empty(); }
 
@@ -37,6 +41,8 @@ class ReorderBuffer {
   std::map<uint64_t, ChunkResult> by_first_;
   std::deque<uint64_t> arrival_;  // may hold items already popped in order
   uint64_t next_item_ = 0;
+  // Skip(): first -> end of each run never to come.
+  std::map<uint64_t, absl::uint128> skipped_;
 };
 
 }  // namespace tq

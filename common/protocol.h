@@ -36,6 +36,8 @@ inline constexpr size_t kMaxParamsBytes = 16 << 10;
 inline constexpr uint64_t kMaxPayloadBytes = uint64_t{16} << 20;
 // One message, envelope and payloads together; a receiver drops larger ones.
 inline constexpr uint64_t kMaxMessageBytes = uint64_t{64} << 20;
+// AckResults.mark: the broker keeps (and journals) one per job.
+inline constexpr size_t kMaxAckMarkBytes = 256;
 
 // The most result credit a job gets from a default broker
 // (BrokerOptions::max_result_window).

@@ -52,8 +52,9 @@ TEST_F(JobJournalTest, LiveJobsComeBackWithTheirAcknowledgements) {
     journal->JobAccepted(RangeJobRecord(1, 100, 10));
     journal->JobAccepted(RangeJobRecord(2, 50, 5));
     journal->JobAccepted(RangeJobRecord(3, 10, 1));
-    journal->Acknowledged(1, Runs({{0, 20}}), 4);
-    journal->Acknowledged(1, Runs({{30, 10}}), 2);
+    journal->Acknowledged(1, Runs({{0, 20}}), 4, "at 20");
+    journal->Acknowledged(1, Runs({{30, 10}}), 2, "");  // keeps "at 20"
+    journal->Acknowledged(3, Runs({}), 0, "mark only");
     journal->JobEnded(2);
     ASSERT_TRUE(journal->Commit(1'000'000).ok());
   }
@@ -68,8 +69,10 @@ TEST_F(JobJournalTest, LiveJobsComeBackWithTheirAcknowledgements) {
   EXPECT_EQ(recovered[0].acknowledged.Runs(),
             (std::vector<ItemRuns::Run>{{0, 20}, {30, 10}}));
   EXPECT_EQ(recovered[0].acknowledged_count, 6u);
+  EXPECT_EQ(recovered[0].mark, "at 20");
   EXPECT_EQ(recovered[1].job.job_id(), 3u);
   EXPECT_TRUE(recovered[1].acknowledged.empty());
+  EXPECT_EQ(recovered[1].mark, "mark only");
 }
 
 // A job record is synced before Commit returns: nothing else waits for it.
@@ -81,7 +84,7 @@ TEST_F(JobJournalTest, JobRecordsSyncAtOnceAcknowledgementsLazily) {
   EXPECT_EQ(journal->NextCommitUs(), 0);
   ASSERT_TRUE(journal->Commit(1'000'000).ok());
   EXPECT_EQ(journal->NextCommitUs(), std::numeric_limits<int64_t>::max());
-  journal->Acknowledged(1, Runs({{0, 10}}), 0);
+  journal->Acknowledged(1, Runs({{0, 10}}), 0, "");
   ASSERT_TRUE(journal->Commit(2'000'000).ok());
   EXPECT_EQ(journal->NextCommitUs(), 2'000'000 + JobJournal::kLazySyncMs * 1000);
   ASSERT_TRUE(journal->Commit(2'000'000 + JobJournal::kLazySyncMs * 1000).ok());
@@ -100,7 +103,7 @@ TEST_F(JobJournalTest, CompactionKeepsTheFileNearTheLiveState) {
     v1::JournalJob job = RangeJobRecord(id, 100, 10);
     job.mutable_submit()->mutable_params()->insert({"pad", std::string(800, 'p')});
     journal->JobAccepted(job);
-    journal->Acknowledged(1, Runs({{id * 10, 10}}), 1);
+    journal->Acknowledged(1, Runs({{id * 10, 10}}), 1, "");
     journal->JobEnded(id);
     now += 1000;
     ASSERT_TRUE(journal->Commit(now).ok());

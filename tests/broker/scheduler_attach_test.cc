@@ -349,5 +349,106 @@ TEST_F(SchedulerAttachTest, SplitsDoNotCountAsChunksReceived) {
   EXPECT_EQ(answer[0].job_accepted().chunks_received(), 2u);
 }
 
+// Every result delivered: the client is told at once, but the job is kept
+// (without results) until they are acknowledged, so a client that dies
+// before handling the last ones can be replaced by one that attaches; once
+// they are acknowledged the job is gone.
+TEST_F(SchedulerAttachTest, AFinishedJobIsKeptUntilItsResultsAreAcknowledged) {
+  h_.HelloWorker("w", 1, 10);
+  h_.HelloClient("c");
+  Sent sent;
+  h_.Submit("c", SchedulerHarness::RangeJob(1, 100, 10), &sent);
+  const v1::JobAccepted accepted =
+      BodiesTo(sent, "c", v1::Envelope::kJobAccepted)[0].job_accepted();
+  Sent done = ReportAll(sent, "w");
+  EXPECT_EQ(ResultsTo(done, "c").size(), 10u);
+  EXPECT_EQ(OnlyFinished(done, "c").code(), 0);
+  EXPECT_EQ(h_.scheduler().stats().jobs_completed, 1u);
+  EXPECT_EQ(h_.scheduler().stats().jobs_active, 0u);
+
+  // c dies before acknowledging anything: c2 gets every result again.
+  LoseClient("w");
+  h_.HelloClient("c2");
+  Sent attached =
+      h_.Deliver("c2", Attach(accepted.job_id(), accepted.job_token()));
+  ASSERT_EQ(BodiesTo(attached, "c2", v1::Envelope::kJobAccepted).size(), 1u);
+  Sent again = ReportAll(attached, "w");
+  ItemRuns received;
+  for (const v1::ChunkResult& r : ResultsTo(again, "c2")) {
+    received.Add(r.first_item(), r.item_count());
+  }
+  EXPECT_EQ(received.Runs(), (std::vector<ItemRuns::Run>{{0, 100}}));
+  EXPECT_EQ(OnlyFinished(again, "c2").code(), 0);
+
+  // Acknowledged: forgotten, counted once.
+  h_.Deliver("c2", Ack(accepted.job_id(), received));
+  h_.HelloClient("c3");
+  Sent late = h_.Deliver("c3", Attach(accepted.job_id(), accepted.job_token()));
+  auto errors = BodiesTo(late, "c3", v1::Envelope::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error().code(),
+            static_cast<int32_t>(absl::StatusCode::kNotFound));
+  EXPECT_EQ(h_.scheduler().stats().jobs_completed, 1u);
+}
+
+// A client that did not submit the job learns from the attach's answer
+// what it is, and where the output of its acknowledged results stands
+// (the latest mark: an ack without one keeps it).
+TEST_F(SchedulerAttachTest, TheAttachAnswerDescribesTheJobAndItsLatestMark) {
+  h_.HelloWorker("w", 1, 1);
+  h_.HelloClient("c");
+  v1::Envelope submit = SchedulerHarness::RangeJob(5, 104, 10, 100, "spin");
+  (*submit.mutable_submit_job()->mutable_params())["us"] = "1";
+  submit.mutable_submit_job()->set_idempotency_key(std::string(16, 'k'));
+  Sent sent;
+  h_.Submit("c", submit, &sent);
+  const v1::JobAccepted accepted =
+      BodiesTo(sent, "c", v1::Envelope::kJobAccepted)[0].job_accepted();
+  Sent first = ReportAll(sent, "w");
+  ReportAll(first, "w");
+  ItemRuns items;
+  items.Add(0, 10);
+  v1::Envelope ack = Ack(accepted.job_id(), items);
+  ack.mutable_ack_results()->set_mark("output bytes=42");
+  h_.Deliver("c", ack);
+  items = ItemRuns();
+  items.Add(10, 10);
+  h_.Deliver("c", Ack(accepted.job_id(), items));  // no mark: 42 stands
+
+  h_.HelloClient("c2");
+  Sent attached =
+      h_.Deliver("c2", Attach(accepted.job_id(), accepted.job_token()));
+  auto answers = BodiesTo(attached, "c2", v1::Envelope::kJobAccepted);
+  ASSERT_EQ(answers.size(), 1u);
+  const v1::JobAccepted& answer = answers[0].job_accepted();
+  EXPECT_EQ(answer.job().task(), "spin");
+  EXPECT_EQ(answer.job().params().at("us"), "1");
+  EXPECT_EQ(answer.job().range().first(), 5u);
+  EXPECT_EQ(answer.job().range().last(), 104u);
+  EXPECT_TRUE(answer.job().idempotency_key().empty());
+  EXPECT_EQ(answer.job().request_id(), 0u);
+  EXPECT_EQ(answer.mark(), "output bytes=42");
+  ASSERT_EQ(answer.acknowledged_size(), 1);
+  EXPECT_EQ(answer.acknowledged(0).last(), 19u);
+}
+
+TEST_F(SchedulerAttachTest, AMarkOverItsLimitIsRefused) {
+  h_.HelloWorker("w", 1, 1);
+  h_.HelloClient("c");
+  Sent sent;
+  h_.Submit("c", SchedulerHarness::RangeJob(1, 100, 10), &sent);
+  ReportAll(sent, "w");
+  const uint64_t job = AssignmentsTo(sent, "w")[0].job_id();
+  ItemRuns items;
+  items.Add(0, 10);
+  v1::Envelope ack = Ack(job, items);
+  ack.mutable_ack_results()->set_mark(std::string(kMaxAckMarkBytes + 1, 'm'));
+  auto errors = BodiesTo(h_.Deliver("c", ack), "c", v1::Envelope::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error().code(),
+            static_cast<int32_t>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(h_.scheduler().stats().acks_refused, 1u);
+}
+
 }  // namespace
 }  // namespace tq::testing

@@ -13,11 +13,6 @@ using E = v1::Envelope;
 class SchedulerDispatchTest : public ::testing::Test {
  protected:
   void SetUp() override { h_.HelloClient("c1"); }
-  static v1::JobFinished OnlyFinished(const Sent& sent, const std::string& peer) {
-    auto finished = BodiesTo(sent, peer, E::kJobFinished);
-    EXPECT_EQ(finished.size(), 1u);
-    return finished.empty() ? v1::JobFinished() : finished[0].job_finished();
-  }
   SchedulerHarness h_;
 };
 

@@ -287,6 +287,13 @@ inline std::vector<v1::Envelope> BodiesTo(const Sent& sent,
   return all;
 }
 
+// The one JobFinished sent to `peer` (a test failure if not exactly one).
+inline v1::JobFinished OnlyFinished(const Sent& sent, const std::string& peer) {
+  auto finished = BodiesTo(sent, peer, v1::Envelope::kJobFinished);
+  EXPECT_EQ(finished.size(), 1u);
+  return finished.empty() ? v1::JobFinished() : finished[0].job_finished();
+}
+
 }  // namespace tq::testing
 
 #endif  // TQ_TESTS_BROKER_SCHEDULER_TEST_UTIL_H_

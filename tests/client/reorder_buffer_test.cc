@@ -30,6 +30,21 @@ TEST(ReorderBufferTest, HandsOutChunksInOrderWhateverTheArrivalOrder) {
   EXPECT_EQ(buffer.next_item(), 12u);
 }
 
+// Items acknowledged before an attach never come: ordered reading passes
+// over them, wherever they lie.
+TEST(ReorderBufferTest, PassesOverSkippedItems) {
+  ReorderBuffer buffer;
+  buffer.Skip(0, 4);    // chunk 0
+  buffer.Skip(8, 16);   // chunks 2 and 3
+  EXPECT_TRUE(buffer.Insert(Chunk(4)));
+  EXPECT_FALSE(buffer.PopNextInOrder().has_value());  // 1 not here yet
+  EXPECT_TRUE(buffer.Insert(Chunk(1)));
+  std::vector<uint64_t> order;
+  while (auto chunk = buffer.PopNextInOrder()) order.push_back(chunk->chunk_index());
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 4}));
+  EXPECT_EQ(buffer.next_item(), 20u);
+}
+
 TEST(ReorderBufferTest, DropsDuplicatesAndChunksAlreadyHandedOut) {
   ReorderBuffer buffer;
   EXPECT_TRUE(buffer.Insert(Chunk(0)));
