@@ -15,13 +15,17 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/numeric/int128.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "broker/job_plan.h"
+#include "client/cli_run.h"
 #include "client/interrupt_watcher.h"
 #include "client/number_parse.h"
+#include "client/output_file.h"
 #include "client/output_writer.h"
 #include "client/pool.h"
 #include "client/progress_bar.h"
@@ -86,6 +90,14 @@ ABSL_FLAG(bool, stats, false,
 ABSL_FLAG(std::string, input, "",
           "file of numbers separated by whitespace ('-' = stdin), instead of "
           "LO HI");
+ABSL_FLAG(std::string, output, "",
+          "map, attach: write the results to FILE instead of stdout; they are "
+          "acknowledged to the broker only once synced, so 'attach JOB "
+          "--output=FILE' continues the file of a client that died exactly");
+ABSL_FLAG(std::string, token, "",
+          "attach: the job's token (32 hex digits), printed when it was "
+          "submitted; default $TQ_JOB_TOKEN (under CURVE, the key that "
+          "submitted the job needs none)");
 
 namespace tq {
 namespace {
@@ -94,21 +106,17 @@ constexpr char kUsage[] =
     "Runs a task over numbers on a tq cluster and prints the results.\n\n"
     "  tq-client [flags] map TASK LO HI          inclusive range, 0..2^64-1\n"
     "  tq-client [flags] map TASK --input=FILE   numbers in FILE ('-' = stdin)\n"
+    "  tq-client [flags] attach JOB --token=HEX  results of a running job not\n"
+    "                                            yet handled by its client\n"
     "  tq-client [flags] tasks                   list the cluster's tasks\n"
     "  tq-client [flags] status [--watch[=S]] [--json]\n"
     "                                            workers, queue, running jobs\n"
     "  tq-client [flags] jobs [--json]           running jobs with progress\n"
-    "status and jobs need --broker (or $TQ_BROKER); --watch refreshes until\n"
+    "attach, status and jobs need --broker (or $TQ_BROKER); --watch refreshes until\n"
     "Ctrl-C (exit 130).\n\n"
     "Exit codes: 0 ok, 1 bad usage or input, 2 job failed, 3 broker "
     "unreachable or lost, 4 broker busy (retry later), 5 done with failed "
     "items (--skip-failed), 130 interrupted.";
-
-// Exit codes of tq-client beyond common/cli.h's.
-constexpr int kExitBusy = 4;         // the broker said: busy, retry later
-constexpr int kExitItemsFailed = 5;  // --skip-failed: complete, some failed
-// Failed items named one by one on stderr (formats that cannot show them).
-constexpr uint64_t kMaxFailedItemLines = 100;
 
 [[noreturn]] void Fail(int code, absl::string_view message) {
   fprintf(stderr, "tq-client: %s\n", std::string(message).c_str());
@@ -118,24 +126,6 @@ constexpr uint64_t kMaxFailedItemLines = 100;
 
 [[noreturn]] void UsageError(absl::string_view message) {
   Fail(kExitUsage, absl::StrCat(message, " (see tq-client --help)"));
-}
-
-// The exit code for an error, chosen by what the user does next.
-int ExitCodeFor(const absl::Status& status) {
-  if (IsRetryable(status)) return kExitBusy;
-  if (IsJobFailure(status)) return kExitJobFailed;
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kOutOfRange:
-      return kExitUsage;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kPermissionDenied:  // the broker refused our key
-      return kExitUnavailable;
-    default:
-      return kExitJobFailed;
-  }
 }
 
 // Numbers per chunk of --input: --chunk-size, else what the broker would
@@ -251,142 +241,75 @@ int ShowStatus(const std::vector<std::string>& args) {
   }
 }
 
-// Where a streamed job's numbers come from (--input), read a chunk at a time.
-struct InputFeed {
-  NumberReader* reader = nullptr;
-  size_t chunk = 0;  // numbers per chunk
-};
-
-// What a job's run leaves for the end-of-job report.
-struct RunReport {
-  uint64_t failed_items = 0;  // --skip-failed: items reported failed
-  uint64_t failed_lines = 0;  // of those, named on stderr
-  std::optional<JobStats> stats;
-};
-
-// After a quiet second (or while `*said_lost`): tells the user when the
-// broker was lost and is being reconnected to, rather than wait silently for
-// up to --resume-timeout, and when it is back.
-void SayIfReconnecting(const Pool& pool, ProgressBar& progress,
-                       bool* said_lost) {
-  std::optional<std::string> lost = pool.reconnecting();
-  if (lost.has_value() == *said_lost) return;
-  progress.Clear();
-  if (lost.has_value()) {
-    fprintf(stderr,
-            "tq-client: lost the broker (%s); reconnecting to resume the job "
-            "(giving up after --resume-timeout)\n",
-            lost->c_str());
-  } else {
-    fprintf(stderr, "tq-client: reconnected to the broker; the job goes on\n");
+// --progress: whether to show the bar (exits on a bad value).
+bool ShowProgressOrExit() {
+  const std::string flag = absl::GetFlag(FLAGS_progress);
+  if (flag != "auto" && flag != "always" && flag != "never") {
+    UsageError(absl::StrCat("unknown --progress '", flag,
+                            "'; choose auto, always or never"));
   }
-  *said_lost = lost.has_value();
+  return flag == "always" || (flag == "auto" && isatty(STDERR_FILENO));
 }
 
-// Runs one job to the end through `writer`, feeding it from `feed` if the
-// job's input is streamed. Returns the exit code.
-int RunJob(Pool& pool, const JobSpec& spec, OutputWriter& writer,
-           ProgressBar& progress, bool ordered, RunReport* report,
-           InputFeed feed = {}) {
-  InterruptWatcher& watcher = InterruptWatcher::Install();
-  absl::StatusOr<std::unique_ptr<Job>> job = pool.Submit(spec);
-  if (!job.ok()) {
-    // Unknown task, bad parameters or chunk size: the broker's message says
-    // which (an unknown task's lists the tasks offered).
-    progress.Clear();
-    fprintf(stderr, "tq-client: %s\n",
-            std::string(job.status().message()).c_str());
-    return ExitCodeFor(job.status());
+// --output=FILE for a new job: the file, created; nullptr without the flag.
+std::unique_ptr<OutputFile> CreateOutputOrExit(OutputFormat format) {
+  const std::string path = absl::GetFlag(FLAGS_output);
+  if (path.empty()) return nullptr;
+  if (format == OutputFormat::kBitmap) {
+    UsageError("--output takes --format=tsv, json, true or count");
   }
-  watcher.Watch(job->get());
-  int code = kExitOk;
-  auto last_flush = std::chrono::steady_clock::now();
-  bool said_lost = false;  // told the user we are reconnecting
-  while (true) {
-    absl::StatusOr<JobEvent> event = (*job)->Poll(ordered, absl::Seconds(1));
-    const bool quiet = event.ok() && event->kind == JobEvent::Kind::kTimedOut;
-    if (quiet || said_lost) SayIfReconnecting(pool, progress, &said_lost);
-    if (quiet) {
-      // A pause: what was written since the last flush goes out now, not
-      // with the next result.
-      (void)writer.Flush();  // a failure shows again at Finish()
-      last_flush = std::chrono::steady_clock::now();
-      continue;
-    }
-    if (event.ok() && event->kind == JobEvent::Kind::kInputRoom) {
-      std::vector<uint64_t> numbers;
-      absl::StatusOr<size_t> read = feed.reader->Read(feed.chunk, &numbers);
-      absl::Status fed = !read.ok()  ? read.status()
-                         : *read > 0 ? (*job)->Append(std::move(numbers))
-                                     : (*job)->EndInput();
-      if (!fed.ok()) {
-        // Bad input found mid-stream: whatever was printed is not the whole.
-        (*job)->Cancel();
-        progress.Clear();
-        fprintf(stderr, "tq-client: %s%s\n", std::string(fed.message()).c_str(),
-                feed.reader->count() > 0 ? "; output is incomplete" : "");
-        code = ExitCodeFor(fed);
-        break;
-      }
-      continue;
-    }
-    absl::StatusOr<std::optional<ChunkResult>> chunk =
-        event.ok() ? absl::StatusOr<std::optional<ChunkResult>>(
-                         std::move(event->result))
-                   : event.status();
-    if (!chunk.ok()) {
-      progress.Clear();
-      if (watcher.interrupted()) {
-        fprintf(stderr, "tq-client: interrupted; output is incomplete\n");
-        code = kExitInterrupted;
-      } else {
-        fprintf(stderr, "tq-client: job failed: %s; output is incomplete\n",
-                std::string(chunk.status().message()).c_str());
-        // The broker's verdict on the job (lost workers included) is 2;
-        // losing the broker itself is 3; busy is 4.
-        code = IsRetryable(chunk.status()) ? kExitBusy
-               : !IsJobFailure(chunk.status()) &&
-                       chunk.status().code() == absl::StatusCode::kUnavailable
-                   ? kExitUnavailable
-                   : kExitJobFailed;
-      }
-      break;
-    }
-    if (!chunk->has_value()) break;
-    if ((*chunk)->failed()) {
-      report->failed_items += (*chunk)->size();
-      if (!writer.ShowsFailures()) {
-        progress.Clear();
-        for (uint64_t i = 0; i < (*chunk)->size(); ++i) {
-          if (report->failed_lines++ == kMaxFailedItemLines) {
-            fprintf(stderr, "tq-client: (more failed items not listed)\n");
-          }
-          if (report->failed_lines > kMaxFailedItemLines) break;
-          fprintf(stderr, "tq-client: item %llu (n=%llu) failed: %s\n",
-                  static_cast<unsigned long long>((*chunk)->first_item() + i),
-                  static_cast<unsigned long long>((*chunk)->n(i)),
-                  (*chunk)->error().c_str());
-        }
-      }
-    }
-    if (absl::Status written = writer.Write(**chunk); !written.ok()) {
-      progress.Clear();
-      fprintf(stderr, "tq-client: %s; output is incomplete\n",
-              std::string(written.message()).c_str());
-      code = kExitJobFailed;
-      break;
-    }
-    progress.Advance((*chunk)->size());
-    // Slow jobs stream: push output out at least every 100 ms. Fast ones
-    // still write in large blocks, since the buffer fills first.
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_flush >= std::chrono::milliseconds(100)) {
-      last_flush = now;
-      (void)writer.Flush();  // a failure shows again at Finish()
+  absl::StatusOr<std::unique_ptr<OutputFile>> file = OutputFile::Create(path);
+  if (!file.ok()) UsageError(file.status().message());
+  return *std::move(file);
+}
+
+// A count of items for messages: 2^64 does not fit a uint64.
+std::string ItemsText(absl::uint128 items) {
+  return absl::Uint128High64(items) > 0
+             ? std::string("2^64")
+             : absl::StrCat(absl::Uint128Low64(items));
+}
+
+// After RunJob: finishes the output (with --output, syncs it and
+// acknowledges the last results), says what failed, prints --stats.
+// Returns the exit code.
+int EndRun(int code, Job& job, OutputWriter& writer, OutputFile* durable,
+           const RunReport& report) {
+  absl::Status finished = writer.Finish(code == kExitOk);
+  if (code == kExitOk && finished.ok()) {
+    if (durable == nullptr) {
+      job.Acknowledge();
+    } else if (absl::StatusOr<std::string> mark = durable->Sync(writer);
+               mark.ok()) {
+      job.Acknowledge(*std::move(mark));
+    } else {
+      finished = mark.status();
     }
   }
-  watcher.Watch(nullptr);
-  report->stats = (*job)->stats();
+  if (code == kExitOk && !finished.ok()) {
+    fprintf(stderr, "tq-client: %s\n", std::string(finished.message()).c_str());
+    code = kExitJobFailed;
+  }
+  if (code == kExitOk && report.failed_items > 0) {
+    fprintf(stderr,
+            "tq-client: done, but %llu item%s failed on every attempt "
+            "(--skip-failed): %s\n",
+            static_cast<unsigned long long>(report.failed_items),
+            report.failed_items == 1 ? "" : "s",
+            writer.ShowsFailures()
+                ? "their lines say 'error' instead of a result"
+                : "named above; the output has no result for them");
+    code = kExitItemsFailed;
+  }
+  if (absl::GetFlag(FLAGS_stats) && report.stats.has_value()) {
+    fprintf(stderr,
+            "tq-client stats: {\"chunks\": %llu, \"items\": %llu, "
+            "\"duplicates\": %llu, \"failed_items\": %llu}\n",
+            static_cast<unsigned long long>(report.stats->chunks),
+            static_cast<unsigned long long>(report.stats->items),
+            static_cast<unsigned long long>(report.stats->duplicates),
+            static_cast<unsigned long long>(report.stats->failed_items));
+  }
   return code;
 }
 
@@ -482,58 +405,148 @@ int Map(const std::vector<std::string>& args,
     spec.input = StreamedInput{};
   }
 
-  std::string progress_flag = absl::GetFlag(FLAGS_progress);
-  if (progress_flag != "auto" && progress_flag != "always" &&
-      progress_flag != "never") {
-    UsageError(absl::StrCat("unknown --progress '", progress_flag,
-                            "'; choose auto, always or never"));
-  }
-  bool show_progress = progress_flag == "always" ||
-                       (progress_flag == "auto" && isatty(STDERR_FILENO));
-
   InterruptWatcher::Install();
   std::unique_ptr<Pool> pool = ConnectOrExit(OptionsFromFlags());
-  std::unique_ptr<OutputWriter> writer = MakeOutputWriter(*format, stdout);
-  ProgressBar progress(stderr, show_progress, total);
+  std::unique_ptr<OutputFile> file = CreateOutputOrExit(*format);
+  // With --output, results are acknowledged once synced (not for counts:
+  // their acknowledgements carry the counts, and the file only the total).
+  spec.manual_ack = file != nullptr && *format != OutputFormat::kCount;
+  absl::StatusOr<std::unique_ptr<Job>> job = pool->Submit(spec);
+  if (!job.ok()) {
+    // Unknown task, bad parameters or chunk size: the broker's message says
+    // which (an unknown task's lists the tasks offered).
+    Fail(ExitCodeFor(job.status()), job.status().message());
+  }
+  if (!pool->embedded()) {
+    fprintf(stderr,
+            "tq-client: job %llu; to read it from another process: "
+            "tq-client attach %llu --token=%s\n",
+            static_cast<unsigned long long>((*job)->id()),
+            static_cast<unsigned long long>((*job)->id()),
+            absl::BytesToHexString((*job)->token()).c_str());
+  }
+  std::unique_ptr<OutputWriter> writer =
+      MakeOutputWriter(*format, file != nullptr ? file->file() : stdout);
+  ProgressBar progress(stderr, ShowProgressOrExit(), total);
   int code = kExitOk;
   RunReport report;
   if (input_file == nullptr) {
-    code = RunJob(*pool, spec, *writer, progress, ordered, &report);
+    code = RunJob(*pool, **job, *writer, progress, ordered, &report, {},
+                  spec.manual_ack ? file.get() : nullptr);
   } else {
     NumberReader reader(input_file, input_name);
-    code = RunJob(*pool, spec, *writer, progress, ordered, &report,
-                  InputFeed{&reader, ListChunkItems(spec, total, *pool)});
+    code = RunJob(*pool, **job, *writer, progress, ordered, &report,
+                  InputFeed{&reader, ListChunkItems(spec, total, *pool)},
+                  spec.manual_ack ? file.get() : nullptr);
     if (input_file != stdin) fclose(input_file);
   }
   progress.Clear();
-  absl::Status finished = writer->Finish(code == kExitOk);
-  if (code == kExitOk && !finished.ok()) {
-    fprintf(stderr, "tq-client: %s\n", std::string(finished.message()).c_str());
-    code = kExitJobFailed;
+  return EndRun(code, **job, *writer, spec.manual_ack ? file.get() : nullptr,
+                report);
+}
+
+// `attach JOB`: the results of a job another client submitted that were not
+// acknowledged, to stdout or (continuing that client's) --output file.
+int Attach(const std::vector<std::string>& args) {
+  if (args.size() != 2) UsageError("'attach' takes one JOB id");
+  absl::StatusOr<uint64_t> job_id = ParseNumber(args[1]);
+  if (!job_id.ok()) UsageError(absl::StrCat("JOB: ", job_id.status().message()));
+  AttachSpec spec;
+  spec.job_id = *job_id;
+  const std::string token = FlagOrEnv(absl::GetFlag(FLAGS_token), "TQ_JOB_TOKEN");
+  if (!token.empty() &&
+      (token.size() != 32 ||
+       token.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+    UsageError("--token takes the 32 hex digits tq-client printed at submit");
   }
-  if (code == kExitOk && report.failed_items > 0) {
+  spec.token = absl::HexStringToBytes(token);
+  bool ordered = !absl::GetFlag(FLAGS_unordered);
+  // The default (tsv) leaves the form to the job: a count job prints its
+  // count.
+  const bool format_given = absl::GetFlag(FLAGS_format) != "tsv";
+  absl::StatusOr<OutputFormat> format =
+      ParseOutputFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) UsageError(format.status().message());
+  ClientOptions options = OptionsFromFlags();
+  if (options.broker.empty()) {
+    Fail(kExitUsage,
+         "'attach' needs a broker: give --broker=tcp://HOST:PORT or set "
+         "TQ_BROKER (an embedded cluster's jobs end with their client)");
+  }
+  const bool show_progress = ShowProgressOrExit();
+  const std::string output_path = absl::GetFlag(FLAGS_output);
+  // Synced acknowledgements unless it turns out to be a count job.
+  spec.manual_ack = !output_path.empty();
+
+  InterruptWatcher::Install();
+  std::unique_ptr<Pool> pool = ConnectOrExit(options);
+  absl::StatusOr<std::unique_ptr<Job>> job = pool->Attach(spec);
+  if (!job.ok()) {
+    // A wrong token or a job attach cannot take is the user's to fix.
+    const absl::StatusCode code = job.status().code();
+    Fail(code == absl::StatusCode::kPermissionDenied ||
+                 code == absl::StatusCode::kFailedPrecondition
+             ? kExitUsage
+             : ExitCodeFor(job.status()),
+         job.status().message());
+  }
+  Job& attached = **job;
+  // A count job prints the whole job's count; other jobs print in the
+  // form asked for (tsv by default).
+  if (attached.reduction() == Reduction::kCount) {
+    if (format_given && *format != OutputFormat::kCount) {
+      Fail(kExitUsage, absl::StrCat("job ", attached.id(),
+                                    " counts its results: attach it with "
+                                    "--format=count (or no --format)"));
+    }
+    format = OutputFormat::kCount;
+  } else if (*format == OutputFormat::kCount) {
+    Fail(kExitUsage,
+         absl::StrCat("job ", attached.id(), " was not submitted with "
+                      "--format=count: its acknowledged results hold no count"));
+  }
+  if (NeedsBoolTask(*format)) {
+    const Task* task = BuiltinTasks().Find(attached.task());
+    if (task == nullptr || task->shape() != ResultShape::kBool) {
+      Fail(kExitUsage,
+           absl::StrCat("--format=", absl::GetFlag(FLAGS_format),
+                        " needs a task with true/false results; job ",
+                        attached.id(), " runs '", attached.task(), "'"));
+    }
+  }
+  if (*format == OutputFormat::kCount) ordered = false;  // order is moot
+  std::unique_ptr<OutputFile> file;
+  if (!output_path.empty()) {
+    if (*format == OutputFormat::kBitmap) {
+      Fail(kExitUsage, "--output takes --format=tsv, json, true or count");
+    }
+    absl::StatusOr<std::unique_ptr<OutputFile>> opened =
+        *format == OutputFormat::kCount
+            ? OutputFile::Create(output_path)
+            : OutputFile::Continue(output_path, attached.mark());
+    if (!opened.ok()) Fail(kExitUsage, opened.status().message());
+    file = *std::move(opened);
+  }
+  OutputFile* durable =
+      *format == OutputFormat::kCount ? nullptr : file.get();
+  std::unique_ptr<OutputWriter> writer = MakeOutputWriter(
+      *format, file != nullptr ? file->file() : stdout,
+      attached.acknowledged_count_before());
+  const absl::uint128 before = attached.acknowledged_items_before();
+  ProgressBar progress(stderr, show_progress,
+                       attached.item_count() - before);
+  if (before > 0) {
     fprintf(stderr,
-            "tq-client: done, but %llu item%s failed on every attempt "
-            "(--skip-failed): %s\n",
-            static_cast<unsigned long long>(report.failed_items),
-            report.failed_items == 1 ? "" : "s",
-            writer->ShowsFailures()
-                ? "their lines say 'error' instead of a result"
-                : "named above; the output has no result for them");
-    code = kExitItemsFailed;
+            "tq-client: attached to job %llu; %s of its %s items were "
+            "handled by its earlier client\n",
+            static_cast<unsigned long long>(attached.id()),
+            ItemsText(before).c_str(), ItemsText(attached.item_count()).c_str());
   }
-  if (absl::GetFlag(FLAGS_stats) && report.stats.has_value()) {
-    fprintf(stderr,
-            "tq-client stats: {\"chunks\": %llu, \"items\": %llu, "
-            "\"duplicates\": %llu, \"failed_items\": %llu}\n",
-            static_cast<unsigned long long>(report.stats->chunks),
-            static_cast<unsigned long long>(report.stats->items),
-            static_cast<unsigned long long>(report.stats->duplicates),
-            static_cast<unsigned long long>(report.stats->failed_items));
-  }
-  writer.reset();
-  pool.reset();
-  return code;
+  RunReport report;
+  const int code =
+      RunJob(*pool, attached, *writer, progress, ordered, &report, {}, durable);
+  progress.Clear();
+  return EndRun(code, attached, *writer, durable, report);
 }
 
 }  // namespace
@@ -583,10 +596,13 @@ int main(int argc, char** argv) {
   for (const std::string& param : absl::GetFlag(FLAGS_param)) {
     params.push_back(param);
   }
-  if (args.empty()) tq::UsageError("missing command: map, tasks, status or jobs");
+  if (args.empty()) {
+    tq::UsageError("missing command: map, attach, tasks, status or jobs");
+  }
   if (args[0] == "map") return tq::Map(args, params);
+  if (args[0] == "attach") return tq::Attach(args);
   if (args[0] == "tasks") return tq::ListTasks(args);
   if (args[0] == "status" || args[0] == "jobs") return tq::ShowStatus(args);
   tq::UsageError(absl::StrCat("unknown command '", args[0],
-                              "'; use map, tasks, status or jobs"));
+                              "'; use map, attach, tasks, status or jobs"));
 }

@@ -162,7 +162,8 @@ class TrueWriter : public OutputWriter {
 
 class CountWriter : public OutputWriter {
  public:
-  explicit CountWriter(FILE* file) : out_(file) {}
+  CountWriter(FILE* file, uint64_t count_before)
+      : out_(file), total_(count_before) {}
   absl::Status Write(const ChunkResult& chunk) override {
     if (chunk.failed()) return absl::OkStatus();  // not counted as true
     if (chunk.kind() != ChunkResult::Kind::kCount &&
@@ -184,7 +185,7 @@ class CountWriter : public OutputWriter {
 
  private:
   BufferedOutput out_;
-  uint64_t total_ = 0;
+  uint64_t total_;
 };
 
 // Concatenates chunks' packed bits into one stream: item i of the job is bit
@@ -304,12 +305,14 @@ absl::Status BufferedOutput::Flush() {
   return absl::OkStatus();
 }
 
-std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file) {
+std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file,
+                                               uint64_t count_before) {
   switch (format) {
     case OutputFormat::kTsv: return std::make_unique<PerItemWriter>(file, kTsvSyntax);
     case OutputFormat::kJson: return std::make_unique<PerItemWriter>(file, kJsonSyntax);
     case OutputFormat::kTrue: return std::make_unique<TrueWriter>(file);
-    case OutputFormat::kCount: return std::make_unique<CountWriter>(file);
+    case OutputFormat::kCount:
+      return std::make_unique<CountWriter>(file, count_before);
     case OutputFormat::kBitmap: return std::make_unique<BitmapWriter>(file);
   }
   return nullptr;

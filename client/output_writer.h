@@ -74,7 +74,10 @@ class OutputWriter {
   virtual bool ShowsFailures() const { return false; }
 };
 
-std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file);
+// `count_before`: kCount only, true items counted before (an attached job's
+// acknowledged count), added to the total printed.
+std::unique_ptr<OutputWriter> MakeOutputWriter(OutputFormat format, FILE* file,
+                                               uint64_t count_before = 0);
 
 }  // namespace tq
 

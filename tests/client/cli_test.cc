@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,30 @@ TEST_F(TqClientCliTest, RejectsLoGreaterThanHi) {
 TEST_F(TqClientCliTest, RejectsNonNumbers) {
   ExpectUsageError({"map", "primes", "abc", "5"}, "'abc' is not a number");
   ExpectUsageError({"map", "primes", "1", "1e3"}, "'1e3' is not a number");
+}
+
+TEST_F(TqClientCliTest, RejectsBadAttachAndOutputUsage) {
+  ExpectUsageError({"attach"}, "'attach' takes one JOB id");
+  ExpectUsageError({"attach", "x7"}, "JOB: 'x7' is not a number");
+  ExpectUsageError({"attach", "7"}, "'attach' needs a broker");
+  ExpectUsageError({"attach", "7", "--token=12"}, "32 hex digits");
+  ExpectUsageError({"map", "primes", "1", "10", "--format=bitmap",
+                    "--output=" + TempFile("")},
+                   "--output takes --format=tsv, json, true or count");
+}
+
+// --output writes the file instead of stdout (the embedded cluster: the
+// acknowledgements after each sync change nothing visible).
+TEST_F(TqClientCliTest, OutputGoesToTheFile) {
+  const std::string path = TempFile("stale");
+  Outcome outcome =
+      RunClient({"map", "primes", "1", "30", "--format=true", "--output=" + path});
+  ASSERT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "2\n3\n5\n7\n11\n13\n17\n19\n23\n29\n");
 }
 
 TEST_F(TqClientCliTest, RejectsNegativeNumbers) {

@@ -1,0 +1,64 @@
+// OutputFile: tq-client --output=FILE. Results are written to FILE and
+// acknowledged to the broker only once written and synced: Sync() flushes
+// the writer, fsyncs, and returns a mark naming the file's size then, which
+// goes with the acknowledgement (Job::Acknowledge; AckResults.mark). A
+// client that attaches to the job later (tq-client attach JOB --output=FILE)
+// gets that mark back with the job (Job::mark) and continues the file from
+// it: what the dead client wrote after its last acknowledgement is cut off
+// and comes again, so the file ends up exactly as one run would have
+// written it, with no duplicate line and no gap.
+//
+// Thread safety: used by one thread.
+#ifndef TQ_CLIENT_OUTPUT_FILE_H_
+#define TQ_CLIENT_OUTPUT_FILE_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/output_writer.h"
+
+namespace tq {
+
+class OutputFile {
+ public:
+  // A new job's output: `path` created or emptied.
+  static absl::StatusOr<std::unique_ptr<OutputFile>> Create(
+      const std::string& path);
+  // An attached job's output: `path` holds what the job's earlier client
+  // wrote, `mark` (Job::mark; empty if it never acknowledged with one) says
+  // how much of it is acknowledged. The file is cut there (a file shorter
+  // than the mark is not this job's: kFailedPrecondition) and continued.
+  // Without a mark it is started afresh.
+  static absl::StatusOr<std::unique_ptr<OutputFile>> Continue(
+      const std::string& path, absl::string_view mark);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  FILE* file() const { return file_; }
+  // Pushes what `writer` holds of complete items out, syncs the file, and
+  // returns the mark to acknowledge with. kDataLoss naming the file if a
+  // write or the sync failed.
+  absl::StatusOr<std::string> Sync(OutputWriter& writer);
+
+  // The mark for a file of `bytes` bytes, and back (nullopt if `mark` is
+  // not one of ours).
+  static std::string MarkFor(uint64_t bytes);
+  static bool ParseMark(absl::string_view mark, uint64_t* bytes);
+
+ private:
+  OutputFile(std::string path, FILE* file)
+      : path_(std::move(path)), file_(file) {}
+
+  const std::string path_;
+  FILE* const file_;
+};
+
+}  // namespace tq
+
+#endif  // TQ_CLIENT_OUTPUT_FILE_H_
