@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import os
 import random
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,14 +45,16 @@ sys.path.insert(0, str(REPO / "tests" / "hosts"))
 
 import tq_hosts  # noqa: E402
 from tq_cluster_hosts import Binaries, TqHosts  # noqa: E402
-from tq_hosts import Network, Proc  # noqa: E402
+from tq_hosts import Network  # noqa: E402
+from tq_job_check import (Outcome, broker_idle, duplicates,  # noqa: E402
+                          hash_stream, last_line, parse_stats,
+                          reference_primes)
 
 WORKERS = ("w1", "w2", "w3")
 POISON_ITEM = 777
 # --max-attempts of the poison rows: a poison item may cost at most this
 # plus ceil(log2(chunk items)) worker deaths (README "Poison items").
 POISON_ATTEMPTS = 4
-STATS_PREFIX = "tq-client stats: "
 
 
 @dataclass
@@ -77,19 +76,6 @@ class Features:
         return Features(stats="--stats" in client,
                         skip_failed="--skip-failed" in client,
                         test_tasks="--enable-test-tasks" in worker)
-
-
-@dataclass
-class Outcome:
-    """One client run: exit status, output digest and counts, time, stats."""
-
-    returncode: int
-    sha256: str
-    lines: int
-    seconds: float
-    stats: Optional[dict]
-    stderr: str
-    poison_line: Optional[str] = None
 
 
 @dataclass
@@ -134,17 +120,8 @@ class Table:
 
     def _reference(self) -> str:
         """sha256 of the primes in 1..HI, one per line."""
-        if shutil.which("primesieve"):
-            argv = ["primesieve", "1", str(self.args.hi), "-p"]
-            source = "primesieve"
-        else:
-            argv = [self.bins.client, "map", "primes", "1", str(self.args.hi),
-                    "--format=true", "--progress=never"]
-            source = "the embedded cluster"
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
-        digest, lines = _hash_stream(proc.stdout)
-        if proc.wait() != 0:
-            raise RuntimeError(f"reference from {source} failed")
+        digest, lines, source = reference_primes(self.bins.client,
+                                                 self.args.hi)
         print(f"reference: {lines} lines, sha256 {digest[:16]}... "
               f"({source})", file=sys.stderr)
         return digest
@@ -194,7 +171,7 @@ class Table:
                 target=lambda: holder.update(
                     _hash_lines(proc.popen.stdout, POISON_ITEM) if poison
                     else dict(zip(("sha256", "lines"),
-                                  _hash_stream(proc.popen.stdout)))),
+                                  hash_stream(proc.popen.stdout)))),
                 daemon=True)
             reader.start()
             try:
@@ -209,28 +186,12 @@ class Table:
         if holder.get("timeout"):
             text += f"\n(killed after {timeout:.0f} s)"
         return Outcome(code, holder.get("sha256", ""),
-                       holder.get("lines", 0), seconds, _stats(text), text,
+                       holder.get("lines", 0), seconds, parse_stats(text), text,
                        holder.get("poison_line"))
 
     def idle_after(self, tq: TqHosts) -> str:
         """'yes' once the broker has nothing queued, in flight or running."""
-        last: Optional[dict] = None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            last = tq.status(timeout=5)
-            if last is not None:
-                totals = last.get("totals", {})
-                if int(totals.get("chunks_in_flight", 0)) == 0 and \
-                        int(totals.get("chunks_queued", 0)) == 0 and \
-                        not last.get("jobs"):
-                    return "yes"
-            time.sleep(0.2)
-        if last is None:
-            return "no answer from the broker"
-        totals = last.get("totals", {})
-        return (f"no: {totals.get('chunks_in_flight', 0)} in flight, "
-                f"{totals.get('chunks_queued', 0)} queued, "
-                f"{len(last.get('jobs', []))} jobs")
+        return broker_idle(tq, timeout=15)
 
     def timeout(self) -> float:
         return max(180.0, 10 * (self.baseline or 30.0))
@@ -275,8 +236,8 @@ class Table:
             row.exact = f"NO ({outcome.lines} lines, hash differs)"
         else:
             row.exact = f"NO (exit {outcome.returncode})"
-            row.notes.append(_last_line(outcome.stderr))
-        row.duplicates = _duplicates(outcome)
+            row.notes.append(last_line(outcome.stderr))
+        row.duplicates = duplicates(outcome)
 
     def baseline_row(self) -> Row:
         row = Row("none (fault-free)", target=None)
@@ -346,8 +307,8 @@ class Table:
                              f"NO (exit {outcome.returncode}, item "
                              f"{'named' if named else 'not named'})")
             if not ok:
-                row.notes.append(_last_line(outcome.stderr))
-            row.duplicates = _duplicates(outcome)
+                row.notes.append(last_line(outcome.stderr))
+            row.duplicates = duplicates(outcome)
             row.idle_after = self.idle_after(tq)
             row.restarts = supervisor.restarts
             bound = POISON_ATTEMPTS + math.ceil(math.log2(chunk))
@@ -479,18 +440,6 @@ def _guarded(fault, *args):
     return body
 
 
-def _hash_stream(stream) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    lines = 0
-    while True:
-        block = stream.read(1 << 20)
-        if not block:
-            break
-        digest.update(block)
-        lines += block.count(b"\n")
-    return digest.hexdigest(), lines
-
-
 def _hash_lines(stream, poison: int) -> dict:
     """Hash of every line but the poison item's; that line aside."""
     digest = hashlib.sha256()
@@ -514,27 +463,6 @@ def _noop_reference(hi: int, poison: int) -> str:
                               range(start, min(start + 100000, hi + 1))
                               if n != poison).encode())
     return digest.hexdigest()
-
-
-def _stats(stderr: str) -> Optional[dict]:
-    for line in stderr.splitlines():
-        if line.startswith(STATS_PREFIX):
-            try:
-                return json.loads(line[len(STATS_PREFIX):])
-            except ValueError:
-                return None
-    return None
-
-
-def _duplicates(outcome: Outcome) -> str:
-    if outcome.stats is None or "duplicates" not in outcome.stats:
-        return "n/a"
-    return str(outcome.stats["duplicates"])
-
-
-def _last_line(text: str) -> str:
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    return lines[-1][:160] if lines else ""
 
 
 def markdown(rows: list[Row]) -> str:

@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""The broker-fault table (issue 8 part 5): one job through broker faults.
+
+On simulated hosts (tests/hosts/tq_broker_faults.py; needs root) -- a broker
+with ``--journal=DIR`` on host ``b``, the client on host ``c`` (so that it
+outlives the broker) and one-thread workers on ``w1``-``w3`` -- runs
+
+    tq-client map primes 1 HI --format=true --chunk-size=C --stats
+        --resume-timeout=60
+
+(HI = 10^8: 5,761,455 lines) once per row while the broker is killed,
+frozen or has its journal damaged, compares the sha256 of the output with a
+reference (primesieve, else the embedded cluster), and prints a Markdown
+table: exact result, duplicates the client counted (its --stats line),
+whether anything is left in flight at the broker afterwards, the run time,
+and issue 8's target: fault-free time + the broker's downtime + 3 s.
+"How far" the job is comes from the client's output: the last prime printed
+(ordered output, so every item up to it is done).
+
+A fresh network, journal and cluster per row. Rows whose feature does not
+exist yet print "not yet: needs ...".
+
+    sudo /usr/bin/python3 scripts/broker_fault_table.py [--build=build]
+        [--hi=100000000] [--chunk-size=1000] [--rows=baseline,kill,...]
+        [--logs=DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+
+import tq_hosts  # noqa: E402
+from tq_broker_faults import (BrokerFaultCluster, JobRun,  # noqa: E402
+                              flip_byte_in_last_record, freeze,
+                              kill_and_restart, tear_last_record)
+from tq_cluster_hosts import Binaries  # noqa: E402
+from tq_job_check import (Outcome, broker_idle, duplicates,  # noqa: E402
+                          last_line, reference_primes)
+
+# Issue 8: the broker's downtime only adds to the job time, plus this.
+TARGET_SLACK_S = 3.0
+RESUME_TIMEOUT_S = 60
+RESTART_PAUSE_S = 0.5
+FREEZE_S = 10.0
+
+# A fault: run against the cluster, returns (downtime in s, a note).
+Fault = Callable[[BrokerFaultCluster], tuple[float, str]]
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    fault: str
+    exact: str = ""
+    duplicates: str = "n/a"
+    idle_after: str = "n/a"
+    seconds: Optional[float] = None
+    downtime: float = 0.0
+    faults_injected: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def target(self, baseline: Optional[float]) -> Optional[float]:
+        """Fault-free time + downtime + 3 s (None without a baseline)."""
+        if baseline is None or self.seconds is None:
+            return None
+        return baseline + self.downtime + TARGET_SLACK_S
+
+    def verdict(self, baseline: Optional[float]) -> str:
+        target = self.target(baseline)
+        if target is None:
+            return "n/a"
+        return "ok" if self.seconds <= target else "over"
+
+
+class Table:
+    """Runs the rows; holds what they share (binaries, reference, baseline)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.bins = Binaries.from_build(args.build)
+        _require_features(self.bins)
+        self.logs = Path(args.logs or
+                         tempfile.mkdtemp(prefix="tq-broker-faults-"))
+        self.logs.mkdir(parents=True, exist_ok=True)
+        digest, lines, source = reference_primes(self.bins.client, args.hi)
+        print(f"reference: {lines} lines, sha256 {digest[:16]}... "
+              f"({source})", file=sys.stderr)
+        self.reference = digest
+        self.baseline: Optional[float] = None
+        self.row_number = 0
+
+    def cluster(self, name: str) -> BrokerFaultCluster:
+        """A fresh network, journal, broker and three workers."""
+        self.row_number += 1
+        # With --logs, the broker says what it decides (--verbose).
+        return BrokerFaultCluster(
+            self.bins, self.logs / f"{self.row_number:02d}-{name}",
+            broker_flags=["--verbose"] if self.args.logs else [])
+
+    def client_args(self) -> list[str]:
+        return ["map", "primes", "1", str(self.args.hi), "--format=true",
+                f"--chunk-size={self.args.chunk_size}", "--stats",
+                f"--resume-timeout={RESUME_TIMEOUT_S}", "--progress=never"]
+
+    def timeout(self) -> float:
+        """How long one job may take before it counts as hung."""
+        return max(180.0, 10 * (self.baseline or 30.0)) + RESUME_TIMEOUT_S
+
+    def run(self, name: str, label: str,
+            faults: list[tuple[float, Fault]]) -> Row:
+        """The job, with each fault injected once the client has printed
+        its share of the items (in order)."""
+        row = Row(label)
+        with self.cluster(name) as cluster:
+            job = JobRun(cluster, self.client_args(), self.args.hi)
+            for share, fault in faults:
+                if not job.wait_for_progress(share, self.timeout()):
+                    row.notes.append(f"the job ended before {share:.0%}: "
+                                     "fault not injected")
+                    break
+                at = job.last_item()
+                try:
+                    downtime, note = fault(cluster)
+                except Exception as e:  # noqa: BLE001 -- reported in the row
+                    row.notes.append(f"fault injection failed: {e}")
+                    break
+                row.downtime += downtime
+                row.faults_injected += 1
+                row.notes.append(f"at item {at:,} ({at / self.args.hi:.0%}):"
+                                 f" down {downtime:.1f} s"
+                                 + (f", {note}" if note else ""))
+            outcome = job.finish(self.timeout())
+            self.judge(row, outcome)
+            row.idle_after = broker_idle(cluster.tq)
+            reports = [r for r in cluster.journal_reports()
+                       if "resumed 0 jobs" not in r]
+            if reports:
+                row.notes.append("broker: " + "; ".join(reports))
+        return row
+
+    def judge(self, row: Row, outcome: Outcome) -> None:
+        """Fills exact/duplicates/time from a run of the reference job."""
+        row.seconds = outcome.seconds
+        if outcome.returncode == 0 and outcome.sha256 == self.reference:
+            row.exact = "yes"
+        elif outcome.returncode == 0:
+            row.exact = f"NO ({outcome.lines} lines, hash differs)"
+        else:
+            row.exact = f"NO (exit {outcome.returncode})"
+            row.notes.append("client: " + last_line(outcome.stderr))
+        row.duplicates = duplicates(outcome)
+
+    def baseline_row(self) -> Row:
+        row = self.run("baseline", "none (fault-free, with the journal)", [])
+        if row.exact == "yes":
+            self.baseline = row.seconds
+        return row
+
+
+def _require_features(bins: Binaries) -> None:
+    """Exits with a message if the build lacks --journal or resuming."""
+    def help_of(path: str) -> str:
+        done = subprocess.run([path, "--help"], capture_output=True,
+                              text=True, timeout=10)
+        return done.stdout + done.stderr
+    missing = [flag for path, flag in ((bins.broker, "--journal"),
+                                       (bins.client, "--resume-timeout"),
+                                       (bins.client, "--stats"))
+               if flag not in help_of(path)]
+    if missing:
+        raise SystemExit("broker_fault_table: this build lacks "
+                         + ", ".join(missing))
+
+
+def _restart(damage: Optional[Callable[[Path], str]] = None) -> Fault:
+    return lambda cluster: kill_and_restart(cluster, RESTART_PAUSE_S, damage)
+
+
+def _freeze(cluster: BrokerFaultCluster) -> tuple[float, str]:
+    return freeze(cluster, FREEZE_S), ""
+
+
+# Rows for faults tq cannot survive yet: (name, label, what is missing).
+NOT_YET = [
+    ("streamed", "broker SIGKILLed and restarted while the client streams "
+     "its input (--input=FILE)",
+     "streamed input in the journal (README: not journaled yet)"),
+    ("attach", "client SIGKILLed, then tq-client attach JOB",
+     "tq-client attach (issue 8 part 3)"),
+    ("standby-primary-cut", "standby pair: the primary's host cut off "
+     "(backup takes over)", "the standby broker (issue 8 part 4)"),
+    ("standby-link-cut", "standby pair: the primary-backup link cut (no "
+     "second primary)", "the standby broker (issue 8 part 4)"),
+]
+
+ROWS = ["baseline", "kill", "stop", "kill-twice", "torn", "flipped",
+        *[name for name, _, _ in NOT_YET]]
+
+
+def markdown(rows: list[Row], baseline: Optional[float]) -> str:
+    """The table."""
+    out = ["| fault | exact result | duplicates delivered | nothing in "
+           "flight after | time (s) | fault-free (s) | broker down (s) | "
+           "target (s): fault-free + down + 3 | within target | notes |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ran = r.seconds is not None
+        secs = f"{r.seconds:.1f}" if ran else "n/a"
+        base = f"{baseline:.1f}" if baseline is not None and ran else "n/a"
+        target = r.target(baseline)
+        down = (f"{r.downtime:.1f}" if r.faults_injected
+                else "0" if ran else "n/a")
+        notes = "; ".join(n.replace("|", "/") for n in r.notes if n)
+        out.append(f"| {r.fault} | {r.exact} | {r.duplicates} | "
+                   f"{r.idle_after} | {secs} | {base} | {down} | "
+                   f"{f'{target:.1f}' if target is not None else 'n/a'} | "
+                   f"{r.verdict(baseline)} | {notes} |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default=str(REPO / "build"),
+                        help="CMake build directory with the binaries")
+    parser.add_argument("--hi", type=int, default=100_000_000,
+                        help="the job is primes 1..HI (default 10^8)")
+    parser.add_argument("--chunk-size", type=int, default=1000,
+                        help="items per chunk (small, so that the job runs "
+                        "several seconds; default 1000)")
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help="comma-separated subset of: " + ",".join(ROWS))
+    parser.add_argument("--logs", default="",
+                        help="directory for the processes' logs and the "
+                        "journals")
+    args = parser.parse_args()
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        parser.error(f"unknown row(s) {','.join(unknown)}; "
+                     f"choose from {','.join(ROWS)}")
+    reason = tq_hosts.unavailable_reason()
+    if reason:
+        print(f"broker_fault_table: {reason}", file=sys.stderr)
+        return 1
+    tq_hosts.exit_on_sigterm()
+    table = Table(args)
+    print(f"logs in {table.logs}", file=sys.stderr)
+    steps: dict[str, Callable[[], Row]] = {
+        "baseline": table.baseline_row,
+        "kill": lambda: table.run(
+            "kill", f"broker SIGKILLed at ~1/2, restarted after "
+            f"{RESTART_PAUSE_S:g} s", [(0.5, _restart())]),
+        "stop": lambda: table.run(
+            "stop", f"broker SIGSTOPped at ~1/2 for {FREEZE_S:g} s",
+            [(0.5, _freeze)]),
+        "kill-twice": lambda: table.run(
+            "kill-twice", "broker SIGKILLed and restarted at ~1/3 and ~2/3",
+            [(1 / 3, _restart()), (2 / 3, _restart())]),
+        "torn": lambda: table.run(
+            "torn", "broker SIGKILLed at ~1/2, its journal's last record "
+            "torn (3 bytes cut), restarted", [(0.5, _restart(
+                tear_last_record))]),
+        "flipped": lambda: table.run(
+            "flipped", "broker SIGKILLed at ~1/2, a byte of its journal's "
+            "last record flipped, restarted", [(0.5, _restart(
+                flip_byte_in_last_record))]),
+    }
+    for name, label, needs in NOT_YET:
+        steps[name] = (lambda label=label, needs=needs:
+                       Row(label, exact=f"not yet: needs {needs}"))
+    if "baseline" not in rows:
+        rows.insert(0, "baseline")
+    results: list[Row] = []
+    for name in rows:
+        print(f"row {name} ...", file=sys.stderr, flush=True)
+        try:
+            row = steps[name]()
+        except tq_hosts.HostsUnavailable as e:
+            row = Row(name, exact="not run", notes=[str(e)])
+        except Exception as e:  # noqa: BLE001 -- one row, not the table
+            row = Row(name, exact="ERROR", notes=[f"{type(e).__name__}: {e}"])
+        results.append(row)
+        print(f"  {row.exact}, {row.seconds}", file=sys.stderr, flush=True)
+    print(markdown(results, table.baseline))
+    print()
+    print(f"Broker (--journal) on host b, client on host c, 3 worker hosts "
+          f"with one thread each; primes 1..{args.hi} --format=true, "
+          f"--chunk-size={args.chunk_size}, --resume-timeout="
+          f"{RESUME_TIMEOUT_S}. 'broker down' runs from the signal until "
+          "the broker answers tq-client status again. The hosts are network "
+          f"namespaces on one machine with {os.cpu_count()} cores.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
