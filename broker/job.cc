@@ -304,11 +304,13 @@ void BrokerJob::Finish(uint64_t index) {
   ++chunks_done_;
   items_done_ = SaturatingAdd(items_done_, it->second.items);
   if (auto stream = stream_.find(index); stream != stream_.end()) {
-    // Kept until acknowledged, while the ledger can say when that is.
-    if (!ledger_.overflowed()) {
+    // Kept until acknowledged, while the ledger can say when that is (a
+    // part computed again is held by the chunk retained already).
+    if (!ledger_.overflowed() &&
+        RetainedHolding(it->second.first_item) == nullptr) {
       stream->second.first_item = it->second.first_item;
       stream->second.items = it->second.items;
-      retained_.emplace(index, std::move(stream->second));
+      retained_.emplace(it->second.first_item, std::move(stream->second));
     }
     stream_.erase(stream);
   }
@@ -344,20 +346,60 @@ void BrokerJob::Split(uint64_t index) {
     chunk.history = whole.history;
     chunk.history.last_attempt = 0;
     if (whole_input.has_value()) {
-      StreamChunk input = *whole_input;
-      const uint64_t skip = first - whole.first_item;
-      if (input.input.has_range()) {
-        v1::Range* range = input.input.mutable_range();
-        range->set_first(range->first() + skip);
-        range->set_last(range->first() + (items - 1));
-      } else {
-        input.input.set_offset(input.input.offset() + skip);
-        input.input.set_count(items);
-      }
-      stream_.emplace(part, std::move(input));
+      whole_input->first_item = whole.first_item;
+      whole_input->items = whole.items;
+      stream_.emplace(part, PartOf(*whole_input, first, items));
     }
     Enqueue(part);
   }
+}
+
+BrokerJob::StreamChunk BrokerJob::PartOf(const StreamChunk& whole,
+                                         uint64_t first, uint64_t items) {
+  StreamChunk part = whole;
+  part.first_item = first;
+  part.items = items;
+  const uint64_t skip = first - whole.first_item;
+  if (part.input.has_range()) {
+    v1::Range* range = part.input.mutable_range();
+    range->set_first(range->first() + skip);
+    range->set_last(range->first() + (items - 1));
+  } else {
+    part.input.set_offset(part.input.offset() + skip);
+    part.input.set_count(items);
+  }
+  return part;
+}
+
+const BrokerJob::StreamChunk* BrokerJob::RetainedHolding(uint64_t item) const {
+  auto it = retained_.upper_bound(item);
+  if (it == retained_.begin()) return nullptr;
+  --it;
+  return item - it->second.first_item < it->second.items ? &it->second
+                                                          : nullptr;
+}
+
+void BrokerJob::QueuePart(const StreamChunk& whole, uint64_t first,
+                          uint64_t items) {
+  const uint64_t index = next_index_++;
+  Chunk& chunk = chunks_[index];
+  chunk.first_item = first;
+  chunk.items = items;
+  stream_.emplace(index, PartOf(whole, first, items));
+  Enqueue(index);
+}
+
+std::vector<StreamInput> BrokerJob::LastAppended(size_t n) const {
+  std::vector<StreamInput> out;
+  out.reserve(n);
+  for (uint64_t index = next_index_ - n; index < next_index_; ++index) {
+    StreamInput input = stream_.at(index);
+    const Chunk& chunk = chunks_.at(index);
+    input.first_item = chunk.first_item;
+    input.items = chunk.items;
+    out.push_back(std::move(input));
+  }
+  return out;
 }
 
 void BrokerJob::FillInput(uint64_t index, v1::ChunkInput* input,

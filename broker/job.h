@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -35,6 +36,7 @@
 #include "absl/status/status.h"
 #include "broker/delivery_ledger.h"
 #include "broker/job_plan.h"
+#include "broker/stream_input.h"
 #include "common/chunk_sizer.h"
 #include "common/payload.h"
 #include "tq/v1/tq.pb.h"
@@ -193,7 +195,7 @@ class BrokerJob {
   // which TakeChunk hands out, and suspects (ChunkHistory::suspect), which
   // TakeSuspect hands out, each to a worker of its own.
   bool HasChunkToHandOut() const {
-    return !queued_.empty() || (HasInputToCut() && !awaiting_client_);
+    return !awaiting_client_ && (!queued_.empty() || HasInputToCut());
   }
   bool HasSuspectToHandOut() const { return !suspects_.empty(); }
   uint64_t suspects_queued() const { return suspects_.size(); }
@@ -288,6 +290,18 @@ class BrokerJob {
   // it holds).
   void Restore(const ItemRuns& acknowledged, uint64_t count,
                uint64_t first_index);
+  // A streamed job resumed from the journal: as Restore, and the client had
+  // appended `chunks_appended` chunks of `items_appended` items (and ended
+  // its input if `complete`); `live` are those not wholly acknowledged,
+  // queued again (under new indexes from `first_index`) once a client
+  // attaches.
+  void RestoreStream(const ItemRuns& acknowledged, uint64_t count,
+                     uint64_t first_index, uint64_t chunks_appended,
+                     uint64_t items_appended, bool complete,
+                     std::vector<StreamInput> live);
+  // The input of the last `n` chunks appended (after AppendInput), for the
+  // journal.
+  std::vector<StreamInput> LastAppended(size_t n) const;
 
   // ---- results and client credit
   // True if one more chunk may be handed out: chunks in flight plus results
@@ -310,14 +324,19 @@ class BrokerJob {
   }
 
  private:
-  // A streamed chunk's input, kept until its result is accepted.
-  struct StreamChunk {
-    v1::ChunkInput input;  // range, or payload (index unused: see payload)
-    Payload payload;
-    // Its items, once finished (retained_).
-    uint64_t first_item = 0;
-    uint64_t items = 0;
-  };
+  // A streamed chunk's input, kept until its result is accepted (its items
+  // filled in once finished, in retained_).
+  using StreamChunk = StreamInput;
+  // The input of items [first, first + items) of `whole`, which holds
+  // them: a sub-range, or the same payload naming the items to run
+  // (ChunkInput offset, count).
+  static StreamChunk PartOf(const StreamChunk& whole, uint64_t first,
+                            uint64_t items);
+  // The retained input holding item `item`, if any.
+  const StreamChunk* RetainedHolding(uint64_t item) const;
+  // Queues a new chunk (new index) for items [first, first + items) of the
+  // streamed input `whole`.
+  void QueuePart(const StreamChunk& whole, uint64_t first, uint64_t items);
 
   bool HasInputToCut() const { return !streamed_ && cut_items_ < range_items_; }
   // Moves the cut past items never to cut again (skip_).
@@ -364,10 +383,10 @@ class BrokerJob {
   std::string mark_;
   bool finish_sent_ = false;
   bool completed_ = false;
-  // Streamed input of chunks finished but not yet acknowledged, kept to be
-  // computed again if their results are lost with a connection (at most
-  // what the ledger tracks).
-  absl::flat_hash_map<uint64_t, StreamChunk> retained_;
+  // Streamed input of chunks finished but not yet acknowledged, by first
+  // item (disjoint), kept to be computed again if their results are lost
+  // with a connection (at most what the ledger tracks).
+  std::map<uint64_t, StreamChunk> retained_;
 
   // Range input resumed after a restart: items never to cut again, and the
   // first chunk index it used then.

@@ -61,9 +61,50 @@ void BrokerJob::Restore(const ItemRuns& acknowledged, uint64_t count,
 void BrokerJob::AddHeld(const ItemRuns& have) {
   if (have.empty()) return;
   ledger_.AddHeld(have);
-  if (streamed_) return;
-  skip_.Add(have);
-  SkipAcknowledged();
+  if (!streamed_) {
+    skip_.Add(have);
+    SkipAcknowledged();
+    return;
+  }
+  // A resumed streamed job's queued chunks (nothing else is queued when a
+  // client holds results the broker does not know of): the held items are
+  // delivered (their input retained), the rest queued as parts.
+  std::vector<uint64_t> indexes;
+  for (const auto& [first, index] : queued_) indexes.push_back(index);
+  for (uint64_t index : indexes) {
+    const Chunk& chunk = chunks_.at(index);
+    if (!have.Overlaps(chunk.first_item, chunk.items)) continue;
+    StreamChunk whole = std::move(stream_.at(index));
+    whole.first_item = chunk.first_item;
+    whole.items = chunk.items;
+    stream_.erase(index);
+    Dequeue(index, chunk);
+    chunks_.erase(index);
+    uint64_t held = whole.items;
+    for (const ItemRuns::Run& run : have.Missing(whole.first_item, whole.items)) {
+      QueuePart(whole, run.first, run.count);
+      held -= run.count;
+    }
+    items_done_ = std::min(items_done_ + held, items_total_);
+    retained_.emplace(whole.first_item, std::move(whole));
+  }
+}
+
+void BrokerJob::RestoreStream(const ItemRuns& acknowledged, uint64_t count,
+                              uint64_t first_index, uint64_t chunks_appended,
+                              uint64_t items_appended, bool complete,
+                              std::vector<StreamInput> live) {
+  Restore(acknowledged, count, first_index);
+  chunks_appended_ = chunks_appended;
+  items_total_ = items_appended;
+  input_complete_ = complete;
+  for (StreamInput& input : live) {
+    // Acknowledged items of a chunk (a part was) are not run again.
+    for (const ItemRuns::Run& run :
+         acknowledged.Missing(input.first_item, input.items)) {
+      QueuePart(input, run.first, run.count);
+    }
+  }
 }
 
 void BrokerJob::SkipAcknowledged() {
@@ -87,15 +128,14 @@ uint64_t BrokerJob::RecomputeLost(const ItemRuns& have) {
   for (const DeliveryLedger::Lost& lost : ledger_.TakeLost(have)) {
     items_done_ -= std::min(items_done_, lost.items);
     if (streamed_) {
-      // The whole chunk again, under its index: its input was kept.
-      auto kept = retained_.find(lost.chunk_index);
-      if (kept == retained_.end() || chunks_.contains(lost.chunk_index)) continue;
-      Chunk& chunk = chunks_[lost.chunk_index];
-      chunk.first_item = kept->second.first_item;
-      chunk.items = kept->second.items;
-      stream_.emplace(lost.chunk_index, std::move(kept->second));
-      retained_.erase(kept);
-      Enqueue(lost.chunk_index);
+      // Exactly the lost items, from the input kept until acknowledged
+      // (which stays, should they be lost again).
+      const StreamChunk* kept = RetainedHolding(lost.first_item);
+      if (kept == nullptr ||
+          lost.first_item - kept->first_item + lost.items > kept->items) {
+        continue;  // not kept: the ledger overflowed (attach refused)
+      }
+      QueuePart(*kept, lost.first_item, lost.items);
       ++queued;
       continue;
     }

@@ -1,5 +1,6 @@
 #include "broker/job_journal.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -26,7 +27,17 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
       case v1::JOURNAL_RECORD_JOB: {
         v1::JournalJob job;
         if (!job.ParseFromString(record.payload)) break;
-        journal->live_[job.job_id()].record = record.payload;
+        Live& live = journal->live_[job.job_id()];
+        live.record = record.payload;
+        live.streamed = job.submit().has_stream();
+        continue;
+      }
+      case v1::JOURNAL_RECORD_INPUT: {
+        v1::JournalInput input;
+        if (!input.ParseFromString(record.payload)) break;
+        auto live = journal->live_.find(input.job_id());
+        if (live == journal->live_.end()) continue;
+        if (!AddInput(input, &live->second)) break;
         continue;
       }
       case v1::JOURNAL_RECORD_ACK: {
@@ -41,6 +52,7 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
           live->second.acknowledged.Add(items);
           live->second.acknowledged_count += ack.count();
           if (!ack.mark().empty()) live->second.mark = ack.mark();
+          DropAcknowledgedInput(&live->second);
         }
         continue;
       }
@@ -69,6 +81,10 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
     job.acknowledged = live.acknowledged;
     job.acknowledged_count = live.acknowledged_count;
     job.mark = live.mark;
+    for (const auto& [number, input] : live.input) job.input.push_back(input);
+    job.chunks_appended = live.chunks_appended;
+    job.items_appended = live.items_appended;
+    job.input_complete = live.input_complete;
     if (recovered != nullptr) recovered->push_back(std::move(job));
   }
   // Start from a compact journal: the live state only.
@@ -89,7 +105,94 @@ absl::Status JobJournal::Append(v1::JournalRecordType type,
 void JobJournal::JobAccepted(const v1::JournalJob& job) {
   Live& live = live_[job.job_id()];
   live.record = job.SerializeAsString();
+  live.streamed = job.submit().has_stream();
   Append(v1::JOURNAL_RECORD_JOB, job).IgnoreError();  // kept in failed_
+  must_sync_ = true;
+}
+
+namespace {
+
+// The JournalInput record of `chunks`, the first being appended chunk
+// `first_chunk`.
+v1::JournalInput InputRecord(uint64_t job_id, uint64_t first_chunk,
+                             uint64_t first_item,
+                             const std::vector<const StreamInput*>& chunks,
+                             bool complete) {
+  v1::JournalInput record;
+  record.set_job_id(job_id);
+  record.set_first_chunk(first_chunk);
+  record.set_first_item(first_item);
+  for (const StreamInput* chunk : chunks) {
+    v1::ChunkInput* input = record.add_chunks();
+    *input = chunk->input;
+    if (input->input_case() == v1::ChunkInput::kPayload) {
+      input->set_payload(static_cast<uint32_t>(record.payloads_size()));
+      record.add_payloads(chunk->payload.ToString());
+    }
+  }
+  record.set_complete(complete);
+  return record;
+}
+
+}  // namespace
+
+bool JobJournal::AddInput(const v1::JournalInput& record, Live* live) {
+  uint64_t item = record.first_item();
+  for (int i = 0; i < record.chunks_size(); ++i) {
+    const v1::ChunkInput& chunk = record.chunks(i);
+    StreamInput input;
+    input.input = chunk;
+    if (chunk.input_case() == v1::ChunkInput::kPayload) {
+      if (chunk.payload() >= static_cast<uint32_t>(record.payloads_size())) {
+        return false;
+      }
+      input.payload = Payload::FromString(record.payloads(chunk.payload()));
+    }
+    input.first_item = item;
+    input.items = chunk.count() != 0 ? chunk.count() : chunk.item_count();
+    if (input.items == 0) return false;
+    item += input.items;
+    live->input[record.first_chunk() + i] = std::move(input);
+  }
+  live->chunks_appended = std::max<uint64_t>(
+      live->chunks_appended, record.first_chunk() + record.chunks_size());
+  live->items_appended = std::max(live->items_appended, item);
+  live->input_complete = live->input_complete || record.complete();
+  DropAcknowledgedInput(live);
+  return true;
+}
+
+void JobJournal::DropAcknowledgedInput(Live* live) {
+  for (auto it = live->input.begin(); it != live->input.end();) {
+    if (live->acknowledged.Contains(it->second.first_item, it->second.items)) {
+      it = live->input.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void JobJournal::InputAppended(uint64_t job_id, uint64_t first_chunk,
+                               const std::vector<StreamInput>& chunks,
+                               bool complete) {
+  auto live = live_.find(job_id);
+  if (live == live_.end()) return;
+  std::vector<const StreamInput*> pointers;
+  for (const StreamInput& chunk : chunks) pointers.push_back(&chunk);
+  const v1::JournalInput record =
+      InputRecord(job_id, first_chunk,
+                  chunks.empty() ? live->second.items_appended
+                                 : chunks.front().first_item,
+                  pointers, complete);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    live->second.input[first_chunk + i] = chunks[i];
+  }
+  live->second.chunks_appended = first_chunk + chunks.size();
+  if (!chunks.empty()) {
+    live->second.items_appended = chunks.back().first_item + chunks.back().items;
+  }
+  live->second.input_complete = live->second.input_complete || complete;
+  Append(v1::JOURNAL_RECORD_INPUT, record).IgnoreError();  // kept in failed_
   must_sync_ = true;
 }
 
@@ -100,6 +203,7 @@ void JobJournal::Acknowledged(uint64_t job_id, const ItemRuns& items,
   live->second.acknowledged.Add(items);
   live->second.acknowledged_count += count;
   if (!mark.empty()) live->second.mark = mark;
+  DropAcknowledgedInput(&live->second);
   v1::JournalAck ack;
   ack.set_job_id(job_id);
   items.ToRanges(ack.mutable_items());
@@ -151,6 +255,9 @@ uint64_t JobJournal::live_bytes() const {
     // The job record and one merged acknowledgement: a few bytes per run.
     bytes += live.record.size() + 24 * live.acknowledged.runs() +
              live.mark.size() + 32;
+    for (const auto& [number, input] : live.input) {
+      bytes += input.payload.size() + 64;
+    }
   }
   return bytes;
 }
@@ -160,6 +267,21 @@ absl::Status JobJournal::Compact() {
   records.reserve(2 * live_.size());
   for (const auto& [id, live] : live_) {
     records.push_back({static_cast<uint8_t>(v1::JOURNAL_RECORD_JOB), live.record});
+    if (live.streamed) {
+      // Each chunk not wholly acknowledged, then how many came and whether
+      // the input ended.
+      for (const auto& [number, input] : live.input) {
+        records.push_back(
+            {static_cast<uint8_t>(v1::JOURNAL_RECORD_INPUT),
+             InputRecord(id, number, input.first_item, {&input}, false)
+                 .SerializeAsString()});
+      }
+      records.push_back({static_cast<uint8_t>(v1::JOURNAL_RECORD_INPUT),
+                         InputRecord(id, live.chunks_appended,
+                                     live.items_appended, {},
+                                     live.input_complete)
+                             .SerializeAsString()});
+    }
     if (live.acknowledged.empty() && live.acknowledged_count == 0 &&
         live.mark.empty()) {
       continue;

@@ -15,12 +15,15 @@
 // and a lost end resumes a job nobody attaches to, cancelled after the
 // client grace period.
 //
-// What is resumed: range jobs. Jobs over streamed input (and so code jobs)
-// are not journaled yet: they end with their broker, as before.
+// What is resumed: every job. A streamed job's input is journaled as it
+// comes (JournalInput, synced like a job record, before any of its results
+// can reach the client, which then forgets that input) and kept until its
+// items are acknowledged; a code job's blobs go with its job record.
 //
-// Compaction: the journal holds each live job's record and its merged
-// acknowledgements; when the file grows past twice that (plus 1 MiB), it is
-// rewritten as exactly that, so it never grows with history.
+// Compaction: the journal holds each live job's record, its merged
+// acknowledgements and its input not yet acknowledged; when the file grows
+// past twice that (plus 1 MiB), it is rewritten as exactly that, so it
+// never grows with history.
 //
 // Not thread-safe: the broker loop's thread owns it.
 #ifndef TQ_BROKER_JOB_JOURNAL_H_
@@ -35,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "broker/journal_file.h"
+#include "broker/stream_input.h"
 #include "common/item_runs.h"
 #include "tq/v1/journal.pb.h"
 
@@ -45,6 +49,11 @@ class JournalSink {
  public:
   virtual ~JournalSink() = default;
   virtual void JobAccepted(const v1::JournalJob& job) = 0;
+  // Chunks a streamed job received, the first being its appended chunk
+  // `first_chunk` (0, 1, ...); `complete`: its input ends with them.
+  virtual void InputAppended(uint64_t job_id, uint64_t first_chunk,
+                             const std::vector<StreamInput>& chunks,
+                             bool complete) = 0;
   // `mark`: AckResults.mark (empty: the previous one stands).
   virtual void Acknowledged(uint64_t job_id, const ItemRuns& items,
                             uint64_t count, const std::string& mark) = 0;
@@ -57,6 +66,12 @@ struct JournaledJob {
   ItemRuns acknowledged;
   uint64_t acknowledged_count = 0;
   std::string mark;  // the latest AckResults.mark
+  // Streamed input: the chunks not wholly acknowledged (in order), how
+  // many chunks and items had come, and whether the input had ended.
+  std::vector<StreamInput> input;
+  uint64_t chunks_appended = 0;
+  uint64_t items_appended = 0;
+  bool input_complete = false;
 };
 
 class JobJournal : public JournalSink {
@@ -72,6 +87,9 @@ class JobJournal : public JournalSink {
       std::vector<JournaledJob>* recovered, std::string* report);
 
   void JobAccepted(const v1::JournalJob& job) override;
+  void InputAppended(uint64_t job_id, uint64_t first_chunk,
+                     const std::vector<StreamInput>& chunks,
+                     bool complete) override;
   void Acknowledged(uint64_t job_id, const ItemRuns& items, uint64_t count,
                     const std::string& mark) override;
   void JobEnded(uint64_t job_id) override;
@@ -93,7 +111,17 @@ class JobJournal : public JournalSink {
     ItemRuns acknowledged;
     uint64_t acknowledged_count = 0;
     std::string mark;
+    bool streamed = false;
+    // Streamed input not wholly acknowledged, by appended chunk number.
+    std::map<uint64_t, StreamInput> input;
+    uint64_t chunks_appended = 0;
+    uint64_t items_appended = 0;
+    bool input_complete = false;
   };
+  // Adds a JournalInput record's chunks to `live` (false: malformed).
+  static bool AddInput(const v1::JournalInput& record, Live* live);
+  // Drops the chunks of `live` whose items are all acknowledged.
+  static void DropAcknowledgedInput(Live* live);
   explicit JobJournal(std::unique_ptr<JournalWriter> writer)
       : writer_(std::move(writer)) {}
   absl::Status Append(v1::JournalRecordType type,

@@ -48,14 +48,21 @@ void Scheduler::AdoptNewJob(BrokerJob& job, const InboundMessage& message) {
   job.set_submitter(message.user_id);
   const std::string& key = job.submit().idempotency_key();
   if (!key.empty()) by_idempotency_key_[key] = job.id();
-  // Range jobs only: streamed input is not journaled yet.
-  if (journal_ != nullptr && !job.is_streamed()) {
-    v1::JournalJob record;
-    record.set_job_id(job.id());
-    *record.mutable_submit() = job.submit();
-    record.set_token(job.token());
-    record.set_submitter(job.submitter());
-    journal_->JobAccepted(record);
+  if (journal_ == nullptr) return;
+  v1::JournalJob record;
+  record.set_job_id(job.id());
+  *record.mutable_submit() = job.submit();
+  record.set_token(job.token());
+  record.set_submitter(job.submitter());
+  for (const Payload& blob : job.code_payloads()) {
+    record.add_code_blobs(blob.ToString());
+  }
+  record.set_owner(job.owner());
+  journal_->JobAccepted(record);
+  if (job.is_streamed()) {
+    journal_->InputAppended(job.id(), 0,
+                            job.LastAppended(job.chunks_appended()),
+                            !job.input_open());
   }
 }
 
@@ -67,16 +74,37 @@ size_t Scheduler::RestoreJobs(const std::vector<JournaledJob>& jobs,
     const uint64_t id = record.job_id();
     absl::StatusOr<JobPlan> plan =
         PlanJob(record.submit(), *tasks_, options_.max_result_window);
-    if (id == 0 || jobs_.contains(id) || !plan.ok() || plan->streamed) {
+    absl::Status resumable = plan.status();
+    if (resumable.ok() && id == 0) {
+      resumable = absl::DataLossError("a job record without an id");
+    } else if (resumable.ok() && jobs_.contains(id)) {
+      resumable = absl::DataLossError("a second record of the job");
+    } else if (resumable.ok() && record.submit().has_code()) {
+      // The code opt-in is this broker's, not the one that accepted it.
+      resumable = CheckCodeJob(record.submit());
+    }
+    if (!resumable.ok()) {
       Log(absl::StrCat("journal: job ", id, " not resumed: ",
-                       plan.ok() ? "not a range job" : plan.status().message()));
+                       resumable.message()));
       if (journal_ != nullptr) journal_->JobEnded(id);
       continue;
     }
-    auto job = std::make_unique<BrokerJob>(id, "", "", *plan, record.submit(),
-                                           std::vector<Payload>());
-    job->Restore(journaled.acknowledged, journaled.acknowledged_count,
-                 first_index);
+    std::vector<Payload> code_payloads;
+    for (const std::string& blob : record.code_blobs()) {
+      code_payloads.push_back(Payload::FromString(blob));
+    }
+    auto job = std::make_unique<BrokerJob>(id, "", record.owner(), *plan,
+                                           record.submit(),
+                                           std::move(code_payloads));
+    if (plan->streamed) {
+      job->RestoreStream(journaled.acknowledged, journaled.acknowledged_count,
+                         first_index, journaled.chunks_appended,
+                         journaled.items_appended, journaled.input_complete,
+                         journaled.input);
+    } else {
+      job->Restore(journaled.acknowledged, journaled.acknowledged_count,
+                   first_index);
+    }
     job->set_mark(journaled.mark);
     job->set_token(record.token());
     job->set_submitter(record.submitter());

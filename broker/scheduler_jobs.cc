@@ -152,6 +152,11 @@ void Scheduler::OnAppendInput(const std::string& client,
     EndJob(job, appended, now_us, out);
     return;
   }
+  if (journal_ != nullptr) {
+    const size_t n = static_cast<size_t>(append.chunks_size());
+    journal_->InputAppended(job.id(), job.chunks_appended() - n,
+                            job.LastAppended(n), append.complete());
+  }
   if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 

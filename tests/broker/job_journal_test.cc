@@ -25,6 +25,30 @@ v1::JournalJob RangeJobRecord(uint64_t id, uint64_t last, uint64_t chunk_size) {
   return job;
 }
 
+// A streamed job's record (numbers, "noop"), without its chunks.
+v1::JournalJob StreamJobRecord(uint64_t id) {
+  v1::JournalJob job;
+  job.set_job_id(id);
+  v1::SubmitJob* submit = job.mutable_submit();
+  *submit = SchedulerHarness::NumbersJob({}).first.submit_job();
+  submit->mutable_stream()->clear_chunks();
+  submit->mutable_stream()->clear_complete();
+  job.set_token(std::string(16, 't'));
+  return job;
+}
+
+// A chunk of `numbers` as the job holds it, its first item `first`.
+StreamInput NumbersChunk(uint64_t first, const std::vector<uint64_t>& numbers) {
+  StreamInput input;
+  input.input.set_payload(0);
+  input.input.set_item_count(numbers.size());
+  input.input.set_encoding(v1::ITEM_ENCODING_U64LE);
+  input.payload = SchedulerHarness::Numbers(numbers);
+  input.first_item = first;
+  input.items = numbers.size();
+  return input;
+}
+
 ItemRuns Runs(std::initializer_list<std::pair<uint64_t, uint64_t>> runs) {
   ItemRuns out;
   for (const auto& [first, count] : runs) out.Add(first, count);
@@ -73,6 +97,41 @@ TEST_F(JobJournalTest, LiveJobsComeBackWithTheirAcknowledgements) {
   EXPECT_EQ(recovered[1].job.job_id(), 3u);
   EXPECT_TRUE(recovered[1].acknowledged.empty());
   EXPECT_EQ(recovered[1].mark, "mark only");
+}
+
+// A streamed job's input comes back as the client appended it, minus the
+// chunks whose items were all acknowledged; the counts of chunks and items
+// appended and the end of the input survive compaction.
+TEST_F(JobJournalTest, StreamedInputComesBackUntilAcknowledged) {
+  {
+    std::vector<JournaledJob> none;
+    auto journal = Open(&none);
+    journal->JobAccepted(StreamJobRecord(1));
+    journal->InputAppended(1, 0, {NumbersChunk(0, {2, 3, 4}), NumbersChunk(3, {5, 6})},
+                           false);
+    journal->InputAppended(1, 2, {NumbersChunk(5, {7, 8, 9, 10, 11})}, true);
+    journal->Acknowledged(1, Runs({{0, 3}, {5, 2}}), 0, "");
+    ASSERT_TRUE(journal->Commit(1'000'000).ok());
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {  // the second: compacted
+    std::vector<JournaledJob> recovered;
+    auto journal = Open(&recovered);
+    ASSERT_EQ(recovered.size(), 1u);
+    const JournaledJob& job = recovered[0];
+    EXPECT_EQ(job.chunks_appended, 3u);
+    EXPECT_EQ(job.items_appended, 10u);
+    EXPECT_TRUE(job.input_complete);
+    ASSERT_EQ(job.input.size(), 2u);
+    EXPECT_EQ(job.input[0].first_item, 3u);
+    EXPECT_EQ(job.input[0].items, 2u);
+    EXPECT_EQ(job.input[0].payload.ToString(),
+              SchedulerHarness::Numbers({5, 6}).ToString());
+    EXPECT_EQ(job.input[1].first_item, 5u);
+    EXPECT_EQ(job.input[1].payload.ToString(),
+              SchedulerHarness::Numbers({7, 8, 9, 10, 11}).ToString());
+    EXPECT_EQ(job.acknowledged.Runs(),
+              (std::vector<ItemRuns::Run>{{0, 3}, {5, 2}}));
+  }
 }
 
 // A job record is synced before Commit returns: nothing else waits for it.
@@ -232,6 +291,56 @@ TEST(SchedulerRestoreTest, AResumedJobCutsOnlyWhatWasNotAcknowledged) {
   EXPECT_EQ(covered.Runs(), (std::vector<ItemRuns::Run>{{0, 100}}));
   // A new job gets an id above the resumed one.
   EXPECT_EQ(h.Submit("c", SchedulerHarness::RangeJob(1, 10, 10)), 6u);
+}
+
+// A resumed streamed job runs its journaled chunks once its client
+// attached, except the items the client says it holds (a chunk partly held
+// runs as a part of the same input), and tells it how many chunks it has.
+TEST(SchedulerRestoreTest, AResumedStreamedJobRunsWhatItsClientLacks) {
+  SchedulerHarness h;
+  JournaledJob kept;
+  kept.job = StreamJobRecord(5);
+  // Chunks {2,3} (acknowledged), {4,5,6}, {7,8}; the input ended.
+  kept.input = {NumbersChunk(2, {4, 5, 6}), NumbersChunk(5, {7, 8})};
+  kept.acknowledged = Runs({{0, 2}});
+  kept.chunks_appended = 3;
+  kept.items_appended = 7;
+  kept.input_complete = true;
+  constexpr uint64_t kBase = uint64_t{1} << 40;
+  ASSERT_EQ(h.scheduler().RestoreJobs({kept}, kBase, h.now()), 1u);
+  std::vector<v1::Assignment> work = AssignmentsTo(h.HelloWorker("w", 1, 100), "w");
+  EXPECT_TRUE(work.empty());
+  h.HelloClient("c");
+  v1::Envelope attach;
+  attach.mutable_attach_job()->set_request_id(3);
+  attach.mutable_attach_job()->set_job_id(5);
+  attach.mutable_attach_job()->set_job_token(std::string(16, 't'));
+  attach.mutable_attach_job()->set_result_window(100);
+  // The client holds item 2 (n=4): a result of a part, delivered before.
+  Runs({{2, 1}}).ToRanges(attach.mutable_attach_job()->mutable_have());
+  Sent sent = h.Deliver("c", attach);
+  auto accepted = BodiesTo(sent, "c", v1::Envelope::kJobAccepted);
+  ASSERT_EQ(accepted.size(), 1u);
+  EXPECT_EQ(accepted[0].job_accepted().chunks_received(), 3u);
+  EXPECT_TRUE(accepted[0].job_accepted().input_complete());
+  work = AssignmentsTo(sent, "w");
+  ASSERT_EQ(work.size(), 2u);
+  ItemRuns covered = Runs({{0, 3}});
+  bool finished = false;
+  for (const v1::Assignment& a : work) {
+    EXPECT_GE(a.chunk_index(), kBase);
+    Sent out = h.Report("w", a);
+    for (const v1::ChunkResult& r : ResultsTo(out, "c")) {
+      EXPECT_FALSE(covered.Overlaps(r.first_item(), r.item_count()))
+          << r.first_item();
+      covered.Add(r.first_item(), r.item_count());
+    }
+    finished |= !BodiesTo(out, "c", v1::Envelope::kJobFinished).empty();
+  }
+  // Items 3..4 ran as a part of {4,5,6} (offset 1, count 2).
+  EXPECT_EQ(work[0].input().offset() + work[1].input().offset(), 1u);
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(covered.Runs(), (std::vector<ItemRuns::Run>{{0, 7}}));
 }
 
 }  // namespace

@@ -310,13 +310,16 @@ TEST_F(SchedulerAttachTest, AStreamedChunkLostWithTheConnectionRunsAgain) {
   ASSERT_EQ(answer.size(), 1u);
   EXPECT_EQ(answer[0].job_accepted().chunks_received(), 2u);
   EXPECT_TRUE(answer[0].job_accepted().input_complete());
-  // Chunk 1 finishes; chunk 0 runs again, same index, same numbers.
+  // Chunk 1 finishes; chunk 0's items run again as a chunk of their own
+  // (a new index), from the same numbers.
   ASSERT_EQ(next.size(), 1u);
   Sent rest = h_.Report("w", next[0]);
   std::vector<v1::Assignment> again = AssignmentsTo(rest, "w");
   ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].chunk_index(), 0u);
+  EXPECT_EQ(again[0].chunk_index(), 2u);
   EXPECT_EQ(again[0].input().item_count(), 2u);
+  EXPECT_EQ(again[0].input().offset(), 0u);
+  EXPECT_EQ(again[0].input().count(), 2u);
   Sent end = h_.Report("w", again[0]);
   EXPECT_EQ(BodiesTo(end, "c2", v1::Envelope::kJobFinished).size(), 1u);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,33 @@ TEST_F(BrokerRestartTest, AJobSurvivesItsBrokerKilledHalfWay) {
   auto client = cluster.StartClient({"map", "spin", "1", "3000",
                                      "--param=us=1000", "--chunk-size=20"});
   // Half-way: some output is out, most is not.
+  ASSERT_TRUE(client->WaitForStdoutBytes(20'000, std::chrono::seconds(30)))
+      << client->stderr_text();
+  cluster.RestartBroker();
+  auto status = client->Wait(kJobTimeout);
+  ASSERT_TRUE(status.has_value()) << "client did not finish";
+  EXPECT_TRUE(status->exited && status->code == 0)
+      << "exit " << status->code << "; stderr:\n" << client->stderr_text();
+  EXPECT_TRUE(SameOutput(client->stdout_text(), SpinReference(1, 3000)));
+  EXPECT_TRUE(absl::StrContains(cluster.broker().stderr_text(), "resumed 1 jobs"))
+      << cluster.broker().stderr_text();
+}
+
+// Streamed input is journaled too: a job over a file of numbers, the client
+// still sending it, survives its broker killed half-way.
+TEST_F(BrokerRestartTest, AListJobSurvivesItsBrokerKilledHalfWay) {
+  std::vector<std::string> flags = kFastLiveness;
+  flags.insert(flags.end(), {"--journal=" + root_ + "/journal"});
+  LocalCluster cluster(flags);
+  ASSERT_FALSE(cluster.endpoint().empty());
+  for (int i = 0; i < 2; ++i) cluster.AddWorker(OneThreadWorker());
+  const std::string input = root_ + "/numbers.txt";
+  {
+    std::ofstream numbers(input);
+    for (int n = 1; n <= 3000; ++n) numbers << n << "\n";
+  }
+  auto client = cluster.StartClient({"map", "spin", "--input=" + input,
+                                     "--param=us=1000", "--chunk-size=20"});
   ASSERT_TRUE(client->WaitForStdoutBytes(20'000, std::chrono::seconds(30)))
       << client->stderr_text();
   cluster.RestartBroker();

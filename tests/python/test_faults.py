@@ -19,7 +19,7 @@ import time
 import pytest
 
 import tq
-from tq_cluster import Cluster
+from tq_cluster import Cluster, wait_for
 
 POISON = 3
 
@@ -295,3 +295,32 @@ def test_item_failed_is_a_job_failed_error_that_pickles():
     assert failed != tq.ItemFailed(4, failed.error)
     assert "index=3" in repr(failed)
     assert "ItemFailed" in tq.__all__
+
+
+# ------------------------------------------------------- broker restarts --
+
+def slow_square(x):
+    """x*x after 2 ms of work."""
+    time.sleep(0.002)
+    return x * x
+
+
+def test_a_python_job_survives_its_broker_killed_half_way(tmp_path):
+    """The function, its initializer and the streamed input are journaled:
+    a broker restarted on its journal resumes the job, and map returns
+    every result once, in order."""
+    liveness = ("--heartbeat-interval-ms=200", "--heartbeat-timeout-ms=1000")
+    with Cluster(workers=2, broker_flags=(
+            "--allow-code=python", f"--journal={tmp_path / 'journal'}",
+            *liveness)) as cluster:
+        with tq.Pool(broker=cluster.address) as pool:
+            result = pool.map_async(slow_square, range(2000), chunksize=20)
+
+            def done_chunks() -> int:
+                jobs = cluster.status().get("jobs", [])
+                return int(jobs[0].get("chunks_done", 0)) if jobs else 0
+
+            wait_for(lambda: done_chunks() >= 30, 60, "a third of the job")
+            cluster.restart_broker()
+            assert result.get(timeout=120) == [x * x for x in range(2000)]
+        assert "resumed 1 jobs" in cluster.broker.output()

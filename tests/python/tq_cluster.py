@@ -114,14 +114,9 @@ class Cluster:
                  worker_env: dict[str, str] | None = None) -> None:
         self.processes: list[Process] = []
         self.workers: list[Process] = []
+        self.broker_flags = broker_flags
         try:
-            self.broker = Process([binary("tq-broker"),
-                                   "--listen=tcp://127.0.0.1:*",
-                                   *broker_flags])
-            self.processes.append(self.broker)
-            line = self.broker.wait_line(
-                lambda l: l.startswith("listening on "), 30)
-            self.address = line.split()[-1]
+            self.address = self._start_broker("tcp://127.0.0.1:*")
             for _ in range(workers):
                 self.add_worker(threads=threads, flags=worker_flags,
                                 env=worker_env)
@@ -129,6 +124,31 @@ class Cluster:
         except BaseException:
             self.close()
             raise
+
+    def _start_broker(self, listen: str) -> str:
+        """Starts tq-broker on `listen`; returns the address it bound."""
+        self.broker = Process([binary("tq-broker"), f"--listen={listen}",
+                               *self.broker_flags])
+        self.processes.append(self.broker)
+        line = self.broker.wait_line(
+            lambda l: l.startswith("listening on "), 30)
+        return line.split()[-1]
+
+    def restart_broker(self) -> None:
+        """SIGKILLs the broker and starts a new one on the same address
+        (workers and clients find it again by themselves)."""
+        self.broker.kill()
+        self.broker.stop()
+        wait_for(lambda: self._bound_again(), 30, "the broker's restart")
+
+    def _bound_again(self) -> bool:
+        """One attempt to start the broker on its address (its port may
+        take a moment to be free)."""
+        try:
+            self._start_broker(self.address)
+            return True
+        except Exception:  # noqa: BLE001 - bind refused: try again
+            return False
 
     def add_worker(self, *, threads: int = 1,
                    flags: tuple[str, ...] | None = None,
