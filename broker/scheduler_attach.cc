@@ -192,12 +192,10 @@ void Scheduler::OnAttachJob(const std::string& client, Peer& peer,
     refuse(absl::InvalidArgumentError("AttachJob.have holds a reversed range"));
     return;
   }
-  if (attach.result_window() < 1) {
-    refuse(absl::InvalidArgumentError("result_window must be at least 1"));
-    return;
-  }
-  AttachTo(job, client, peer, attach.request_id(), attach.result_window(),
-           have, now_us, out);
+  // 0: the window the job was accepted with.
+  const uint32_t window =
+      attach.result_window() != 0 ? attach.result_window() : job.window();
+  AttachTo(job, client, peer, attach.request_id(), window, have, now_us, out);
 }
 
 void Scheduler::AttachTo(BrokerJob& job, const std::string& client,

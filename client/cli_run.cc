@@ -81,11 +81,14 @@ int RunJob(Pool& pool, Job& job, OutputWriter& writer, ProgressBar& progress,
   int code = kExitOk;
   auto last_flush = std::chrono::steady_clock::now();
   bool said_lost = false;  // told the user we are reconnecting
-  // --output=FILE: results written since the last sync, unacknowledged.
+  // --output=FILE: results written since the last sync, unacknowledged;
+  // synced every half window of them, and at least every second.
   uint64_t unsynced = 0;
   const uint64_t sync_every = std::max<uint64_t>(1, job.window() / 2);
+  auto last_sync = std::chrono::steady_clock::now();
   auto sync = [&]() -> bool {
     unsynced = 0;
+    last_sync = std::chrono::steady_clock::now();
     absl::StatusOr<std::string> mark = durable->Sync(writer);
     if (!mark.ok()) {
       job.Cancel();
@@ -163,13 +166,14 @@ int RunJob(Pool& pool, Job& job, OutputWriter& writer, ProgressBar& progress,
       break;
     }
     progress.Advance((*chunk)->size());
-    if (durable != nullptr && ++unsynced >= sync_every) {
+    auto now = std::chrono::steady_clock::now();
+    if (durable != nullptr &&
+        (++unsynced >= sync_every || now - last_sync >= std::chrono::seconds(1))) {
       if (!sync()) break;
       continue;
     }
     // Slow jobs stream: push output out at least every 100 ms. Fast ones
     // still write in large blocks, since the buffer fills first.
-    auto now = std::chrono::steady_clock::now();
     if (now - last_flush >= std::chrono::milliseconds(100)) {
       last_flush = now;
       (void)writer.Flush();  // a failure shows again at Finish()

@@ -45,7 +45,7 @@ struct RunReport {
 // feeding it from `feed` if its input is streamed. With `durable`
 // (--output=FILE, a job of manual acknowledgements) the results written are
 // acknowledged after each sync of the file: once half the job's window of
-// results waits, and after a quiet second; the caller syncs and
+// results waits, at least every second; the caller syncs and
 // acknowledges the last ones after Finish(). Returns the exit code.
 int RunJob(Pool& pool, Job& job, OutputWriter& writer, ProgressBar& progress,
            bool ordered, RunReport* report, InputFeed feed = {},

@@ -328,10 +328,10 @@ absl::Status ClientSession::Adopt(uint64_t job_id, std::string token,
   job->job_id = job_id;
   job->job_token = std::move(token);
   job->adopted = true;
+  // 0 stays: the broker answers with the job's own window.
   if (welcome_.max_result_window() > 0) {
     job->window = std::min(job->window, welcome_.max_result_window());
   }
-  job->window = std::max(job->window, 1u);
   v1::Envelope envelope;
   v1::AttachJob* attach = envelope.mutable_attach_job();
   attach->set_request_id(job->request_id);

@@ -436,7 +436,9 @@ void ClientSession::EndInput(JobState& job) {
 
 JobStats ClientSession::Stats(const JobState& job) const {
   JobStats stats = job.stats;
-  const absl::uint128 covered = job.coverage.covered();
+  // Items with a result here (an adopted job's earlier clients had the
+  // acknowledged ones).
+  const absl::uint128 covered = job.coverage.covered() - job.acknowledged_before;
   stats.items = absl::Uint128High64(covered) > 0 ? UINT64_MAX
                                                  : absl::Uint128Low64(covered);
   return stats;

@@ -56,7 +56,8 @@ struct UserCodeError {
 struct JobStats {
   // Results accepted (a chunk the broker split counts once per part).
   uint64_t chunks = 0;
-  // Items with a result, failed ones included (saturates at 2^64-1).
+  // Items with a result, failed ones included (saturates at 2^64-1); for a
+  // job from Pool::Attach, those that came here.
   uint64_t items = 0;
   // Results dropped because their items had already come: the broker
   // delivered a re-run twice. Never output.

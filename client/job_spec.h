@@ -114,7 +114,8 @@ struct AttachSpec {
   // bytes). Under CURVE the key that submitted the job may leave it empty.
   std::string token;
   // As JobSpec's: result credit in chunks (0: ClientOptions::result_window,
-  // else a default), and acknowledgements only on Job::Acknowledge().
+  // else the window the job was submitted with), and acknowledgements only
+  // on Job::Acknowledge().
   uint32_t result_window = 0;
   bool manual_ack = false;
 };

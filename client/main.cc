@@ -258,7 +258,8 @@ std::unique_ptr<OutputFile> CreateOutputOrExit(OutputFormat format) {
   if (format == OutputFormat::kBitmap) {
     UsageError("--output takes --format=tsv, json, true or count");
   }
-  absl::StatusOr<std::unique_ptr<OutputFile>> file = OutputFile::Create(path);
+  absl::StatusOr<std::unique_ptr<OutputFile>> file =
+      OutputFile::Create(path, absl::GetFlag(FLAGS_format));
   if (!file.ok()) UsageError(file.status().message());
   return *std::move(file);
 }
@@ -491,6 +492,17 @@ int Attach(const std::vector<std::string>& args) {
          job.status().message());
   }
   Job& attached = **job;
+  // Continuing a file: in the form its first client wrote it in.
+  std::string file_format = absl::GetFlag(FLAGS_format);
+  if (uint64_t bytes = 0; !output_path.empty() &&
+      OutputFile::ParseMark(attached.mark(), &bytes, &file_format)) {
+    if (format_given && file_format != absl::GetFlag(FLAGS_format)) {
+      Fail(kExitUsage, absl::StrCat("--output '", output_path, "' holds --format=",
+                                    file_format, " output; attach writes the same"));
+    }
+    format = ParseOutputFormat(file_format);
+    if (!format.ok()) Fail(kExitUsage, format.status().message());
+  }
   // A count job prints the whole job's count; other jobs print in the
   // form asked for (tsv by default).
   if (attached.reduction() == Reduction::kCount) {
@@ -522,8 +534,8 @@ int Attach(const std::vector<std::string>& args) {
     }
     absl::StatusOr<std::unique_ptr<OutputFile>> opened =
         *format == OutputFormat::kCount
-            ? OutputFile::Create(output_path)
-            : OutputFile::Continue(output_path, attached.mark());
+            ? OutputFile::Create(output_path, "count")
+            : OutputFile::Continue(output_path, attached.mark(), file_format);
     if (!opened.ok()) Fail(kExitUsage, opened.status().message());
     file = *std::move(opened);
   }

@@ -17,7 +17,9 @@
 namespace tq {
 namespace {
 
+// "tq-client output bytes=1234 format=true"
 constexpr absl::string_view kMarkPrefix = "tq-client output bytes=";
+constexpr absl::string_view kFormatKey = " format=";
 
 absl::Status FileError(absl::string_view what, const std::string& path) {
   return absl::DataLossError(
@@ -26,27 +28,33 @@ absl::Status FileError(absl::string_view what, const std::string& path) {
 
 }  // namespace
 
-std::string OutputFile::MarkFor(uint64_t bytes) {
-  return absl::StrCat(kMarkPrefix, bytes);
+std::string OutputFile::MarkFor(uint64_t bytes, const std::string& format) {
+  return absl::StrCat(kMarkPrefix, bytes, kFormatKey, format);
 }
 
-bool OutputFile::ParseMark(absl::string_view mark, uint64_t* bytes) {
-  return absl::ConsumePrefix(&mark, kMarkPrefix) &&
-         absl::SimpleAtoi(mark, bytes);
+bool OutputFile::ParseMark(absl::string_view mark, uint64_t* bytes,
+                           std::string* format) {
+  if (!absl::ConsumePrefix(&mark, kMarkPrefix)) return false;
+  const size_t at = mark.find(kFormatKey);
+  if (at == absl::string_view::npos) return false;
+  *format = std::string(mark.substr(at + kFormatKey.size()));
+  return absl::SimpleAtoi(mark.substr(0, at), bytes) && !format->empty();
 }
 
 absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(
-    const std::string& path) {
+    const std::string& path, const std::string& format) {
   FILE* file = fopen(path.c_str(), "wb");
   if (file == nullptr) return FileError("create", path);
-  return std::unique_ptr<OutputFile>(new OutputFile(path, file));
+  return std::unique_ptr<OutputFile>(new OutputFile(path, file, format));
 }
 
 absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Continue(
-    const std::string& path, absl::string_view mark) {
-  if (mark.empty()) return Create(path);
+    const std::string& path, absl::string_view mark,
+    const std::string& format) {
+  if (mark.empty()) return Create(path, format);
   uint64_t bytes = 0;
-  if (!ParseMark(mark, &bytes)) {
+  std::string ignored;
+  if (!ParseMark(mark, &bytes, &ignored)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the job's client acknowledged its output with a mark tq-client does "
         "not know ('", absl::CHexEscape(mark.substr(0, 64)),
@@ -79,7 +87,7 @@ absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Continue(
     close(fd);
     return FileError("open", path);
   }
-  return std::unique_ptr<OutputFile>(new OutputFile(path, file));
+  return std::unique_ptr<OutputFile>(new OutputFile(path, file, format));
 }
 
 OutputFile::~OutputFile() { fclose(file_); }
@@ -91,7 +99,7 @@ absl::StatusOr<std::string> OutputFile::Sync(OutputWriter& writer) {
   }
   const off_t size = lseek(fileno(file_), 0, SEEK_END);
   if (size < 0) return FileError("sync", path_);
-  return MarkFor(static_cast<uint64_t>(size));
+  return MarkFor(static_cast<uint64_t>(size), format_);
 }
 
 }  // namespace tq

@@ -279,15 +279,9 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Attach(const AttachSpec& spec) {
         "with the client that started it");
   }
   auto job = std::make_shared<internal::JobState>();
-  uint32_t window = spec.result_window != 0 ? spec.result_window
-                                            : impl_->options.result_window;
-  if (window == 0) {
-    // As AutomaticWindow without the memory term: the job's result size is
-    // not known before the broker describes the job.
-    window = static_cast<uint32_t>(
-        std::max<uint64_t>(16, 2ull * std::max(0, worker_threads())));
-  }
-  job->window = window;
+  // 0: the window the job was submitted with (the broker knows it).
+  job->window = spec.result_window != 0 ? spec.result_window
+                                        : impl_->options.result_window;
   job->manual_ack = spec.manual_ack;
   TQ_RETURN_IF_ERROR(impl_->session->Adopt(spec.job_id, spec.token, job));
   return std::make_unique<Job>(impl_->session.get(), std::move(job));

@@ -45,7 +45,7 @@ class OutputFileTest : public ::testing::Test {
 };
 
 TEST_F(OutputFileTest, SyncFlushesTheWriterAndMarksTheSize) {
-  auto file = OutputFile::Create(path_);
+  auto file = OutputFile::Create(path_, "true");
   ASSERT_TRUE(file.ok()) << file.status();
   std::unique_ptr<OutputWriter> writer =
       MakeOutputWriter(OutputFormat::kTrue, (*file)->file());
@@ -56,13 +56,15 @@ TEST_F(OutputFileTest, SyncFlushesTheWriterAndMarksTheSize) {
   ASSERT_TRUE(mark.ok()) << mark.status();
   EXPECT_EQ(Read(), "2\n3\n5\n7\n");
   uint64_t bytes = 0;
-  ASSERT_TRUE(OutputFile::ParseMark(*mark, &bytes));
+  std::string format;
+  ASSERT_TRUE(OutputFile::ParseMark(*mark, &bytes, &format));
   EXPECT_EQ(bytes, 8u);
+  EXPECT_EQ(format, "true");
 }
 
 TEST_F(OutputFileTest, ContinueCutsWhatCameAfterTheMark) {
   Write("2\n3\n5\n7\n11\n1");  // "11\n1": written, never acknowledged
-  auto file = OutputFile::Continue(path_, OutputFile::MarkFor(8));
+  auto file = OutputFile::Continue(path_, OutputFile::MarkFor(8, "true"), "true");
   ASSERT_TRUE(file.ok()) << file.status();
   fputs("11\n13\n", (*file)->file());
   file->reset();
@@ -71,7 +73,7 @@ TEST_F(OutputFileTest, ContinueCutsWhatCameAfterTheMark) {
 
 TEST_F(OutputFileTest, NoMarkStartsAfresh) {
   Write("stale\n");
-  auto file = OutputFile::Continue(path_, "");
+  auto file = OutputFile::Continue(path_, "", "tsv");
   ASSERT_TRUE(file.ok()) << file.status();
   file->reset();
   EXPECT_EQ(Read(), "");
@@ -79,13 +81,14 @@ TEST_F(OutputFileTest, NoMarkStartsAfresh) {
 
 TEST_F(OutputFileTest, AFileShorterThanTheMarkOrAStrangeMarkIsRefused) {
   Write("2\n");
-  auto shorter = OutputFile::Continue(path_, OutputFile::MarkFor(8));
+  auto shorter = OutputFile::Continue(path_, OutputFile::MarkFor(8, "true"), "true");
   EXPECT_EQ(shorter.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(shorter.status().message(), HasSubstr("holds 2 bytes"));
   EXPECT_EQ(Read(), "2\n");  // untouched
-  auto strange = OutputFile::Continue(path_, "offset 8");
+  auto strange = OutputFile::Continue(path_, "offset 8", "true");
   EXPECT_EQ(strange.status().code(), absl::StatusCode::kFailedPrecondition);
-  auto missing = OutputFile::Continue(dir_ + "/none", OutputFile::MarkFor(8));
+  auto missing =
+      OutputFile::Continue(dir_ + "/none", OutputFile::MarkFor(8, "true"), "true");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
