@@ -17,6 +17,16 @@ and issue 8's target: fault-free time + the broker's downtime + 3 s.
 "How far" the job is comes from the client's output: the last prime printed
 (ordered output, so every item up to it is done).
 
+The attach rows (tests/hosts/tq_attach_run.py) run the same job with
+``--output=FILE`` on host c, SIGKILL the tq-client process half-way (in one
+row the broker is then SIGKILLed and restarted on its journal too) and run
+``tq-client attach JOB --token=T --output=FILE`` on host c, which must
+complete FILE exactly: its sha256 is the reference's, attach's --stats (of
+the attached part) count no duplicate, the broker holds nothing and no
+longer knows the job. Their time runs from the first client's start to
+attach's end; their fault-free time is the job's with --output=FILE
+(row baseline-output: results are synced before they are acknowledged).
+
 A fresh network, journal and cluster per row. Rows whose feature does not
 exist yet print "not yet: needs ...".
 
@@ -40,6 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "hosts"))
 
 import tq_hosts  # noqa: E402
+from tq_attach_run import FileJobRun  # noqa: E402
 from tq_broker_faults import (BrokerFaultCluster, JobRun,  # noqa: E402
                               flip_byte_in_last_record, freeze,
                               kill_and_restart, tear_last_record)
@@ -69,12 +80,20 @@ class Row:
     downtime: float = 0.0
     faults_injected: int = 0
     notes: list[str] = field(default_factory=list)
+    # The fault-free time to compare with when it is not the baseline row's
+    # (the attach rows': the job with --output=FILE).
+    fault_free: Optional[float] = None
+
+    def compared_with(self, baseline: Optional[float]) -> Optional[float]:
+        """The fault-free time this row is held to."""
+        return self.fault_free if self.fault_free is not None else baseline
 
     def target(self, baseline: Optional[float]) -> Optional[float]:
         """Fault-free time + downtime + 3 s (None without a baseline)."""
-        if baseline is None or self.seconds is None:
+        fault_free = self.compared_with(baseline)
+        if fault_free is None or self.seconds is None:
             return None
-        return baseline + self.downtime + TARGET_SLACK_S
+        return fault_free + self.downtime + TARGET_SLACK_S
 
     def verdict(self, baseline: Optional[float]) -> str:
         target = self.target(baseline)
@@ -98,6 +117,9 @@ class Table:
               f"({source})", file=sys.stderr)
         self.reference = digest
         self.baseline: Optional[float] = None
+        # The fault-free job with --output=FILE (the attach rows' baseline).
+        self.output_baseline: Optional[float] = None
+        self.has_attach = "attach JOB" in _help_of(self.bins.client)
         self.row_number = 0
 
     def cluster(self, name: str) -> BrokerFaultCluster:
@@ -149,7 +171,7 @@ class Table:
                 row.notes.append("broker: " + "; ".join(reports))
         return row
 
-    def judge(self, row: Row, outcome: Outcome) -> None:
+    def judge(self, row: Row, outcome: Outcome, who: str = "client") -> None:
         """Fills exact/duplicates/time from a run of the reference job."""
         row.seconds = outcome.seconds
         if outcome.returncode == 0 and outcome.sha256 == self.reference:
@@ -158,8 +180,82 @@ class Table:
             row.exact = f"NO ({outcome.lines} lines, hash differs)"
         else:
             row.exact = f"NO (exit {outcome.returncode})"
-            row.notes.append("client: " + last_line(outcome.stderr))
+            row.notes.append(f"{who}: " + last_line(outcome.stderr))
         row.duplicates = duplicates(outcome)
+
+    def output_file(self, cluster: BrokerFaultCluster) -> Path:
+        """Where the client on host c writes --output (the hosts share the
+        file system)."""
+        return cluster.logdir / "output.txt"
+
+    def output_baseline_row(self) -> Row:
+        """The job with --output=FILE, no fault: the attach rows' baseline."""
+        row = Row("none (fault-free, with the journal, --output=FILE)")
+        with self.cluster("baseline-output") as cluster:
+            job = FileJobRun(cluster, self.client_args(), self.args.hi,
+                             self.output_file(cluster))
+            self.judge(row, job.finish(self.timeout()))
+            row.idle_after = broker_idle(cluster.tq)
+        if row.exact == "yes":
+            self.output_baseline = row.seconds
+        row.fault_free = self.output_baseline
+        return row
+
+    def run_attach(self, name: str, label: str, restart_broker: bool) -> Row:
+        """The job with --output=FILE, its client SIGKILLed half-way (then
+        the broker too if `restart_broker`), and FILE completed by
+        `tq-client attach` on the client's host."""
+        row = Row(label, fault_free=self.output_baseline)
+        if not self.has_attach:
+            row.exact = "not yet: needs tq-client attach (issue 8 part 3)"
+            return row
+        if self.output_baseline is None:
+            row.notes.append("no --output baseline: held to the baseline row")
+        with self.cluster(name) as cluster:
+            job = FileJobRun(cluster, self.client_args(), self.args.hi,
+                             self.output_file(cluster))
+            if not job.wait_for_progress(0.5, self.timeout()):
+                outcome = job.finish(10)
+                row.exact = (f"not run: the client exited "
+                             f"({outcome.returncode}) before 50%")
+                return row
+            at = job.kill_client()
+            first = job.killed_at - job.started
+            ticket = job.ticket()
+            view = job.broker_view() or {}
+            row.notes.append(
+                f"client SIGKILLed at item {at:,} ({at / self.args.hi:.0%}) "
+                f"after {first:.1f} s, its file {job.bytes_at_kill:,} bytes; "
+                f"broker: job {ticket.job_id} "
+                f"{int(view.get('items_acknowledged', 0)):,} items "
+                f"acknowledged, detached={view.get('detached', '?')}")
+            if restart_broker:
+                downtime, note = kill_and_restart(cluster, RESTART_PAUSE_S)
+                row.downtime += downtime
+                row.faults_injected += 1
+                row.notes.append(f"broker down {downtime:.1f} s"
+                                 + (f", {note}" if note else ""))
+            outcome = job.attach(self.timeout())
+            self.judge(row, outcome, who="attach")
+            attached = [line for line in outcome.stderr.splitlines()
+                        if "attached to job" in line]
+            row.notes.append(
+                f"kill to attach done {outcome.seconds - first:.1f} s "
+                f"(attach {job.attach_seconds:.1f} s); "
+                + (attached[0].removeprefix("tq-client: ") if attached
+                   else "attach printed no 'attached to job' line")
+                + "; duplicates: attach's --stats")
+            row.idle_after = broker_idle(cluster.tq)
+            held = job.job_held()
+            if held is not False and row.idle_after == "yes":
+                row.idle_after = (f"no: the broker still holds job "
+                                  f"{ticket.job_id}" if held else
+                                  "? (the wrong-token attach said neither)")
+            reports = [r for r in cluster.journal_reports()
+                       if "resumed 0 jobs" not in r]
+            if reports:
+                row.notes.append("broker: " + "; ".join(reports))
+        return row
 
     def baseline_row(self) -> Row:
         row = self.run("baseline", "none (fault-free, with the journal)", [])
@@ -170,17 +266,20 @@ class Table:
 
 def _require_features(bins: Binaries) -> None:
     """Exits with a message if the build lacks --journal or resuming."""
-    def help_of(path: str) -> str:
-        done = subprocess.run([path, "--help"], capture_output=True,
-                              text=True, timeout=10)
-        return done.stdout + done.stderr
     missing = [flag for path, flag in ((bins.broker, "--journal"),
                                        (bins.client, "--resume-timeout"),
                                        (bins.client, "--stats"))
-               if flag not in help_of(path)]
+               if flag not in _help_of(path)]
     if missing:
         raise SystemExit("broker_fault_table: this build lacks "
                          + ", ".join(missing))
+
+
+def _help_of(path: str) -> str:
+    """A binary's --help text."""
+    done = subprocess.run([path, "--help"], capture_output=True, text=True,
+                          timeout=10)
+    return done.stdout + done.stderr
 
 
 def _restart(damage: Optional[Callable[[Path], str]] = None) -> Fault:
@@ -196,16 +295,17 @@ NOT_YET = [
     ("streamed", "broker SIGKILLed and restarted while the client streams "
      "its input (--input=FILE)",
      "streamed input in the journal (README: not journaled yet)"),
-    ("attach", "client SIGKILLed, then tq-client attach JOB",
-     "tq-client attach (issue 8 part 3)"),
     ("standby-primary-cut", "standby pair: the primary's host cut off "
      "(backup takes over)", "the standby broker (issue 8 part 4)"),
     ("standby-link-cut", "standby pair: the primary-backup link cut (no "
      "second primary)", "the standby broker (issue 8 part 4)"),
 ]
 
+# Rows that need the fault-free time with --output=FILE.
+ATTACH_ROWS = ["attach", "attach-broker-kill"]
+
 ROWS = ["baseline", "kill", "stop", "kill-twice", "torn", "flipped",
-        *[name for name, _, _ in NOT_YET]]
+        "baseline-output", *ATTACH_ROWS, *[name for name, _, _ in NOT_YET]]
 
 
 def markdown(rows: list[Row], baseline: Optional[float]) -> str:
@@ -217,7 +317,8 @@ def markdown(rows: list[Row], baseline: Optional[float]) -> str:
     for r in rows:
         ran = r.seconds is not None
         secs = f"{r.seconds:.1f}" if ran else "n/a"
-        base = f"{baseline:.1f}" if baseline is not None and ran else "n/a"
+        fault_free = r.compared_with(baseline)
+        base = f"{fault_free:.1f}" if fault_free is not None and ran else "n/a"
         target = r.target(baseline)
         down = (f"{r.downtime:.1f}" if r.faults_injected
                 else "0" if ran else "n/a")
@@ -275,12 +376,24 @@ def main() -> int:
             "flipped", "broker SIGKILLed at ~1/2, a byte of its journal's "
             "last record flipped, restarted", [(0.5, _restart(
                 flip_byte_in_last_record))]),
+        "baseline-output": table.output_baseline_row,
+        "attach": lambda: table.run_attach(
+            "attach", "client (--output=FILE) SIGKILLed at ~1/2, then "
+            "tq-client attach JOB --output=FILE", restart_broker=False),
+        "attach-broker-kill": lambda: table.run_attach(
+            "attach-broker-kill", "client (--output=FILE) SIGKILLed at ~1/2, "
+            f"then the broker SIGKILLed and restarted after "
+            f"{RESTART_PAUSE_S:g} s, then tq-client attach JOB --output=FILE",
+            restart_broker=True),
     }
     for name, label, needs in NOT_YET:
         steps[name] = (lambda label=label, needs=needs:
                        Row(label, exact=f"not yet: needs {needs}"))
     if "baseline" not in rows:
         rows.insert(0, "baseline")
+    if "baseline-output" not in rows and any(r in ATTACH_ROWS for r in rows):
+        rows.insert(min(rows.index(r) for r in ATTACH_ROWS if r in rows),
+                    "baseline-output")
     results: list[Row] = []
     for name in rows:
         print(f"row {name} ...", file=sys.stderr, flush=True)
@@ -298,7 +411,12 @@ def main() -> int:
           f"with one thread each; primes 1..{args.hi} --format=true, "
           f"--chunk-size={args.chunk_size}, --resume-timeout="
           f"{RESUME_TIMEOUT_S}. 'broker down' runs from the signal until "
-          "the broker answers tq-client status again. The hosts are network "
+          "the broker answers tq-client status again. Attach rows: the "
+          "client writes --output=FILE; their time runs from its start to "
+          "the end of tq-client attach on the same host, their fault-free "
+          "time is baseline-output's, their duplicates are attach's "
+          "--stats (the part it received), and 'nothing in flight' also "
+          "needs the broker to no longer know the job. The hosts are network "
           f"namespaces on one machine with {os.cpu_count()} cores.")
     return 0
 
