@@ -98,6 +98,9 @@ void BindJob(py::module_& m) {
       "A submitted job. Read and append from one thread at a time; cancel() "
       "from any.")
       .def_property_readonly("id", &JobCore::id)
+      .def_property_readonly(
+          "token", [](const JobCore& job) { return py::bytes(job.token()); },
+          "16 bytes that let another process attach (Pool.attach).")
       .def_property_readonly("window", &JobCore::window,
                              "Result credit granted, in chunks; also the most "
                              "appended chunks awaiting results.")

@@ -145,6 +145,21 @@ std::shared_ptr<JobCore> SubmitCode(
   return Submit(pool, spec);
 }
 
+std::shared_ptr<JobCore> AttachJob(PoolCore& pool, uint64_t job_id,
+                                   const py::bytes& token, uint32_t window) {
+  AttachSpec spec;
+  spec.job_id = job_id;
+  spec.token = token;
+  spec.result_window = window;
+  absl::StatusOr<std::shared_ptr<JobCore>> job;
+  {
+    py::gil_scoped_release release;
+    job = pool.Attach(spec);
+  }
+  if (!job.ok()) ThrowStatus(job.status());
+  return *std::move(job);
+}
+
 }  // namespace
 
 void BindPool(py::module_& m) {
@@ -201,6 +216,10 @@ void BindPool(py::module_& m) {
            "Submits shipped Python code (a cloudpickled function) over "
            "streamed input: first_chunks, then append(). Limits as for "
            "submit_task.")
+      .def("attach", &AttachJob, py::arg("job_id"), py::kw_only(),
+           py::arg("token") = py::bytes(), py::arg("window") = 0,
+           "Reads a job another client submitted (its id and token): every "
+           "result not yet acknowledged. window 0: the job's own.")
       .def("close", &PoolCore::Close, py::call_guard<py::gil_scoped_release>(),
            "Cancels and forgets every job, then disconnects (stopping an "
            "embedded cluster). Idempotent.");

@@ -54,6 +54,7 @@ JobCore::JobCore(std::shared_ptr<PoolCore> pool, std::unique_ptr<Job> job)
     : pool_(std::move(pool)),
       id_(job->id()),
       window_(job->window()),
+      token_(job->token()),
       job_(std::move(job)) {}
 
 JobCore::~JobCore() { Destroy(); }
@@ -123,7 +124,18 @@ PoolCore::~PoolCore() { Close(); }
 absl::StatusOr<std::shared_ptr<JobCore>> PoolCore::Submit(const JobSpec& spec) {
   GateUse use(gate_);
   if (!use.ok()) return Closed();
-  absl::StatusOr<std::unique_ptr<Job>> job = pool_->Submit(spec);
+  return Keep(pool_->Submit(spec));
+}
+
+absl::StatusOr<std::shared_ptr<JobCore>> PoolCore::Attach(
+    const AttachSpec& spec) {
+  GateUse use(gate_);
+  if (!use.ok()) return Closed();
+  return Keep(pool_->Attach(spec));
+}
+
+absl::StatusOr<std::shared_ptr<JobCore>> PoolCore::Keep(
+    absl::StatusOr<std::unique_ptr<Job>> job) {
   if (!job.ok()) return job.status();
   auto core = std::make_shared<JobCore>(shared_from_this(), *std::move(job));
   std::lock_guard<std::mutex> lock(jobs_mu_);

@@ -75,6 +75,8 @@ class JobCore {
   // Constant after construction.
   uint64_t id() const { return id_; }
   uint32_t window() const { return window_; }
+  // Job::token(): 16 bytes that let another process attach.
+  const std::string& token() const { return token_; }
 
   // Cancels the job, waits for calls in progress and destroys the library
   // Job. Called by PoolCore::Close() and ~JobCore.
@@ -84,6 +86,7 @@ class JobCore {
   const std::shared_ptr<PoolCore> pool_;  // outlives job_
   const uint64_t id_;
   const uint32_t window_;
+  const std::string token_;
   CallGate gate_;
   // Written only by Destroy() once gate_ is closed and drained.
   std::unique_ptr<Job> job_;
@@ -100,6 +103,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
   // Pool::Submit; the job is destroyed by Close() if still alive then.
   absl::StatusOr<std::shared_ptr<JobCore>> Submit(const JobSpec& spec);
+  // Pool::Attach, likewise.
+  absl::StatusOr<std::shared_ptr<JobCore>> Attach(const AttachSpec& spec);
   absl::StatusOr<std::string> StatusJson();
   // Destroys every job, then the Pool (stopping an embedded cluster). Waits
   // for calls in progress, and for a Close() in progress on another thread:
@@ -118,6 +123,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
  private:
   explicit PoolCore(std::unique_ptr<Pool> pool);
+  // A job Submit or Attach made, kept to be destroyed by Close().
+  absl::StatusOr<std::shared_ptr<JobCore>> Keep(
+      absl::StatusOr<std::unique_ptr<Job>> job);
 
   const std::vector<std::string> tasks_;
   const std::vector<std::string> code_runtimes_;

@@ -124,6 +124,14 @@ class _Job:
         self._ordered = ordered
         self._job: Any = None
         self.finished = False
+        # On a broker: what another process needs to attach (Pool.attach).
+        self.job_id: int | None = None
+        self.token: str | None = None
+
+    def _started(self) -> None:
+        """Notes the job's id and token (hex) once the broker accepted it."""
+        self.job_id = self._job.id
+        self.token = self._job.token.hex()
 
     def cancel(self) -> None:
         """Cancels the job on the cluster (thread-safe); reads then fail."""
@@ -214,6 +222,7 @@ class CodeJob(_Job):
         except _native.Error as error:
             failure = errors.from_native(error)
         else:
+            self._started()
             return
         failure.__suppress_context__ = True
         raise failure
@@ -239,6 +248,47 @@ class CodeJob(_Job):
                 _, first_item, blob = details
                 return errors.from_user_code(first_item, blob, str(error))
         return errors.from_native(error)
+
+
+class AttachedJob(_Job):
+    """A job another process submitted (Pool.attach): its results that the
+    earlier client did not acknowledge. ``next_chunk()`` returns
+    ``(first_item, results)`` as for the job's own kind."""
+
+    def __init__(self, pool: Any, job_id: int, token: str, *,
+                 ordered: bool) -> None:
+        super().__init__(ordered)
+        try:
+            secret = bytes.fromhex(token)
+        except ValueError:
+            raise ValueError("token is the 32 hex digits the job's client "
+                             f"had (job.token), not {token!r}") from None
+        try:
+            self._job = pool.attach(job_id, token=secret)
+        except native().Error as error:
+            failure = errors.from_native(error)
+        else:
+            self._started()
+            return
+        failure.__suppress_context__ = True
+        raise failure
+
+    def _feed(self) -> None:
+        raise AssertionError("an attached job's input is complete")
+
+    def _take(self, chunk: Any) -> Any:
+        kind = chunk.kind
+        if kind == "failed":
+            return _failed_items(chunk)
+        if kind == "bytes":
+            return chunk.first_item, _pickling.loads_results(chunk.data())
+        if kind == "bits":
+            return chunk.first_item, chunk.bools()
+        if kind == "values":
+            return chunk.first_item, chunk.values()
+        if kind == "count":
+            return chunk.first_item, [chunk.count()]
+        return chunk.first_item, chunk.lists()
 
 
 class TaskJob(_Job):

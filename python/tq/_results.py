@@ -108,6 +108,19 @@ class IMapIterator(Generic[T]):
         self._position = 0
         self._on_close = on_close
 
+    @property
+    def job_id(self) -> int | None:
+        """The job's id at the broker (None on an embedded cluster, or for
+        an empty input)."""
+        return getattr(self._job, "job_id", None) if self._job else None
+
+    @property
+    def token(self) -> str | None:
+        """With :attr:`job_id`, what lets another process read the rest of
+        the results if this one dies: ``tq.Pool(broker=...).attach(job_id,
+        token)``."""
+        return getattr(self._job, "token", None) if self._job else None
+
     def __iter__(self) -> Iterator[T]:
         return self
 

@@ -403,6 +403,25 @@ class Pool:
                       limits=self._limits_for(job_timeout, chunk_timeout,
                                               max_attempts, skip_failed)))
 
+    def attach(self, job_id: int, token: str, *, ordered: bool = True
+               ) -> _results.IMapIterator[Any]:
+        """The results of a job another process submitted (``imap``'s
+        iterator there has ``.job_id`` and ``.token``), e.g. after that
+        process died: every result it had not consumed, in input order
+        (``ordered=False``: as chunks complete). Results it consumed do not
+        come again. The job's input must have been sent whole (the rest of
+        an iterable is only its own process's: ValueError otherwise).
+        Needs a broker (an embedded cluster's jobs die with their process); a wrong token raises PermissionError, a job the
+        broker does not hold (it ended) ValueError. The process reading it
+        before loses it (its reads raise tq.JobFailedError).
+        """
+        self._check_running()
+        if self._native.embedded:
+            raise ValueError("attach needs a broker: an embedded cluster's "
+                             "jobs end with the process that started them")
+        return _results.IMapIterator(
+            _jobs.AttachedJob(self._native, job_id, token, ordered=ordered))
+
     def starmap(self, func: Callable[..., R],
                 iterable: Iterable[Iterable[Any]],
                 chunksize: int | None = None, *,

@@ -297,7 +297,7 @@ def test_item_failed_is_a_job_failed_error_that_pickles():
     assert "ItemFailed" in tq.__all__
 
 
-# ------------------------------------------------------- broker restarts --
+# ------------------------------------- jobs outliving a client or broker --
 
 def slow_square(x):
     """x*x after 2 ms of work."""
@@ -324,3 +324,27 @@ def test_a_python_job_survives_its_broker_killed_half_way(tmp_path):
             cluster.restart_broker()
             assert result.get(timeout=120) == [x * x for x in range(2000)]
         assert "resumed 1 jobs" in cluster.broker.output()
+
+
+def test_another_pool_attaches_to_a_job_and_reads_the_rest(shared_cluster):
+    """imap's iterator names its job (job_id, token); another Pool (in a
+    real case another process, after this one died) attaches and reads
+    every result not yet acknowledged: together, each item at least once,
+    in order, none missing. (The input must have been sent whole: 20
+    chunks fit the job's window.)"""
+    expected = [x * x for x in range(200)]
+    with tq.Pool(broker=shared_cluster.address) as first, \
+            tq.Pool(broker=shared_cluster.address) as second:
+        it = first.imap(slow_square, range(200), chunksize=10)
+        got = [next(it) for _ in range(100)]
+        assert it.job_id is not None and len(it.token) == 32
+        with pytest.raises(PermissionError):
+            second.attach(it.job_id, "00" * 16)
+        rest = list(second.attach(it.job_id, it.token))
+        assert got == expected[:100]
+        assert rest == expected[len(expected) - len(rest):]
+        assert len(got) + len(rest) >= len(expected)
+        with pytest.raises(tq.JobFailedError, match="attached by another"):
+            list(it)
+        with pytest.raises(ValueError, match="no job"):  # done, forgotten
+            second.attach(it.job_id, it.token)
