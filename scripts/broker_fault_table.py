@@ -27,12 +27,28 @@ longer knows the job. Their time runs from the first client's start to
 attach's end; their fault-free time is the job's with --output=FILE
 (row baseline-output: results are synced before they are acknowledged).
 
+The streamed rows run a job over a list instead:
+
+    tq-client map primes --input=FILE --format=true --chunk-size=100 --stats
+        --resume-timeout=60
+
+FILE holding the numbers 10^12 .. 10^12+N-1 (N = 10^7: 361,726 primes,
+~4 s on these hosts), ascending, so that the last prime printed says how
+far the job got; one row reads FILE itself, one reads it from a pipe
+(``cat FILE | tq-client ... --input=-``). The client sends its input as the
+job's window lets it, so it is still streaming half-way: the broker is
+SIGKILLed there (its `tq-client jobs --json` just before the kill must
+show ``"input_open": true``) and restarted on its journal. The reference:
+primesieve over that range (else the embedded cluster's range job, the
+sieve rather than the list's Miller-Rabin test). Each is held to the same
+job without a fault (rows baseline-streamed, baseline-streamed-stdin).
+
 A fresh network, journal and cluster per row. Rows whose feature does not
 exist yet print "not yet: needs ...".
 
     sudo /usr/bin/python3 scripts/broker_fault_table.py [--build=build]
-        [--hi=100000000] [--chunk-size=1000] [--rows=baseline,kill,...]
-        [--logs=DIR]
+        [--hi=100000000] [--chunk-size=1000] [--stream-items=10000000]
+        [--stream-chunk-size=100] [--rows=baseline,kill,...] [--logs=DIR]
 """
 
 from __future__ import annotations
@@ -42,7 +58,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -52,54 +68,36 @@ sys.path.insert(0, str(REPO / "tests" / "hosts"))
 import tq_hosts  # noqa: E402
 from tq_attach_run import FileJobRun  # noqa: E402
 from tq_broker_faults import (BrokerFaultCluster, JobRun,  # noqa: E402
-                              flip_byte_in_last_record, freeze,
-                              kill_and_restart, tear_last_record)
+                              flip_byte_in_last_record, freeze, jobs_view,
+                              kill_and_restart, tear_last_record,
+                              write_numbers)
 from tq_cluster_hosts import Binaries  # noqa: E402
 from tq_job_check import (Outcome, broker_idle, duplicates,  # noqa: E402
                           last_line, reference_primes)
 
-# Issue 8: the broker's downtime only adds to the job time, plus this.
-TARGET_SLACK_S = 3.0
+from broker_fault_rows import Row, markdown  # noqa: E402
+
 RESUME_TIMEOUT_S = 60
 RESTART_PAUSE_S = 0.5
 FREEZE_S = 10.0
+# The streamed job's numbers start here: large enough that the list's
+# Miller-Rabin test does real work, small enough for primesieve.
+STREAM_FIRST = 10**12
 
 # A fault: run against the cluster, returns (downtime in s, a note).
 Fault = Callable[[BrokerFaultCluster], tuple[float, str]]
 
 
 @dataclass
-class Row:
-    """One line of the table."""
+class JobSpec:
+    """What a row's client runs, and the sha256 its output must have."""
 
-    fault: str
-    exact: str = ""
-    duplicates: str = "n/a"
-    idle_after: str = "n/a"
-    seconds: Optional[float] = None
-    downtime: float = 0.0
-    faults_injected: int = 0
-    notes: list[str] = field(default_factory=list)
-    # The fault-free time to compare with when it is not the baseline row's
-    # (the attach rows': the job with --output=FILE).
-    fault_free: Optional[float] = None
-
-    def compared_with(self, baseline: Optional[float]) -> Optional[float]:
-        """The fault-free time this row is held to."""
-        return self.fault_free if self.fault_free is not None else baseline
-
-    def target(self, baseline: Optional[float]) -> Optional[float]:
-        """Fault-free time + downtime + 3 s (None without a baseline)."""
-        fault_free = self.compared_with(baseline)
-        if fault_free is None or self.seconds is None:
-            return None
-        return fault_free + self.downtime + TARGET_SLACK_S
-
-    def verdict(self, baseline: Optional[float]) -> str:
-        target = self.target(baseline)
-        if target is None:
-            return "n/a"
-        return "ok" if self.seconds <= target else "over"
+    args: list[str]
+    first: int  # the job's items are first..hi, ascending
+    hi: int
+    reference: str
+    # Piped into the client's stdin (for --input=-).
+    stdin_file: Optional[Path] = None
 
 
 class Table:
@@ -119,6 +117,10 @@ class Table:
         self.baseline: Optional[float] = None
         # The fault-free job with --output=FILE (the attach rows' baseline).
         self.output_baseline: Optional[float] = None
+        # The streamed job's input file and reference, made on first use.
+        self._stream: Optional[tuple[Path, str]] = None
+        # The fault-free streamed jobs, by whether they read stdin.
+        self.stream_baselines: dict[bool, Optional[float]] = {}
         self.has_attach = "attach JOB" in _help_of(self.bins.client)
         self.row_number = 0
 
@@ -135,17 +137,45 @@ class Table:
                 f"--chunk-size={self.args.chunk_size}", "--stats",
                 f"--resume-timeout={RESUME_TIMEOUT_S}", "--progress=never"]
 
+    def range_job(self) -> JobSpec:
+        """primes 1..HI: most rows' job."""
+        return JobSpec(self.client_args(), 1, self.args.hi, self.reference)
+
+    def streamed_job(self, stdin: bool) -> JobSpec:
+        """primes over the numbers in a file: --input=FILE, or with `stdin`
+        --input=- with FILE piped in."""
+        last = STREAM_FIRST + self.args.stream_items - 1
+        if self._stream is None:
+            path = write_numbers(self.logs / "streamed-input.txt",
+                                 STREAM_FIRST, self.args.stream_items)
+            digest, lines, source = reference_primes(self.bins.client, last,
+                                                     STREAM_FIRST)
+            print(f"streamed input {path}: {self.args.stream_items:,} "
+                  f"numbers, reference {lines} lines, sha256 "
+                  f"{digest[:16]}... ({source})", file=sys.stderr)
+            self._stream = (path, digest)
+        path, digest = self._stream
+        args = ["map", "primes", "--input=-" if stdin else f"--input={path}",
+                "--format=true", f"--chunk-size={self.args.stream_chunk_size}",
+                "--stats", f"--resume-timeout={RESUME_TIMEOUT_S}",
+                "--progress=never"]
+        return JobSpec(args, STREAM_FIRST, last, digest,
+                       path if stdin else None)
+
     def timeout(self) -> float:
         """How long one job may take before it counts as hung."""
         return max(180.0, 10 * (self.baseline or 30.0)) + RESUME_TIMEOUT_S
 
-    def run(self, name: str, label: str,
-            faults: list[tuple[float, Fault]]) -> Row:
-        """The job, with each fault injected once the client has printed
-        its share of the items (in order)."""
-        row = Row(label)
+    def run(self, name: str, label: str, faults: list[tuple[float, Fault]],
+            spec: Optional[JobSpec] = None,
+            fault_free: Optional[float] = None) -> Row:
+        """The job (`spec`, default the range job), with each fault injected
+        once the client has printed its share of the items (in order)."""
+        spec = spec or self.range_job()
+        row = Row(label, fault_free=fault_free)
         with self.cluster(name) as cluster:
-            job = JobRun(cluster, self.client_args(), self.args.hi)
+            job = JobRun(cluster, spec.args, spec.hi, first=spec.first,
+                         stdin_file=spec.stdin_file)
             for share, fault in faults:
                 if not job.wait_for_progress(share, self.timeout()):
                     row.notes.append(f"the job ended before {share:.0%}: "
@@ -159,11 +189,11 @@ class Table:
                     break
                 row.downtime += downtime
                 row.faults_injected += 1
-                row.notes.append(f"at item {at:,} ({at / self.args.hi:.0%}):"
+                row.notes.append(f"at item {at:,} ({job.share(at):.0%}):"
                                  f" down {downtime:.1f} s"
                                  + (f", {note}" if note else ""))
             outcome = job.finish(self.timeout())
-            self.judge(row, outcome)
+            self.judge(row, outcome, reference=spec.reference)
             row.idle_after = broker_idle(cluster.tq)
             reports = [r for r in cluster.journal_reports()
                        if "resumed 0 jobs" not in r]
@@ -171,10 +201,13 @@ class Table:
                 row.notes.append("broker: " + "; ".join(reports))
         return row
 
-    def judge(self, row: Row, outcome: Outcome, who: str = "client") -> None:
-        """Fills exact/duplicates/time from a run of the reference job."""
+    def judge(self, row: Row, outcome: Outcome, who: str = "client",
+              reference: Optional[str] = None) -> None:
+        """Fills exact/duplicates/time from a run of the job whose output
+        hashes to `reference` (default the range job's)."""
         row.seconds = outcome.seconds
-        if outcome.returncode == 0 and outcome.sha256 == self.reference:
+        if outcome.returncode == 0 and \
+                outcome.sha256 == (reference or self.reference):
             row.exact = "yes"
         elif outcome.returncode == 0:
             row.exact = f"NO ({outcome.lines} lines, hash differs)"
@@ -263,6 +296,32 @@ class Table:
             self.baseline = row.seconds
         return row
 
+    def streamed_baseline_row(self, stdin: bool) -> Row:
+        """The streamed job without a fault: the streamed rows' baseline."""
+        source = "--input=- (piped)" if stdin else "--input=FILE"
+        row = self.run(f"baseline-streamed{'-stdin' if stdin else ''}",
+                       f"none (fault-free, with the journal, {source})", [],
+                       self.streamed_job(stdin))
+        self.stream_baselines[stdin] = \
+            row.seconds if row.exact == "yes" else None
+        row.fault_free = self.stream_baselines[stdin]
+        return row
+
+    def streamed_row(self, stdin: bool) -> Row:
+        """The streamed job, its broker SIGKILLed at ~1/2 while the client
+        still sends input, restarted after the pause."""
+        source = "--input=- (piped)" if stdin else "--input=FILE"
+        fault_free = self.stream_baselines.get(stdin)
+        row = self.run(
+            f"streamed{'-stdin' if stdin else ''}",
+            f"broker SIGKILLed at ~1/2 while the client streams its input "
+            f"({source}), restarted after {RESTART_PAUSE_S:g} s",
+            [(0.5, _restart_while_streaming)], self.streamed_job(stdin),
+            fault_free)
+        if fault_free is None:
+            row.notes.append("no streamed baseline: held to the baseline row")
+        return row
+
 
 def _require_features(bins: Binaries) -> None:
     """Exits with a message if the build lacks --journal or resuming."""
@@ -290,11 +349,32 @@ def _freeze(cluster: BrokerFaultCluster) -> tuple[float, str]:
     return freeze(cluster, FREEZE_S), ""
 
 
+def _restart_while_streaming(cluster: BrokerFaultCluster
+                             ) -> tuple[float, str]:
+    """Kill and restart, noting whether the job's input was still open just
+    before the kill (what the streamed rows are about)."""
+    jobs = jobs_view(cluster)
+    downtime, note = kill_and_restart(cluster, RESTART_PAUSE_S)
+    return downtime, ", ".join(n for n in (_input_state(jobs), note) if n)
+
+
+def _input_state(jobs: Optional[list[dict]]) -> str:
+    """What `tq-client jobs --json` said of the one job's input."""
+    if jobs is None:
+        return "NOT CHECKED: the broker did not answer jobs --json"
+    if len(jobs) != 1:
+        return f"NOT CHECKED: the broker showed {len(jobs)} jobs"
+    job = jobs[0]
+    appended = int(job.get("items_total", 0))
+    # proto3 JSON leaves out false booleans.
+    if job.get("input_open", False):
+        return f"input open at the kill ({appended:,} items appended)"
+    return (f"NOT while streaming: input closed at the kill ({appended:,} "
+            "items appended)")
+
+
 # Rows for faults tq cannot survive yet: (name, label, what is missing).
 NOT_YET = [
-    ("streamed", "broker SIGKILLed and restarted while the client streams "
-     "its input (--input=FILE)",
-     "streamed input in the journal (README: not journaled yet)"),
     ("standby-primary-cut", "standby pair: the primary's host cut off "
      "(backup takes over)", "the standby broker (issue 8 part 4)"),
     ("standby-link-cut", "standby pair: the primary-backup link cut (no "
@@ -303,31 +383,14 @@ NOT_YET = [
 
 # Rows that need the fault-free time with --output=FILE.
 ATTACH_ROWS = ["attach", "attach-broker-kill"]
+# Streamed rows and the baseline each needs.
+STREAMED_ROWS = {"streamed": "baseline-streamed",
+                 "streamed-stdin": "baseline-streamed-stdin"}
 
 ROWS = ["baseline", "kill", "stop", "kill-twice", "torn", "flipped",
-        "baseline-output", *ATTACH_ROWS, *[name for name, _, _ in NOT_YET]]
-
-
-def markdown(rows: list[Row], baseline: Optional[float]) -> str:
-    """The table."""
-    out = ["| fault | exact result | duplicates delivered | nothing in "
-           "flight after | time (s) | fault-free (s) | broker down (s) | "
-           "target (s): fault-free + down + 3 | within target | notes |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ran = r.seconds is not None
-        secs = f"{r.seconds:.1f}" if ran else "n/a"
-        fault_free = r.compared_with(baseline)
-        base = f"{fault_free:.1f}" if fault_free is not None and ran else "n/a"
-        target = r.target(baseline)
-        down = (f"{r.downtime:.1f}" if r.faults_injected
-                else "0" if ran else "n/a")
-        notes = "; ".join(n.replace("|", "/") for n in r.notes if n)
-        out.append(f"| {r.fault} | {r.exact} | {r.duplicates} | "
-                   f"{r.idle_after} | {secs} | {base} | {down} | "
-                   f"{f'{target:.1f}' if target is not None else 'n/a'} | "
-                   f"{r.verdict(baseline)} | {notes} |")
-    return "\n".join(out)
+        "baseline-output", *ATTACH_ROWS,
+        *[r for pair in STREAMED_ROWS.items() for r in reversed(pair)],
+        *[name for name, _, _ in NOT_YET]]
 
 
 def main() -> int:
@@ -339,6 +402,12 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=1000,
                         help="items per chunk (small, so that the job runs "
                         "several seconds; default 1000)")
+    parser.add_argument("--stream-items", type=int, default=10_000_000,
+                        help="numbers in the streamed rows' input file "
+                        "(default 10^7)")
+    parser.add_argument("--stream-chunk-size", type=int, default=100,
+                        help="the streamed rows' items per chunk (default "
+                        "100)")
     parser.add_argument("--rows", default=",".join(ROWS),
                         help="comma-separated subset of: " + ",".join(ROWS))
     parser.add_argument("--logs", default="",
@@ -385,6 +454,10 @@ def main() -> int:
             f"then the broker SIGKILLed and restarted after "
             f"{RESTART_PAUSE_S:g} s, then tq-client attach JOB --output=FILE",
             restart_broker=True),
+        "baseline-streamed": lambda: table.streamed_baseline_row(False),
+        "streamed": lambda: table.streamed_row(False),
+        "baseline-streamed-stdin": lambda: table.streamed_baseline_row(True),
+        "streamed-stdin": lambda: table.streamed_row(True),
     }
     for name, label, needs in NOT_YET:
         steps[name] = (lambda label=label, needs=needs:
@@ -394,6 +467,9 @@ def main() -> int:
     if "baseline-output" not in rows and any(r in ATTACH_ROWS for r in rows):
         rows.insert(min(rows.index(r) for r in ATTACH_ROWS if r in rows),
                     "baseline-output")
+    for streamed, baseline in STREAMED_ROWS.items():
+        if streamed in rows and baseline not in rows:
+            rows.insert(rows.index(streamed), baseline)
     results: list[Row] = []
     for name in rows:
         print(f"row {name} ...", file=sys.stderr, flush=True)
@@ -416,7 +492,12 @@ def main() -> int:
           "the end of tq-client attach on the same host, their fault-free "
           "time is baseline-output's, their duplicates are attach's "
           "--stats (the part it received), and 'nothing in flight' also "
-          "needs the broker to no longer know the job. The hosts are network "
+          "needs the broker to no longer know the job. Streamed rows: "
+          f"primes over the {args.stream_items:,} numbers "
+          f"{STREAM_FIRST:,}.. in a file, --chunk-size="
+          f"{args.stream_chunk_size}, read by the client from the file or "
+          "from a pipe (--input=-), held to the same job without a fault. "
+          "The hosts are network "
           f"namespaces on one machine with {os.cpu_count()} cores.")
     return 0
 

@@ -3,8 +3,11 @@
 A `BrokerFaultCluster` is a broker with ``--journal=DIR`` on host ``b``,
 one-thread workers on ``w1``-``w3`` and a host ``c`` for the client, so that
 the client outlives the broker. `JobRun` runs one tq-client job on ``c``
-and hashes its output as it streams (how far it got: `JobRun.last_item`).
-The faults:
+and hashes its output as it streams (how far it got: `JobRun.last_item`),
+over a range or over a file of numbers (`write_numbers`) given as
+``--input=FILE`` or piped into ``--input=-`` (`JobRun`'s `stdin_file`);
+`jobs_view` is the broker's ``tq-client jobs --json`` (e.g. whether a job's
+input is still open). The faults:
 
 - `kill_and_restart`: SIGKILL the broker, optionally damage its journal
   (`tear_last_record`, `flip_byte_in_last_record`), start it again on the
@@ -29,13 +32,14 @@ are not active).
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from tq_cluster_hosts import Binaries, TqHosts
 from tq_hosts import Network, wait_for
@@ -118,19 +122,30 @@ class BrokerFaultCluster:
 class JobRun:
     """One tq-client job on host c, its output hashed as it streams.
 
-    `args` are tq-client's arguments after --broker; `hi` is the job's last
-    item, for `progress`. stderr goes to `name`.err in the cluster's logdir.
+    `args` are tq-client's arguments after --broker; `first` and `hi` are the
+    job's first and last item (ascending numbers: a range, or a file of them
+    from `write_numbers`), for `progress`. With `stdin_file` a ``cat`` on
+    host c pipes that file into the client's stdin (for ``--input=-``: a
+    pipe, as from a producer, not a seekable file). stderr goes to
+    `name`.err in the cluster's logdir.
     """
 
     def __init__(self, cluster: BrokerFaultCluster, args: Sequence[str],
-                 hi: int, name: str = "client") -> None:
+                 hi: int, name: str = "client", first: int = 1,
+                 stdin_file: Optional[Path] = None) -> None:
+        self.first = first
         self.hi = hi
         self.stderr_path = cluster.logdir / f"{name}.err"
         self._err = open(self.stderr_path, "w")
+        host = cluster.net[CLIENT_HOST]
+        feeder = host.run(["cat", str(stdin_file)], stdout=subprocess.PIPE) \
+            if stdin_file is not None else None
         self.started = time.monotonic()
-        self.proc = cluster.tq.client(args, host=cluster.net[CLIENT_HOST],
-                                      stdout=subprocess.PIPE,
-                                      stderr=self._err)
+        self.proc = cluster.tq.client(
+            args, host=host, stdout=subprocess.PIPE, stderr=self._err,
+            stdin=feeder.popen.stdout if feeder else subprocess.DEVNULL)
+        if feeder is not None:
+            feeder.popen.stdout.close()  # the client holds the read end now
         self.hasher = StreamHasher(self.proc.popen.stdout)
         self._reader = threading.Thread(target=self.hasher.run, daemon=True)
         self._reader.start()
@@ -143,9 +158,13 @@ class JobRun:
         except ValueError:
             return 0
 
+    def share(self, item: int) -> float:
+        """The share of first..hi up to `item` (0 before the first)."""
+        return max(0, item - self.first + 1) / (self.hi - self.first + 1)
+
     def progress(self) -> float:
-        """The share of 1..hi printed so far."""
-        return self.last_item() / self.hi
+        """The share of first..hi printed so far."""
+        return self.share(self.last_item())
 
     def wait_for_progress(self, share: float, timeout: float) -> bool:
         """Waits until `share` of the items are printed (True), or the client
@@ -171,6 +190,36 @@ class JobRun:
             text += f"\n(killed after {timeout:.0f} s)"
         return Outcome(code, self.hasher.digest(), self.hasher.lines,
                        seconds, parse_stats(text), text)
+
+
+def jobs_view(cluster: BrokerFaultCluster) -> Optional[list[dict[str, Any]]]:
+    """The broker's `tq-client jobs --json` (asked from host c): one dict per
+    running job (job_id, input_open, items_total, items_done, ...); None if
+    the broker does not answer."""
+    done = cluster.net[CLIENT_HOST].check(
+        cluster.tq.client_command(["--connect-timeout=2", "jobs", "--json"]),
+        timeout=15, check=False)
+    try:
+        return json.loads(done.stdout.splitlines()[0]).get("jobs", [])
+    except (ValueError, IndexError, AttributeError):
+        return None
+
+
+# -- streamed input ---------------------------------------------------------
+
+def write_numbers(path: Path, first: int, count: int) -> Path:
+    """Writes first..first+count-1 to `path`, ascending, whitespace-separated
+    (ten to a line, so both separators occur), for ``--input``: ascending,
+    so that the last number an ordered job printed says how far it got."""
+    per_line = 10
+    with open(path, "w") as f:
+        for start in range(first, first + count, per_line * 10_000):
+            stop = min(start + per_line * 10_000, first + count)
+            numbers = [str(n) for n in range(start, stop)]
+            f.write("\n".join(" ".join(numbers[i:i + per_line])
+                              for i in range(0, len(numbers), per_line)))
+            f.write("\n")
+    return path
 
 
 # -- faults -----------------------------------------------------------------

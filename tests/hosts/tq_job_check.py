@@ -100,17 +100,19 @@ def hash_stream(stream: IO[bytes]) -> tuple[str, int]:
     return StreamHasher(stream).run()
 
 
-def reference_primes(client_bin: str, hi: int) -> tuple[str, int, str]:
-    """sha256 and line count of the primes in 1..hi, one per line.
+def reference_primes(client_bin: str, hi: int,
+                     lo: int = 1) -> tuple[str, int, str]:
+    """sha256 and line count of the primes in lo..hi, one per line.
 
-    From primesieve when installed, else from tq-client's embedded cluster;
-    the third value names the source.
+    From primesieve when installed, else from tq-client's embedded cluster
+    (a range job: the sieve, not the Miller-Rabin test a list of numbers
+    goes through); the third value names the source.
     """
     if shutil.which("primesieve"):
-        argv = ["primesieve", "1", str(hi), "-p"]
+        argv = ["primesieve", str(lo), str(hi), "-p"]
         source = "primesieve"
     else:
-        argv = [client_bin, "map", "primes", "1", str(hi),
+        argv = [client_bin, "map", "primes", str(lo), str(hi),
                 "--format=true", "--progress=never"]
         source = "the embedded cluster"
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
