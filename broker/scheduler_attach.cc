@@ -181,6 +181,20 @@ void Scheduler::OnAttachJob(const std::string& client, Peer& peer,
         "job ", attach.job_id(), " is not yours: attaching takes its token")));
     return;
   }
+  if (attach.adopt() && job.is_streamed() && !job.is_code()) {
+    refuse(absl::FailedPreconditionError(absl::StrCat(
+        "job ", job.id(), " runs ", job.submit().task(),
+        " over a list of numbers, which only the client that submitted it "
+        "holds: attach takes range jobs and code jobs")));
+    return;
+  }
+  if (attach.adopt() && job.input_open()) {
+    refuse(absl::FailedPreconditionError(absl::StrCat(
+        "job ", job.id(), " has ", job.chunks_appended(),
+        " input chunks and not the end of its input: only the client that "
+        "submitted it can send the rest")));
+    return;
+  }
   if (job.ledger().overflowed()) {
     refuse(absl::FailedPreconditionError(absl::StrCat(
         "job ", attach.job_id(), " cannot be resumed exactly: its client did "

@@ -338,6 +338,7 @@ absl::Status ClientSession::Adopt(uint64_t job_id, std::string token,
   attach->set_job_id(job_id);
   attach->set_job_token(job->job_token);
   attach->set_result_window(job->window);
+  attach->set_adopt(true);
   // Answered like a submit (by_request_), and sent again like one after a
   // reconnect.
   by_request_[job->request_id] = job;

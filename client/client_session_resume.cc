@@ -167,17 +167,12 @@ absl::Status ClientSession::HandleAdopted(JobState& job,
     job.range_lo = spec.range().first();
     job.range_last_index = spec.range().last() - spec.range().first();
   } else {
-    if (!job.is_code) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "job ", job.job_id, " runs ", spec.task(),
-          " over a list of numbers, which only the client that submitted it "
-          "holds: attach takes range jobs and code jobs"));
-    }
-    if (!accepted.input_complete()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "job ", job.job_id, " has ", accepted.chunks_received(),
-          " input chunks and not the end of its input: only the client that "
-          "submitted it can send the rest"));
+    // The broker refuses these (AttachJob.adopt); a broker that did not is
+    // wrong.
+    if (!job.is_code || !accepted.input_complete()) {
+      return absl::InternalError(absl::StrCat(
+          "broker attached job ", job.job_id,
+          ", whose input only its submitter has"));
     }
     job.streamed = true;
     job.input_complete = true;

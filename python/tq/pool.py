@@ -410,7 +410,8 @@ class Pool:
         process died: every result it had not consumed, in input order
         (``ordered=False``: as chunks complete). Results it consumed do not
         come again. The job's input must have been sent whole (the rest of
-        an iterable is only its own process's: ValueError otherwise).
+        an iterable is only its own process's: tq.JobFailedError otherwise,
+        and the job stays with its process).
         Needs a broker (an embedded cluster's jobs die with their process); a wrong token raises PermissionError, a job the
         broker does not hold (it ended) ValueError. The process reading it
         before loses it (its reads raise tq.JobFailedError).

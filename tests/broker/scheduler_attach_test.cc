@@ -435,6 +435,31 @@ TEST_F(SchedulerAttachTest, TheAttachAnswerDescribesTheJobAndItsLatestMark) {
   EXPECT_EQ(answer.acknowledged(0).last(), 19u);
 }
 
+// Another process attaching (adopt) cannot finish a job over a list of
+// numbers: refused before the job is taken from its client.
+TEST_F(SchedulerAttachTest, AnAdoptingAttachLeavesAListJobToItsClient) {
+  h_.HelloClient("c");
+  auto [submit, payloads] = SchedulerHarness::NumbersJob({{2, 3}, {4, 5}});
+  Sent sent;
+  h_.Submit("c", submit, &sent, payloads);
+  const v1::JobAccepted accepted =
+      BodiesTo(sent, "c", v1::Envelope::kJobAccepted)[0].job_accepted();
+  h_.HelloClient("c2");
+  v1::Envelope attach = Attach(accepted.job_id(), accepted.job_token());
+  attach.mutable_attach_job()->set_adopt(true);
+  Sent refused = h_.Deliver("c2", attach);
+  auto errors = BodiesTo(refused, "c2", v1::Envelope::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error().code(),
+            static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(BodiesTo(refused, "c", v1::Envelope::kJobFinished).empty());
+  // c still owns it: its cancel goes through.
+  v1::Envelope cancel;
+  cancel.mutable_cancel_job()->set_job_id(accepted.job_id());
+  EXPECT_TRUE(BodiesTo(h_.Deliver("c", cancel), "c", v1::Envelope::kError).empty());
+  EXPECT_EQ(h_.scheduler().stats().jobs_cancelled, 1u);
+}
+
 TEST_F(SchedulerAttachTest, AMarkOverItsLimitIsRefused) {
   h_.HelloWorker("w", 1, 1);
   h_.HelloClient("c");
