@@ -111,6 +111,18 @@ def _failed_items(chunk: Any) -> tuple[int, list[Any]]:
                    for i in range(chunk.size)]
 
 
+def _task_results(chunk: Any) -> tuple[int, list[Any]]:
+    """A built-in task's chunk (not a count) as (first_item, results)."""
+    kind = chunk.kind
+    if kind == "failed":
+        return _failed_items(chunk)
+    if kind == "bits":
+        return chunk.first_item, chunk.bools()
+    if kind == "values":
+        return chunk.first_item, chunk.values()
+    return chunk.first_item, chunk.lists()
+
+
 def _timeout_error() -> BaseException:
     import multiprocessing  # the standard library's own TimeoutError type
 
@@ -277,18 +289,11 @@ class AttachedJob(_Job):
         raise AssertionError("an attached job's input is complete")
 
     def _take(self, chunk: Any) -> Any:
-        kind = chunk.kind
-        if kind == "failed":
-            return _failed_items(chunk)
-        if kind == "bytes":
+        if chunk.kind == "bytes":
             return chunk.first_item, _pickling.loads_results(chunk.data())
-        if kind == "bits":
-            return chunk.first_item, chunk.bools()
-        if kind == "values":
-            return chunk.first_item, chunk.values()
-        if kind == "count":
+        if chunk.kind == "count":
             return chunk.first_item, [chunk.count()]
-        return chunk.first_item, chunk.lists()
+        return _task_results(chunk)
 
 
 class TaskJob(_Job):
@@ -349,11 +354,4 @@ class TaskJob(_Job):
     def _take(self, chunk: Any) -> Any:
         if self._count:
             return chunk.size, chunk.count()
-        kind = chunk.kind
-        if kind == "failed":
-            return _failed_items(chunk)
-        if kind == "bits":
-            return chunk.first_item, chunk.bools()
-        if kind == "values":
-            return chunk.first_item, chunk.values()
-        return chunk.first_item, chunk.lists()
+        return _task_results(chunk)

@@ -26,15 +26,6 @@
 namespace tq::testing {
 namespace {
 
-// n<TAB>n per item: what `map spin` prints.
-std::string SpinReference(uint64_t lo, uint64_t hi) {
-  std::string out;
-  for (uint64_t n = lo; n <= hi; ++n) {
-    out += std::to_string(n) + "\t" + std::to_string(n) + "\n";
-  }
-  return out;
-}
-
 // The same as JSON Lines.
 std::string SpinJsonReference(uint64_t lo, uint64_t hi) {
   std::string out;
@@ -42,16 +33,6 @@ std::string SpinJsonReference(uint64_t lo, uint64_t hi) {
     out += absl::StrCat("{\"n\":", n, ",\"result\":", n, "}\n");
   }
   return out;
-}
-
-// A lost peer is noticed within a second (heartbeats every 200 ms).
-const std::vector<std::string> kFastLiveness = {"--heartbeat-interval-ms=200",
-                                                "--heartbeat-timeout-ms=1000"};
-
-std::vector<std::string> OneThreadWorker() {
-  std::vector<std::string> flags = kFastLiveness;
-  flags.push_back("--threads=1");
-  return flags;
 }
 
 // The job id and token in what tq-client printed at submit.

@@ -28,14 +28,6 @@ std::string RunClient(LocalCluster& cluster, std::vector<std::string> args,
   return client->stdout_text();
 }
 
-std::string SpinReference(uint64_t lo, uint64_t hi) {
-  std::string out;
-  for (uint64_t n = lo; n <= hi; ++n) {
-    out += std::to_string(n) + "\t" + std::to_string(n) + "\n";
-  }
-  return out;
-}
-
 class ClusterTest : public ::testing::Test {
  protected:
   // Short liveness settings so a killed worker is noticed within ~1 s, and

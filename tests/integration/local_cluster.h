@@ -4,6 +4,7 @@
 #ifndef TQ_TESTS_INTEGRATION_LOCAL_CLUSTER_H_
 #define TQ_TESTS_INTEGRATION_LOCAL_CLUSTER_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,18 @@ class LocalCluster {
 
 // Deadline used for a whole client run in these tests.
 inline constexpr auto kJobTimeout = std::chrono::seconds(60);
+
+// Broker and worker flags for restart tests: a lost peer is noticed within
+// a second (heartbeats every 200 ms).
+inline const std::vector<std::string> kFastLiveness = {
+    "--heartbeat-interval-ms=200", "--heartbeat-timeout-ms=1000"};
+
+// A one-thread worker with kFastLiveness.
+inline std::vector<std::string> OneThreadWorker() {
+  std::vector<std::string> flags = kFastLiveness;
+  flags.push_back("--threads=1");
+  return flags;
+}
 
 }  // namespace tq::testing
 

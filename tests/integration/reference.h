@@ -12,6 +12,15 @@
 
 namespace tq::testing {
 
+// n<TAB>n per item: what `map spin` prints.
+inline std::string SpinReference(uint64_t lo, uint64_t hi) {
+  std::string out;
+  for (uint64_t n = lo; n <= hi; ++n) {
+    out += std::to_string(n) + "\t" + std::to_string(n) + "\n";
+  }
+  return out;
+}
+
 inline bool IsPrimeByTrialDivision(uint64_t n) {
   if (n < 2) return false;
   for (uint64_t d = 2; d * d <= n; ++d) {
