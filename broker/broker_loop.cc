@@ -5,6 +5,7 @@
 // queued; the poll timeout is the time to the Scheduler's next deadline.
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "broker/connection_limiter.h"
 #include "broker/job_journal.h"
 #include "broker/outbox.h"
+#include "broker/pair_peer.h"
 #include "broker/peer_authorizer.h"
 #include "broker/scheduler.h"
 #include "broker/zap_handler.h"
@@ -118,6 +120,9 @@ class Broker::Loop {
     TQ_RETURN_IF_ERROR(ValidateBrokerOptions(options_));
     if (!options_.journal_dir.empty() && journal_ == nullptr) {
       TQ_RETURN_IF_ERROR(OpenJournal());
+      // Alone, the broker serves its journal's jobs at once; in a pair,
+      // once it is active (StartServing).
+      if (!options_.pair.has_value()) StartServing(NowUs());
     }
     std::optional<CurveKeyPair> curve_key;
     zap_.reset();  // from an earlier Bind() that failed later on
@@ -127,7 +132,7 @@ class Broker::Loop {
       absl::StatusOr<CurveKeyPair> key = StartCurve();
       if (!key.ok()) return key.status();
       curve_key = *std::move(key);
-    } else if (ListensBeyondInproc(options_)) {
+    } else if (ListensBeyondInproc(options_) || options_.pair.has_value()) {
       // Plaintext: a ZAP handler all the same, for the connection caps.
       auto zap = ZapHandler::Plaintext();
       TQ_RETURN_IF_ERROR(zap->Bind(*context_));
@@ -171,6 +176,13 @@ class Broker::Loop {
       }
       bound_.push_back(LastEndpoint(*socket_));
     }
+    if (options_.pair.has_value() && pair_ == nullptr) {
+      if (absl::Status s = StartPair(curve_key); !s.ok()) {
+        socket_.reset();
+        bound_.clear();
+        return s;
+      }
+    }
     if (!options_.allow_code.empty() && options_.allow_code_insecure) {
       fprintf(stderr,
               "tq-broker: WARNING: --allow-code-insecure: any client that "
@@ -192,6 +204,8 @@ class Broker::Loop {
       Serve();
     } catch (const zmq::error_t& e) {
       result = absl::InternalError(absl::StrCat("broker loop: ", e.what()));
+    } catch (const PairStop& stop) {
+      result = stop.status;
     } catch (const JournalFailure& failure) {
       // No durability promise can be kept: stop rather than accept jobs
       // that would not survive a restart.
@@ -199,7 +213,8 @@ class Broker::Loop {
                             absl::StrCat("journal: ", failure.status.message()));
     }
     socket_.reset();
-    zap_.reset();  // after the ROUTER: it answers until the ROUTER is gone
+    pair_.reset();
+    zap_.reset();  // after the ROUTERs: it answers until they are gone
     connection_events_.reset();
     return result;
   }
@@ -215,6 +230,7 @@ class Broker::Loop {
     while (!stop_.load(std::memory_order_relaxed)) {
       int64_t deadline = scheduler_.NextDeadlineUs();
       if (journal_ != nullptr) deadline = std::min(deadline, journal_->NextCommitUs());
+      if (pair_ != nullptr) deadline = std::min(deadline, pair_->NextDeadlineUs());
       const int64_t wait_us = deadline - NowUs();
       // Round up so we never wake just before a deadline and spin.
       const int64_t wait_ms =
@@ -229,6 +245,9 @@ class Broker::Loop {
         items.push_back({static_cast<void*>(connection_events_->socket()), 0,
                          ZMQ_POLLIN, 0});
       }
+      if (pair_ != nullptr) {
+        items.push_back({static_cast<void*>(pair_->socket()), 0, ZMQ_POLLIN, 0});
+      }
       PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
       if (items[1].revents & ZMQ_POLLIN) wakeup_.Drain();
       // Connections are counted before ZAP decides on them.
@@ -237,6 +256,7 @@ class Broker::Loop {
       if (stop_.load(std::memory_order_relaxed)) break;
 
       const int64_t now = NowUs();
+      if (pair_ != nullptr) ServicePair(now);
       bool backlog = true;  // until a read finds the socket empty
       for (int i = 0; i < kMaxReadsPerWake; ++i) {
         std::optional<Received> received = TryReceive(socket, true);
@@ -245,6 +265,15 @@ class Broker::Loop {
           break;
         }
         if (monitor_ != nullptr) monitor_->AddReceivedBytes(received->bytes);
+        if (!serving_) {
+          // A standby pair's broker not active: the request may make it
+          // take over (Binary Star), else it is told to try the next.
+          if (!pair_->state().OnRequest(now)) {
+            RefuseAsStandby(socket, received->routing_id);
+            continue;
+          }
+          ServicePair(now);  // log the change, start serving
+        }
         if (curve_ && received->envelope.ok()) {
           // Authorise by the connection's ZAP User-Id, not the payload.
           absl::Status allowed = authorizer_.Check(
@@ -272,12 +301,14 @@ class Broker::Loop {
       }
       scheduler_.OnTick(now, &outbox_, backlog);
       // Group commit: what this turn's messages promise (an accepted job)
-      // is on disk before they leave.
+      // is on disk before they leave, and with a passive peer, on its disk
+      // too (Flush holds them until it says so).
       if (journal_ != nullptr) {
         if (absl::Status committed = journal_->Commit(now); !committed.ok()) {
           throw JournalFailure{committed};
         }
       }
+      if (pair_ != nullptr && serving_) pair_->Replicate();
       Flush(socket, now);
       if (curve_) {
         authorizer_.PruneIfLarge([this](const std::string& peer) {
@@ -316,6 +347,20 @@ class Broker::Loop {
       fprintf(stderr, "tq-broker: journal %s: %s\n",
               options_.journal_dir.c_str(), report.c_str());
     }
+    return absl::OkStatus();
+  }
+
+  // Serves from now on: resumes the journal's jobs (a standby pair's
+  // broker: those its journal holds as it becomes active).
+  void StartServing(int64_t now) {
+    serving_ = true;
+    if (journal_ == nullptr) return;
+    if (pair_ != nullptr) {
+      // The epoch that fences the peer, in the journal's header.
+      if (absl::Status s = journal_->set_epoch(pair_->state().epoch()); !s.ok()) {
+        throw JournalFailure{s};
+      }
+    }
     // Chunk indexes of resumed jobs start above any used before the
     // restart: the wall clock in ms, shifted past a million chunks per ms.
     const uint64_t first_index =
@@ -323,12 +368,60 @@ class Broker::Loop {
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count())
         << 20;
-    const size_t resumed = scheduler_.RestoreJobs(recovered, first_index, NowUs());
+    const size_t resumed =
+        scheduler_.RestoreJobs(journal_->LiveJobs(), first_index, now);
     if (resumed > 0 || options_.verbose) {
       fprintf(stderr, "tq-broker: journal %s: resumed %zu jobs\n",
               options_.journal_dir.c_str(), resumed);
     }
+  }
+
+  struct PairStop {
+    absl::Status status;
+  };
+
+  // Starts the standby pair's link (after the ZAP handler, if any).
+  absl::Status StartPair(const std::optional<CurveKeyPair>& curve_key) {
+    std::optional<CurveClientKeys> keys;
+    if (curve_key.has_value()) {
+      absl::StatusOr<std::string> peer_key =
+          LoadCurvePublicKey(options_.pair_peer_key_file);
+      if (!peer_key.ok()) return peer_key.status();
+      keys = CurveClientKeys{*curve_key, *peer_key};
+      zap_->set_pair_peer_key(*peer_key);
+    }
+    absl::StatusOr<std::unique_ptr<PairPeer>> pair = PairPeer::Start(
+        *context_, options_, journal_.get(), keys, zap_ != nullptr, NowUs());
+    if (!pair.ok()) return pair.status();
+    pair_ = *std::move(pair);
+    for (const std::string& line : pair_->TakeLog()) {
+      fprintf(stderr, "tq-broker: %s\n", line.c_str());
+    }
     return absl::OkStatus();
+  }
+
+  // The pair link's turn: its messages, its log, and what its state means
+  // for this broker (serve from now on, or stop).
+  void ServicePair(int64_t now) {
+    pair_->Service(now);
+    for (const std::string& line : pair_->TakeLog()) {
+      fprintf(stderr, "tq-broker: %s\n", line.c_str());
+    }
+    if (!pair_->state().stop().ok()) throw PairStop{pair_->state().stop()};
+    if (pair_->state().active() && !serving_) StartServing(now);
+  }
+
+  // Answers a request to a standby pair's broker that does not serve.
+  void RefuseAsStandby(zmq::socket_t& socket, const std::string& peer) {
+    v1::Envelope envelope;
+    v1::Error* error = envelope.mutable_error();
+    error->set_code(static_cast<int32_t>(absl::StatusCode::kUnavailable));
+    error->set_message(absl::StrCat(
+        "this broker is the standby of a pair (", PairStateText(pair_->state().state()),
+        "): connect to the other one"));
+    error->set_retryable(true);
+    error->set_standby(true);
+    (void)SendTo(socket, peer, envelope);
   }
 
   // Loads the keys and allowlists and binds the ZAP handler; returns the
@@ -392,8 +485,11 @@ class Broker::Loop {
   // the Scheduler may queue more (RevokeJob, JobFinished), hence the loop.
   void Flush(zmq::socket_t& socket, int64_t now) {
     absl::flat_hash_set<std::string> unreachable;
-    while (!outbox_.empty()) {
-      for (OutgoingMessage& m : outbox_.Take()) {
+    while (true) {
+      std::vector<OutgoingMessage> messages =
+          pair_ != nullptr ? ReleaseForPassive() : outbox_.Take();
+      if (messages.empty()) break;
+      for (OutgoingMessage& m : messages) {
         if (unreachable.contains(m.peer)) continue;
         absl::StatusOr<size_t> sent =
             SendTo(socket, m.peer, m.envelope, m.payloads);
@@ -407,12 +503,48 @@ class Broker::Loop {
     }
   }
 
+  // A standby pair's active: the queued messages that may leave now. A
+  // turn's messages wait while the passive has not acknowledged the
+  // journal records they promise (PairPeer::required_seq); held ones go
+  // first, in order. With no passive following, nothing waits.
+  std::vector<OutgoingMessage> ReleaseForPassive() {
+    const uint64_t stream = pair_->stream();
+    const uint64_t required = pair_->required_seq();
+    const uint64_t acked = pair_->acked_seq();
+    if (held_.empty() && required <= acked) return outbox_.Take();
+    for (HeldMessage& held : held_) {
+      // A new stream's snapshot holds every record the old one numbered.
+      if (held.stream != stream) held = {stream, required, std::move(held.message)};
+    }
+    for (OutgoingMessage& m : outbox_.Take()) {
+      held_.push_back({stream, required, std::move(m)});
+    }
+    std::vector<OutgoingMessage> release;
+    while (!held_.empty() && (required == 0 || held_.front().seq <= acked)) {
+      release.push_back(std::move(held_.front().message));
+      held_.pop_front();
+    }
+    return release;
+  }
+
+  struct HeldMessage {
+    // The journal stream and record (PairPeer's numbering) it waits for.
+    uint64_t stream;
+    uint64_t seq;
+    OutgoingMessage message;
+  };
+
   const BrokerOptions options_;
   std::optional<zmq::context_t> owned_context_;
   zmq::context_t* context_;
   Scheduler scheduler_;
   // --journal: opened by Bind(), before any peer can connect.
   std::unique_ptr<JobJournal> journal_;
+  // Whether the Scheduler serves: at once alone, once active in a pair.
+  bool serving_ = !options_.pair.has_value();
+  // --pair: the link to the other broker of a standby pair.
+  std::unique_ptr<PairPeer> pair_;
+  std::deque<HeldMessage> held_;
   Outbox outbox_;
   std::optional<zmq::socket_t> socket_;
   std::vector<std::string> bound_;

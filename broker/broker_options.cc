@@ -5,8 +5,48 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 namespace tq {
+namespace {
+
+// The standby pair's options (BrokerOptions::pair and what it needs).
+absl::Status ValidatePairOptions(const BrokerOptions& options) {
+  if (!options.pair.has_value()) {
+    if (!options.pair_listen.empty() || !options.pair_peer.empty() ||
+        !options.pair_peer_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "pair_listen, pair_peer and pair_peer_key_file need pair (the "
+          "broker's role in a standby pair: primary or backup)");
+    }
+    return absl::OkStatus();
+  }
+  if (options.journal_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "a standby pair needs journal_dir: the passive keeps the active's "
+        "journal there");
+  }
+  if (options.pair_listen.empty() || options.pair_peer.empty()) {
+    return absl::InvalidArgumentError(
+        "a standby pair needs pair_listen (this broker's pair endpoint) and "
+        "pair_peer (the other broker's)");
+  }
+  if (options.pair_timeout_ms < 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pair_timeout_ms (", options.pair_timeout_ms, ") must be at least 100"));
+  }
+  if (options.curve_key_file.empty() != options.pair_peer_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        options.curve_key_file.empty()
+            ? "pair_peer_key_file needs curve_key_file, the broker's secret key"
+            : "with CURVE, a standby pair needs pair_peer_key_file (the other "
+              "broker's public key): a plaintext pair link would let anyone "
+              "who reaches it feed the passive's journal");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
   if (options.listen.empty()) {
@@ -66,6 +106,7 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
         absl::StrCat("curve_code_clients_dir (", options.curve_code_clients_dir,
                      ") needs curve_key_file, the broker's secret key"));
   }
+  TQ_RETURN_IF_ERROR(ValidatePairOptions(options));
   if (options.max_jobs_per_client == 0) {
     return absl::InvalidArgumentError(
         "max_jobs_per_client (0) must be at least 1");

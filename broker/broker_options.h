@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "broker/broker_monitor.h"
+#include "broker/pair_state.h"
 #include "common/protocol.h"
 
 namespace tq {
@@ -35,6 +37,22 @@ struct BrokerOptions {
   // broker started on it (broker/job_journal.h). Empty: no journal; jobs
   // end with the broker.
   std::string journal_dir;
+  // A standby pair (--pair; broker/pair_state.h, README "The standby
+  // broker"): this broker's role, unset when it runs alone. Needs
+  // journal_dir, pair_listen and pair_peer.
+  std::optional<PairRole> pair;
+  // Where this broker's pair socket listens ("tcp://*:5557"), and the
+  // peer's ("tcp://other:5557").
+  std::string pair_listen;
+  std::string pair_peer;
+  // The peer counts as silent (it may be taken over from) after this long
+  // without a message; heartbeats go every quarter of it. Below the
+  // clients' and workers' heartbeat timeout (kDefaultHeartbeatTimeoutMs),
+  // so the backup already knows the primary is gone when they ask it.
+  int64_t pair_timeout_ms = 2000;
+  // With CURVE (curve_key_file): the peer broker's public key file; the
+  // pair link is encrypted and accepts only that key. Required then.
+  std::string pair_peer_key_file;
   // A hand-out neither reported nor listed in one of its worker's
   // heartbeats (Heartbeat.held) for this long is requeued: the worker no
   // longer has it. A live worker renews the leases of what it holds.

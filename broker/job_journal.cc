@@ -19,53 +19,14 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<JournalWriter> writer,
                       JournalWriter::Open(dir, options, &contents));
   std::unique_ptr<JobJournal> journal(new JobJournal(std::move(writer)));
+  journal->opened_epoch_ = contents.epoch;
+  if (epoch == 0) journal->writer_->set_epoch(contents.epoch);
   std::vector<std::string> problems;
   if (!contents.tail.clean()) problems.push_back(contents.tail.ToString());
   size_t unreadable = 0;
   for (const JournalRecord& record : contents.records) {
-    switch (record.type) {
-      case v1::JOURNAL_RECORD_JOB: {
-        v1::JournalJob job;
-        if (!job.ParseFromString(record.payload)) break;
-        Live& live = journal->live_[job.job_id()];
-        live.record = record.payload;
-        live.streamed = job.submit().has_stream();
-        continue;
-      }
-      case v1::JOURNAL_RECORD_INPUT: {
-        v1::JournalInput input;
-        if (!input.ParseFromString(record.payload)) break;
-        auto live = journal->live_.find(input.job_id());
-        if (live == journal->live_.end()) continue;
-        if (!AddInput(input, &live->second)) break;
-        continue;
-      }
-      case v1::JOURNAL_RECORD_ACK: {
-        v1::JournalAck ack;
-        ItemRuns items;
-        if (!ack.ParseFromString(record.payload) ||
-            !ItemRuns::FromRanges(ack.items(), &items)) {
-          break;
-        }
-        auto live = journal->live_.find(ack.job_id());
-        if (live != journal->live_.end()) {
-          live->second.acknowledged.Add(items);
-          live->second.acknowledged_count += ack.count();
-          if (!ack.mark().empty()) live->second.mark = ack.mark();
-          DropAcknowledgedInput(&live->second);
-        }
-        continue;
-      }
-      case v1::JOURNAL_RECORD_END: {
-        v1::JournalEnd end;
-        if (!end.ParseFromString(record.payload)) break;
-        journal->live_.erase(end.job_id());
-        continue;
-      }
-      default:
-        break;
-    }
-    ++unreadable;  // checksummed, yet not understood: a newer broker's?
+    // Checksummed, yet not understood: a newer broker's?
+    if (!journal->Apply(record)) ++unreadable;
   }
   if (unreadable > 0) {
     problems.push_back(
@@ -75,7 +36,58 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
   for (const std::string& problem : problems) {
     if (report != nullptr) absl::StrAppend(report, report->empty() ? "" : "; ", problem);
   }
-  for (const auto& [id, live] : journal->live_) {
+  if (recovered != nullptr) *recovered = journal->LiveJobs();
+  // Start from a compact journal: the live state only.
+  TQ_RETURN_IF_ERROR(journal->Compact());
+  return journal;
+}
+
+bool JobJournal::Apply(const JournalRecord& record) {
+  switch (record.type) {
+    case v1::JOURNAL_RECORD_JOB: {
+      v1::JournalJob job;
+      if (!job.ParseFromString(record.payload)) return false;
+      Live& live = live_[job.job_id()];
+      live.record = record.payload;
+      live.streamed = job.submit().has_stream();
+      return true;
+    }
+    case v1::JOURNAL_RECORD_INPUT: {
+      v1::JournalInput input;
+      if (!input.ParseFromString(record.payload)) return false;
+      auto live = live_.find(input.job_id());
+      return live == live_.end() || AddInput(input, &live->second);
+    }
+    case v1::JOURNAL_RECORD_ACK: {
+      v1::JournalAck ack;
+      ItemRuns items;
+      if (!ack.ParseFromString(record.payload) ||
+          !ItemRuns::FromRanges(ack.items(), &items)) {
+        return false;
+      }
+      auto live = live_.find(ack.job_id());
+      if (live != live_.end()) {
+        live->second.acknowledged.Add(items);
+        live->second.acknowledged_count += ack.count();
+        if (!ack.mark().empty()) live->second.mark = ack.mark();
+        DropAcknowledgedInput(&live->second);
+      }
+      return true;
+    }
+    case v1::JOURNAL_RECORD_END: {
+      v1::JournalEnd end;
+      if (!end.ParseFromString(record.payload)) return false;
+      live_.erase(end.job_id());
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+std::vector<JournaledJob> JobJournal::LiveJobs() const {
+  std::vector<JournaledJob> jobs;
+  for (const auto& [id, live] : live_) {
     JournaledJob job;
     job.job.ParseFromString(live.record);
     job.acknowledged = live.acknowledged;
@@ -85,20 +97,21 @@ absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(
     job.chunks_appended = live.chunks_appended;
     job.items_appended = live.items_appended;
     job.input_complete = live.input_complete;
-    if (recovered != nullptr) recovered->push_back(std::move(job));
+    jobs.push_back(std::move(job));
   }
-  // Start from a compact journal: the live state only.
-  TQ_RETURN_IF_ERROR(journal->Compact());
-  return journal;
+  return jobs;
 }
 
 absl::Status JobJournal::Append(v1::JournalRecordType type,
                                 const google::protobuf::Message& record) {
   if (!failed_.ok()) return failed_;
-  absl::Status status =
-      writer_->Append(static_cast<uint8_t>(type), record.SerializeAsString());
+  std::string payload = record.SerializeAsString();
+  absl::Status status = writer_->Append(static_cast<uint8_t>(type), payload);
   if (!status.ok()) failed_ = status;
   dirty_ = true;
+  if (replicating_) {
+    replicated_.push_back({static_cast<uint8_t>(type), std::move(payload)});
+  }
   return status;
 }
 
@@ -262,7 +275,7 @@ uint64_t JobJournal::live_bytes() const {
   return bytes;
 }
 
-absl::Status JobJournal::Compact() {
+std::vector<JournalRecord> JobJournal::LiveRecords() const {
   std::vector<JournalRecord> records;
   records.reserve(2 * live_.size());
   for (const auto& [id, live] : live_) {
@@ -294,6 +307,47 @@ absl::Status JobJournal::Compact() {
     records.push_back({static_cast<uint8_t>(v1::JOURNAL_RECORD_ACK),
                        ack.SerializeAsString()});
   }
+  return records;
+}
+
+absl::Status JobJournal::set_epoch(uint64_t epoch) {
+  writer_->set_epoch(epoch);
+  if (absl::Status compacted = Compact(); !compacted.ok()) failed_ = compacted;
+  return failed_;
+}
+
+std::vector<JournalRecord> JobJournal::TakeReplicated(bool* required) {
+  *required = false;
+  for (const JournalRecord& record : replicated_) {
+    if (record.type == v1::JOURNAL_RECORD_JOB ||
+        record.type == v1::JOURNAL_RECORD_INPUT) {
+      *required = true;
+    }
+  }
+  return std::exchange(replicated_, {});
+}
+
+absl::Status JobJournal::ReplaceAll(const std::vector<JournalRecord>& records) {
+  live_.clear();
+  for (const JournalRecord& record : records) Apply(record);
+  if (absl::Status compacted = Compact(); !compacted.ok()) failed_ = compacted;
+  return failed_;
+}
+
+void JobJournal::Mirror(const std::vector<JournalRecord>& records) {
+  for (const JournalRecord& record : records) {
+    Apply(record);
+    if (!failed_.ok()) continue;
+    if (absl::Status s = writer_->Append(record.type, record.payload); !s.ok()) {
+      failed_ = s;
+    }
+  }
+  dirty_ = true;
+  must_sync_ = true;
+}
+
+absl::Status JobJournal::Compact() {
+  const std::vector<JournalRecord> records = LiveRecords();
   TQ_RETURN_IF_ERROR(writer_->Rewrite(records));
   ++compactions_;
   dirty_ = false;

@@ -82,6 +82,7 @@ class JobJournal : public JournalSink {
   // every job not ended, in job id order, and `report` what was wrong with a
   // damaged tail, if anything (the intact records before it are used).
   // Errors: the directory cannot be used, or a header is not a tq journal.
+  // `epoch` goes into the headers written (0: keep the journal's).
   static absl::StatusOr<std::unique_ptr<JobJournal>> Open(
       const std::string& dir, uint64_t epoch,
       std::vector<JournaledJob>* recovered, std::string* report);
@@ -101,6 +102,34 @@ class JobJournal : public JournalSink {
   // need).
   int64_t NextCommitUs() const;
 
+  // The epoch in the journal's header when it was opened (the writing
+  // broker's), and the one written from now on: set_epoch compacts, so the
+  // header says it at once.
+  uint64_t opened_epoch() const { return opened_epoch_; }
+  absl::Status set_epoch(uint64_t epoch);
+
+  // Every job not ended, as Open's `recovered` gives them.
+  std::vector<JournaledJob> LiveJobs() const;
+  // The live state as records: what compaction writes, and a standby
+  // pair's snapshot.
+  std::vector<JournalRecord> LiveRecords() const;
+
+  // A standby pair's active: while replicating, every record appended is
+  // also kept for TakeReplicated(), which `required` says holds a job or
+  // input record (what the passive must hold before the turn's messages
+  // leave).
+  void set_replicating(bool on) {
+    replicating_ = on;
+    replicated_.clear();
+  }
+  std::vector<JournalRecord> TakeReplicated(bool* required);
+
+  // A standby pair's passive: the journal mirrors the active's.
+  // ReplaceAll: the live state and the file become `records` (synced).
+  absl::Status ReplaceAll(const std::vector<JournalRecord>& records);
+  // Mirror: appends the active's records (the next Commit syncs them).
+  void Mirror(const std::vector<JournalRecord>& records);
+
   uint64_t size_bytes() const { return writer_->size_bytes(); }
   uint64_t live_bytes() const;
   uint64_t compactions() const { return compactions_; }
@@ -118,6 +147,8 @@ class JobJournal : public JournalSink {
     uint64_t items_appended = 0;
     bool input_complete = false;
   };
+  // Updates the live state with one record (false: not understood).
+  bool Apply(const JournalRecord& record);
   // Adds a JournalInput record's chunks to `live` (false: malformed).
   static bool AddInput(const v1::JournalInput& record, Live* live);
   // Drops the chunks of `live` whose items are all acknowledged.
@@ -137,6 +168,9 @@ class JobJournal : public JournalSink {
   int64_t unsynced_since_us_ = -1;
   bool dirty_ = false;
   uint64_t compactions_ = 0;
+  uint64_t opened_epoch_ = 0;
+  bool replicating_ = false;
+  std::vector<JournalRecord> replicated_;
 };
 
 }  // namespace tq

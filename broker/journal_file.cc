@@ -170,7 +170,10 @@ absl::StatusOr<JournalContents> ReadJournal(const std::string& dir) {
 
 JournalWriter::JournalWriter(std::string dir, const JournalOptions& options,
                              int dir_fd)
-    : dir_(std::move(dir)), options_(options), dir_fd_(dir_fd) {}
+    : dir_(std::move(dir)),
+      options_(options),
+      dir_fd_(dir_fd),
+      epoch_(options.epoch) {}
 
 JournalWriter::~JournalWriter() {
   if (fd_ >= 0) {
@@ -325,7 +328,7 @@ absl::StatusOr<int> JournalWriter::CreateSegment(
     unlink(tmp_path.c_str());
     return status;
   };
-  std::string chunk = EncodeJournalHeader(generation, options_.epoch);
+  std::string chunk = EncodeJournalHeader(generation, epoch_);
   uint64_t offset = 0;
   auto write_chunk = [&]() {
     absl::Status written = WriteAll(fd, chunk, offset, tmp_path);

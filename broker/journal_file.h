@@ -138,6 +138,9 @@ class JournalWriter {
   uint64_t syncs() const { return syncs_; }
   uint64_t generation() const { return generation_; }
   const std::string& path() const { return path_; }
+  // The epoch written into segments created from now on (the next
+  // Rewrite()); JournalOptions.epoch until set.
+  void set_epoch(uint64_t epoch) { epoch_ = epoch; }
 
  private:
   JournalWriter(std::string dir, const JournalOptions& options, int dir_fd);
@@ -155,6 +158,8 @@ class JournalWriter {
   const std::string dir_;
   const JournalOptions options_;
   const int dir_fd_;  // holds the flock; fsynced after renames and deletes
+
+  uint64_t epoch_;
 
   int fd_ = -1;  // the active segment, opened for writing
   std::string path_;

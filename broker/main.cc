@@ -29,6 +29,20 @@ ABSL_FLAG(int64_t, heartbeat_timeout_ms,
 ABSL_FLAG(std::string, journal, "",
           "Directory of the job journal: accepted range jobs survive a "
           "broker restart on it (created if missing)");
+ABSL_FLAG(std::string, pair, "",
+          "primary or backup: this broker's role in a standby pair (README "
+          "'The standby broker'); needs --journal, --pair-listen, --pair-peer");
+ABSL_FLAG(std::string, pair_listen, "",
+          "standby pair: where this broker's pair socket listens, e.g. "
+          "tcp://*:5557");
+ABSL_FLAG(std::string, pair_peer, "",
+          "standby pair: the other broker's --pair-listen address, e.g. "
+          "tcp://other:5557");
+ABSL_FLAG(int64_t, pair_timeout_ms, tq::BrokerOptions{}.pair_timeout_ms,
+          "standby pair: the peer is silent (may be taken over from) after "
+          "this long without a message");
+ABSL_FLAG(std::string, pair_peer_key, "",
+          "standby pair with CURVE: the other broker's public key file (.pub)");
 ABSL_FLAG(int64_t, client_grace_ms, tq::BrokerOptions{}.client_grace_ms,
           "Jobs whose client's connection was lost wait this long for a "
           "client to attach, then are cancelled");
@@ -93,6 +107,10 @@ constexpr char kUsage[] =
     "Prints 'listening on <endpoint>' once per bound endpoint, then serves "
     "until SIGINT or SIGTERM.";
 
+// A standby pair's broker fenced by its peer (EX_TEMPFAIL: start it again;
+// it then follows the peer as passive).
+constexpr int kExitFenced = 75;
+
 tq::Broker* g_broker = nullptr;
 
 void OnSignal(int) {
@@ -118,6 +136,20 @@ int main(int argc, char** argv) {
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.client_grace_ms = absl::GetFlag(FLAGS_client_grace_ms);
   options.journal_dir = absl::GetFlag(FLAGS_journal);
+  const std::string pair = absl::GetFlag(FLAGS_pair);
+  if (pair == "primary") {
+    options.pair = tq::PairRole::kPrimary;
+  } else if (pair == "backup") {
+    options.pair = tq::PairRole::kBackup;
+  } else if (!pair.empty()) {
+    fprintf(stderr, "tq-broker: --pair=%s: must be primary or backup\n",
+            pair.c_str());
+    return tq::kExitUsage;
+  }
+  options.pair_listen = absl::GetFlag(FLAGS_pair_listen);
+  options.pair_peer = absl::GetFlag(FLAGS_pair_peer);
+  options.pair_timeout_ms = absl::GetFlag(FLAGS_pair_timeout_ms);
+  options.pair_peer_key_file = absl::GetFlag(FLAGS_pair_peer_key);
   options.lease_ms = absl::GetFlag(FLAGS_lease_ms);
   options.chunk_timeout_ms = absl::GetFlag(FLAGS_chunk_timeout_ms);
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
@@ -185,7 +217,8 @@ int main(int argc, char** argv) {
   g_broker = nullptr;
   if (!status.ok()) {
     fprintf(stderr, "tq-broker: %s\n", std::string(status.message()).c_str());
-    return tq::kExitUnavailable;
+    // Fenced by the active peer of a standby pair: restart to follow it.
+    return absl::IsAborted(status) ? kExitFenced : tq::kExitUnavailable;
   }
   return tq::kExitOk;
 }

@@ -58,6 +58,35 @@ ZapReply DecidePlaintextZapRequest(const std::vector<std::string>& frames) {
   return ZapReply{request_id, "200", "OK", ""};
 }
 
+ZapReply DecidePairZapRequest(const std::vector<std::string>& frames,
+                              bool curve, const std::string& peer_key) {
+  if (frames.size() < 6) return Refuse("", "500", "malformed ZAP request");
+  const std::string& request_id = frames[1];
+  if (frames[0] != "1.0") return Refuse(request_id, "500", "ZAP version");
+  if (frames[2] != kPairZapDomain) {
+    return Refuse(request_id, "400", "unknown ZAP domain");
+  }
+  if (!curve) {
+    if (frames[5] != "NULL") {
+      return Refuse(request_id, "400", "this broker does not use CURVE");
+    }
+    return ZapReply{request_id, "200", "OK", "pair-peer"};
+  }
+  if (frames[5] != "CURVE" || frames.size() != 7 || frames[6].size() != 32) {
+    return Refuse(request_id, "400", "tq accepts CURVE peers only");
+  }
+  char z85[kCurveKeyZ85Length + 1];
+  if (zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(frames[6].data()),
+                     32) == nullptr) {
+    return Refuse(request_id, "500", "cannot encode key");
+  }
+  if (peer_key.empty() || peer_key != z85) {
+    return Refuse(request_id, "400",
+                  absl::StrCat("CURVE key ", z85, " is not the pair peer's"));
+  }
+  return ZapReply{request_id, "200", "OK", "pair-peer"};
+}
+
 ZapHandler::ZapHandler(CurveAllowlist clients, CurveAllowlist workers,
                        CurveAllowlist code_clients)
     : ZapHandler(true, std::move(clients), std::move(workers),
@@ -103,10 +132,13 @@ void ZapHandler::AnswerPending(
     while (socket_->get(zmq::sockopt::rcvmore)) {  // beyond any sane request
       (void)socket_->recv(frame, zmq::recv_flags::none);
     }
+    const bool pair = frames.size() > 2 && frames[2] == kPairZapDomain;
     ZapReply reply =
-        curve_ ? DecideZapRequest(frames, clients_, workers_, code_clients_)
-               : DecidePlaintextZapRequest(frames);
-    if (reply.status_code == "200" && admission_) {
+        pair    ? DecidePairZapRequest(frames, curve_, pair_peer_key_)
+        : curve_ ? DecideZapRequest(frames, clients_, workers_, code_clients_)
+                 : DecidePlaintextZapRequest(frames);
+    // The pair peer is not counted against the connection caps.
+    if (reply.status_code == "200" && admission_ && !pair) {
       if (std::optional<std::string> busy = admission_(frames[3])) {
         reply = Refuse(reply.request_id, "300", *std::move(busy));
         ++refused_busy_;

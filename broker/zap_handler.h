@@ -4,7 +4,8 @@
 // allowlist is accepted with User-Id "code-client:<name>" (a client that may
 // also submit code jobs), one in the clients allowlist with "client:<name>",
 // one in the workers allowlist with "worker:<name>"; anything else gets 400
-// and the connection is refused.
+// and the connection is refused. On the standby pair link's domain
+// (kPairZapDomain), only the peer broker's key gets in ("pair-peer").
 // The User-Id then travels on every message of that connection, and the
 // broker loop authorises each message by it (peer_authorizer.h).
 //
@@ -54,6 +55,14 @@ ZapReply DecideZapRequest(const std::vector<std::string>& frames,
 // The same for a plaintext broker: NULL mechanism only, User-Id empty.
 ZapReply DecidePlaintextZapRequest(const std::vector<std::string>& frames);
 
+// The ZAP domain of a standby pair's link (broker/pair_peer.h).
+inline constexpr char kPairZapDomain[] = "tq-pair";
+
+// A request on the pair link's domain: with `curve`, only `peer_key` (Z85)
+// gets in; without, NULL mechanism only. User-Id "pair-peer".
+ZapReply DecidePairZapRequest(const std::vector<std::string>& frames,
+                              bool curve, const std::string& peer_key);
+
 class ZapHandler {
  public:
   // Given a peer's address (numeric IP), nullopt to let it in, or why not.
@@ -66,7 +75,11 @@ class ZapHandler {
   // A plaintext handler: every NULL-mechanism peer (subject to admission).
   static std::unique_ptr<ZapHandler> Plaintext();
 
-  // Asked about every peer the mechanism accepts; unset: all pass.
+  // The pair peer broker's public key (Z85), for the pair domain.
+  void set_pair_peer_key(std::string key) { pair_peer_key_ = std::move(key); }
+
+  // Asked about every peer the mechanism accepts (not the pair peer);
+  // unset: all pass.
   void set_admission(Admission admission) { admission_ = std::move(admission); }
 
   // Binds the ZAP endpoint in `context`. Call before the CURVE socket binds:
@@ -92,6 +105,7 @@ class ZapHandler {
   const CurveAllowlist clients_;
   const CurveAllowlist workers_;
   const CurveAllowlist code_clients_;
+  std::string pair_peer_key_;
   std::optional<zmq::socket_t> socket_;
   uint64_t accepted_ = 0;
   uint64_t refused_ = 0;

@@ -43,57 +43,68 @@ struct BrokerSession::Connection {
   }
 };
 
-BrokerSession::BrokerSession(zmq::context_t& context, std::string endpoint,
-                             std::optional<CurveClientKeys> curve,
+BrokerSession::BrokerSession(zmq::context_t& context,
+                             std::vector<BrokerEndpoint> endpoints,
+                             std::string endpoints_text,
                              std::unique_ptr<ClientSession> session)
     : context_(context),
-      endpoint_(std::move(endpoint)),
-      curve_(std::move(curve)),
+      endpoints_(std::move(endpoints)),
+      endpoints_text_(std::move(endpoints_text)),
       session_(std::move(session)) {}
 
 absl::StatusOr<std::unique_ptr<BrokerSession::Connection>>
 BrokerSession::Connect(bool watch_handshakes) {
+  const BrokerEndpoint& endpoint = endpoints_[next_endpoint_];
+  next_endpoint_ = (next_endpoint_ + 1) % endpoints_.size();
   auto connection = std::make_unique<Connection>();
   connection->socket = zmq::socket_t(context_, zmq::socket_type::dealer);
   zmq::socket_t& socket = connection->socket;
   ConfigureSocket(socket);
-  if (curve_.has_value()) {
-    if (absl::Status s = ApplyCurveClient(socket, *curve_); !s.ok()) {
+  if (endpoint.curve.has_value()) {
+    if (absl::Status s = ApplyCurveClient(socket, *endpoint.curve); !s.ok()) {
       socket.set(zmq::sockopt::linger, 0);
       return s;
     }
   }
-  if (watch_handshakes && !absl::StartsWith(endpoint_, "inproc://")) {
+  if (watch_handshakes && !absl::StartsWith(endpoint.address, "inproc://")) {
     absl::StatusOr<std::unique_ptr<HandshakeMonitor>> attached =
-        HandshakeMonitor::Attach(context_, socket, endpoint_, curve_.has_value());
+        HandshakeMonitor::Attach(context_, socket, endpoint.address,
+                                 endpoint.curve.has_value());
     if (!attached.ok()) return attached.status();
     connection->handshakes = *std::move(attached);
   }
   try {
-    socket.connect(endpoint_);
+    socket.connect(endpoint.address);
   } catch (const zmq::error_t& e) {
     socket.set(zmq::sockopt::linger, 0);
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad broker address '", endpoint_, "': ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad broker address '", endpoint.address, "': ", e.what()));
   }
   return connection;
 }
 
 absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
-    zmq::context_t& context, const std::string& endpoint,
+    zmq::context_t& context, std::vector<BrokerEndpoint> endpoints,
     int64_t connect_timeout_ms, const std::string& name,
-    const CurveClientKeys* curve, const LivenessOptions& liveness,
-    int64_t resume_timeout_ms) {
+    const LivenessOptions& liveness, int64_t resume_timeout_ms) {
+  if (endpoints.empty()) {
+    return absl::InvalidArgumentError("no broker endpoint given");
+  }
+  std::string endpoints_text;
+  for (const BrokerEndpoint& endpoint : endpoints) {
+    absl::StrAppend(&endpoints_text, endpoints_text.empty() ? "" : ",",
+                    endpoint.address);
+  }
+  const bool curve = endpoints.front().curve.has_value();
   ClientSessionOptions options;
-  options.endpoint = endpoint;
+  options.endpoint = endpoints_text;
+  options.endpoint_count = endpoints.size();
   options.name = name.empty() ? absl::StrCat("tq-client:", getpid()) : name;
   options.connect_timeout_ms = connect_timeout_ms;
   options.liveness = liveness;
   options.resume_timeout_ms = resume_timeout_ms;
-  std::optional<CurveClientKeys> keys;
-  if (curve != nullptr) keys = *curve;
   std::unique_ptr<BrokerSession> session(new BrokerSession(
-      context, endpoint, std::move(keys),
+      context, std::move(endpoints), std::move(endpoints_text),
       std::make_unique<ClientSession>(std::move(options), NowUs())));
   TQ_ASSIGN_OR_RETURN(session->connection_,
                       session->Connect(/*watch_handshakes=*/true));
@@ -121,7 +132,7 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
         diagnosis = connection.handshakes->Diagnosis();
       }
       if (diagnosis.empty()) {
-        diagnosis = curve != nullptr
+        diagnosis = curve
                         ? "is tq-broker running there, and does it accept our "
                           "CURVE key?"
                         : "is tq-broker running there? It may require CURVE "

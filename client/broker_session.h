@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "client/client_session.h"
 #include "client/job.h"
+#include "common/broker_endpoints.h"
 #include "common/curve.h"
 #include "common/payload.h"
 #include "common/wakeup.h"
@@ -38,18 +39,19 @@ namespace internal {
 
 class BrokerSession {
  public:
-  // Connects a DEALER on `context` (must outlive the session) to `endpoint`,
-  // sends Hello and waits up to `connect_timeout_ms` for the Welcome. No
-  // answer: kUnavailable naming the endpoint and what the handshakes told.
-  // An Error answer: that error. `curve` (nullptr: plaintext) makes the
-  // DEALER a CURVE client; a refused or mismatched handshake is
-  // kUnavailable saying so, at once. `liveness`: heartbeats and reconnect
-  // back-off (tests shorten them). `resume_timeout_ms`: see
-  // ClientSessionOptions.
+  // Connects a DEALER on `context` (must outlive the session) to the first
+  // of `endpoints` (at least one), sends Hello and waits up to
+  // `connect_timeout_ms` for the Welcome; with more than one (a standby
+  // pair), each attempt that gets no Welcome, or a standby's refusal, moves
+  // to the next, round-robin, and so does every reconnect. No answer:
+  // kUnavailable naming the endpoints and what the handshakes told. An
+  // Error answer: that error. An endpoint's `curve` makes the DEALER a
+  // CURVE client; a refused or mismatched handshake is kUnavailable saying
+  // so, at once. `liveness`: heartbeats and reconnect back-off (tests
+  // shorten them). `resume_timeout_ms`: see ClientSessionOptions.
   static absl::StatusOr<std::unique_ptr<BrokerSession>> Open(
-      zmq::context_t& context, const std::string& endpoint,
+      zmq::context_t& context, std::vector<BrokerEndpoint> endpoints,
       int64_t connect_timeout_ms, const std::string& name,
-      const CurveClientKeys* curve = nullptr,
       const LivenessOptions& liveness = LivenessOptions(),
       int64_t resume_timeout_ms = ClientSessionOptions().resume_timeout_ms);
 
@@ -60,7 +62,8 @@ class BrokerSession {
 
   // The latest Welcome (a reconnect brings a new one).
   v1::Welcome welcome();
-  const std::string& endpoint() const { return endpoint_; }
+  // The endpoints as given, comma-separated.
+  const std::string& endpoint() const { return endpoints_text_; }
   // Connections welcomed after the first.
   int reconnects();
   // ClientSession::reconnecting().
@@ -100,10 +103,10 @@ class BrokerSession {
  private:
   struct Connection;  // a DEALER and what watches its handshakes
 
-  BrokerSession(zmq::context_t& context, std::string endpoint,
-                std::optional<CurveClientKeys> curve,
+  BrokerSession(zmq::context_t& context, std::vector<BrokerEndpoint> endpoints,
+                std::string endpoints_text,
                 std::unique_ptr<ClientSession> session);
-  // A new socket to the endpoint (the first, or after a reconnect);
+  // A new socket to endpoints_[next_endpoint_] (which then moves on);
   // `watch_handshakes` attaches a HandshakeMonitor (not for inproc://).
   absl::StatusOr<std::unique_ptr<Connection>> Connect(bool watch_handshakes);
   // One round of the I/O loop: receive, tick, reconnect if the session
@@ -117,8 +120,9 @@ class BrokerSession {
   auto WithSession(F&& step);
 
   zmq::context_t& context_;
-  const std::string endpoint_;
-  const std::optional<CurveClientKeys> curve_;
+  const std::vector<BrokerEndpoint> endpoints_;
+  const std::string endpoints_text_;
+  size_t next_endpoint_ = 0;  // I/O thread only (before it starts: Open)
 
   // Owned by the I/O thread only (before it starts: by Open).
   std::unique_ptr<Connection> connection_;

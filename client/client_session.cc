@@ -17,6 +17,12 @@ namespace tq {
 namespace internal {
 namespace {
 
+// With a list of brokers, a first connection attempt waits at least this
+// long for its Welcome before the next broker is tried.
+constexpr int64_t kListAttemptMs = 1000;
+// After a standby's refusal, the next broker is asked this much later.
+constexpr int64_t kStandbyRetryMs = 100;
+
 // Marks `status` as the broker's verdict on the job (tq-client exits 2).
 absl::Status JobFailure(absl::Status status) {
   status.SetPayload(kJobFailurePayload, absl::Cord());
@@ -56,8 +62,14 @@ absl::Status StatusFromBrokerError(const v1::Error& error) {
 ClientSession::ClientSession(ClientSessionOptions options, int64_t now_us)
     : options_(std::move(options)), liveness_(options_.liveness) {
   SendHello(now_us);
-  // The first Welcome may take the whole connect timeout.
-  welcome_deadline_us_ = now_us + options_.connect_timeout_ms * 1000;
+  connect_deadline_us_ = now_us + options_.connect_timeout_ms * 1000;
+  // The first Welcome may take the whole connect timeout; with a list of
+  // brokers, each takes its turn.
+  welcome_deadline_us_ =
+      options_.endpoint_count > 1
+          ? std::min(connect_deadline_us_,
+                     std::max(welcome_deadline_us_, now_us + kListAttemptMs * 1000))
+          : connect_deadline_us_;
 }
 
 // --- Connection ---------------------------------------------------------
@@ -147,13 +159,18 @@ void ClientSession::OnTick(int64_t now_us) {
       return;
     case State::kConnecting:
       if (now_us < welcome_deadline_us_) return;
-      if (!ever_welcomed_) {
+      if (!ever_welcomed_ && now_us >= connect_deadline_us_) {
         CloseWith(absl::UnavailableError(absl::StrCat(
             "no answer from broker at ", options_.endpoint, " within ",
             DurationText(options_.connect_timeout_ms))));
       } else {
         reconnect_ = true;  // no Welcome: try again on a new socket
         SendHello(now_us);
+        if (!ever_welcomed_) {
+          welcome_deadline_us_ = std::min(
+              connect_deadline_us_,
+              std::max(welcome_deadline_us_, now_us + kListAttemptMs * 1000));
+        }
       }
       return;
     case State::kConnected:
@@ -382,6 +399,12 @@ void ClientSession::OnMessage(const v1::Envelope& envelope,
     // connection's broker state or garbage.
     if (envelope.has_welcome()) {
       OnWelcome(envelope.welcome(), now_us);
+    } else if (envelope.has_error() && envelope.error().standby()) {
+      // A standby pair's broker that does not serve: ask the next one
+      // soon (OnTick), not at once, or two standbys would be asked in a
+      // loop; the first connection until connect_timeout_ms.
+      welcome_deadline_us_ =
+          std::min(welcome_deadline_us_, now_us + kStandbyRetryMs * 1000);
     } else if (envelope.has_error()) {
       absl::Status status = StatusFromBrokerError(envelope.error());
       absl::Status refused(status.code(),

@@ -177,7 +177,12 @@ struct Outgoing {
 size_t PayloadBytes(const std::vector<Payload>& payloads);
 
 struct ClientSessionOptions {
-  std::string endpoint;  // for messages only
+  std::string endpoint;  // for messages only (a list: comma-separated)
+  // How many brokers the caller rotates through (a standby pair: 2): with
+  // more than one, an attempt that gets no Welcome within the reconnect
+  // back-off (at least 1 s), or a standby's refusal, moves to
+  // the next (TakeReconnect), until connect_timeout_ms.
+  size_t endpoint_count = 1;
   std::string name;      // Hello.name
   // The first Welcome must come within this; a request made while
   // reconnecting waits this long for one.
@@ -358,6 +363,8 @@ class ClientSession {
   bool ever_welcomed_ = false;
   int reconnects_ = 0;
   int64_t welcome_deadline_us_ = 0;
+  // The first connection: no Welcome by then closes the session.
+  int64_t connect_deadline_us_ = 0;
   bool reconnect_ = false;
   v1::Welcome welcome_;
 

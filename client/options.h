@@ -27,8 +27,10 @@ struct EmbeddedPython {
 };
 
 struct ClientOptions {
-  // Broker endpoint, e.g. "tcp://10.0.0.1:5555". Default: empty, which runs
-  // an embedded cluster (broker + worker in this process over inproc://).
+  // Broker endpoint, e.g. "tcp://10.0.0.1:5555", or a standby pair's two,
+  // comma-separated ("tcp://a:5555,tcp://b:5555": the client moves to the
+  // next when it loses one). Default: empty, which runs an embedded cluster
+  // (broker + worker in this process over inproc://).
   std::string broker;
   // How long Connect() waits for the broker's Welcome. Default: 10 s; at
   // most kMaxConnectTimeoutMs.
@@ -55,7 +57,8 @@ struct ClientOptions {
   std::optional<EmbeddedPython> embedded_python;
   // CurveZMQ (a broker only, not the embedded cluster): our secret key file
   // (tq-keygen NAME.key; its public key must be in the broker's clients
-  // allowlist) and the broker's public key file (.pub). Default: both
+  // allowlist) and the broker's public key file (.pub; for a list of
+  // brokers, one per broker, comma-separated, or one for all). Default: both
   // empty, plaintext. Exactly one given, or either without a broker, is
   // invalid.
   std::string curve_key_file;

@@ -125,27 +125,27 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   zmq::context_t* context;
-  std::string endpoint = options.broker;
-  std::string warning;
-  TQ_ASSIGN_OR_RETURN(
-      std::optional<CurveClientKeys> curve,
-      LoadCurveClientKeys(options.curve_key_file, options.curve_server_key_file,
-                          &warning));
-  if (!warning.empty()) fprintf(stderr, "tq-client: %s\n", warning.c_str());
-  if (endpoint.empty()) {
+  std::vector<BrokerEndpoint> endpoints;
+  if (options.broker.empty()) {
     TQ_ASSIGN_OR_RETURN(impl->cluster,
                         EmbeddedCluster::Start(options.embedded_threads,
                                                options.embedded_python));
     context = &impl->cluster->context();
-    endpoint = impl->cluster->endpoint();
+    endpoints.push_back({impl->cluster->endpoint(), std::nullopt});
   } else {
+    std::string warning;
+    TQ_ASSIGN_OR_RETURN(
+        endpoints,
+        ParseBrokerEndpoints(options.broker, options.curve_key_file,
+                             options.curve_server_key_file, &warning));
+    if (!warning.empty()) fprintf(stderr, "tq-client: %s\n", warning.c_str());
     impl->own_context = std::make_unique<zmq::context_t>();
     context = impl->own_context.get();
   }
   TQ_ASSIGN_OR_RETURN(impl->session,
                       internal::BrokerSession::Open(
-                          *context, endpoint, options.connect_timeout_ms,
-                          options.name, curve ? &*curve : nullptr,
+                          *context, std::move(endpoints),
+                          options.connect_timeout_ms, options.name,
                           LivenessOptions(), options.resume_timeout_ms));
   return std::unique_ptr<Pool>(new Pool(std::move(impl)));
 }

@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/broker_endpoints.h"
 #include "common/curve.h"
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
@@ -72,12 +73,14 @@ class Worker::Loop {
       return absl::FailedPreconditionError("Worker::Run called twice");
     }
     std::string warning;
-    absl::StatusOr<std::optional<CurveClientKeys>> curve = LoadCurveClientKeys(
-        options_.curve_key_file, options_.curve_server_key_file, &warning);
-    if (!curve.ok())
-      return absl::InvalidArgumentError(curve.status().message());
+    absl::StatusOr<std::vector<BrokerEndpoint>> endpoints = ParseBrokerEndpoints(
+        options_.broker, options_.curve_key_file,
+        options_.curve_server_key_file, &warning);
+    if (!endpoints.ok()) {
+      return absl::InvalidArgumentError(endpoints.status().message());
+    }
     if (!warning.empty()) fprintf(stderr, "tq-worker: %s\n", warning.c_str());
-    curve_ = *std::move(curve);
+    endpoints_ = *std::move(endpoints);
     WorkerCapabilities capabilities{
         BuiltinTasks().Names(options_.enable_test_tasks), {}};
     TQ_RETURN_IF_ERROR(StartRunners(&capabilities));
@@ -204,6 +207,8 @@ class Worker::Loop {
   // Opens a fresh DEALER to the broker. A new socket per session: the old
   // one may hold a queued Hello or reports that must never reach the broker.
   absl::Status Connect() {
+    const BrokerEndpoint& endpoint = endpoints_[next_endpoint_];
+    next_endpoint_ = (next_endpoint_ + 1) % endpoints_.size();
     handshakes_ = nullptr;  // before the socket it watches
     if (socket_) {
       // Whatever the dropped socket still queues (a stale Hello, reports of
@@ -215,29 +220,30 @@ class Worker::Loop {
       socket_ =
           std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
       ConfigureSocket(*socket_);
-      if (curve_.has_value()) {
-        if (absl::Status s = ApplyCurveClient(*socket_, *curve_); !s.ok()) {
+      if (endpoint.curve.has_value()) {
+        if (absl::Status s = ApplyCurveClient(*socket_, *endpoint.curve);
+            !s.ok()) {
           socket_.reset();
           return s;
         }
       }
       // Watched so that a refused handshake is reported, not just silence
       // (inproc, the embedded cluster, has no handshake to watch).
-      if (!absl::StartsWith(options_.broker, "inproc://")) {
+      if (!absl::StartsWith(endpoint.address, "inproc://")) {
         auto monitor = HandshakeMonitor::Attach(
-            *context_, *socket_, options_.broker, curve_.has_value());
+            *context_, *socket_, endpoint.address, endpoint.curve.has_value());
         if (monitor.ok()) handshakes_ = *std::move(monitor);
       }
-      socket_->connect(options_.broker);
+      socket_->connect(endpoint.address);
     } catch (const zmq::error_t& e) {
       handshakes_ = nullptr;
       socket_.reset();
       return absl::InvalidArgumentError(absl::StrCat(
-          "cannot connect to broker '", options_.broker, "': ", e.what()));
+          "cannot connect to broker '", endpoint.address, "': ", e.what()));
     }
     ++connects_;
     if (monitor_ != nullptr) monitor_->OnSessionStarted();
-    if (connects_ > 1) Log(absl::StrCat("reconnecting to ", options_.broker));
+    if (connects_ > 1) Log(absl::StrCat("reconnecting to ", endpoint.address));
     return absl::OkStatus();
   }
 
@@ -357,7 +363,9 @@ class Worker::Loop {
   std::unique_ptr<CodeChunkRunner> code_chunks_;
   std::unique_ptr<zmq::socket_t> socket_;
   int connects_ = 0;
-  std::optional<CurveClientKeys> curve_;
+  // --broker's endpoints (at least one), each session on the next.
+  std::vector<BrokerEndpoint> endpoints_;
+  size_t next_endpoint_ = 0;
   std::unique_ptr<HandshakeMonitor> handshakes_;
   std::string last_handshake_failure_;
   int64_t last_handshake_log_us_ = 0;

@@ -17,7 +17,10 @@
 namespace tq {
 
 struct WorkerOptions {
-  // Broker endpoint to connect to, e.g. "tcp://10.0.0.1:5555". Required.
+  // Broker endpoint to connect to, e.g. "tcp://10.0.0.1:5555", or a standby
+  // pair's two, comma-separated ("tcp://a:5555,tcp://b:5555": each new
+  // session, after a lost one or a standby's refusal, goes to the next).
+  // Required.
   std::string broker;
   // Pool threads; 0 means UsableCpuCount() (cgroup quota, affinity).
   int threads = 0;
@@ -46,7 +49,8 @@ struct WorkerOptions {
   std::shared_ptr<WorkerMonitor> monitor;
   // CurveZMQ: our secret key file (tq-keygen NAME.key; its public key must
   // be in the broker's workers allowlist) and the broker's public key file
-  // (its .pub). Both empty (the default): plaintext. Exactly one is
+  // (its .pub; for a list of brokers, one per broker, comma-separated, or
+  // one for all). Both empty (the default): plaintext. Exactly one is
   // invalid. A refused handshake is logged to stderr and retried with
   // back-off, like an absent broker.
   std::string curve_key_file;

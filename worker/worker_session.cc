@@ -94,6 +94,13 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
         error = absl::UnknownError(absl::StrCat(
             "broker sent an error with code 0: ", envelope.error().message()));
       }
+      if (state_ == State::kAwaitingWelcome && envelope.error().standby()) {
+        // A standby pair's broker that does not serve: the next session
+        // goes to the next broker, after the usual wait for a Welcome
+        // (back-off), so two standbys are not asked in a loop.
+        notes_.push_back(absl::StrCat("broker refused: ", error.message()));
+        break;
+      }
       if (state_ == State::kAwaitingWelcome) {
         // The broker refused our Hello (e.g. protocol version): retrying
         // would be refused again.

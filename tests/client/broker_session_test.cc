@@ -179,8 +179,9 @@ struct Connected {
 void Connect(Connected& c, uint32_t interval_ms = 1000, uint32_t timeout_ms = 5000,
              int64_t resume_timeout_ms = 600'000) {
   auto opened = std::async(std::launch::async, [&] {
-    return BrokerSession::Open(*c.context, c.broker.endpoint(), 5000, "test",
-                               nullptr, LivenessOptions(), resume_timeout_ms);
+    return BrokerSession::Open(*c.context, {{c.broker.endpoint(), std::nullopt}},
+                               5000, "test", LivenessOptions(),
+                               resume_timeout_ms);
   });
   v1::Envelope hello = c.broker.Receive();
   ASSERT_TRUE(hello.has_hello());
@@ -581,7 +582,8 @@ TEST(BrokerSessionTest, RefusalIsReturnedFromOpen) {
   ScriptedBroker broker;
   zmq::context_t context;
   auto opened = std::async(std::launch::async, [&] {
-    return BrokerSession::Open(context, broker.endpoint(), 5000, "test");
+    return BrokerSession::Open(context, {{broker.endpoint(), std::nullopt}},
+                               5000, "test");
   });
   ASSERT_TRUE(broker.Receive().has_hello());
   v1::Envelope error;
