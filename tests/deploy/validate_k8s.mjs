@@ -107,13 +107,18 @@ function checkBroker(where, obj, objects) {
   }
 }
 
+// The endpoints a tq-worker or tq-client container is given (--broker=A,B).
+const brokerList = (c) =>
+  (c.args ?? []).find((a) => a.startsWith("--broker="))?.slice("--broker=".length).split(",") ?? [];
+
 function checkWorker(where, obj) {
   checkServer(where, obj, "tq-worker");
   const c = obj.spec.template.spec.containers[0];
   if ((c.args ?? []).some((a) => a.startsWith("--threads"))) {
     fail(where, "worker passes --threads (it must follow its CPU limit)");
   }
-  if (!(c.args ?? []).includes("--broker=tcp://tq-broker:5555")) fail(where, "worker broker address");
+  // One broker, or a list (the standby pair) that starts with it.
+  if (brokerList(c)[0] !== "tcp://tq-broker:5555") fail(where, "worker broker address");
   if ((obj.spec.template.spec.terminationGracePeriodSeconds ?? 30) < 60) {
     fail(where, "worker grace period too short to drain");
   }
