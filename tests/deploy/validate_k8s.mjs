@@ -5,7 +5,8 @@
 // manifests keep the properties the deployment relies on (non-root,
 // read-only root fs, probes, CPU limits instead of --threads, one broker,
 // the rules and dashboard identical to their sources, code jobs only from
-// CURVE code clients and Python workers' egress limited, ...).
+// CURVE code clients and Python workers' egress limited, the standby pair's
+// brokers on their own claims and nodes and known to every worker, ...).
 //
 // Usage: node validate_k8s.mjs REPO_ROOT   (KUBECTL=... to pick a kubectl)
 // Exit 0 = all good, 1 = failures (each printed).
@@ -107,13 +108,18 @@ function checkBroker(where, obj, objects) {
   }
 }
 
+// The endpoints a tq-worker or tq-client container is given (--broker=A,B).
+const brokerList = (c) =>
+  (c.args ?? []).find((a) => a.startsWith("--broker="))?.slice("--broker=".length).split(",") ?? [];
+
 function checkWorker(where, obj) {
   checkServer(where, obj, "tq-worker");
   const c = obj.spec.template.spec.containers[0];
   if ((c.args ?? []).some((a) => a.startsWith("--threads"))) {
     fail(where, "worker passes --threads (it must follow its CPU limit)");
   }
-  if (!(c.args ?? []).includes("--broker=tcp://tq-broker:5555")) fail(where, "worker broker address");
+  // One broker, or a list (the standby pair) that starts with it.
+  if (brokerList(c)[0] !== "tcp://tq-broker:5555") fail(where, "worker broker address");
   if ((obj.spec.template.spec.terminationGracePeriodSeconds ?? 30) < 60) {
     fail(where, "worker grace period too short to drain");
   }
@@ -220,6 +226,143 @@ function checkPython(where, objects) {
   if (env.TQ_CURVE_KEY !== "/etc/tq/keys/code-client.key") fail(where, "tq-python-client's TQ_CURVE_KEY");
 }
 
+// Whether a label selector (matchLabels + matchExpressions, as in
+// Deployments, NetworkPolicies, affinity terms) selects these labels. A
+// Service's selector is a bare map: pass {matchLabels: selector}.
+function selects(selector, labels) {
+  if (!selector) return false;
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const ok = { In: has && e.values.includes(labels[e.key]), NotIn: !has || !e.values.includes(labels[e.key]),
+      Exists: has, DoesNotExist: !has }[e.operator];
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The standby overlay (issue 8 part 4): two brokers, each its own claim,
+// Service and node, linked on their pair ports, and every worker and client
+// given both endpoints.
+function checkStandby(where, objects) {
+  const find = (kind, name) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+  const roles = { primary: find("Deployment", "tq-broker"), backup: find("Deployment", "tq-broker-backup") };
+  if (!roles.primary || !roles.backup) return fail(where, "no Deployments tq-broker and tq-broker-backup");
+  checkBroker(`${where} Deployment/tq-broker-backup`, roles.backup, objects);
+  const labels = (d) => d.spec.template.metadata.labels;
+  const container = (d) => d.spec.template.spec.containers[0];
+  const claimOf = (d) => d.spec.template.spec.volumes.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName;
+  const services = objects.filter((o) => o.kind === "Service");
+  // tcp://host:port -> the roles of the brokers that the Service named host
+  // leads to, on their container port named portName of the same number
+  // (zmq 5555, pair 5557).
+  const reaches = (endpoint, portName) => {
+    const [, host, port] = endpoint.match(/^tcp:\/\/([^:/]+):(\d+)$/) ?? [];
+    const service = services.find((s) => s.metadata.name === host);
+    const target = service?.spec.ports.find((p) => p.port === Number(port))?.targetPort ?? Number(port);
+    return Object.entries(roles).filter(([, d]) => service &&
+        selects({ matchLabels: service.spec.selector }, labels(d)) &&
+        container(d).ports.some((p) => (p.name === target || p.containerPort === target) &&
+          p.name === portName && p.containerPort === Number(port)) &&
+        service.spec.ports.some((p) => p.port === Number(port)))
+      .map(([role]) => role);
+  };
+
+  const claims = new Set();
+  for (const [role, d] of Object.entries(roles)) {
+    const at = `${where} Deployment/${d.metadata.name}`;
+    const other = role === "primary" ? roles.backup : roles.primary;
+    const otherRole = role === "primary" ? "backup" : "primary";
+    const args = container(d).args ?? [];
+    const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    if (flag("pair") !== role) fail(at, `not --pair=${role}`);
+    if (flag("pair-listen") !== "tcp://*:5557") fail(at, "not --pair-listen=tcp://*:5557");
+    if (!container(d).ports.some((p) => p.name === "pair" && p.containerPort === 5557)) fail(at, "no pair port 5557");
+    if (reaches(flag("pair-peer") ?? "", "pair").join() !== otherRole) {
+      fail(at, `--pair-peer=${flag("pair-peer")} does not lead to the ${otherRole} alone`);
+    }
+    // Its journal on its own claim, ReadWriteOnce, one process at a time.
+    const claim = claimOf(d);
+    const pvc = find("PersistentVolumeClaim", claim);
+    const volume = d.spec.template.spec.volumes.find((v) => v.persistentVolumeClaim)?.name;
+    const mount = container(d).volumeMounts?.find((m) => m.name === volume)?.mountPath;
+    if (!mount || !(flag("journal") === mount || flag("journal")?.startsWith(`${mount}/`))) {
+      fail(at, `--journal=${flag("journal")} is not on its claim (mounted at ${mount})`);
+    }
+    if (pvc?.spec.accessModes?.join() !== "ReadWriteOnce") fail(at, `claim ${claim} is not ReadWriteOnce`);
+    claims.add(claim);
+    // Never on the other broker's node.
+    const terms = d.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+    if (!terms.some((t) => t.topologyKey === "kubernetes.io/hostname" && !t.namespaces &&
+        !t.namespaceSelector && selects(t.labelSelector, labels(other)))) {
+      fail(at, `no required anti-affinity by hostname against the ${otherRole}`);
+    }
+    // Neither Deployment nor Service takes the other broker's pod.
+    if (selects(d.spec.selector, labels(other))) fail(at, `selector takes the ${otherRole}'s pods`);
+    const service = services.find((s) => reaches(`tcp://${s.metadata.name}:5555`, "zmq").includes(role));
+    if (reaches(`tcp://${service?.metadata.name}:5555`, "zmq").join() !== role) {
+      fail(at, `no Service on 5555 leading to the ${role} alone`);
+    }
+    // A passive broker whose readiness says no must still be asked to take over.
+    if (service && service.spec.publishNotReadyAddresses !== true) {
+      fail(where, `Service/${service.metadata.name} hides a broker that is not ready`);
+    }
+  }
+  if (claims.size !== 2) fail(where, "the two brokers do not have two distinct journal claims");
+
+  // The backup is the primary but for its role, pair flags and claim.
+  const normal = (d) => {
+    const t = JSON.parse(JSON.stringify(d.spec.template));
+    delete t.metadata.labels["tq/pair-role"];
+    for (const c of t.spec.containers) {
+      c.args = c.args.filter((a) => !/^--pair(-peer)?=/.test(a));
+      c.ports.sort((a, b) => (a.name < b.name ? -1 : 1));
+    }
+    for (const v of t.spec.volumes) if (v.persistentVolumeClaim) v.persistentVolumeClaim.claimName = "";
+    return canonical(t);
+  };
+  if (normal(roles.primary) !== normal(roles.backup)) {
+    fail(where, "tq-broker-backup's pod differs from tq-broker's beyond role, pair flags and claim");
+  }
+  const pvcSpec = (d) => canonical(find("PersistentVolumeClaim", claimOf(d))?.spec);
+  if (pvcSpec(roles.primary) !== pvcSpec(roles.backup)) fail(where, "the brokers' claims differ in size or mode");
+
+  // Every worker and client knows both brokers, primary first.
+  for (const o of objects.filter((x) => ["tq-worker", "tq-client"].includes(x.spec?.template?.spec?.containers[0].command?.[0]))) {
+    const list = brokerList(o.spec.template.spec.containers[0]);
+    const order = list.map((e) => reaches(e, "zmq").join());
+    if (order.join() !== "primary,backup") {
+      fail(`${where} ${o.kind}/${o.metadata.name}`, `--broker=${list.join()} is not the primary's then the backup's Service`);
+    }
+  }
+
+  // The pair port: reachable only from broker pods. Any ingress rule that
+  // opens it (a rule without ports opens all) must admit broker pods of this
+  // namespace only, and one rule must admit them.
+  const podLabels = objects.filter(podSpecOf).map((o) => o.spec.template.metadata.labels);
+  const pairPorts = ["pair", 5557];
+  let pairAllowed = false;
+  for (const p of objects.filter((o) => o.kind === "NetworkPolicy")) {
+    const covers = Object.values(roles).filter((d) => selects(p.spec.podSelector, labels(d)));
+    if (covers.length === 0) continue;
+    if (covers.length !== 2) fail(where, `NetworkPolicy/${p.metadata.name} covers one broker only`);
+    for (const rule of p.spec.ingress ?? []) {
+      if (rule.ports?.length && !rule.ports.some((port) => pairPorts.includes(port.port))) continue;
+      const from = rule.from ?? [];
+      const brokersOnly = from.length > 0 && from.every((f) => f.podSelector && !f.namespaceSelector && !f.ipBlock &&
+        podLabels.every((l) => !selects(f.podSelector, l) || l["app.kubernetes.io/component"] === "broker"));
+      if (!brokersOnly) fail(where, `NetworkPolicy/${p.metadata.name} opens the pair port beyond the brokers: ${JSON.stringify(rule)}`);
+      else if (Object.values(roles).every((d) => from.some((f) => selects(f.podSelector, labels(d))))) pairAllowed = true;
+    }
+  }
+  if (!pairAllowed) fail(where, "no NetworkPolicy rule lets the brokers reach each other's pair port");
+
+  // Drains take one broker at a time.
+  const pdb = objects.find((o) => o.kind === "PodDisruptionBudget" &&
+    Object.values(roles).every((d) => selects(o.spec.selector, labels(d))));
+  if (pdb?.spec.maxUnavailable !== 1) fail(where, "no PodDisruptionBudget with maxUnavailable 1 over both brokers");
+}
+
 // What each overlay must contain beyond the common parts.
 const overlays = {
   "dev": (where, objects) => {
@@ -267,6 +410,10 @@ const overlays = {
   "python": (where, objects) => {
     overlays.secure(where, objects);
     checkPython(where, objects);
+  },
+  "standby": (where, objects) => {
+    checkMonitoring(where, objects);
+    checkStandby(where, objects);
   },
 };
 
