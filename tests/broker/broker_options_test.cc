@@ -23,6 +23,33 @@ TEST(ValidateBrokerOptionsTest, AcceptsTheDefaults) {
   EXPECT_TRUE(ValidateBrokerOptions(BrokerOptions{}).ok());
 }
 
+TEST(ValidateBrokerOptionsTest, AStandbyPairNeedsItsJournalAndBothEndpoints) {
+  BrokerOptions options;
+  options.pair = PairRole::kBackup;
+  options.pair_listen = "tcp://*:5557";
+  options.pair_peer = "tcp://primary:5557";
+  EXPECT_THAT(Refusal(options), ::testing::HasSubstr("journal_dir"));
+  options.journal_dir = "/var/lib/tq";
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+  options.pair_peer.clear();
+  EXPECT_THAT(Refusal(options), ::testing::HasSubstr("pair_peer"));
+  options.pair_peer = "tcp://primary:5557";
+  options.pair_timeout_ms = 10;
+  EXPECT_THAT(Refusal(options), ::testing::HasSubstr("pair_timeout_ms (10)"));
+  options.pair_timeout_ms = 2000;
+  // Under CURVE the pair link must be too: it feeds the passive's journal.
+  options.curve_key_file = "broker.key";
+  EXPECT_THAT(Refusal(options), ::testing::HasSubstr("pair_peer_key_file"));
+  options.pair_peer_key_file = "peer.pub";
+  EXPECT_TRUE(ValidateBrokerOptions(options).ok());
+}
+
+TEST(ValidateBrokerOptionsTest, PairSettingsWithoutAPairAreRefused) {
+  BrokerOptions options;
+  options.pair_peer = "tcp://other:5557";
+  EXPECT_THAT(Refusal(options), ::testing::HasSubstr("need pair"));
+}
+
 TEST(ValidateBrokerOptionsTest, AcceptsCurveWithAllowlists) {
   BrokerOptions options;
   options.curve_key_file = "broker.key";

@@ -345,3 +345,54 @@ TEST(SchedulerRestoreTest, AResumedStreamedJobRunsWhatItsClientLacks) {
 
 }  // namespace
 }  // namespace tq::testing
+
+namespace tq::testing {
+namespace {
+
+// A standby pair: the active's records, tapped as appended, replayed into
+// another directory (snapshot, then the stream) give the same jobs back.
+TEST_F(JobJournalTest, AMirrorOfTheStreamResumesTheSameJobs) {
+  std::vector<JournaledJob> none;
+  auto active = Open(&none);
+  ASSERT_NE(active, nullptr);
+  active->JobAccepted(RangeJobRecord(1, 100, 10));
+  active->set_replicating(true);
+  const std::vector<JournalRecord> snapshot = active->LiveRecords();
+  active->JobAccepted(RangeJobRecord(2, 50, 5));
+  active->Acknowledged(1, Runs({{0, 20}}), 2, "mark");
+  active->JobAccepted(RangeJobRecord(3, 10, 1));
+  active->JobEnded(3);
+  bool required = false;
+  const std::vector<JournalRecord> stream = active->TakeReplicated(&required);
+  EXPECT_TRUE(required) << "a job record is among them";
+  EXPECT_EQ(stream.size(), 4u);
+  active->Acknowledged(2, Runs({{0, 5}}), 1, "");
+  EXPECT_FALSE((active->TakeReplicated(&required), required));
+
+  const std::string mirror_dir = root_ + "/mirror";
+  {
+    std::string report;
+    absl::StatusOr<std::unique_ptr<JobJournal>> mirror =
+        JobJournal::Open(mirror_dir, 0, nullptr, &report);
+    ASSERT_TRUE(mirror.ok()) << mirror.status();
+    ASSERT_TRUE((*mirror)->ReplaceAll(snapshot).ok());
+    (*mirror)->Mirror(stream);
+    ASSERT_TRUE((*mirror)->Commit(0).ok());
+    ASSERT_TRUE((*mirror)->set_epoch(9).ok());
+  }
+  std::vector<JournaledJob> recovered;
+  std::string report;
+  absl::StatusOr<std::unique_ptr<JobJournal>> reopened =
+      JobJournal::Open(mirror_dir, 0, &recovered, &report);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->opened_epoch(), 9u);
+  ASSERT_EQ(recovered.size(), 2u);
+  EXPECT_EQ(recovered[0].job.job_id(), 1u);
+  EXPECT_EQ(recovered[0].acknowledged.Runs(), Runs({{0, 20}}).Runs());
+  EXPECT_EQ(recovered[0].mark, "mark");
+  EXPECT_EQ(recovered[1].job.job_id(), 2u);
+  EXPECT_TRUE(recovered[1].acknowledged.empty());
+}
+
+}  // namespace
+}  // namespace tq::testing

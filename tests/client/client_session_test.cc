@@ -224,3 +224,61 @@ TEST_F(ClientSessionTest, CloseSaysGoodbyeAndFailsWhatWaits) {
 
 }  // namespace
 }  // namespace tq::internal
+
+namespace tq::internal {
+namespace {
+
+v1::Envelope StandbyRefusal() {
+  v1::Envelope error;
+  error.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+  error.mutable_error()->set_message("this broker is the standby of a pair");
+  error.mutable_error()->set_retryable(true);
+  error.mutable_error()->set_standby(true);
+  return error;
+}
+
+// A standby pair: the first broker of the list refuses as a standby; the
+// session asks the next one (a reconnect) shortly after, and goes on doing
+// so until the connect timeout.
+TEST_F(ClientSessionTest, AStandbysRefusalMovesToTheNextBrokerOfAList) {
+  ClientSessionOptions options = Options();
+  options.endpoint = "tcp://a:5555,tcp://b:5555";
+  options.endpoint_count = 2;
+  int64_t now = 0;
+  ClientSession session(options, now);
+  (void)session.TakeOutgoing();
+  session.OnMessage(StandbyRefusal(), {}, now);
+  session.OnTick(now);
+  EXPECT_EQ(session.state(), ClientSession::State::kConnecting);
+  EXPECT_FALSE(session.TakeReconnect()) << "not at once";
+  now += 100 * kMs;
+  session.OnTick(now);
+  EXPECT_TRUE(session.TakeReconnect());
+  ASSERT_EQ(session.TakeOutgoing().size(), 1u);  // Hello to the next
+  // The next is silent: after its turn (at least a second), the first again.
+  now += 999 * kMs;
+  session.OnTick(now);
+  EXPECT_FALSE(session.TakeReconnect());
+  now += 1 * kMs;
+  session.OnTick(now);
+  EXPECT_TRUE(session.TakeReconnect());
+  // Nobody welcomes within the connect timeout (2 s): closed, naming both.
+  now = 2'000 * kMs;
+  session.OnTick(now);
+  ASSERT_EQ(session.state(), ClientSession::State::kClosed);
+  EXPECT_THAT(session.closed_status().message(),
+              HasSubstr("no answer from broker at tcp://a:5555,tcp://b:5555"));
+}
+
+TEST_F(ClientSessionTest, AStandbyRefusalIsNotFinalEvenForOneBroker) {
+  Sent();
+  Deliver(StandbyRefusal());
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnecting);
+  Advance(100);
+  EXPECT_TRUE(session_.TakeReconnect()) << "the same broker, asked again";
+  Deliver(Welcome());
+  EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
+}
+
+}  // namespace
+}  // namespace tq::internal

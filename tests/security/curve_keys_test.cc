@@ -201,10 +201,40 @@ TEST_F(CurveKeysTest, ClientKeysNeedBothFilesOrNeither) {
 // --- The ZAP decision and per-message authorisation.
 
 std::vector<std::string> ZapRequest(const std::string& z85_key,
-                                    const std::string& mechanism = "CURVE") {
+                                    const std::string& mechanism = "CURVE",
+                                    const std::string& domain = kCurveZapDomain) {
   std::string binary(32, '\0');
   zmq_z85_decode(reinterpret_cast<uint8_t*>(binary.data()), z85_key.c_str());
-  return {"1.0", "7", kCurveZapDomain, "127.0.0.1", "", mechanism, binary};
+  return {"1.0", "7", domain, "127.0.0.1", "", mechanism, binary};
+}
+
+// A standby pair's link admits the peer broker's key only, and no other
+// domain's key (a client's) gets onto it, nor the peer's onto the main one.
+TEST(DecideZapRequestTest, ThePairLinkAdmitsOnlyThePeerBroker) {
+  auto peer = NewCurveKeyPair(), client = NewCurveKeyPair();
+  ASSERT_TRUE(peer.ok() && client.ok());
+  ZapReply r = DecidePairZapRequest(
+      ZapRequest(peer->public_key, "CURVE", kPairZapDomain), true,
+      peer->public_key);
+  EXPECT_EQ(r.status_code, "200");
+  EXPECT_EQ(r.user_id, "pair-peer");
+  r = DecidePairZapRequest(
+      ZapRequest(client->public_key, "CURVE", kPairZapDomain), true,
+      peer->public_key);
+  EXPECT_EQ(r.status_code, "400");
+  r = DecidePairZapRequest(ZapRequest(peer->public_key), true, peer->public_key);
+  EXPECT_EQ(r.status_code, "400") << "the main domain is not the pair's";
+  CurveAllowlist clients = {{client->public_key, "alice"}};
+  r = DecideZapRequest(ZapRequest(peer->public_key), clients, {});
+  EXPECT_EQ(r.status_code, "400") << "the peer's key is no client";
+  // Plaintext: the NULL mechanism, as on the main socket.
+  auto plain = ZapRequest(peer->public_key, "NULL", kPairZapDomain);
+  plain.pop_back();
+  EXPECT_EQ(DecidePairZapRequest(plain, false, "").status_code, "200");
+  EXPECT_EQ(DecidePairZapRequest(
+                ZapRequest(peer->public_key, "CURVE", kPairZapDomain), false, "")
+                .status_code,
+            "400");
 }
 
 TEST(DecideZapRequestTest, NamesTheRoleOfAllowlistedKeysAndRefusesOthers) {

@@ -179,6 +179,29 @@ TEST_F(WorkerSessionTest, BrokerSilenceReconnectsWithDoublingBackoffResetByWelco
   EXPECT_EQ(session_.reconnect_backoff_ms(), 10);
 }
 
+// A standby pair's broker that does not serve refuses the Hello: not final
+// (a refused protocol version is), the next session goes to the next
+// broker once the Welcome's wait is over.
+TEST_F(WorkerSessionTest, AStandbysRefusalIsNotFinal) {
+  session_.OnConnected(now_);
+  session_.TakeOutgoing();
+  v1::Envelope refusal;
+  refusal.mutable_error()->set_code(
+      static_cast<int>(absl::StatusCode::kUnavailable));
+  refusal.mutable_error()->set_message("this broker is the standby of a pair");
+  refusal.mutable_error()->set_retryable(true);
+  refusal.mutable_error()->set_standby(true);
+  session_.OnMessage(refusal, now_);
+  EXPECT_FALSE(session_.done());
+  EXPECT_FALSE(session_.TakeReconnect());
+  now_ += 10 * kMs;  // the back-off's first wait for a Welcome
+  session_.OnTick(now_);
+  EXPECT_TRUE(session_.TakeReconnect());
+  session_.OnConnected(now_);
+  session_.OnMessage(WelcomeMessage(), now_);
+  EXPECT_TRUE(session_.welcomed());
+}
+
 TEST_F(WorkerSessionTest, SilenceTimeoutCoversTwoBrokerHeartbeatIntervals) {
   session_.OnConnected(now_);
   v1::Envelope welcome = WelcomeMessage();
