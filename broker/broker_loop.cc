@@ -409,7 +409,23 @@ class Broker::Loop {
     }
     if (!pair_->state().stop().ok()) throw PairStop{pair_->state().stop()};
     if (pair_->state().active() && !serving_) StartServing(now);
+    if (monitor_ != nullptr) {
+      const PairReport report{pair_->state().state(), pair_->state().epoch(),
+                              pair_->followed()};
+      if (report != pair_reported_) {
+        monitor_->OnPairState(report.state, report.epoch, report.followed);
+        pair_reported_ = report;
+      }
+    }
   }
+
+  // What the monitor was last told of the pair.
+  struct PairReport {
+    v1::PairStateName state = v1::PAIR_STATE_UNSPECIFIED;
+    uint64_t epoch = 0;
+    bool followed = false;
+    friend bool operator==(const PairReport&, const PairReport&) = default;
+  };
 
   // Answers a request to a standby pair's broker that does not serve.
   void RefuseAsStandby(zmq::socket_t& socket, const std::string& peer) {
@@ -545,6 +561,7 @@ class Broker::Loop {
   // --pair: the link to the other broker of a standby pair.
   std::unique_ptr<PairPeer> pair_;
   std::deque<HeldMessage> held_;
+  PairReport pair_reported_;
   Outbox outbox_;
   std::optional<zmq::socket_t> socket_;
   std::vector<std::string> bound_;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "broker/pair_state.h"
 #include "common/metric_builders.h"
 #include "prometheus/family.h"
 
@@ -176,6 +177,31 @@ void BrokerMetrics::Update(const SchedulerStats &stats) {
   workers_.Set(static_cast<double>(stats.connected_workers));
   worker_threads_.Set(static_cast<double>(stats.worker_threads));
   clients_.Set(static_cast<double>(stats.connected_clients));
+}
+
+void BrokerMetrics::SetPairState(v1::PairStateName state, uint64_t epoch,
+                                 bool followed) {
+  if (pair_epoch_ == nullptr) {
+    auto& states = prometheus::BuildGauge()
+                       .Name("tq_broker_pair_state")
+                       .Help("A standby pair's broker: 1 for its Binary Star "
+                             "state (primary, backup, active, passive)")
+                       .Register(*registry_);
+    for (v1::PairStateName s :
+         {v1::PAIR_STATE_PRIMARY, v1::PAIR_STATE_BACKUP, v1::PAIR_STATE_ACTIVE,
+          v1::PAIR_STATE_PASSIVE}) {
+      pair_states_.push_back({s, &states.Add({{"state", PairStateText(s)}})});
+    }
+    pair_epoch_ = &AddGauge(*registry_, "tq_broker_pair_epoch",
+                            "The highest epoch this broker knows; its own "
+                            "while active (a takeover raises it)");
+    pair_followed_ = &AddGauge(*registry_, "tq_broker_pair_followed",
+                               "1 if a passive broker follows this active "
+                               "one's journal (jobs survive losing it)");
+  }
+  for (auto& [s, gauge] : pair_states_) gauge->Set(s == state ? 1 : 0);
+  pair_epoch_->Set(static_cast<double>(epoch));
+  pair_followed_->Set(followed ? 1 : 0);
 }
 
 void BrokerMetrics::OnJobSubmitted(uint64_t job_id, int64_t now_us) {

@@ -9,12 +9,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "broker/connection_limiter.h"
 #include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
+#include "tq/v1/pair.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -45,6 +47,12 @@ class BrokerMetrics : public SchedulerObserver {
   // Sizes of the frames the loop received and sent.
   void AddReceivedBytes(uint64_t bytes) { received_bytes_.Increment(bytes); }
   void AddSentBytes(uint64_t bytes) { sent_bytes_.Increment(bytes); }
+
+  // A standby pair's broker: tq_broker_pair_state{state} (1 for the
+  // current state, 0 for the others), tq_broker_pair_epoch and
+  // tq_broker_pair_followed; registered at the first call, so a broker
+  // not in a pair has none of them.
+  void SetPairState(v1::PairStateName state, uint64_t epoch, bool followed);
 
   // SchedulerObserver: job durations and chunk run times.
   void OnJobSubmitted(uint64_t job_id, int64_t now_us) override;
@@ -77,6 +85,11 @@ class BrokerMetrics : public SchedulerObserver {
   prometheus::Gauge& clients_;
   prometheus::Histogram& chunk_run_seconds_;
   prometheus::Histogram& job_duration_seconds_;
+  // The pair's gauges (null until SetPairState): by state, then epoch and
+  // followed.
+  std::vector<std::pair<v1::PairStateName, prometheus::Gauge*>> pair_states_;
+  prometheus::Gauge* pair_epoch_ = nullptr;
+  prometheus::Gauge* pair_followed_ = nullptr;
   // Submit time of each running job, for its duration.
   absl::flat_hash_map<uint64_t, int64_t> job_started_us_;
 };

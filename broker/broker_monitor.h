@@ -12,6 +12,7 @@
 #include "broker/connection_limiter.h"
 #include "broker/scheduler_observer.h"
 #include "broker/scheduler_stats.h"
+#include "tq/v1/pair.pb.h"
 
 namespace tq {
 
@@ -33,6 +34,11 @@ class BrokerMonitor : public SchedulerObserver {
   virtual void OnLoopIteration(int64_t now_us) {}
   // Every listen endpoint is bound: the broker can take peers.
   virtual void OnReady() {}
+  // A standby pair's broker (--pair): its state and epoch, and whether a
+  // passive peer follows it (acknowledged its journal stream); told when
+  // one of them changes.
+  virtual void OnPairState(v1::PairStateName state, uint64_t epoch,
+                           bool followed) {}
 };
 
 }  // namespace tq

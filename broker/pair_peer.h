@@ -63,6 +63,8 @@ class PairPeer {
   // required_seq() (0: nothing waits; no passive follows).
   uint64_t required_seq() const { return sender_.required_seq(); }
   uint64_t stream() const { return sender_.stream(); }
+  // Active: a passive follows (acknowledged the current stream).
+  bool followed() const { return sender_.following() && sender_.acked() > 0; }
   uint64_t acked_seq() const { return sender_.acked(); }
   int64_t NextDeadlineUs() const { return state_.NextDeadlineUs(); }
   // Lines for the log (always printed): state changes, the stream.

@@ -45,6 +45,10 @@ class PrometheusBrokerMonitor final : public BrokerMonitor {
     health_.MarkIteration(now_us);
   }
   void OnReady() override { health_.SetReady(true); }
+  void OnPairState(v1::PairStateName state, uint64_t epoch,
+                   bool followed) override {
+    metrics_.SetPairState(state, epoch, followed);
+  }
   void OnJobSubmitted(uint64_t job_id, int64_t now_us) override {
     metrics_.OnJobSubmitted(job_id, now_us);
   }

@@ -34,8 +34,9 @@
 #include "tasks/task.h"
 
 ABSL_FLAG(std::string, broker, tq::ClientOptions{}.broker,
-          "broker endpoint, e.g. tcp://host:5555; default: $TQ_BROKER, and "
-          "without it an embedded in-process cluster");
+          "broker endpoint, e.g. tcp://host:5555, or a standby pair's two, "
+          "tcp://a:5555,tcp://b:5555; default: $TQ_BROKER, and without it an "
+          "embedded in-process cluster");
 ABSL_FLAG(std::string, format, "tsv", "output: tsv, json, true, count or bitmap");
 ABSL_FLAG(bool, unordered, false,
           "print chunks as they complete instead of in input order");
@@ -67,8 +68,8 @@ ABSL_FLAG(std::string, curve_key, tq::ClientOptions{}.curve_key_file,
           "$TQ_CURVE_KEY; needs --curve-server-key");
 ABSL_FLAG(std::string, curve_server_key,
           tq::ClientOptions{}.curve_server_key_file,
-          "CurveZMQ: the broker's public key file (.pub); default "
-          "$TQ_CURVE_SERVER_KEY");
+          "CurveZMQ: the broker's public key file (.pub); for a pair, one per "
+          "broker, comma-separated; default $TQ_CURVE_SERVER_KEY");
 ABSL_FLAG(bool, skip_failed, tq::JobSpec{}.skip_failed,
           "map: items that fail on every attempt do not fail the job; they "
           "are reported as failed (tsv/json: a line 'N<TAB>error: CAUSE'; "

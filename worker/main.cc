@@ -20,7 +20,8 @@
 #include "worker/worker.h"
 
 ABSL_FLAG(std::string, broker, tq::WorkerOptions{}.broker,
-          "broker endpoint, e.g. tcp://10.0.0.1:5555 (default: $TQ_BROKER)");
+          "broker endpoint, e.g. tcp://10.0.0.1:5555, or a standby pair's "
+          "two, tcp://a:5555,tcp://b:5555 (default: $TQ_BROKER)");
 ABSL_FLAG(int, threads, tq::WorkerOptions{}.threads,
           "pool threads; 0 = usable CPUs (cgroup quota, affinity)");
 ABSL_FLAG(int, prefetch, tq::WorkerOptions{}.prefetch,
@@ -52,8 +53,8 @@ ABSL_FLAG(std::string, curve_key, tq::WorkerOptions{}.curve_key_file,
           "$TQ_CURVE_KEY; needs --curve-server-key");
 ABSL_FLAG(std::string, curve_server_key,
           tq::WorkerOptions{}.curve_server_key_file,
-          "CurveZMQ: the broker's public key file (.pub); default "
-          "$TQ_CURVE_SERVER_KEY");
+          "CurveZMQ: the broker's public key file (.pub); for a pair, one per "
+          "broker, comma-separated; default $TQ_CURVE_SERVER_KEY");
 ABSL_FLAG(bool, enable_test_tasks, false,
           "offer and run test-only tasks (crash: aborts, fails or hangs on "
           "chosen items) for fault tests; never in production");

@@ -179,3 +179,23 @@ TEST_F(BrokerMetricsTest, ReportForAGoneJobIsStaleNotDuplicate) {
 
 }  // namespace
 }  // namespace tq
+
+namespace tq {
+namespace {
+
+TEST_F(BrokerMetricsTest, APairsStateEpochAndFollowerAreGauges) {
+  const std::string before =
+      prometheus::TextSerializer().Serialize(metrics_.registry()->Collect());
+  EXPECT_EQ(before.find("tq_broker_pair_state"), std::string::npos)
+      << "a broker alone has no pair metrics";
+  metrics_.SetPairState(v1::PAIR_STATE_PASSIVE, 1, false);
+  EXPECT_EQ(Value("tq_broker_pair_state{state=\"passive\"}"), 1);
+  metrics_.SetPairState(v1::PAIR_STATE_ACTIVE, 2, true);
+  EXPECT_EQ(Value("tq_broker_pair_state{state=\"passive\"}"), 0);
+  EXPECT_EQ(Value("tq_broker_pair_state{state=\"active\"}"), 1);
+  EXPECT_EQ(Value("tq_broker_pair_epoch"), 2);
+  EXPECT_EQ(Value("tq_broker_pair_followed"), 1);
+}
+
+}  // namespace
+}  // namespace tq
