@@ -19,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/curve.h"
 #include "gtest/gtest.h"
 #include "tests/integration/local_cluster.h"
 #include "tests/integration/reference.h"
@@ -69,6 +70,14 @@ class StandbyPairTest : public ::testing::Test {
         "--pair-listen=" + pair_[i], "--pair-peer=" + pair_[1 - i],
         "--pair-timeout-ms=600"};
     argv.insert(argv.end(), kFastLiveness.begin(), kFastLiveness.end());
+    if (curve_) {
+      argv.insert(argv.end(),
+                  {absl::StrCat("--curve-key=", keys_, "/broker", i, ".key"),
+                   "--curve-clients=" + keys_ + "/clients",
+                   "--curve-workers=" + keys_ + "/workers",
+                   absl::StrCat("--pair-peer-key=", keys_, "/broker", 1 - i,
+                                ".pub")});
+    }
     brokers_[i] = std::make_unique<Subprocess>(argv);
     EXPECT_TRUE(
         brokers_[i]->WaitForStdoutLine("listening on ", std::chrono::seconds(10)))
@@ -85,24 +94,57 @@ class StandbyPairTest : public ::testing::Test {
         << brokers_[1]->stderr_text();
   }
 
-  // The brokers as a --broker list, `first` first.
-  std::string Brokers(int first) const {
-    return absl::StrCat(listen_[first], ",", listen_[1 - first]);
+  // The brokers as a --broker list, `first` first, and with CURVE the
+  // keys of a client or worker (`role`: "clients" or "workers").
+  std::vector<std::string> Brokers(int first, const std::string& role) const {
+    std::vector<std::string> flags = {
+        absl::StrCat("--broker=", listen_[first], ",", listen_[1 - first])};
+    if (curve_) {
+      flags.push_back(absl::StrCat("--curve-key=", keys_, "/", role, "/", role,
+                                   ".key"));
+      flags.push_back(absl::StrCat("--curve-server-key=", keys_, "/broker",
+                                   first, ".pub,", keys_, "/broker", 1 - first,
+                                   ".pub"));
+    }
+    return flags;
+  }
+
+  // CURVE everywhere: a key pair per broker, a client's and a worker's.
+  void UseCurve() {
+    curve_ = true;
+    keys_ = root_ + "/keys";
+    for (const std::string dir : {keys_, keys_ + "/clients", keys_ + "/workers"}) {
+      std::filesystem::create_directory(dir);
+    }
+    for (const auto& [dir, name] :
+         std::vector<std::pair<std::string, std::string>>{
+             {keys_, "broker0"}, {keys_, "broker1"},
+             {keys_ + "/clients", "clients"}, {keys_ + "/workers", "workers"}}) {
+      absl::StatusOr<CurveKeyPair> key = NewCurveKeyPair();
+      ASSERT_TRUE(key.ok()) << key.status();
+      ASSERT_TRUE(WriteCurveKeyFiles(dir, name, *key).ok());
+    }
   }
 
   void AddWorkers(int count) {
     for (int i = 0; i < count; ++i) {
       std::vector<std::string> argv = OneThreadWorker();
-      argv.insert(argv.begin(), {WorkerBinary(), "--broker=" + Brokers(i % 2)});
+      std::vector<std::string> brokers = Brokers(i % 2, "workers");
+      argv.insert(argv.begin(), brokers.begin(), brokers.end());
+      argv.insert(argv.begin(), WorkerBinary());
       workers_.push_back(std::make_unique<Subprocess>(argv));
     }
   }
 
   // 3,000 items of 1 ms in chunks of 20: about 1.5 s on two workers.
   std::unique_ptr<Subprocess> StartJob(int first_broker) {
-    return std::make_unique<Subprocess>(std::vector<std::string>{
-        ClientBinary(), "--broker=" + Brokers(first_broker), "map", "spin", "1",
-        "3000", "--param=us=1000", "--chunk-size=20"});
+    std::vector<std::string> argv = {ClientBinary()};
+    for (std::string& flag : Brokers(first_broker, "clients")) {
+      argv.push_back(std::move(flag));
+    }
+    argv.insert(argv.end(), {"map", "spin", "1", "3000", "--param=us=1000",
+                             "--chunk-size=20"});
+    return std::make_unique<Subprocess>(argv);
   }
 
   static void ExpectExact(Subprocess& client) {
@@ -116,6 +158,8 @@ class StandbyPairTest : public ::testing::Test {
   std::string root_;
   std::string listen_[2];
   std::string pair_[2];
+  bool curve_ = false;
+  std::string keys_;
   std::unique_ptr<Subprocess> brokers_[2];
   std::vector<std::unique_ptr<Subprocess>> workers_;
 };
@@ -214,6 +258,21 @@ TEST_F(StandbyPairTest, AFrozenPrimaryIsFencedWhenItWakes) {
       << brokers_[0]->stderr_text();
   ExpectExact(*client);
   EXPECT_TRUE(absl::StrContains(brokers_[1]->stderr_text(), "epoch 2"));
+}
+
+// With CURVE the pair link is CURVE too (each broker knows the other's
+// key), and clients and workers hold one server key per broker.
+TEST_F(StandbyPairTest, UnderCurveTheBackupTakesOverToo) {
+  UseCurve();
+  StartPair();
+  AddWorkers(2);
+  auto client = StartJob(1);
+  ASSERT_TRUE(client->WaitForStdoutBytes(20'000, std::chrono::seconds(30)))
+      << client->stderr_text();
+  brokers_[0]->Signal(SIGKILL);
+  ExpectExact(*client);
+  EXPECT_TRUE(absl::StrContains(brokers_[1]->stderr_text(), "passive -> active"))
+      << brokers_[1]->stderr_text();
 }
 
 }  // namespace
