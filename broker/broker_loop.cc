@@ -330,12 +330,13 @@ class Broker::Loop {
     absl::Status status;
   };
 
-  // Opens --journal's directory and resumes the jobs it kept.
+  // Opens --journal's directory (its jobs resume in StartServing). In a
+  // pair, its header keeps the pair's epoch until this broker takes one.
   absl::Status OpenJournal() {
-    std::vector<JournaledJob> recovered;
     std::string report;
     absl::StatusOr<std::unique_ptr<JobJournal>> journal = JobJournal::Open(
-        options_.journal_dir, scheduler_.epoch(), &recovered, &report);
+        options_.journal_dir, options_.pair.has_value() ? 0 : scheduler_.epoch(),
+        nullptr, &report);
     if (!journal.ok()) {
       return absl::Status(journal.status().code(),
                           absl::StrCat("journal ", options_.journal_dir, ": ",

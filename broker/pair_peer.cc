@@ -32,8 +32,8 @@ absl::Status SetZapDomain(zmq::socket_t& socket) {
                      strlen(kPairZapDomain)) != 0 ||
       zmq_setsockopt(socket.handle(), ZMQ_ZAP_ENFORCE_DOMAIN, &enforce,
                      sizeof enforce) != 0) {
-    return absl::InternalError(absl::StrCat("cannot set up the pair link's ZAP: ",
-                                            zmq_strerror(zmq_errno())));
+    return absl::InternalError(absl::StrCat(
+        "cannot set up the pair link's ZAP: ", zmq_strerror(zmq_errno())));
   }
   return absl::OkStatus();
 }
@@ -59,12 +59,14 @@ absl::StatusOr<std::unique_ptr<PairPeer>> PairPeer::Start(
     zmq::context_t& context, const BrokerOptions& options, JobJournal* journal,
     const std::optional<CurveClientKeys>& curve, bool zap, int64_t now_us) {
   std::unique_ptr<PairPeer> peer(new PairPeer(options, journal, now_us));
-  zmq::socket_t& router = peer->router_.emplace(context, zmq::socket_type::router);
+  zmq::socket_t& router =
+      peer->router_.emplace(context, zmq::socket_type::router);
   ConfigureSocket(router);
   router.set(zmq::sockopt::maxmsgsize, kMaxPairMessageBytes);
   router.set(zmq::sockopt::rcvhwm, kPairHighWaterMark);
   if (curve.has_value()) {
-    if (absl::Status s = ApplyCurveServer(router, curve->own); !s.ok()) return s;
+    if (absl::Status s = ApplyCurveServer(router, curve->own); !s.ok())
+      return s;
   }
   if (zap) {
     if (absl::Status s = SetZapDomain(router); !s.ok()) return s;
@@ -72,11 +74,12 @@ absl::StatusOr<std::unique_ptr<PairPeer>> PairPeer::Start(
   try {
     router.bind(options.pair_listen);
   } catch (const zmq::error_t& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen for the pair peer on ", options.pair_listen, ": ",
-        e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for the pair peer on ", options.pair_listen,
+                     ": ", e.what()));
   }
-  zmq::socket_t& dealer = peer->dealer_.emplace(context, zmq::socket_type::dealer);
+  zmq::socket_t& dealer =
+      peer->dealer_.emplace(context, zmq::socket_type::dealer);
   ConfigureSocket(dealer);
   // Nothing queues for a peer not connected: stale heartbeats and records
   // must not arrive when the link comes back.
@@ -91,10 +94,9 @@ absl::StatusOr<std::unique_ptr<PairPeer>> PairPeer::Start(
     return absl::InvalidArgumentError(absl::StrCat(
         "bad pair peer address '", options.pair_peer, "': ", e.what()));
   }
-  peer->Log(absl::StrCat(
-      "pair: ", PairStateText(peer->state_.state()), " on ",
-      LastEndpoint(router), ", peer ", options.pair_peer, ", epoch ",
-      peer->state_.epoch()));
+  peer->Log(absl::StrCat("pair: ", PairStateText(peer->state_.state()), " on ",
+                         LastEndpoint(router), ", peer ", options.pair_peer,
+                         ", epoch ", peer->state_.epoch()));
   return peer;
 }
 
@@ -113,7 +115,7 @@ void PairPeer::Send(const v1::PairMessage& message) {
     // A record lost on the way: the passive would find the gap; stop now
     // and let it ask for a snapshot.
     Log("pair: the journal stream to the passive broke (queue "
-                   "full or link down); serving alone until it follows again");
+        "full or link down); serving alone until it follows again");
     sender_.Stop();
     journal_->set_replicating(false);
   }
@@ -130,23 +132,28 @@ void PairPeer::Service(int64_t now_us) {
       complete = false;
     }
     v1::PairMessage message;
-    if (!complete || !message.ParseFromArray(body.data(), body.size())) continue;
+    if (!complete || !message.ParseFromArray(body.data(), body.size()))
+      continue;
     OnMessage(std::move(message), now_us);
   }
   // Passive: acknowledge what was mirrored, once on disk.
   if (unacked_) {
-    if (journal_->Commit(now_us).ok()) {
+    if (absl::Status synced = journal_->Commit(now_us); synced.ok()) {
       v1::PairMessage ack;
       ack.mutable_ack()->set_stream(receiver_.stream());
       ack.mutable_ack()->set_seq(receiver_.seq());
       Send(ack);
       unacked_ = false;
+    } else if (!sync_failed_) {
+      // Unacknowledged, the active goes on alone after the pair timeout.
+      Log(absl::StrCat("pair: cannot keep the active's journal: ",
+                       synced.ToString()));
+      sync_failed_ = true;
     }
   }
   const bool silent = state_.PeerSilent(now_us);
   if (silent && !peer_was_silent_) {
-    Log(absl::StrCat("pair: peer silent for ", timeout_us_ / 1000,
-                                " ms"));
+    Log(absl::StrCat("pair: peer silent for ", timeout_us_ / 1000, " ms"));
     if (sender_.following()) {
       Log("pair: the passive is gone; serving alone");
       sender_.Stop();
@@ -157,9 +164,9 @@ void PairPeer::Service(int64_t now_us) {
   if (sender_.required_seq() > sender_.acked()) {
     if (ack_owed_since_us_ < 0) ack_owed_since_us_ = now_us;
     if (now_us - ack_owed_since_us_ >= timeout_us_) {
-      Log(absl::StrCat(
-          "pair: the passive acknowledged nothing for ", timeout_us_ / 1000,
-          " ms; serving alone until it follows again"));
+      Log(absl::StrCat("pair: the passive acknowledged nothing for ",
+                       timeout_us_ / 1000,
+                       " ms; serving alone until it follows again"));
       sender_.Stop();
       journal_->set_replicating(false);
     }
@@ -198,7 +205,7 @@ void PairPeer::OnMessage(v1::PairMessage message, int64_t now_us) {
         std::vector<v1::PairRecords> snapshot =
             sender_.Start(++next_stream_, journal_->LiveRecords());
         Log(absl::StrCat("pair: the passive asked to follow; sending ",
-                                    journal_->live_bytes(), " bytes of live journal"));
+                         journal_->live_bytes(), " bytes of live journal"));
         for (v1::PairRecords& part : snapshot) {
           v1::PairMessage out;
           *out.mutable_records() = std::move(part);
@@ -227,8 +234,8 @@ void PairPeer::OnRecords(v1::PairRecords records) {
       const std::vector<JournalRecord> snapshot = receiver_.TakeRecords();
       if (journal_->ReplaceAll(snapshot).ok()) {
         Log(absl::StrCat("pair: following the active's journal (",
-                                    snapshot.size(), " records, ",
-                                    journal_->LiveJobs().size(), " jobs)"));
+                         snapshot.size(), " records, ",
+                         journal_->LiveJobs().size(), " jobs)"));
         unacked_ = true;
       }
       break;

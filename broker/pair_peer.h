@@ -88,6 +88,7 @@ class PairPeer {
   JournalStreamReceiver receiver_;
   // Passive: the records mirrored since the last acknowledgement.
   bool unacked_ = false;
+  bool sync_failed_ = false;  // said so once
   int64_t sync_requested_us_ = -1;
   bool peer_was_silent_ = false;
   // Active: since when the passive owes an acknowledgement (-1: it owes

@@ -24,8 +24,8 @@ const char* PairStateText(v1::PairStateName state) {
 }
 
 std::string PairTransition::ToString() const {
-  return absl::StrCat(PairStateText(from), " -> ", PairStateText(to), " (",
-                      why, ")");
+  return absl::StrCat(PairStateText(from), " -> ", PairStateText(to), " (", why,
+                      ")");
 }
 
 PairState::PairState(PairRole role, int64_t timeout_us, uint64_t known_epoch,
@@ -83,7 +83,8 @@ void PairState::OnHeartbeat(const v1::PairHeartbeat& heartbeat,
     return;
   }
   // Active, this broker's epoch stays what it took.
-  if (state_ != v1::PAIR_STATE_ACTIVE) epoch_ = std::max(epoch_, heartbeat.epoch());
+  if (state_ != v1::PAIR_STATE_ACTIVE)
+    epoch_ = std::max(epoch_, heartbeat.epoch());
   switch (state_) {
     case v1::PAIR_STATE_PRIMARY:
       if (peer == v1::PAIR_STATE_BACKUP) {
@@ -117,9 +118,9 @@ bool PairState::OnRequest(int64_t now_us) {
     case v1::PAIR_STATE_PRIMARY:
     case v1::PAIR_STATE_PASSIVE:
       if (!PeerSilent(now_us)) return false;
-      BecomeActive(absl::StrFormat(
-          "peer silent for %.1f s and a client or worker asked",
-          static_cast<double>(now_us - peer_heard_us_) / 1e6));
+      BecomeActive(
+          absl::StrFormat("peer silent for %.1f s and a client or worker asked",
+                          static_cast<double>(now_us - peer_heard_us_) / 1e6));
       return true;
     default:
       return false;  // a backup never passive: its journal may be stale
@@ -135,7 +136,8 @@ v1::PairHeartbeat PairState::Heartbeat(uint64_t stream) const {
 }
 
 bool PairState::HeartbeatDue(int64_t now_us) const {
-  return heartbeat_sent_us_ < 0 || now_us - heartbeat_sent_us_ >= timeout_us_ / 4;
+  return heartbeat_sent_us_ < 0 ||
+         now_us - heartbeat_sent_us_ >= timeout_us_ / 4;
 }
 
 int64_t PairState::NextDeadlineUs() const {

@@ -23,9 +23,10 @@ absl::StatusOr<std::vector<BrokerEndpoint>> ParseBrokerEndpoints(
   std::vector<BrokerEndpoint> endpoints;
   for (std::string& address : SplitList(brokers)) {
     if (address.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "broker list '", brokers, "' has an empty entry (give endpoints "
-          "separated by commas: tcp://a:5555,tcp://b:5555)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("broker list '", brokers,
+                       "' has an empty entry (give endpoints "
+                       "separated by commas: tcp://a:5555,tcp://b:5555)"));
     }
     endpoints.push_back({std::move(address), std::nullopt});
   }

@@ -16,7 +16,7 @@
 namespace tq {
 
 struct BrokerEndpoint {
-  std::string address;                 // "tcp://host:5555"
+  std::string address;                   // "tcp://host:5555"
   std::optional<CurveClientKeys> curve;  // nullopt: plaintext
 };
 

@@ -60,7 +60,8 @@ TEST(JournalStreamTest, ALargeSnapshotComesInPartsAndIsAppliedWhole) {
   std::vector<v1::PairRecords> parts = sender.Start(5, live);
   ASSERT_GE(parts.size(), 3u);
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    EXPECT_EQ(receiver.OnRecords(parts[i]), JournalStreamReceiver::Action::kNone);
+    EXPECT_EQ(receiver.OnRecords(parts[i]),
+              JournalStreamReceiver::Action::kNone);
     EXPECT_EQ(receiver.snapshot_stream(), 5u);
   }
   EXPECT_EQ(receiver.OnRecords(parts.back()),

@@ -17,8 +17,8 @@ using ::testing::HasSubstr;
 
 TEST(ParseBrokerEndpointsTest, SplitsAListAndIgnoresBlanks) {
   std::string warning;
-  auto endpoints = ParseBrokerEndpoints("tcp://a:5555, tcp://b:5555", "", "",
-                                        &warning);
+  auto endpoints =
+      ParseBrokerEndpoints("tcp://a:5555, tcp://b:5555", "", "", &warning);
   ASSERT_TRUE(endpoints.ok()) << endpoints.status();
   ASSERT_EQ(endpoints->size(), 2u);
   EXPECT_EQ((*endpoints)[0].address, "tcp://a:5555");
@@ -28,8 +28,8 @@ TEST(ParseBrokerEndpointsTest, SplitsAListAndIgnoresBlanks) {
 
 TEST(ParseBrokerEndpointsTest, AnEmptyEntryIsNamed) {
   std::string warning;
-  auto endpoints = ParseBrokerEndpoints("tcp://a:5555,,tcp://b:5555", "", "",
-                                        &warning);
+  auto endpoints =
+      ParseBrokerEndpoints("tcp://a:5555,,tcp://b:5555", "", "", &warning);
   EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(endpoints.status().message(), HasSubstr("empty entry"));
 }
@@ -54,9 +54,9 @@ class BrokerEndpointKeysTest : public ::testing::Test {
 
 TEST_F(BrokerEndpointKeysTest, EachBrokerGetsItsOwnServerKey) {
   std::string warning;
-  auto endpoints = ParseBrokerEndpoints(
-      "tcp://a:5555,tcp://b:5555", dir_ + "/own.key",
-      dir_ + "/a.pub," + dir_ + "/b.pub", &warning);
+  auto endpoints =
+      ParseBrokerEndpoints("tcp://a:5555,tcp://b:5555", dir_ + "/own.key",
+                           dir_ + "/a.pub," + dir_ + "/b.pub", &warning);
   ASSERT_TRUE(endpoints.ok()) << endpoints.status();
   ASSERT_TRUE((*endpoints)[0].curve.has_value());
   EXPECT_EQ((*endpoints)[0].curve->server_public_key, a_.public_key);
@@ -64,18 +64,21 @@ TEST_F(BrokerEndpointKeysTest, EachBrokerGetsItsOwnServerKey) {
   EXPECT_EQ((*endpoints)[1].curve->own.public_key, own_.public_key);
 }
 
-TEST_F(BrokerEndpointKeysTest, OneKeyServesEveryBrokerAndACountMismatchIsNamed) {
+TEST_F(BrokerEndpointKeysTest,
+       OneKeyServesEveryBrokerAndACountMismatchIsNamed) {
   std::string warning;
-  auto shared = ParseBrokerEndpoints("tcp://a:5555,tcp://b:5555",
-                                     dir_ + "/own.key", dir_ + "/a.pub", &warning);
+  auto shared =
+      ParseBrokerEndpoints("tcp://a:5555,tcp://b:5555", dir_ + "/own.key",
+                           dir_ + "/a.pub", &warning);
   ASSERT_TRUE(shared.ok()) << shared.status();
   EXPECT_EQ((*shared)[1].curve->server_public_key, a_.public_key);
   auto mismatch = ParseBrokerEndpoints(
       "tcp://a:5555,tcp://b:5555,tcp://c:5555", dir_ + "/own.key",
       dir_ + "/a.pub," + dir_ + "/b.pub", &warning);
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(mismatch.status().message(),
-              HasSubstr("2 broker public keys (--curve-server-key) for 3 brokers"));
+  EXPECT_THAT(
+      mismatch.status().message(),
+      HasSubstr("2 broker public keys (--curve-server-key) for 3 brokers"));
 }
 
 }  // namespace

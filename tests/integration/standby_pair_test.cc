@@ -64,23 +64,25 @@ class StandbyPairTest : public ::testing::Test {
   // Broker 0 is the primary, 1 the backup.
   Subprocess& StartBroker(int i) {
     std::vector<std::string> argv = {
-        BrokerBinary(), "--listen=" + listen_[i],
+        BrokerBinary(),
+        "--listen=" + listen_[i],
         absl::StrCat("--journal=", root_, "/journal", i),
         i == 0 ? "--pair=primary" : "--pair=backup",
-        "--pair-listen=" + pair_[i], "--pair-peer=" + pair_[1 - i],
+        "--pair-listen=" + pair_[i],
+        "--pair-peer=" + pair_[1 - i],
         "--pair-timeout-ms=600"};
     argv.insert(argv.end(), kFastLiveness.begin(), kFastLiveness.end());
     if (curve_) {
-      argv.insert(argv.end(),
-                  {absl::StrCat("--curve-key=", keys_, "/broker", i, ".key"),
-                   "--curve-clients=" + keys_ + "/clients",
-                   "--curve-workers=" + keys_ + "/workers",
-                   absl::StrCat("--pair-peer-key=", keys_, "/broker", 1 - i,
-                                ".pub")});
+      argv.insert(
+          argv.end(),
+          {absl::StrCat("--curve-key=", keys_, "/broker", i, ".key"),
+           "--curve-clients=" + keys_ + "/clients",
+           "--curve-workers=" + keys_ + "/workers",
+           absl::StrCat("--pair-peer-key=", keys_, "/broker", 1 - i, ".pub")});
     }
     brokers_[i] = std::make_unique<Subprocess>(argv);
-    EXPECT_TRUE(
-        brokers_[i]->WaitForStdoutLine("listening on ", std::chrono::seconds(10)))
+    EXPECT_TRUE(brokers_[i]->WaitForStdoutLine("listening on ",
+                                               std::chrono::seconds(10)))
         << brokers_[i]->stderr_text();
     return *brokers_[i];
   }
@@ -100,8 +102,8 @@ class StandbyPairTest : public ::testing::Test {
     std::vector<std::string> flags = {
         absl::StrCat("--broker=", listen_[first], ",", listen_[1 - first])};
     if (curve_) {
-      flags.push_back(absl::StrCat("--curve-key=", keys_, "/", role, "/", role,
-                                   ".key"));
+      flags.push_back(
+          absl::StrCat("--curve-key=", keys_, "/", role, "/", role, ".key"));
       flags.push_back(absl::StrCat("--curve-server-key=", keys_, "/broker",
                                    first, ".pub,", keys_, "/broker", 1 - first,
                                    ".pub"));
@@ -113,13 +115,16 @@ class StandbyPairTest : public ::testing::Test {
   void UseCurve() {
     curve_ = true;
     keys_ = root_ + "/keys";
-    for (const std::string dir : {keys_, keys_ + "/clients", keys_ + "/workers"}) {
+    for (const std::string dir :
+         {keys_, keys_ + "/clients", keys_ + "/workers"}) {
       std::filesystem::create_directory(dir);
     }
     for (const auto& [dir, name] :
          std::vector<std::pair<std::string, std::string>>{
-             {keys_, "broker0"}, {keys_, "broker1"},
-             {keys_ + "/clients", "clients"}, {keys_ + "/workers", "workers"}}) {
+             {keys_, "broker0"},
+             {keys_, "broker1"},
+             {keys_ + "/clients", "clients"},
+             {keys_ + "/workers", "workers"}}) {
       absl::StatusOr<CurveKeyPair> key = NewCurveKeyPair();
       ASSERT_TRUE(key.ok()) << key.status();
       ASSERT_TRUE(WriteCurveKeyFiles(dir, name, *key).ok());
@@ -151,7 +156,8 @@ class StandbyPairTest : public ::testing::Test {
     auto status = client.Wait(kJobTimeout);
     ASSERT_TRUE(status.has_value()) << "client did not finish";
     EXPECT_TRUE(status->exited && status->code == 0)
-        << "exit " << status->code << "; stderr:\n" << client.stderr_text();
+        << "exit " << status->code << "; stderr:\n"
+        << client.stderr_text();
     EXPECT_TRUE(SameOutput(client.stdout_text(), SpinReference(1, 3000)));
   }
 
@@ -166,7 +172,7 @@ class StandbyPairTest : public ::testing::Test {
 
 TEST_F(StandbyPairTest, WithoutAFaultTheBackupNeverServes) {
   StartPair();
-  AddWorkers(2);  // one lists the backup first
+  AddWorkers(2);              // one lists the backup first
   auto client = StartJob(1);  // so does the client: it is sent on
   ExpectExact(*client);
   const std::string backup = brokers_[1]->stderr_text();
@@ -187,8 +193,8 @@ TEST_F(StandbyPairTest, AJobAcceptedIsOnTheBackupBeforeTheClientHearsOfIt) {
       << client->stderr_text();
   brokers_[0]->Signal(SIGKILL);
   ExpectExact(*client);
-  EXPECT_TRUE(brokers_[1]->WaitForStderrText("resumed 1 jobs",
-                                             std::chrono::seconds(1)))
+  EXPECT_TRUE(
+      brokers_[1]->WaitForStderrText("resumed 1 jobs", std::chrono::seconds(1)))
       << brokers_[1]->stderr_text();
 }
 
@@ -229,8 +235,8 @@ TEST_F(StandbyPairTest, TheBackupTakesOverAPrimaryKilledHalfWay) {
       << backup;
   // The primary started again follows the backup, now active.
   Subprocess& primary = StartBroker(0);
-  EXPECT_TRUE(primary.WaitForStderrText("primary -> passive (peer is active, epoch 2)",
-                                        std::chrono::seconds(20)))
+  EXPECT_TRUE(primary.WaitForStderrText(
+      "primary -> passive (peer is active, epoch 2)", std::chrono::seconds(20)))
       << primary.stderr_text();
   EXPECT_TRUE(primary.WaitForStderrText("following the active's journal",
                                         std::chrono::seconds(20)))
@@ -253,7 +259,8 @@ TEST_F(StandbyPairTest, AFrozenPrimaryIsFencedWhenItWakes) {
   auto fenced = brokers_[0]->Wait(std::chrono::seconds(20));
   ASSERT_TRUE(fenced.has_value()) << brokers_[0]->stderr_text();
   EXPECT_TRUE(fenced->exited && fenced->code == 75)
-      << "exit " << fenced->code << "; stderr:\n" << brokers_[0]->stderr_text();
+      << "exit " << fenced->code << "; stderr:\n"
+      << brokers_[0]->stderr_text();
   EXPECT_TRUE(absl::StrContains(brokers_[0]->stderr_text(), "fenced"))
       << brokers_[0]->stderr_text();
   ExpectExact(*client);
@@ -271,7 +278,8 @@ TEST_F(StandbyPairTest, UnderCurveTheBackupTakesOverToo) {
       << client->stderr_text();
   brokers_[0]->Signal(SIGKILL);
   ExpectExact(*client);
-  EXPECT_TRUE(absl::StrContains(brokers_[1]->stderr_text(), "passive -> active"))
+  EXPECT_TRUE(
+      absl::StrContains(brokers_[1]->stderr_text(), "passive -> active"))
       << brokers_[1]->stderr_text();
 }
 
