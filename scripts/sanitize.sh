@@ -51,7 +51,7 @@ unit_targets=(common_test cpu_count_test tasks_test tq_broker_test worker_test
   tq_metrics_test)
 process_targets=(tq-broker tq-worker tq-client tq-keygen bad_flags_test
   cluster_test hostile_peer_test status_test metrics_cluster_test
-  security_cluster_test tq_client_cli_test)
+  security_cluster_test tq_client_cli_test standby_pair_test)
 fuzz_targets=(envelope_fuzzer chunk_decoder_fuzzer number_parse_fuzzer
   journal_reader_fuzzer)
 # Never run in a sanitizer tree: tests of the Python package, deploy/ and the
