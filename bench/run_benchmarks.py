@@ -23,91 +23,21 @@ P7  pool.count("primes", range(1, 10**8 + 1)) from a python3 process vs
 """
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from processes import PYTHON, REPO, Cluster, python_env, run_quietly, timed
+
 BASELINE = os.path.join(os.path.dirname(REPO), "shared", "baselines", "seed_pool.py")
-
-
-def run_quietly(cmd):
-    """Runs cmd with output to /dev/null; returns (wall seconds, rusage).
-    posix_spawn + wait4 add far less than subprocess.run, which matters when
-    the command itself takes a few milliseconds."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        start = time.perf_counter()
-        pid = os.posix_spawnp(cmd[0], cmd, os.environ,
-                              file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1),
-                                            (os.POSIX_SPAWN_DUP2, devnull, 2)])
-        _, status, usage = os.wait4(pid, 0)
-        elapsed = time.perf_counter() - start
-    finally:
-        os.close(devnull)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(cmd)}")
-    return elapsed, usage
-
-
-def timed(cmd, runs):
-    """Median wall seconds of `runs` runs of cmd (each must exit 0)."""
-    return statistics.median(run_quietly(cmd)[0] for _ in range(runs))
 
 
 def child_peak_rss_kib(cmd):
     """Runs cmd to completion; returns (seconds, its own peak RSS in KiB)."""
     seconds, usage = run_quietly(cmd)
     return seconds, usage.ru_maxrss
-
-
-PYTHON = "/usr/bin/python3"  # Debian's: it sees python3-cloudpickle
-
-
-def python_env(build):
-    """The environment a Python client or runner needs to import the build's tq."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.join(build, "python")
-    return env
-
-
-class Cluster:
-    """tq-broker + N tq-worker processes on an ephemeral loopback port;
-    with python=True both run Python code (the workers' runners import the
-    build's tq)."""
-
-    def __init__(self, build, workers=2, threads=1, python=False,
-                 broker_args=()):
-        code = ["--allow-code=python"] if python else []
-        self.broker = subprocess.Popen(
-            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"] + code
-            + list(broker_args),
-            stdout=subprocess.PIPE, text=True)
-        line = self.broker.stdout.readline()
-        match = re.match(r"listening on (\S+)", line)
-        if not match:
-            sys.exit(f"broker did not start: {line!r}")
-        self.endpoint = match.group(1)
-        worker_code = code + [f"--python={PYTHON}"] if python else []
-        self.workers = [
-            subprocess.Popen([f"{build}/worker/tq-worker", f"--broker={self.endpoint}",
-                              f"--threads={threads}"] + worker_code,
-                             stderr=subprocess.DEVNULL, env=python_env(build))
-            for _ in range(workers)]
-
-    def broker_peak_rss_kib(self):
-        with open(f"/proc/{self.broker.pid}/status") as f:
-            return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
-
-    def close(self):
-        for p in self.workers + [self.broker]:
-            p.terminate()
-        for p in self.workers + [self.broker]:
-            p.wait(timeout=30)
 
 
 def main():

@@ -1,0 +1,106 @@
+"""Starting, timing and watching the processes tq's benchmarks measure:
+whole commands (wall time, medians) and a loopback cluster of tq-broker +
+tq-workers.
+
+    from processes import Cluster, run_quietly
+    with Cluster(build) as cluster:
+        seconds, _ = run_quietly([client, f"--broker={cluster.endpoint}", ...])
+
+Shared by run_benchmarks.py and fairness.py.
+"""
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from typing import Sequence
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = "/usr/bin/python3"  # Debian's: it sees python3-cloudpickle
+
+
+def run_quietly(cmd: Sequence[str]):
+    """Runs cmd with output to /dev/null; returns (wall seconds, rusage).
+
+    posix_spawn + wait4 add far less than subprocess.run, which matters when
+    the command itself takes a few milliseconds. A command that fails ends
+    the benchmark run: its figures would mean nothing.
+
+        seconds, usage = run_quietly(["/bin/true"])
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        start = time.perf_counter()
+        pid = os.posix_spawnp(cmd[0], list(cmd), os.environ,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1),
+                                            (os.POSIX_SPAWN_DUP2, devnull, 2)])
+        _, status, usage = os.wait4(pid, 0)
+        elapsed = time.perf_counter() - start
+    finally:
+        os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}")
+    return elapsed, usage
+
+
+def timed(cmd: Sequence[str], runs: int) -> float:
+    """Median wall seconds of `runs` runs of cmd (each must exit 0)."""
+    return statistics.median(run_quietly(cmd)[0] for _ in range(runs))
+
+
+def python_env(build: str) -> dict[str, str]:
+    """The environment a Python client or runner needs to import the build's tq."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.join(build, "python")
+    return env
+
+
+class Cluster:
+    """tq-broker + N tq-worker processes on an ephemeral loopback port;
+    with python=True both run Python code (the workers' runners import the
+    build's tq). A context manager: leaving `with` stops them all.
+
+        with Cluster(build, workers=2) as cluster:
+            run_quietly([client, f"--broker={cluster.endpoint}", ...])
+    """
+
+    def __init__(self, build: str, workers: int = 2, threads: int = 1,
+                 python: bool = False, broker_args: Sequence[str] = ()):
+        code = ["--allow-code=python"] if python else []
+        self.broker = subprocess.Popen(
+            [f"{build}/broker/tq-broker", "--listen=tcp://127.0.0.1:*"] + code
+            + list(broker_args),
+            stdout=subprocess.PIPE, text=True)
+        line = self.broker.stdout.readline()
+        match = re.match(r"listening on (\S+)", line)
+        if not match:
+            self.broker.kill()
+            sys.exit(f"broker did not start: {line!r}")
+        self.endpoint = match.group(1)
+        worker_code = code + [f"--python={PYTHON}"] if python else []
+        self.workers = [
+            subprocess.Popen([f"{build}/worker/tq-worker", f"--broker={self.endpoint}",
+                              f"--threads={threads}"] + worker_code,
+                             stderr=subprocess.DEVNULL, env=python_env(build))
+            for _ in range(workers)]
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def broker_peak_rss_kib(self) -> int:
+        """The broker's peak resident set so far (VmHWM), in KiB."""
+        with open(f"/proc/{self.broker.pid}/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+    def close(self) -> None:
+        """Stops the workers and the broker and waits for them."""
+        for p in self.workers + [self.broker]:
+            p.terminate()
+        for p in self.workers + [self.broker]:
+            p.wait(timeout=30)
