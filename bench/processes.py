@@ -1,6 +1,6 @@
 """Starting, timing and watching the processes tq's benchmarks measure:
-whole commands (wall time, medians) and a loopback cluster of tq-broker +
-tq-workers.
+whole commands (wall time, medians, commands taking turns) and a loopback
+cluster of tq-broker + tq-workers.
 
     from processes import Cluster, run_quietly
     with Cluster(build) as cluster:
@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"  # Debian's: it sees python3-cloudpickle
@@ -49,6 +49,20 @@ def run_quietly(cmd: Sequence[str]):
 def timed(cmd: Sequence[str], runs: int) -> float:
     """Median wall seconds of `runs` runs of cmd (each must exit 0)."""
     return statistics.median(run_quietly(cmd)[0] for _ in range(runs))
+
+
+def medians(cmds: Mapping[str, Sequence[str]], runs: int) -> dict[str, float]:
+    """Median wall seconds of each command over `runs` rounds, the commands
+    taking turns within a round, so that load on a shared machine hits them
+    alike (their ratio is what the benchmarks report).
+
+        medians({"tq": [client, "--version"], "true": ["/bin/true"]}, 5)
+    """
+    samples: dict[str, list[float]] = {name: [] for name in cmds}
+    for _ in range(runs):
+        for name, cmd in cmds.items():
+            samples[name].append(run_quietly(cmd)[0])
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def python_env(build: str) -> dict[str, str]:

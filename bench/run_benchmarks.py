@@ -7,12 +7,16 @@ shared and noisy.
     python3 bench/run_benchmarks.py --compare OLD.json NEW.json [--tolerance=0.10]
 
 P1  tq-client map primes 1 100000 (embedded, whole process, output to
-    /dev/null) vs the Python baseline seed_pool.py (multiprocessing.Pool.map).
+    /dev/null) vs the Python baseline seed_pool.py (multiprocessing.Pool.map);
+    the same against its floor, bench/bare_client (a process linking
+    tq-client's libraries whose main returns at once); tq-client --version
+    vs /bin/true. The three tq-side commands and /bin/true take turns.
 P2  no-op chunks/s through a real broker + 2 workers on loopback, next to
     the raw ZeroMQ round-trip rate (bench/zmq_roundtrip); then the same
     with the broker's job journal (--journal), as a share of without.
 P3  map primes 1 1e9 in packed-bitmap form through broker + 2 workers vs
-    `primesieve 1e9 --count -t2`.
+    `primesieve 1e9 --count -t2`; then embedded (no --broker), the bitmap
+    and the count form, median of 5, each against primesieve.
 MEM peak RSS of broker and client for 1..1e11 vs 1..1e9 in count form.
 P5  the seed's is_prime over range(1, 10**6 + 1) with tq.Pool().map
     (embedded) vs multiprocessing.Pool(2).map, each timed from entering
@@ -37,15 +41,16 @@ import sys
 import tempfile
 
 from measurements import HIGHER, LOWER, Baseline, Measurement, Report, compare, load
-from processes import PYTHON, REPO, Cluster, python_env, run_quietly, timed
+from processes import PYTHON, REPO, Cluster, medians, python_env, run_quietly, timed
 
 BASELINE = os.path.join(os.path.dirname(REPO), "shared", "baselines", "seed_pool.py")
 
 # Every measurement a run records, in order; a run that misses one fails.
 MEASUREMENT_NAMES = (
-    "p1_map_vs_python",
+    "p1_map_vs_python", "p1_map_vs_floor", "p1_version_vs_true",
     "p2_noop_vs_raw", "p2_journal_vs_without",
-    "p3_bitmap_broker_vs_primesieve",
+    "p3_bitmap_broker_vs_primesieve", "p3_bitmap_embedded_vs_primesieve",
+    "p3_count_embedded_vs_primesieve",
     "mem_client_growth", "mem_broker_growth",
     "p5_is_prime_vs_multiprocessing", "p6_identity_embedded_vs_multiprocessing",
     "p6_identity_broker_vs_multiprocessing", "p7_count_python_vs_client",
@@ -56,13 +61,14 @@ MEASUREMENT_NAMES = (
 class Plan:
     """The sizes and repetitions of one mode of the benchmarks."""
     p1_hi: int            # P1: map primes 1..p1_hi
-    p1_runs: int          # runs of tq-client
+    p1_runs: int          # rounds of tq-client, floor, --version, /bin/true
     python_runs: int      # runs of seed_pool.py
     raw_roundtrips: int   # zmq_roundtrip's messages
     p2_chunks: int        # P2: one-item no-op chunks per job
     p2_runs: int
     p3_hi: int            # P3: primes 1..p3_hi
-    p3_runs: int
+    p3_runs: int          # through the broker
+    p3_embedded_runs: int
     mem_small: int        # MEM: count 1..mem_small vs 1..mem_big
     mem_big: int
     p5_hi: int            # P5: is_prime over 1..p5_hi
@@ -75,12 +81,12 @@ class Plan:
 PLANS = {
     "full": Plan(p1_hi=10**5, p1_runs=20, python_runs=5, raw_roundtrips=300000,
                  p2_chunks=200000, p2_runs=3, p3_hi=10**9, p3_runs=3,
-                 mem_small=10**9, mem_big=10**11,
+                 p3_embedded_runs=5, mem_small=10**9, mem_big=10**11,
                  p5_hi=10**6, p6_items=10**6, python_api_runs=5, p7_hi=10**8,
                  p7_runs=10),
     "quick": Plan(p1_hi=10**5, p1_runs=6, python_runs=3, raw_roundtrips=300000,
                   p2_chunks=200000, p2_runs=1, p3_hi=10**9, p3_runs=1,
-                  mem_small=10**9, mem_big=10**11,
+                  p3_embedded_runs=5, mem_small=10**9, mem_big=10**11,
                   p5_hi=10**6, p6_items=10**6, python_api_runs=3, p7_hi=10**8,
                   p7_runs=3),
 }
@@ -95,22 +101,41 @@ def sci(n: int) -> str:
 
 
 def measure_p1(report: Report, plan: Plan, build: str, client: str) -> None:
-    """P1: the small job as a whole process, against Python."""
+    """P1: the small job as a whole process, against Python, its floor and
+    /bin/true."""
     hi = sci(plan.p1_hi)
-    tq_s = timed([client, "map", "primes", "1", str(plan.p1_hi)], plan.p1_runs)
+    t = medians({"map": [client, "map", "primes", "1", str(plan.p1_hi)],
+                 "floor": [f"{build}/bench/bare_client"],
+                 "version": [client, "--version"],
+                 "true": ["/bin/true"]}, plan.p1_runs)
     py_s = timed([sys.executable, BASELINE, "1", str(plan.p1_hi), "pool"],
                  plan.python_runs)
     report.record(Measurement(
         "p1_map_vs_python", f"P1 tq-client map primes 1 {hi} (embedded) vs seed_pool.py",
-        tq_s * 1000, "ms", HIGHER, Baseline("seed_pool.py Pool.map", py_s * 1000, "ms"),
-        py_s / tq_s, "x faster", ">= 40x", plan.p1_runs),
-        f"P1 embedded map primes 1..{hi}: tq {tq_s * 1000:.1f} ms, "
-        f"python Pool.map {py_s * 1000:.1f} ms -> {py_s / tq_s:.1f}x faster "
+        t["map"] * 1000, "ms", HIGHER, Baseline("seed_pool.py Pool.map", py_s * 1000, "ms"),
+        py_s / t["map"], "x faster", ">= 40x", plan.p1_runs),
+        f"P1 embedded map primes 1..{hi}: tq {t['map'] * 1000:.1f} ms, "
+        f"python Pool.map {py_s * 1000:.1f} ms -> {py_s / t['map']:.1f}x faster "
         f"(target >= 40x)")
+    report.record(Measurement(
+        "p1_map_vs_floor", f"P1 tq-client map primes 1 {hi} vs a bare process "
+        "linking the same libraries", t["map"] * 1000, "ms", LOWER,
+        Baseline("bench/bare_client", t["floor"] * 1000, "ms"),
+        t["map"] / t["floor"], "x its time", "<= 2x", plan.p1_runs),
+        f"P1 floor, a process linking tq-client's libraries that returns at once: "
+        f"{t['floor'] * 1000:.1f} ms -> tq-client map is {t['map'] / t['floor']:.2f}x "
+        f"its time (target <= 2x)")
+    report.record(Measurement(
+        "p1_version_vs_true", "tq-client --version vs /bin/true",
+        t["version"] * 1000, "ms", LOWER, Baseline("/bin/true", t["true"] * 1000, "ms"),
+        t["version"] / t["true"], "x its time", "", plan.p1_runs),
+        f"P1 tq-client --version {t['version'] * 1000:.1f} ms, /bin/true "
+        f"{t['true'] * 1000:.1f} ms -> {t['version'] / t['true']:.2f}x its time "
+        f"(no target of its own: the floor above bounds it)")
 
 
 def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
-    """P2 and P3 through a broker + 2 workers."""
+    """P2 and P3 through a broker + 2 workers, then P3 embedded."""
     raw = subprocess.run([f"{build}/bench/zmq_roundtrip", str(plan.raw_roundtrips), "64"],
                          capture_output=True, text=True, check=True).stdout
     raw_rate = float(raw.split()[1])
@@ -163,6 +188,29 @@ def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
             f"P3 primes 1..{hi} bitmap via broker + 2 workers: tq {tq3:.3g} s, "
             f"primesieve --count -t2 {ps3:.3g} s -> {tq3 / ps3:.2f}x its time "
             f"(target <= 2x)")
+
+    t = medians({"bitmap": [client, "map", "primes", "1", str(plan.p3_hi),
+                            "--format=bitmap"],
+                 "count": [client, "map", "primes", "1", str(plan.p3_hi),
+                           "--format=count"],
+                 "primesieve": primesieve}, plan.p3_embedded_runs)
+    runs = plan.p3_embedded_runs
+    report.record(Measurement(
+        "p3_bitmap_embedded_vs_primesieve", f"P3 map primes 1 {hi} --format=bitmap "
+        "embedded vs primesieve --count -t2", t["bitmap"], "s", LOWER,
+        Baseline("primesieve --count -t2", t["primesieve"], "s"),
+        t["bitmap"] / t["primesieve"], "x its time", "<= 1.5x", runs),
+        f"P3 embedded (no TCP), bitmap 1..{hi}: tq {t['bitmap']:.3g} s, primesieve "
+        f"{t['primesieve']:.3g} s -> {t['bitmap'] / t['primesieve']:.2f}x its time "
+        f"(median of {runs}; target <= 1.5x)")
+    report.record(Measurement(
+        "p3_count_embedded_vs_primesieve", f"map primes 1 {hi} --format=count "
+        "embedded vs primesieve --count -t2", t["count"], "s", LOWER,
+        Baseline("primesieve --count -t2", t["primesieve"], "s"),
+        t["count"] / t["primesieve"], "x its time", "<= 1.1x", runs),
+        f"P3 count form 1..{hi}, embedded: tq {t['count']:.3g} s -> "
+        f"{t['count'] / t['primesieve']:.2f}x primesieve's time "
+        f"(median of {runs}; target <= 1.1x)")
 
 
 def measure_memory(report: Report, plan: Plan, build: str, client: str) -> None:
