@@ -1,29 +1,34 @@
 """Starting, timing and watching the processes tq's benchmarks measure:
-whole commands (wall time, medians, commands taking turns) and a loopback
-cluster of tq-broker + tq-workers.
+whole commands (wall time, medians, interleaved pairs), a loopback cluster
+of tq-broker + tq-workers, and a running process's CPU time.
 
-    from processes import Cluster, run_quietly
+    from processes import Cluster, medians, process_cpu_seconds
     with Cluster(build) as cluster:
-        seconds, _ = run_quietly([client, f"--broker={cluster.endpoint}", ...])
+        before = process_cpu_seconds(cluster.broker.pid)
+        ...
 
 Shared by run_benchmarks.py and fairness.py.
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"  # Debian's: it sees python3-cloudpickle
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def run_quietly(cmd: Sequence[str]):
-    """Runs cmd with output to /dev/null; returns (wall seconds, rusage).
+def run_quietly(cmd: Sequence[str], stderr_to: Optional[str] = None):
+    """Runs cmd with stdout (and stderr, unless stderr_to names a file to
+    write it to) going to /dev/null; returns (wall seconds, rusage).
 
     posix_spawn + wait4 add far less than subprocess.run, which matters when
     the command itself takes a few milliseconds. A command that fails ends
@@ -32,15 +37,20 @@ def run_quietly(cmd: Sequence[str]):
         seconds, usage = run_quietly(["/bin/true"])
     """
     devnull = os.open(os.devnull, os.O_WRONLY)
+    err = devnull
+    if stderr_to is not None:
+        err = os.open(stderr_to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         start = time.perf_counter()
         pid = os.posix_spawnp(cmd[0], list(cmd), os.environ,
                               file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1),
-                                            (os.POSIX_SPAWN_DUP2, devnull, 2)])
+                                            (os.POSIX_SPAWN_DUP2, err, 2)])
         _, status, usage = os.wait4(pid, 0)
         elapsed = time.perf_counter() - start
     finally:
         os.close(devnull)
+        if err != devnull:
+            os.close(err)
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(cmd)}")
     return elapsed, usage
@@ -63,6 +73,45 @@ def medians(cmds: Mapping[str, Sequence[str]], runs: int) -> dict[str, float]:
         for name, cmd in cmds.items():
             samples[name].append(run_quietly(cmd)[0])
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def client_stats(cmd: Sequence[str]) -> tuple[float, dict[str, int]]:
+    """Runs a tq-client command with --stats added; returns (wall seconds,
+    the counts of its stats line: chunks, items, duplicates, failed_items)."""
+    with tempfile.NamedTemporaryFile(prefix="tq-bench-stats-") as f:
+        seconds, _ = run_quietly(list(cmd) + ["--stats"], stderr_to=f.name)
+        text = f.read().decode(errors="replace")
+    match = re.search(r"tq-client stats: (\{.*\})", text)
+    if not match:
+        sys.exit(f"no stats line from {' '.join(cmd)}: {text[-500:]!r}")
+    counts = {k: int(v) for k, v in re.findall(r'"(\w+)": (\d+)', match.group(1))}
+    return seconds, counts
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used so far.
+
+    Sums the nanosecond run times of its threads (/proc/PID/task/*/schedstat)
+    rather than /proc/PID/stat's utime + stime, which count in clock ticks
+    (10 ms): too coarse for a few hundred ms of broker work. Threads that
+    have already exited are missing from that sum, so this suits processes
+    whose threads live as long as they do (tq-broker's); without schedstat
+    it falls back to utime + stime.
+    """
+    total_ns = 0
+    found = False
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as f:
+                total_ns += int(f.read().split()[0])
+                found = True
+        except (OSError, ValueError, IndexError):
+            continue  # the thread exited while we read
+    if found:
+        return total_ns / 1e9
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def python_env(build: str) -> dict[str, str]:
@@ -111,6 +160,10 @@ class Cluster:
         """The broker's peak resident set so far (VmHWM), in KiB."""
         with open(f"/proc/{self.broker.pid}/status") as f:
             return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+    def broker_cpu_seconds(self) -> float:
+        """CPU time the broker has used so far (see process_cpu_seconds)."""
+        return process_cpu_seconds(self.broker.pid)
 
     def close(self) -> None:
         """Stops the workers and the broker and waits for them."""

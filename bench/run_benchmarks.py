@@ -12,11 +12,14 @@ P1  tq-client map primes 1 100000 (embedded, whole process, output to
     tq-client's libraries whose main returns at once); tq-client --version
     vs /bin/true. The three tq-side commands and /bin/true take turns.
 P2  no-op chunks/s through a real broker + 2 workers on loopback, next to
-    the raw ZeroMQ round-trip rate (bench/zmq_roundtrip); then the same
-    with the broker's job journal (--journal), as a share of without.
+    the raw ZeroMQ round-trip rate (bench/zmq_roundtrip), and the broker's
+    CPU time per chunk and per MB of results (8 bytes per no-op value);
+    then the same with the broker's job journal (--journal), as a share of
+    without.
 P3  map primes 1 1e9 in packed-bitmap form through broker + 2 workers vs
-    `primesieve 1e9 --count -t2`; then embedded (no --broker), the bitmap
-    and the count form, median of 5, each against primesieve.
+    `primesieve 1e9 --count -t2`, with the broker's CPU time per chunk and
+    per MB of results (the 125 MB bitmap); then embedded (no --broker), the
+    bitmap and the count form, median of 5, each against primesieve.
 MEM peak RSS of broker and client for 1..1e11 vs 1..1e9 in count form.
 P5  the seed's is_prime over range(1, 10**6 + 1) with tq.Pool().map
     (embedded) vs multiprocessing.Pool(2).map, each timed from entering
@@ -26,13 +29,16 @@ P6  identity over list(range(10**6)): items/s through tq (embedded, and a
 P7  pool.count("primes", range(1, 10**8 + 1)) from a python3 process vs
     tq-client map primes 1 100000000 --format=count, whole processes.
 
---json writes every figure (see bench/measurements.py for the format)
-besides the text.
+The broker's CPU time is read from /proc before and after the timed runs:
+unlike wall time it barely moves with load from other processes, so a
+regression in the broker shows on a noisy machine. --json writes every
+figure (see bench/measurements.py for the format) besides the text.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import statistics
 import shutil
@@ -41,15 +47,18 @@ import sys
 import tempfile
 
 from measurements import HIGHER, LOWER, Baseline, Measurement, Report, compare, load
-from processes import PYTHON, REPO, Cluster, medians, python_env, run_quietly, timed
+from processes import (PYTHON, REPO, Cluster, client_stats, medians, python_env,
+                       run_quietly, timed)
 
 BASELINE = os.path.join(os.path.dirname(REPO), "shared", "baselines", "seed_pool.py")
 
 # Every measurement a run records, in order; a run that misses one fails.
 MEASUREMENT_NAMES = (
     "p1_map_vs_python", "p1_map_vs_floor", "p1_version_vs_true",
-    "p2_noop_vs_raw", "p2_journal_vs_without",
-    "p3_bitmap_broker_vs_primesieve", "p3_bitmap_embedded_vs_primesieve",
+    "p2_noop_vs_raw", "p2_broker_cpu_per_chunk", "p2_broker_cpu_per_mb",
+    "p2_journal_vs_without",
+    "p3_bitmap_broker_vs_primesieve", "p3_broker_cpu_per_chunk",
+    "p3_broker_cpu_per_mb", "p3_bitmap_embedded_vs_primesieve",
     "p3_count_embedded_vs_primesieve",
     "mem_client_growth", "mem_broker_growth",
     "p5_is_prime_vs_multiprocessing", "p6_identity_embedded_vs_multiprocessing",
@@ -90,6 +99,8 @@ PLANS = {
                   p5_hi=10**6, p6_items=10**6, python_api_runs=3, p7_hi=10**8,
                   p7_runs=3),
 }
+
+NOOP_VALUE_BYTES = 8  # a no-op result is one uint64 per item
 
 
 def sci(n: int) -> str:
@@ -134,6 +145,23 @@ def measure_p1(report: Report, plan: Plan, build: str, client: str) -> None:
         f"(no target of its own: the floor above bounds it)")
 
 
+def broker_cpu(report: Report, part: str, cpu_s: float, chunks: int,
+               result_bytes: int, what_bytes: str, runs: int) -> None:
+    """Records the broker's CPU time per chunk and per MB of results, and
+    prints them on one line."""
+    per_chunk_us = cpu_s / max(chunks, 1) * 1e6
+    per_mb_ms = cpu_s * 1000 / max(result_bytes / 1e6, 1e-9)
+    report.record(Measurement(
+        f"{part}_broker_cpu_per_chunk", f"{part.upper()} tq-broker CPU time per chunk",
+        per_chunk_us, "us/chunk", LOWER, runs=runs))
+    report.record(Measurement(
+        f"{part}_broker_cpu_per_mb", f"{part.upper()} tq-broker CPU time per MB of "
+        f"results ({what_bytes})", per_mb_ms, "ms/MB", LOWER, runs=runs),
+        f"{part.upper()} broker CPU {cpu_s * 1000:.0f} ms: {per_chunk_us:.3g} us per "
+        f"chunk ({chunks:,} chunks), {per_mb_ms:.3g} ms per MB of results "
+        f"({result_bytes / 1e6:.3g} MB, {what_bytes}; no target: compare runs)")
+
+
 def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
     """P2 and P3 through a broker + 2 workers, then P3 embedded."""
     raw = subprocess.run([f"{build}/bench/zmq_roundtrip", str(plan.raw_roundtrips), "64"],
@@ -145,7 +173,14 @@ def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
         noop = [client, broker, "map", "noop", "1", str(chunks), "--chunk-size=1"]
         # Warm-up connects the workers before timing.
         timed([client, broker, "map", "noop", "1", "1000"], 1)
-        rate = chunks / timed(noop, plan.p2_runs)
+        cpu0 = cluster.broker_cpu_seconds()
+        seconds, seen = [], 0
+        for _ in range(plan.p2_runs):
+            s, stats = client_stats(noop)
+            seconds.append(s)
+            seen += stats["chunks"]
+        cpu = cluster.broker_cpu_seconds() - cpu0
+        rate = chunks / statistics.median(seconds)
         report.record(Measurement(
             "p2_noop_vs_raw", "P2 no-op chunks/s through broker + 2 workers vs raw "
             "ZeroMQ round trips", rate, "chunks/s", HIGHER,
@@ -154,6 +189,8 @@ def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
             f"P2 no-op chunks through broker + 2 workers: {rate:,.0f} chunks/s; "
             f"raw ZeroMQ round trips {raw_rate:,.0f}/s -> {rate / raw_rate:.0%} of raw "
             f"(targets >= 100,000/s and >= 60%)")
+        broker_cpu(report, "p2", cpu, seen, chunks * plan.p2_runs * NOOP_VALUE_BYTES,
+                   f"{NOOP_VALUE_BYTES} bytes per no-op value", plan.p2_runs)
 
         journal = tempfile.mkdtemp(prefix="tq-bench-journal-")
         try:
@@ -175,9 +212,13 @@ def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
         hi = sci(plan.p3_hi)
         primesieve = ["primesieve", str(plan.p3_hi), "--count", "-t2"]
         bitmap = [client, broker, "map", "primes", "1", str(plan.p3_hi), "--format=bitmap"]
-        tq_s, ps_s = [], []
+        tq_s, ps_s, seen, cpu = [], [], 0, 0.0
         for _ in range(plan.p3_runs):  # interleaved: load hits both alike
-            tq_s.append(run_quietly(bitmap)[0])
+            cpu0 = cluster.broker_cpu_seconds()
+            s, stats = client_stats(bitmap)
+            cpu += cluster.broker_cpu_seconds() - cpu0
+            tq_s.append(s)
+            seen += stats["chunks"]
             ps_s.append(run_quietly(primesieve)[0])
         tq3, ps3 = statistics.median(tq_s), statistics.median(ps_s)
         report.record(Measurement(
@@ -188,6 +229,8 @@ def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
             f"P3 primes 1..{hi} bitmap via broker + 2 workers: tq {tq3:.3g} s, "
             f"primesieve --count -t2 {ps3:.3g} s -> {tq3 / ps3:.2f}x its time "
             f"(target <= 2x)")
+        broker_cpu(report, "p3", cpu, seen, math.ceil(plan.p3_hi / 8) * plan.p3_runs,
+                   "the packed bitmap", plan.p3_runs)
 
     t = medians({"bitmap": [client, "map", "primes", "1", str(plan.p3_hi),
                             "--format=bitmap"],
