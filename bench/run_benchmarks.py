@@ -3,7 +3,7 @@
 measured in this one run and reported as ratios, because the machine is
 shared and noisy.
 
-    python3 bench/run_benchmarks.py [--build DIR] [--quick] [--json=FILE]
+    python3 bench/run_benchmarks.py [--build DIR] [--quick | --smoke] [--json=FILE]
     python3 bench/run_benchmarks.py --compare OLD.json NEW.json [--tolerance=0.10]
 
 P1  tq-client map primes 1 100000 (embedded, whole process, output to
@@ -52,7 +52,8 @@ from processes import (PYTHON, REPO, Cluster, client_stats, medians, python_env,
 
 BASELINE = os.path.join(os.path.dirname(REPO), "shared", "baselines", "seed_pool.py")
 
-# Every measurement a run records, in order; a run that misses one fails.
+# Every measurement a run records, in order; a run that misses one fails,
+# and the CI smoke test (bench/smoke_test.py) checks the JSON against it.
 MEASUREMENT_NAMES = (
     "p1_map_vs_python", "p1_map_vs_floor", "p1_version_vs_true",
     "p2_noop_vs_raw", "p2_broker_cpu_per_chunk", "p2_broker_cpu_per_mb",
@@ -98,6 +99,13 @@ PLANS = {
                   p3_embedded_runs=5, mem_small=10**9, mem_big=10**11,
                   p5_hi=10**6, p6_items=10**6, python_api_runs=3, p7_hi=10**8,
                   p7_runs=3),
+    # Every measurement once, at sizes that take milliseconds: proves the
+    # script works (CI), says nothing about speed.
+    "smoke": Plan(p1_hi=10**3, p1_runs=1, python_runs=1, raw_roundtrips=5000,
+                  p2_chunks=2000, p2_runs=1, p3_hi=10**7, p3_runs=1,
+                  p3_embedded_runs=1, mem_small=10**6, mem_big=10**8,
+                  p5_hi=10**4, p6_items=10**4, python_api_runs=1, p7_hi=10**6,
+                  p7_runs=1),
 }
 
 NOOP_VALUE_BYTES = 8  # a no-op result is one uint64 per item
@@ -378,7 +386,11 @@ def main() -> int:
         "must not rise. Measurements in only one file are listed, not flagged.")
     parser.add_argument("--build", default=os.path.join(REPO, "build"),
                         help="the build directory (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="fewer repetitions")
+    mode.add_argument("--smoke", action="store_true",
+                      help="tiny sizes, one repetition: checks that every "
+                      "measurement is produced (CI); the figures mean nothing")
     parser.add_argument("--json", metavar="FILE",
                         help="also write every figure, with the machine's cores, "
                         "load, date and git commit, to FILE as JSON")
@@ -393,7 +405,7 @@ def main() -> int:
     if args.compare:
         return run_compare(*args.compare, args.tolerance)
 
-    mode_name = "quick" if args.quick else "full"
+    mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
     plan = PLANS[mode_name]
     build = args.build
     client = f"{build}/client/tq-client"
