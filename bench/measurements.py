@@ -208,7 +208,7 @@ def compare(old: dict[str, Any], new: dict[str, Any],
     lines.append(f"{'measurement':<{width}}  {'better':<6}  {'old':>18}  {'new':>18}  "
                  "change of new from old")
     flagged = []
-    for name in list(olds) + [n for n in news if n not in olds]:
+    for name in list(news) + [n for n in olds if n not in news]:
         o, n = olds.get(name), news.get(name)
         if o is None or n is None:
             present = o or n

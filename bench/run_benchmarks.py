@@ -119,6 +119,11 @@ def sci(n: int) -> str:
     return text
 
 
+def figure(x: float) -> str:
+    """Three significant digits, never an exponent: 1460.2 -> '1,460'."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def measure_p1(report: Report, plan: Plan, build: str, client: str) -> None:
     """P1: the small job as a whole process, against Python, its floor and
     /bin/true."""
@@ -165,8 +170,8 @@ def broker_cpu(report: Report, part: str, cpu_s: float, chunks: int,
     report.record(Measurement(
         f"{part}_broker_cpu_per_mb", f"{part.upper()} tq-broker CPU time per MB of "
         f"results ({what_bytes})", per_mb_ms, "ms/MB", LOWER, runs=runs),
-        f"{part.upper()} broker CPU {cpu_s * 1000:.0f} ms: {per_chunk_us:.3g} us per "
-        f"chunk ({chunks:,} chunks), {per_mb_ms:.3g} ms per MB of results "
+        f"{part.upper()} broker CPU {cpu_s * 1000:.0f} ms: {figure(per_chunk_us)} us per "
+        f"chunk ({chunks:,} chunks), {figure(per_mb_ms)} ms per MB of results "
         f"({result_bytes / 1e6:.3g} MB, {what_bytes}; no target: compare runs)")
 
 

@@ -3,7 +3,9 @@
 runs `run_benchmarks.py --smoke --json=FILE` (tiny sizes, one repetition),
 then checks that the JSON holds every measurement of MEASUREMENT_NAMES with
 a finite value and the fields --compare reads, and that --compare of the
-file with itself flags nothing and exits 0. It never asserts a time.
+file with itself flags nothing and exits 0; and that compare() flags a
+ratio 11% worse in either direction and not one 9% worse. It never asserts
+a time.
 
     /usr/bin/python3 bench/smoke_test.py --build build
 
@@ -22,6 +24,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from measurements import HIGHER, LOWER, compare  # noqa: E402
 from run_benchmarks import BASELINE, MEASUREMENT_NAMES  # noqa: E402
 
 SKIPPED = 77
@@ -53,6 +56,24 @@ def problems_in(report: dict) -> list[str]:
     return problems
 
 
+def direction_problems() -> list[str]:
+    """What compare() gets wrong about which way is worse (empty: nothing)."""
+    def report(ratios: dict[str, tuple[float, str]]) -> dict:
+        return {"measurements": [
+            {"name": name, "value": 1.0, "unit": "s", "better": better,
+             "baseline": {"name": "b", "value": 1.0, "unit": "s"}, "ratio": ratio}
+            for name, (ratio, better) in ratios.items()]}
+
+    old = report({"up": (10.0, HIGHER), "down": (10.0, LOWER),
+                  "up_ok": (10.0, HIGHER), "down_ok": (10.0, LOWER)})
+    new = report({"up": (8.9, HIGHER), "down": (11.1, LOWER),
+                  "up_ok": (9.1, HIGHER), "down_ok": (10.9, LOWER)})
+    _, flagged = compare(old, new, 0.10)
+    if sorted(flagged) != ["down", "up"]:
+        return [f"compare() flagged {flagged}, expected ['up', 'down']"]
+    return []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build", required=True, help="the build directory")
@@ -60,6 +81,10 @@ def main() -> int:
     if not os.path.exists(BASELINE):
         print(f"skipped: the seed baseline {BASELINE} is missing")
         return SKIPPED
+    problems = direction_problems()
+    if problems:
+        print("FAIL: " + "; ".join(problems))
+        return 1
     script = os.path.join(HERE, "run_benchmarks.py")
     with tempfile.TemporaryDirectory(prefix="tq-bench-smoke-") as tmp:
         path = os.path.join(tmp, "smoke.json")
@@ -82,7 +107,7 @@ def main() -> int:
                   f"{same.stderr}")
             return 1
     print(f"ok: {len(MEASUREMENT_NAMES)} measurements, valid JSON, "
-          "--compare with itself flags nothing")
+          "--compare with itself flags nothing, directions right")
     return 0
 
 
