@@ -25,6 +25,7 @@
 #include "broker/peer_authorizer.h"
 #include "broker/scheduler.h"
 #include "broker/zap_handler.h"
+#include "common/clock.h"
 #include "common/curve.h"
 #include "common/status_macros.h"
 #include "common/wakeup.h"
@@ -47,12 +48,6 @@ constexpr int kSendHighWaterMark = 100'000;
 // seconds needs no fresher data. The poll timeout (at most 1 s) bounds how
 // stale they get.
 constexpr int64_t kMonitorUpdateIntervalUs = 10'000;
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Whether a listen endpoint is not inproc:// (ZAP and the connection caps
 // apply to connections over a network transport only).
@@ -122,7 +117,7 @@ class Broker::Loop {
       TQ_RETURN_IF_ERROR(OpenJournal());
       // Alone, the broker serves its journal's jobs at once; in a pair,
       // once it is active (StartServing).
-      if (!options_.pair.has_value()) StartServing(NowUs());
+      if (!options_.pair.has_value()) StartServing(MonotonicNowUs());
     }
     std::optional<CurveKeyPair> curve_key;
     zap_.reset();  // from an earlier Bind() that failed later on
@@ -231,7 +226,7 @@ class Broker::Loop {
       int64_t deadline = scheduler_.NextDeadlineUs();
       if (journal_ != nullptr) deadline = std::min(deadline, journal_->NextCommitUs());
       if (pair_ != nullptr) deadline = std::min(deadline, pair_->NextDeadlineUs());
-      const int64_t wait_us = deadline - NowUs();
+      const int64_t wait_us = deadline - MonotonicNowUs();
       // Round up so we never wake just before a deadline and spin.
       const int64_t wait_ms =
           wait_us <= 0 ? 0 : std::min<int64_t>((wait_us + 999) / 1000, 1000);
@@ -255,7 +250,7 @@ class Broker::Loop {
       if (zap_ != nullptr) zap_->AnswerPending(zap_log_);
       if (stop_.load(std::memory_order_relaxed)) break;
 
-      const int64_t now = NowUs();
+      const int64_t now = MonotonicNowUs();
       if (pair_ != nullptr) ServicePair(now);
       bool backlog = true;  // until a read finds the socket empty
       for (int i = 0; i < kMaxReadsPerWake; ++i) {
@@ -396,7 +391,7 @@ class Broker::Loop {
       zap_->set_pair_peer_key(*peer_key);
     }
     absl::StatusOr<std::unique_ptr<PairPeer>> pair = PairPeer::Start(
-        *context_, options_, journal_.get(), keys, zap_ != nullptr, NowUs());
+        *context_, options_, journal_.get(), keys, zap_ != nullptr, MonotonicNowUs());
     if (!pair.ok()) return pair.status();
     pair_ = *std::move(pair);
     for (const std::string& line : pair_->TakeLog()) {

@@ -30,7 +30,8 @@ class BrokerMonitor : public SchedulerObserver {
   // TCP connections refused so far by the connection caps; called with
   // Update.
   virtual void UpdateConnections(const ConnectionRefusals& refusals) {}
-  // The loop completed an iteration at `now_us` (steady clock, microseconds).
+  // The loop completed an iteration at `now_us` (MonotonicNowUs(),
+  // common/clock.h).
   virtual void OnLoopIteration(int64_t now_us) {}
   // Every listen endpoint is bound: the broker can take peers.
   virtual void OnReady() {}

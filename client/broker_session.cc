@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/handshake_monitor.h"
 #include "common/status_macros.h"
 #include "common/zmq_socket.h"
@@ -16,12 +17,6 @@
 namespace tq {
 namespace internal {
 namespace {
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // While a send is refused (high-water mark), retry this often.
 constexpr int64_t kSendRetryMs = 10;
@@ -105,7 +100,7 @@ absl::StatusOr<std::unique_ptr<BrokerSession>> BrokerSession::Open(
   options.resume_timeout_ms = resume_timeout_ms;
   std::unique_ptr<BrokerSession> session(new BrokerSession(
       context, std::move(endpoints), std::move(endpoints_text),
-      std::make_unique<ClientSession>(std::move(options), NowUs())));
+      std::make_unique<ClientSession>(std::move(options), MonotonicNowUs())));
   TQ_ASSIGN_OR_RETURN(session->connection_,
                       session->Connect(/*watch_handshakes=*/true));
   // The first Welcome is waited for here, in the caller's thread; the I/O
@@ -164,7 +159,7 @@ BrokerSession::~BrokerSession() {
 
 int64_t BrokerSession::Step() {
   Connection& connection = *connection_;
-  const int64_t now = NowUs();
+  const int64_t now = MonotonicNowUs();
   bool reconnect;
   int64_t next_us;
   {
@@ -215,7 +210,7 @@ int64_t BrokerSession::Step() {
   int64_t wait_ms =
       next_us == std::numeric_limits<int64_t>::max()
           ? std::numeric_limits<int64_t>::max()
-          : std::max<int64_t>(0, (next_us - NowUs() + 999) / 1000);
+          : std::max<int64_t>(0, (next_us - MonotonicNowUs() + 999) / 1000);
   if (!unsent_.empty()) wait_ms = std::min(wait_ms, kSendRetryMs);
   return wait_ms;
 }
@@ -267,7 +262,7 @@ absl::Status BrokerSession::Submit(v1::SubmitJob submit,
                                    const std::shared_ptr<JobState>& job) {
   std::unique_lock lock(mu_);
   TQ_RETURN_IF_ERROR(
-      session_->Submit(std::move(submit), std::move(payloads), job, NowUs()));
+      session_->Submit(std::move(submit), std::move(payloads), job, MonotonicNowUs()));
   wakeup_.Notify();  // sent, or held with a deadline the loop must see
   while (!job->answered) changed_.wait(lock);
   return job->submit_status;
@@ -277,7 +272,7 @@ absl::Status BrokerSession::Adopt(uint64_t job_id, std::string token,
                                   const std::shared_ptr<JobState>& job) {
   std::unique_lock lock(mu_);
   TQ_RETURN_IF_ERROR(
-      session_->Adopt(job_id, std::move(token), job, NowUs()));
+      session_->Adopt(job_id, std::move(token), job, MonotonicNowUs()));
   wakeup_.Notify();
   while (!job->answered) changed_.wait(lock);
   return job->submit_status;
@@ -294,7 +289,7 @@ absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
   while (true) {
     const int64_t due_us = session_->NextDeadlineUs();
     std::optional<absl::StatusOr<JobEvent>> event =
-        session_->NextEvent(job, ordered, want_room, NowUs());
+        session_->NextEvent(job, ordered, want_room, MonotonicNowUs());
     // Something to send, or an earlier deadline (an ack's batch timer) than
     // the I/O thread sleeps towards: wake it.
     if (session_->has_outgoing() || session_->NextDeadlineUs() < due_us) {
@@ -339,7 +334,7 @@ JobStats BrokerSession::Stats(JobState& job) {
 
 absl::StatusOr<v1::StatusReply> BrokerSession::Status() {
   std::unique_lock lock(mu_);
-  TQ_ASSIGN_OR_RETURN(const uint64_t request_id, session_->RequestStatus(NowUs()));
+  TQ_ASSIGN_OR_RETURN(const uint64_t request_id, session_->RequestStatus(MonotonicNowUs()));
   wakeup_.Notify();
   while (true) {
     if (std::optional<absl::StatusOr<v1::StatusReply>> reply =

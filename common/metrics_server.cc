@@ -3,7 +3,6 @@
 // plain socket in tests) reads them without chunked decoding.
 #include "common/metrics_server.h"
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "civetweb.h"
+#include "common/clock.h"
 #include "prometheus/text_serializer.h"
 
 namespace tq {
@@ -88,12 +88,6 @@ void Poke(const std::string& host, int port) {
 
 }  // namespace
 
-int64_t SteadyNowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // One GET handler: a function of the connection.
 class MetricsServer::Handler : public CivetHandler {
  public:
@@ -124,7 +118,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     Respond(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
   });
   server->healthz_ = std::make_unique<Handler>([health](mg_connection* conn) {
-    RespondProbe(conn, health->AliveAt(SteadyNowUs()), "alive");
+    RespondProbe(conn, health->AliveAt(MonotonicNowUs()), "alive");
   });
   server->readyz_ = std::make_unique<Handler>([health](mg_connection* conn) {
     RespondProbe(conn, health->ready(), "ready");

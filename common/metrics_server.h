@@ -29,7 +29,7 @@ inline constexpr int64_t kAliveWindowUs = 10'000'000;
 // Written by the one loop thread, read by the HTTP threads. Thread-safe.
 class LoopHealth {
  public:
-  // `now_us` on the steady clock (as std::chrono::steady_clock, microseconds).
+  // `now_us` from MonotonicNowUs() (common/clock.h), as /healthz compares.
   void MarkIteration(int64_t now_us) {
     last_iteration_us_.store(now_us, std::memory_order_relaxed);
   }
@@ -45,9 +45,6 @@ class LoopHealth {
   std::atomic<int64_t> last_iteration_us_{0};
   std::atomic<bool> ready_{false};
 };
-
-// Microseconds on the steady clock, the clock LoopHealth expects.
-int64_t SteadyNowUs();
 
 // Thread-safe; stops serving (joining its threads) when destroyed.
 class MetricsServer {

@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/broker_endpoints.h"
+#include "common/clock.h"
 #include "common/curve.h"
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
@@ -36,12 +37,6 @@
 
 namespace tq {
 namespace {
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Messages read per iteration before serving completions and timers again.
 constexpr int kMaxReceivesPerIteration = 256;
@@ -108,7 +103,7 @@ class Worker::Loop {
  private:
   absl::Status Serve(WorkerSession& session, ThreadPool& pool) {
     TQ_RETURN_IF_ERROR(Connect());
-    session.OnConnected(NowUs());
+    session.OnConnected(MonotonicNowUs());
     Execute(session, pool);
     std::vector<zmq::pollitem_t> items = {
         {nullptr, 0, ZMQ_POLLIN, 0},
@@ -116,7 +111,7 @@ class Worker::Loop {
         {nullptr, stop_wakeup_.fd(), ZMQ_POLLIN, 0},
     };
     while (!session.done()) {
-      int64_t now = NowUs();
+      int64_t now = MonotonicNowUs();
       int64_t wait_ms = kMaxPollMs;
       int64_t deadline = session.NextDeadlineUs();
       if (deadline != WorkerSession::kNoDeadline) {
@@ -125,7 +120,7 @@ class Worker::Loop {
       }
       items[0].socket = socket_->handle();  // a reconnect replaces the socket
       PollIgnoringEintr(items, std::chrono::milliseconds(wait_ms));
-      now = NowUs();
+      now = MonotonicNowUs();
       if (stop_requested_.load(std::memory_order_relaxed)) {
         stop_wakeup_.Drain();
         session.OnStopRequested(now);
@@ -153,7 +148,7 @@ class Worker::Loop {
       if (session.TakeReconnect()) {
         Execute(session, pool);  // anything decided before the loss
         TQ_RETURN_IF_ERROR(Connect());
-        session.OnConnected(NowUs());
+        session.OnConnected(MonotonicNowUs());
       }
       Execute(session, pool);
       if (monitor_ != nullptr) {
@@ -283,7 +278,7 @@ class Worker::Loop {
       session.OnSendFailed(
           std::vector<WorkerMessage>(std::make_move_iterator(outgoing.begin() + i),
                                      std::make_move_iterator(outgoing.end())),
-          sent.status(), retryable, NowUs());
+          sent.status(), retryable, MonotonicNowUs());
       break;
     }
     for (const std::string& note : session.TakeNotes()) Log(note);

@@ -35,8 +35,8 @@ class WorkerMonitor {
   // Sizes of the frames the loop received and sent.
   virtual void AddReceivedBytes(uint64_t bytes) {}
   virtual void AddSentBytes(uint64_t bytes) {}
-  // The loop completed an iteration at `now_us` (steady clock,
-  // microseconds) and is now in `state`.
+  // The loop completed an iteration at `now_us` (MonotonicNowUs(),
+  // common/clock.h) and is now in `state`.
   virtual void OnLoopIteration(int64_t now_us, const WorkerLoopState& state) {}
   // Run() is returning: nothing runs, nothing is connected.
   virtual void OnStopped(int capacity) {}

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "broker/prometheus_broker_monitor.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "tests/metrics/http_get.h"
 #include "worker/prometheus_worker_monitor.h"
@@ -38,7 +39,7 @@ TEST(PrometheusBrokerMonitorTest, ReadyAfterOnReadyAliveAfterAnIteration) {
   EXPECT_EQ(Code(port, "/readyz"), 503);
   EXPECT_EQ(Code(port, "/healthz"), 503);
   (*monitor)->OnReady();
-  (*monitor)->OnLoopIteration(SteadyNowUs());
+  (*monitor)->OnLoopIteration(MonotonicNowUs());
   EXPECT_EQ(Code(port, "/readyz"), 200);
   EXPECT_EQ(Code(port, "/healthz"), 200);
 }
@@ -72,12 +73,12 @@ TEST(PrometheusWorkerMonitorTest, ReadyOnlyWhileConnected) {
   WorkerMonitor& loop_view = **monitor;
   const int port = (*monitor)->port();
   EXPECT_EQ(Code(port, "/readyz"), 503);
-  loop_view.OnLoopIteration(SteadyNowUs(), {.busy_threads = 0,
+  loop_view.OnLoopIteration(MonotonicNowUs(), {.busy_threads = 0,
                                             .capacity = 3,
                                             .connected = false});
   EXPECT_EQ(Code(port, "/healthz"), 200);
   EXPECT_EQ(Code(port, "/readyz"), 503);
-  loop_view.OnLoopIteration(SteadyNowUs(), {.busy_threads = 1,
+  loop_view.OnLoopIteration(MonotonicNowUs(), {.busy_threads = 1,
                                             .capacity = 3,
                                             .connected = true});
   EXPECT_EQ(Code(port, "/readyz"), 200);
