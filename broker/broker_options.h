@@ -14,24 +14,18 @@
 #include "absl/strings/string_view.h"
 #include "broker/broker_monitor.h"
 #include "broker/pair_state.h"
+#include "broker/scheduler_options.h"
 #include "common/protocol.h"
 
 namespace tq {
 
-struct BrokerOptions {
+// The Scheduler's part (liveness, leases, attempts, limits, allow_code) is
+// the base, SchedulerOptions (scheduler_options.h); the fields below are the
+// broker loop's.
+struct BrokerOptions : SchedulerOptions {
   // Endpoints to bind: "tcp://*:5555", "tcp://127.0.0.1:*" (ephemeral port),
   // "inproc://name". At least one.
   std::vector<std::string> listen = {"tcp://*:5555"};
-  // Liveness: the broker sends something to each peer at least this often,
-  // and considers a peer silent for heartbeat_timeout_ms gone. The timeout
-  // must exceed the interval.
-  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
-  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
-  // A client's jobs outlive its connection (lost, not closed with Goodbye)
-  // this long: they go on within their result window and wait for a
-  // client to attach (AttachJob: the same client reconnecting, or another
-  // with the job's token), then are cancelled.
-  int64_t client_grace_ms = 600'000;
   // The job journal's directory (--journal): accepted range jobs and what
   // their clients acknowledged are kept there and resumed by the next
   // broker started on it (broker/job_journal.h). Empty: no journal; jobs
@@ -53,37 +47,6 @@ struct BrokerOptions {
   // With CURVE (curve_key_file): the peer broker's public key file; the
   // pair link is encrypted and accepts only that key. Required then.
   std::string pair_peer_key_file;
-  // A hand-out neither reported nor listed in one of its worker's
-  // heartbeats (Heartbeat.held) for this long is requeued: the worker no
-  // longer has it. A live worker renews the leases of what it holds.
-  int64_t lease_ms = 30'000;
-  // The most one hand-out may run (--chunk-timeout; a job may set its own,
-  // SubmitJob.chunk_timeout_ms): beyond it the chunk counts as a failed
-  // attempt and its worker is told to give it up. Generous: a healthy
-  // worker running a long chunk must keep it.
-  int64_t chunk_timeout_ms = 600'000;
-  // Failed attempts of one item (task failures, lost workers, run limits,
-  // lease expiries) before its job fails; a chunk out of attempts is split
-  // to find the items that fail.
-  uint32_t max_attempts = 4;
-  // Upper bound on a job's result window (chunks in flight plus results not
-  // yet delivered to its client, and for streamed input the chunks it
-  // holds); a client asking more gets this.
-  uint32_t max_result_window = kDefaultMaxResultWindow;
-  // Most jobs one client may have running at once; a submit beyond it is
-  // refused (RESOURCE_EXHAUSTED). Bounds what one client can make the broker
-  // hold: per job at most max_result_window chunks of input and of results,
-  // each at most kMaxPayloadBytes.
-  uint32_t max_jobs_per_client = 64;
-  // Most jobs the broker holds at once, over all clients; a submit beyond it
-  // is refused as busy (RESOURCE_EXHAUSTED with Error.retryable: the same
-  // submit may succeed later).
-  uint32_t max_jobs = 1024;
-  // Most chunks the broker holds for running jobs at once, over all jobs:
-  // chunks handed to workers and not yet reported, plus results waiting for
-  // their clients' credit. A submit while the broker holds this many is
-  // refused as busy (retryable); running jobs are not affected.
-  uint64_t max_chunks_in_flight = 65'536;
   // Connections (TCP endpoints; inproc is not counted) the broker accepts at
   // once: beyond max_connections in total, or beyond
   // max_connections_per_address from one IP address, the ZAP handler refuses
@@ -92,11 +55,6 @@ struct BrokerOptions {
   // (README "Security"): about 256 KiB + 38 KB per connection at most.
   uint32_t max_connections = 1024;
   uint32_t max_connections_per_address = 64;
-  // Runtimes whose shipped code this broker accepts jobs for, e.g.
-  // {"python"} (--allow-code=python). Empty (the default): it runs no code,
-  // only built-in tasks. Listening beyond loopback, code jobs also need
-  // curve_code_clients_dir or allow_code_insecure (CheckCodePolicy).
-  std::vector<std::string> allow_code;
   // CurveZMQ: a directory of *.pub files of the clients allowed to submit
   // code jobs (they may submit other jobs too). Empty: none. Needs
   // curve_key_file.

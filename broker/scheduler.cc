@@ -27,7 +27,7 @@ uint64_t NewEpoch() {
 
 }  // namespace
 
-Scheduler::Scheduler(const BrokerOptions& options, const TaskRegistry* tasks)
+Scheduler::Scheduler(const SchedulerOptions& options, const TaskRegistry* tasks)
     : options_(options),
       tasks_(tasks),
       session_nonce_(NewSessionNonce()),

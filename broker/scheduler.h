@@ -39,12 +39,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "broker/broker_options.h"
 #include "broker/job.h"
 #include "broker/job_journal.h"
 #include "broker/lease_deadlines.h"
 #include "broker/outbox.h"
 #include "broker/scheduler_observer.h"
+#include "broker/scheduler_options.h"
 #include "broker/scheduler_stats.h"
 #include "common/item_runs.h"
 #include "common/payload.h"
@@ -81,10 +81,9 @@ inline constexpr int64_t kStallFloorUs = 150'000;
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
  public:
-  // Uses options' liveness, lease, run limit and attempt settings (listen
-  // is ignored).
-  // `tasks` must outlive the scheduler.
-  explicit Scheduler(const BrokerOptions& options,
+  // `options` as ValidateBrokerOptions accepts them (a BrokerOptions passes
+  // as its SchedulerOptions part). `tasks` must outlive the scheduler.
+  explicit Scheduler(const SchedulerOptions& options,
                      const TaskRegistry* tasks = &BuiltinTasks());
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -441,7 +440,7 @@ class Scheduler {
   void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
 
   // Constant after construction.
-  const BrokerOptions options_;
+  const SchedulerOptions options_;
   const TaskRegistry* const tasks_;
   // Makes client sessions' owner names unique across broker restarts, so a
   // worker never mistakes a new client for one whose runners it kept.

@@ -31,7 +31,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
         " jobs, the most this broker allows one client")));
     return;
   }
-  // Busy beyond the broker-wide limits (limits: BrokerOptions).
+  // Busy beyond the broker-wide limits (limits: SchedulerOptions).
   uint64_t chunks_held = 0;
   for (const auto& [job_id, job] : jobs_) {
     chunks_held += job->in_flight() + job->undelivered();

@@ -37,8 +37,8 @@ v1::Envelope Ack(uint64_t job_id, const ItemRuns& items, uint64_t count = 0) {
 class SchedulerAttachTest : public ::testing::Test {
  protected:
   SchedulerAttachTest() : h_(Options()) {}
-  static BrokerOptions Options() {
-    BrokerOptions options = TestOptions();
+  static SchedulerOptions Options() {
+    SchedulerOptions options = TestOptions();
     options.client_grace_ms = 60'000;
     return options;
   }

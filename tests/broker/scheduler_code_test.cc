@@ -13,8 +13,8 @@ namespace {
 using ::testing::HasSubstr;
 using E = v1::Envelope;
 
-BrokerOptions CodeOptions() {
-  BrokerOptions options = TestOptions();
+SchedulerOptions CodeOptions() {
+  SchedulerOptions options = TestOptions();
   options.allow_code = {"python"};
   return options;
 }
@@ -313,7 +313,7 @@ TEST_F(SchedulerCodeTest, ATimedOutJobIsCancelledAndItsChunksRevoked) {
 }
 
 TEST_F(SchedulerCodeTest, OneClientRunsAtMostMaxJobsPerClient) {
-  BrokerOptions options = CodeOptions();
+  SchedulerOptions options = CodeOptions();
   options.max_jobs_per_client = 2;
   SchedulerHarness h(options);
   h.HelloClient("c1");

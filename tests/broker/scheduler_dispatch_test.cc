@@ -230,7 +230,7 @@ TEST_F(SchedulerDispatchTest, ClientGoodbyeCancelsItsJobs) {
 // A lost client's jobs wait for an attach (scheduler_attach_test.cc) for
 // the grace period, here none: then they are cancelled and withdrawn.
 TEST_F(SchedulerDispatchTest, UnreachableClientsJobsAreCancelledAfterTheGrace) {
-  BrokerOptions options = TestOptions();
+  SchedulerOptions options = TestOptions();
   options.client_grace_ms = 0;
   SchedulerHarness h(options);
   h.HelloClient("c1");

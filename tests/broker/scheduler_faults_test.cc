@@ -58,7 +58,7 @@ TEST_F(SchedulerFaultsTest, WelcomeAndAssignmentsCarryEpochAndSession) {
   EXPECT_EQ(batches[0].assignments().broker_epoch(), w1.broker_epoch());
   EXPECT_EQ(batches[0].assignments().session(), w1.session());
   EXPECT_EQ(batches[0].assignments().assignments(0).run_limit_ms(),
-            static_cast<uint64_t>(BrokerOptions{}.chunk_timeout_ms));
+            static_cast<uint64_t>(SchedulerOptions{}.chunk_timeout_ms));
 }
 
 TEST_F(SchedulerFaultsTest, HeldChunksKeepTheirLeaseWhileTheWorkerLives) {

@@ -96,7 +96,7 @@ TEST(SchedulerStatusTest, WorkersShowThreadsHeldChunksCreditAndSilence) {
 // Hellos chose, the reply fits one frame: the first of each list by sort
 // order are listed, the totals count all.
 TEST(SchedulerStatusTest, ReplyFitsOneFrameHoweverManyPeers) {
-  BrokerOptions options = TestOptions();
+  SchedulerOptions options = TestOptions();
   options.max_jobs_per_client = 1000;
   SchedulerHarness h(options);
   constexpr int kWorkers = 300;

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "broker/broker.h"
 #include "broker/outbox.h"
 #include "broker/scheduler.h"
 #include "common/payload.h"
@@ -22,8 +21,8 @@
 
 namespace tq::testing {
 
-inline BrokerOptions TestOptions() {
-  BrokerOptions options;
+inline SchedulerOptions TestOptions() {
+  SchedulerOptions options;
   options.heartbeat_interval_ms = 1000;
   options.heartbeat_timeout_ms = 5000;
   options.lease_ms = 10'000;
@@ -36,7 +35,7 @@ using Sent = std::vector<OutgoingMessage>;
 
 class SchedulerHarness {
  public:
-  explicit SchedulerHarness(BrokerOptions options = TestOptions())
+  explicit SchedulerHarness(SchedulerOptions options = TestOptions())
       : scheduler_(options) {}
 
   Scheduler& scheduler() { return scheduler_; }
