@@ -6,6 +6,8 @@
 // tick it, and carry out what it decided.
 #include "worker/worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/broker_endpoints.h"
 #include "common/clock.h"
+#include "common/cpu_count.h"
 #include "common/curve.h"
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
@@ -44,6 +47,16 @@ constexpr int kMaxReceivesPerIteration = 256;
 constexpr int64_t kMaxPollMs = 1000;
 
 }  // namespace
+
+WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
+  if (options.threads == 0) options.threads = UsableCpuCount();
+  if (options.name.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    options.name = absl::StrCat(host[0] ? host : "worker", ":", getpid());
+  }
+  return options;
+}
 
 class Worker::Loop {
  public:

@@ -19,6 +19,13 @@ namespace tq {
 // restart it (EX_TEMPFAIL: "try again"). Run() returns kAborted then.
 inline constexpr int kExitWorkerWedged = 75;
 
+// `options` with the automatic values filled in from the machine: threads
+// 0 -> UsableCpuCount() (cgroup quota, affinity), empty name ->
+// "hostname:pid". Nothing else changes, so neither does whether
+// ValidateWorkerOptions accepts them. Worker does this itself; callers that
+// need the resolved values first (tq-worker's metrics) call it too.
+WorkerOptions ResolveWorkerOptions(WorkerOptions options);
+
 class Worker {
  public:
   // `context` must outlive the worker; nullptr makes the worker own one.

@@ -1,11 +1,8 @@
 #include "worker/worker_options.h"
 
-#include <unistd.h>
-
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/cpu_count.h"
 
 namespace tq {
 
@@ -71,16 +68,6 @@ absl::Status ValidateWorkerOptions(const WorkerOptions& options) {
         "code_user (", options.code_user, ") runs shipped code: it needs allow_code"));
   }
   return absl::OkStatus();
-}
-
-WorkerOptions ResolveWorkerOptions(WorkerOptions options) {
-  if (options.threads == 0) options.threads = UsableCpuCount();
-  if (options.name.empty()) {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-    options.name = absl::StrCat(host[0] ? host : "worker", ":", getpid());
-  }
-  return options;
 }
 
 }  // namespace tq

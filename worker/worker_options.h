@@ -1,7 +1,8 @@
 // WorkerOptions: which broker a worker serves, with how many threads and how
 // much prefetch, how it keeps the connection alive and secures it, each
 // default stated once on its field (tq-worker's flags take theirs from
-// here); the rules a usable set obeys; and how the automatic values resolve.
+// here), and the rules a usable set obeys. The automatic values (threads,
+// name) are resolved by ResolveWorkerOptions (worker.h), which asks the OS.
 #ifndef TQ_WORKER_WORKER_OPTIONS_H_
 #define TQ_WORKER_WORKER_OPTIONS_H_
 
@@ -11,35 +12,20 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/protocol.h"
 #include "worker/worker_monitor.h"
+#include "worker/worker_session_options.h"
 
 namespace tq {
 
-struct WorkerOptions {
+// The session's part (threads, prefetch, name, liveness) is the base,
+// WorkerSessionOptions (worker_session_options.h); the fields below are the
+// worker loop's.
+struct WorkerOptions : WorkerSessionOptions {
   // Broker endpoint to connect to, e.g. "tcp://10.0.0.1:5555", or a standby
   // pair's two, comma-separated ("tcp://a:5555,tcp://b:5555": each new
   // session, after a lost one or a standby's refusal, goes to the next).
   // Required.
   std::string broker;
-  // Pool threads; 0 means UsableCpuCount() (cgroup quota, affinity).
-  int threads = 0;
-  // Chunks held beyond one per thread, so a thread never waits for the
-  // network between chunks. -1 means adaptive: about 3 ms of queued work per
-  // thread by the measured chunk run time, between 1 and kMaxPrefetch (256),
-  // starting at max(1, threads / 2) (see worker_session.h). N >= 0 pins it
-  // to N.
-  int prefetch = -1;
-  // Shown in broker logs and status; empty means "hostname:pid".
-  std::string name;
-  // Send something to the broker at least this often; a broker silent for
-  // the timeout (which must exceed the interval): drop the connection and
-  // reconnect.
-  int64_t heartbeat_interval_ms = kDefaultHeartbeatIntervalMs;
-  int64_t heartbeat_timeout_ms = kDefaultHeartbeatTimeoutMs;
-  // Reconnect back-off: starts at min, doubles per failure up to max.
-  int64_t reconnect_min_ms = 100;
-  int64_t reconnect_max_ms = 5'000;
   // Log connections and protocol events to stderr.
   bool verbose = false;
   // Told what the loop does (chunks, sessions, bytes, state after each
@@ -82,11 +68,6 @@ struct WorkerOptions {
 // offending option and its value (key files and the endpoint are checked
 // only by Worker::Run(), which calls this first).
 absl::Status ValidateWorkerOptions(const WorkerOptions& options);
-
-// `options` with the automatic values filled in: threads 0 -> usable CPUs,
-// empty name -> "hostname:pid". Nothing else changes, so neither does
-// whether ValidateWorkerOptions accepts them.
-WorkerOptions ResolveWorkerOptions(WorkerOptions options);
 
 }  // namespace tq
 

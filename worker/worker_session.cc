@@ -9,7 +9,7 @@
 
 namespace tq {
 
-WorkerSession::WorkerSession(const WorkerOptions& options,
+WorkerSession::WorkerSession(const WorkerSessionOptions& options,
                              WorkerCapabilities capabilities)
     : options_(options),
       capabilities_(std::move(capabilities)),

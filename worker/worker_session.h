@@ -80,7 +80,7 @@
 #include "tq/v1/tq.pb.h"
 #include "worker/chunk_work.h"
 #include "worker/code_cache.h"
-#include "worker/worker_options.h"
+#include "worker/worker_session_options.h"
 
 namespace tq {
 
@@ -132,10 +132,10 @@ class WorkerSession {
  public:
   static constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 
-  // `options` must be valid and resolved (worker_options.h: threads >= 1);
+  // `options` must be valid and resolved (ResolveWorkerOptions: threads >= 1);
   // prefetch >= 0 pins the prefetch, -1 makes it adaptive. `capabilities`
   // go in every Hello.
-  explicit WorkerSession(const WorkerOptions& options,
+  explicit WorkerSession(const WorkerSessionOptions& options,
                          WorkerCapabilities capabilities = {});
 
   // ---- events
@@ -262,7 +262,7 @@ class WorkerSession {
   int CurrentRunning() const;
 
   // Constant after construction.
-  const WorkerOptions options_;
+  const WorkerSessionOptions options_;
   const WorkerCapabilities capabilities_;
   const bool adaptive_prefetch_;
 

@@ -15,15 +15,14 @@
 namespace tq {
 namespace {
 
-WorkerOptions AdaptiveOptions(int threads, int prefetch = -1) {
-  WorkerOptions options;
-  options.broker = "inproc://unused";
+WorkerSessionOptions AdaptiveOptions(int threads, int prefetch = -1) {
+  WorkerSessionOptions options;
   options.threads = threads;
   options.prefetch = prefetch;
   options.name = "adaptive-test";
   options.heartbeat_interval_ms = 100;
   options.heartbeat_timeout_ms = 500;
-  return ResolveWorkerOptions(options);
+  return options;
 }
 
 // Plays the broker: counts the credit the session grants and hands out

@@ -17,9 +17,8 @@ namespace {
 
 constexpr int64_t kMs = 1000;
 
-WorkerOptions TestOptions() {
-  WorkerOptions options;
-  options.broker = "inproc://unused";
+WorkerSessionOptions TestOptions() {
+  WorkerSessionOptions options;
   options.threads = 1;
   options.prefetch = 3;
   options.name = "test-worker";

@@ -19,9 +19,8 @@ constexpr int64_t kMs = 1000;
 constexpr uint64_t kEpoch = 0xE90C;
 constexpr uint64_t kSession = 42;
 
-WorkerOptions TestOptions() {
-  WorkerOptions options;
-  options.broker = "inproc://unused";
+WorkerSessionOptions TestOptions() {
+  WorkerSessionOptions options;
   options.threads = 2;
   options.prefetch = 1;
   options.name = "test-worker";

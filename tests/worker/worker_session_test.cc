@@ -17,9 +17,8 @@ namespace {
 
 constexpr int64_t kMs = 1000;
 
-WorkerOptions TestOptions() {
-  WorkerOptions options;
-  options.broker = "inproc://unused";
+WorkerSessionOptions TestOptions() {
+  WorkerSessionOptions options;
   options.threads = 2;
   options.prefetch = 1;
   options.name = "test-worker";
@@ -363,7 +362,7 @@ TEST_F(WorkerSessionTest, AssignmentBeforeWelcomeIsAViolation) {
 }
 
 TEST_F(WorkerSessionTest, RunFirstChunksGoAheadOfQueuedOnesInTheirOwnOrder) {
-  WorkerOptions options = TestOptions();
+  WorkerSessionOptions options = TestOptions();
   options.prefetch = 3;  // capacity 5: two run, three queue
   WorkerSession session(options);
   session.OnConnected(now_);
