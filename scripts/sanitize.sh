@@ -57,7 +57,7 @@ fuzz_targets=(envelope_fuzzer chunk_decoder_fuzzer number_parse_fuzzer
 # Never run in a sanitizer tree: tests of the Python package, deploy/ and the
 # network-namespace harness (tests/hosts), and the placeholders
 # gtest_discover_tests leaves for executables not built.
-exclude='_NOT_BUILT$|^python_.*_test$|^deploy_|^(multi_host|hosts_harness|broker_faults)_test$'
+exclude='_NOT_BUILT$|^python_.*_test$|^deploy_|^(multi_host|hosts_harness|broker_faults|standby_pair_hosts)_test$'
 
 # The CPU time (user+sys, seconds) of this shell's waited-for children so
 # far: cutime+cstime of /proc/$$/stat (not `times`, which in $(...) would
