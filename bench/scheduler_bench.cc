@@ -85,7 +85,8 @@ class FakeCluster {
  public:
   FakeCluster(int workers, int jobs)
       : workers_(workers), jobs_(jobs), queue_(workers * kCreditPerWorker + 1) {
-    for (int i = 0; i < workers; ++i) worker_ids_.push_back(absl::StrCat("w", i));
+    for (int i = 0; i < workers; ++i)
+      worker_ids_.push_back(absl::StrCat("w", i));
     for (int i = 0; i < jobs; ++i) client_ids_.push_back(absl::StrCat("c", i));
     result_ = Payload::FromString(std::string(8, 'r'));
     credits_.reserve(1024);
@@ -101,8 +102,8 @@ class FakeCluster {
     options.lease_ms = 60'000;
     options.max_result_window = 1u << 20;
     scheduler_ = std::make_unique<Scheduler>(options);
-    const uint32_t window = static_cast<uint32_t>(
-        2 * kCreditPerWorker * workers_ / jobs_ + 64);
+    const uint32_t window =
+        static_cast<uint32_t>(2 * kCreditPerWorker * workers_ / jobs_ + 64);
     for (int i = 0; i < workers_; ++i) {
       Deliver(worker_ids_[i], Hello(v1::ROLE_WORKER, worker_ids_[i]));
     }
@@ -167,9 +168,9 @@ class FakeCluster {
 
   void Deliver(const std::string& peer, v1::Envelope env,
                std::vector<Payload> payloads = {}) {
-    scheduler_->OnMessage(InboundMessage{peer, std::move(env),
-                                         std::move(payloads), ""},
-                          now_us_, &out_);
+    scheduler_->OnMessage(
+        InboundMessage{peer, std::move(env), std::move(payloads), ""}, now_us_,
+        &out_);
     ++now_us_;
     if (++messages_ % kMessagesPerWake == 0) {
       scheduler_->OnTick(now_us_, &out_);
@@ -188,7 +189,8 @@ class FakeCluster {
           const uint32_t worker = static_cast<uint32_t>(
               std::strtoul(m.peer.c_str() + 1, nullptr, 10));
           for (const v1::Assignment& a : env.assignments().assignments()) {
-            queue_.Push(HandOut{worker, a.job_id(), a.chunk_index(), a.attempt()});
+            queue_.Push(
+                HandOut{worker, a.job_id(), a.chunk_index(), a.attempt()});
           }
         } else if (env.has_error()) {
           std::fprintf(stderr, "error to %s: %s\n", m.peer.c_str(),

@@ -43,13 +43,7 @@ std::string Scheduler::PeerName(const std::string& id) const {
   return it->second.name;
 }
 
-uint64_t Scheduler::WorkerThreads() const {
-  uint64_t threads = 0;
-  for (const auto& [id, peer] : peers_) {
-    if (peer.role == v1::ROLE_WORKER) threads += peer.threads;
-  }
-  return threads;
-}
+uint64_t Scheduler::WorkerThreads() const { return worker_threads_; }
 
 void Scheduler::Send(const std::string& peer, v1::Envelope envelope,
                      int64_t now_us, Outbox* out,
@@ -153,6 +147,8 @@ void Scheduler::OnHello(const InboundMessage& message, int64_t now_us,
     peer.credit = hello.credit();
     peer.tasks.insert(hello.tasks().begin(), hello.tasks().end());
     peer.runtimes.assign(hello.runtimes().begin(), hello.runtimes().end());
+    peer.id = &peers_.find(id)->first;
+    AddWorker(peer);
   } else {
     peer.owner = message.user_id.empty()
                      ? absl::StrCat("session:", session_nonce_, "-",
@@ -198,6 +194,7 @@ void Scheduler::OnWorkerMessage(Peer& peer, InboundMessage& message,
       return;
     case v1::Envelope::kWorkerCredit:
       peer.credit += env.worker_credit().chunks();
+      IndexWorker(peer);
       return;
     case v1::Envelope::kDrain:
       OnDrain(id, peer, env.drain(), now_us, out);
@@ -286,11 +283,13 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
     // hand them straight back to it.
     it->second.draining = true;
     it->second.credit = 0;
+    IndexWorker(it->second);
     RequeueWorkerChunks(
         id, failed ? RequeueReason::kWorkerLost : RequeueReason::kDrained,
         absl::UnavailableError(
             absl::StrCat("worker ", name, " lost (", why, ")")),
         now_us, out);
+    RemoveWorker(peers_.at(id));
     peers_.erase(id);
     return;
   }

@@ -31,12 +31,15 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "broker/broker_options.h"
@@ -146,6 +149,7 @@ class Scheduler {
   v1::StatusReply Status(int64_t now_us) const;
 
  private:
+  struct WorkerClass;
   struct Peer {
     v1::Role role = v1::ROLE_UNSPECIFIED;
     std::string name;
@@ -190,6 +194,59 @@ class Scheduler {
     // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
     double usage_us = 0;
     int64_t usage_at_us = 0;
+    // Worker only, the dispatch indexes' view of it (scheduler_index.cc):
+    // its key in peers_ (node_hash_map: stable), its capability class,
+    // whether it is in the class's ready set and with which held count,
+    // its order of arrival (ties), and its entry among the turnarounds.
+    const std::string* id = nullptr;
+    WorkerClass* worker_class = nullptr;
+    bool ready = false;
+    uint64_t ready_held = 0;
+    uint64_t seq = 0;
+    bool turnaround_indexed = false;
+    int64_t turnaround_key = 0;
+    bool stalled = false;
+  };
+  // Orders ready workers by chunks held per thread, then arrival.
+  struct LighterWorker {
+    bool operator()(const Peer* a, const Peer* b) const;
+  };
+  // Workers offering the same tasks and runtimes: a job either can run on
+  // all of them or on none. `sample` holds only those offers (for CanRun).
+  struct WorkerClass {
+    Peer sample;
+    // Workers able to take a chunk now (not draining, credit, neither
+    // reserved nor running a suspect alone), least loaded first.
+    std::set<Peer*, LighterWorker> ready;
+  };
+  // The clients' shares of the workers (clients with jobs; "" holds the
+  // detached jobs): the load that orders them, and their jobs that may
+  // have a chunk to hand out, in turn.
+  struct ClientShare {
+    std::string client;
+    // Sum of its jobs' InFlightMicros, and how many jobs count in it.
+    int64_t in_flight_us = 0;
+    size_t jobs = 0;
+    // ClientLoadUs at load_at_us_, and when it was last handed a chunk
+    // (ties go to the one served least recently, then the older).
+    int64_t load = 0;
+    uint64_t served = 0;
+    uint64_t seq = 0;
+    bool in_ready = false;
+    // (job id, its JobShare::generation) in turn; stale entries are
+    // dropped when met.
+    std::deque<std::pair<uint64_t, uint64_t>> turns;
+  };
+  struct LighterShare {
+    bool operator()(const ClientShare* a, const ClientShare* b) const;
+  };
+  // A job's part in its client's share.
+  struct JobShare {
+    ClientShare* share = nullptr;
+    int64_t in_flight_us = 0;
+    uint64_t in_flight = 0;
+    uint64_t generation = 0;
+    bool in_turns = false;
   };
   // Why a hand-out ends without a result. kDrained, kReturned (given back
   // unstarted: ReturnQueued) and kCodeMissing (the worker lost a code blob)
@@ -349,6 +406,7 @@ class Scheduler {
   // `peer`'s turnaround at `now_us`: the larger of its smoothed turnaround
   // and its last stall, faded; -1 before either.
   static int64_t TurnaroundUs(const Peer& peer, int64_t now_us);
+  static int64_t FadedStallUs(const Peer& peer, int64_t now_us);
   // `peer` held a chunk `held_us` without a result: a turnaround of at
   // least kStallFloorUs, or a copy elsewhere reporting first. Counts in
   // TurnaroundUs at once if longer than it, then fades.
@@ -440,6 +498,37 @@ class Scheduler {
   // rounded up) workers reserved.
   void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
 
+  // scheduler_index.cc: the indexes that keep a hand-out O(log workers +
+  // log clients) and a report O(1) amortized, whatever the cluster's size.
+  // A new worker: its class, its place in the indexes.
+  void AddWorker(Peer& peer);
+  // Before a worker is erased from peers_.
+  void RemoveWorker(Peer& peer);
+  // Puts `peer` where its credit, held, draining, reserved and alone
+  // fields say; call after any of them changed.
+  void IndexWorker(Peer& peer);
+  // After `peer`'s turnaround_us or stall changed.
+  void IndexTurnaround(Peer& peer, int64_t now_us);
+  // One hand-out of `worker`'s ended (reported, requeued, revoked).
+  void ReleaseHeld(const std::string& worker);
+  // The fastest worker's TurnaroundUs at `now_us`; -1 if none measured.
+  int64_t FastestTurnaroundUs(int64_t now_us);
+  // After anything about `job` changed (chunks, window, client, in
+  // flight): its client's share and turn.
+  void JobChanged(BrokerJob& job);
+  // Before `job` is erased from jobs_.
+  void ForgetJobShare(const BrokerJob& job);
+  // Shares' loads are evaluated at now rounded down to the millisecond:
+  // recomputed when that changes.
+  void RefreshShares(int64_t now_us);
+  // Re-keys `share` after its in-flight or usage changed.
+  void RekeyShare(ClientShare& share);
+  int64_t ShareLoad(const ClientShare& share) const;
+  void DropShareIfEmpty(ClientShare* share);
+  // Whether another client's load is at least kUnderShareFactor times
+  // `share`'s.
+  bool UnderShare(const ClientShare& share) const;
+
   // Constant after construction.
   const BrokerOptions options_;
   const TaskRegistry* const tasks_;
@@ -452,7 +541,7 @@ class Scheduler {
   SchedulerObserver* observer_ = nullptr;
   JournalSink* journal_ = nullptr;
 
-  absl::flat_hash_map<std::string, Peer> peers_;
+  absl::node_hash_map<std::string, Peer> peers_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<BrokerJob>> jobs_;
   // Jobs in submission order; dispatch walks it round-robin from ring_pos_.
   std::vector<uint64_t> job_ring_;
@@ -472,6 +561,27 @@ class Scheduler {
   // Lease heap size at which stale entries are next purged.
   size_t compact_at_ = 4096;
   SchedulerStats stats_;
+
+  // Dispatch indexes (scheduler_index.cc).
+  uint64_t worker_threads_ = 0;
+  uint64_t next_worker_seq_ = 1;
+  std::vector<std::unique_ptr<WorkerClass>> worker_classes_;
+  absl::flat_hash_map<std::string, WorkerClass*> class_by_offer_;
+  size_t ready_workers_ = 0;
+  // TurnaroundUs of workers whose stall has faded out (or never had
+  // one), and the workers whose stall still counts.
+  std::multiset<int64_t> turnarounds_;
+  absl::flat_hash_set<Peer*> stalled_;
+  absl::node_hash_map<std::string, ClientShare> shares_;
+  std::set<ClientShare*, LighterShare> shares_by_load_;
+  std::set<ClientShare*, LighterShare> ready_shares_;
+  absl::flat_hash_map<uint64_t, JobShare> job_shares_;
+  int64_t load_at_us_ = std::numeric_limits<int64_t>::min();
+  uint64_t next_share_seq_ = 1;
+  uint64_t serve_count_ = 0;
+  uint64_t total_in_flight_ = 0;
+  // False only if no job has a suspect queued (DispatchSuspects).
+  bool maybe_suspects_ = false;
 };
 
 }  // namespace tq

@@ -117,8 +117,10 @@ size_t Scheduler::RestoreJobs(const std::vector<JournaledJob>& jobs,
     Log(absl::StrCat("journal: job ", id, " resumed (",
                      static_cast<uint64_t>(journaled.acknowledged.size()),
                      " items acknowledged before); it waits for its client"));
-    jobs_[id] = std::move(job);
+    BrokerJob& stored = *(jobs_[id] = std::move(job));
     job_ring_.push_back(id);
+    JobChanged(stored);
+    maybe_suspects_ = true;
     ++stats_.jobs_restored;
     ++restored;
   }
@@ -146,6 +148,7 @@ void Scheduler::DetachJobs(Peer& peer, absl::string_view name,
     auto job = jobs_.find(job_id);
     if (job == jobs_.end()) continue;
     job->second->Detach(now_us);
+    JobChanged(*job->second);
     ++stats_.jobs_detached;
     Log(absl::StrCat("job ", job_id, " detached: its client ", name,
                      " is gone; it waits ", options_.client_grace_ms / 1000.0,
@@ -232,6 +235,7 @@ void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
   const uint64_t recomputed = job.RecomputeLost(have);
   job.AddHeld(have);
   job.Attach(client, window);
+  maybe_suspects_ = true;
   peer.jobs.insert(job.id());
   ++stats_.jobs_attached;
 

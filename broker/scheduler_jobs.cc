@@ -106,6 +106,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   BrokerJob& stored = *(jobs_[id] = std::move(job));
   peer.jobs.insert(id);
   job_ring_.push_back(id);
+  JobChanged(stored);
   ++stats_.jobs_submitted;
   if (observer_ != nullptr) observer_->OnJobSubmitted(id, now_us);
   // A streamed job whose input ended without a chunk is done already.
@@ -157,6 +158,7 @@ void Scheduler::OnAppendInput(const std::string& client,
     journal_->InputAppended(job.id(), job.chunks_appended() - n,
                             job.LastAppended(n), append.complete());
   }
+  JobChanged(job);
   if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 
@@ -215,6 +217,7 @@ void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out) {
     }
     Send(job.client(), std::move(env), now_us, out, std::move(payloads));
   }
+  JobChanged(job);
   if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 
@@ -266,6 +269,7 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
         --peer->second.held;
       }
     }
+    IndexWorker(peer->second);
     v1::Envelope env;
     env.mutable_revoke_job()->set_job_id(id);
     Send(worker, std::move(env), now_us, out);
@@ -316,6 +320,7 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
     by_idempotency_key_.erase(job.submit().idempotency_key());
   }
   if (journal_ != nullptr) journal_->JobEnded(id);
+  ForgetJobShare(job);
   jobs_.erase(id);  // destroys `job`
 }
 
