@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_benchmarks import PYTHON, REPO, python_env, run_quietly  # noqa: E402
+from processes import PYTHON, REPO, python_env, run_quietly  # noqa: E402
 
 GREEDY = r"""
 import sys, time, tq

@@ -2,8 +2,10 @@
 """Python-side benchmarks of issue 6, one measurement per run of this script
 (run_benchmarks.py runs them, interleaved, and reports ratios):
 
-    python_bench.py p5 tq|mp           is_prime over range(1, 10**6 + 1)
-    python_bench.py p6 tq|mp [BROKER]  identity over list(range(10**6))
+    python_bench.py p5 [--n=N] tq|mp           is_prime over range(1, N + 1)
+    python_bench.py p6 [--n=N] tq|mp [BROKER]  identity over list(range(N))
+
+N is 10**6 unless given (run_benchmarks.py --smoke passes a small one).
 
 Each prints one line "SECONDS [ITEMS_PER_SECOND]": the time from entering
 the pool's `with` to the list returned, as the issue asks. `tq` is
@@ -13,6 +15,7 @@ imported unchanged from shared/baselines/seed_pool.py.
 """
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import sys
@@ -47,18 +50,19 @@ def timed_map(kind: str, function, items, broker: str | None = None) -> float:
 
 def main() -> None:
     """Runs the benchmark named on the command line and prints its time."""
-    bench, kind = sys.argv[1], sys.argv[2]
-    broker = sys.argv[3] if len(sys.argv) > 3 else None
-    if bench == "p5":
-        items = range(1, 10**6 + 1)
-        seconds = timed_map(kind, is_prime, items, broker)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("bench", choices=("p5", "p6"))
+    parser.add_argument("kind", choices=("tq", "mp"))
+    parser.add_argument("broker", nargs="?", default=None)
+    parser.add_argument("--n", type=int, default=10**6, help="how many items")
+    args = parser.parse_args()
+    if args.bench == "p5":
+        seconds = timed_map(args.kind, is_prime, range(1, args.n + 1), args.broker)
         print(f"{seconds:.4f}")
-    elif bench == "p6":
-        items = list(range(10**6))
-        seconds = timed_map(kind, identity, items, broker)
-        print(f"{seconds:.4f} {len(items) / seconds:.0f}")
     else:
-        sys.exit(f"unknown benchmark {bench!r}")
+        items = list(range(args.n))
+        seconds = timed_map(args.kind, identity, items, args.broker)
+        print(f"{seconds:.4f} {len(items) / seconds:.0f}")
 
 
 if __name__ == "__main__":

@@ -266,9 +266,13 @@ class Broker::Loop {
         }
         if (monitor_ != nullptr) monitor_->AddReceivedBytes(received->bytes);
         if (!serving_) {
-          // A standby pair's broker not active: the request may make it
-          // take over (Binary Star), else it is told to try the next.
-          if (!pair_->state().OnRequest(now)) {
+          // A standby pair's broker not active: a Hello from a peer that
+          // lost the other broker may make it take over (Binary Star),
+          // anything else is told to try the next.
+          const bool failed_over = received->envelope.ok() &&
+                                   received->envelope->has_hello() &&
+                                   received->envelope->hello().failed_over();
+          if (!pair_->state().OnRequest(now, failed_over)) {
             RefuseAsStandby(socket, received->routing_id);
             continue;
           }

@@ -110,17 +110,17 @@ void PairState::OnHeartbeat(const v1::PairHeartbeat& heartbeat,
   }
 }
 
-bool PairState::OnRequest(int64_t now_us) {
+bool PairState::OnRequest(int64_t now_us, bool failed_over) {
   if (!stop_.ok()) return false;
   switch (state_) {
     case v1::PAIR_STATE_ACTIVE:
       return true;
     case v1::PAIR_STATE_PRIMARY:
     case v1::PAIR_STATE_PASSIVE:
-      if (!PeerSilent(now_us)) return false;
-      BecomeActive(
-          absl::StrFormat("peer silent for %.1f s and a client or worker asked",
-                          static_cast<double>(now_us - peer_heard_us_) / 1e6));
+      if (!failed_over || !PeerSilent(now_us)) return false;
+      BecomeActive(absl::StrFormat(
+          "peer silent for %.1f s and a client or worker that lost it asked",
+          static_cast<double>(now_us - peer_heard_us_) / 1e6));
       return true;
     default:
       return false;  // a backup never passive: its journal may be stale

@@ -7,12 +7,15 @@
 // - A broker starts as primary or backup. The primary becomes active when it
 //   hears the backup; hearing an active peer, either becomes passive.
 // - A passive broker becomes active when its peer has been silent for the
-//   pair timeout AND a client or worker asks it for service: losing the
-//   link alone changes nothing, since the peers that matter still reach the
-//   active. It also becomes active when its peer restarts (heard as primary
-//   or backup): the survivor keeps the jobs, the restarted broker follows.
+//   pair timeout AND a client or worker that could not reach the peer asks
+//   it for service: losing the link alone changes nothing, since the peers
+//   that matter still reach the active (and one that merely tried this
+//   broker first is sent on). It also becomes active when its peer restarts
+//   (heard as primary or backup): the survivor keeps the jobs, the restarted
+//   broker follows.
 // - The primary, started, serves a request only if it has heard nothing of
-//   its peer for the pair timeout (the backup may be active). The backup
+//   its peer for the pair timeout (the backup may be active), and only one
+//   that could not reach the peer. The backup
 //   never serves before it was passive: its journal may be stale.
 // - A broker that becomes active takes an epoch above every epoch it heard
 //   of. Two actives (a partition healed after both served) fence the one of
@@ -69,7 +72,9 @@ class PairState {
   void Heard(int64_t now_us);
   // A client or worker asks for service: whether to serve it (the state is
   // then active, perhaps from now on) or refuse it as a standby.
-  bool OnRequest(int64_t now_us);
+  // `failed_over`: it asks because the other broker stopped answering it
+  // (Hello.failed_over); only such a request makes this broker take over.
+  bool OnRequest(int64_t now_us, bool failed_over);
   // The peer not heard for the pair timeout.
   bool PeerSilent(int64_t now_us) const;
 

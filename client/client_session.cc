@@ -81,6 +81,9 @@ void ClientSession::SendHello(int64_t now_us) {
   hello.mutable_hello()->set_protocol_version(kProtocolVersion);
   hello.mutable_hello()->set_role(v1::ROLE_CLIENT);
   hello.mutable_hello()->set_name(options_.name);
+  hello.mutable_hello()->set_failed_over(hello_sent_ && !standby_refused_);
+  hello_sent_ = true;
+  standby_refused_ = false;
   Enqueue(std::move(hello));
 }
 
@@ -403,6 +406,7 @@ void ClientSession::OnMessage(const v1::Envelope& envelope,
       // A standby pair's broker that does not serve: ask the next one
       // soon (OnTick), not at once, or two standbys would be asked in a
       // loop; the first connection until connect_timeout_ms.
+      standby_refused_ = true;
       welcome_deadline_us_ =
           std::min(welcome_deadline_us_, now_us + kStandbyRetryMs * 1000);
     } else if (envelope.has_error()) {

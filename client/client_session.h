@@ -366,6 +366,10 @@ class ClientSession {
   // The first connection: no Welcome by then closes the session.
   int64_t connect_deadline_us_ = 0;
   bool reconnect_ = false;
+  // Hello.failed_over of the next Hello: a Hello went out before, and no
+  // standby refused it (the broker asked did not answer, or was lost).
+  bool hello_sent_ = false;
+  bool standby_refused_ = false;
   v1::Welcome welcome_;
 
   std::vector<Outgoing> outbox_;

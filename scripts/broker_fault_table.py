@@ -43,6 +43,18 @@ primesieve over that range (else the embedded cluster's range job, the
 sieve rather than the list's Miller-Rabin test). Each is held to the same
 job without a fault (rows baseline-streamed, baseline-streamed-stdin).
 
+The standby rows (tests/hosts/tq_standby_pair.py) run the range job
+through a standby pair instead: the primary on host p, the backup on s
+(each with its own journal), workers and client given both endpoints (one
+worker lists the backup first). At ~1/2 either the primary's host is cut
+off (the backup must take over; its downtime is until the backup logs
+taking over; healed afterwards, the old primary must be fenced, exit 75),
+or only the link between the two brokers is cut (no second active: a
+second client listing the backup first must be served by the primary, the
+backup must never become active, and healed it must follow again). Their
+fault-free time is row baseline-standby's (the job through a pair without
+a fault).
+
 A fresh network, journal and cluster per row. Rows whose feature does not
 exist yet print "not yet: needs ...".
 
@@ -74,6 +86,8 @@ from tq_broker_faults import (BrokerFaultCluster, JobRun,  # noqa: E402
 from tq_cluster_hosts import Binaries  # noqa: E402
 from tq_job_check import (Outcome, broker_idle, duplicates,  # noqa: E402
                           last_line, reference_primes)
+from tq_standby_pair import (BACKUP_HOST, CLIENT_HOST,  # noqa: E402
+                             FENCED_EXIT, PRIMARY_HOST, StandbyPairCluster)
 
 from broker_fault_rows import Row, markdown  # noqa: E402
 
@@ -122,6 +136,8 @@ class Table:
         # The fault-free streamed jobs, by whether they read stdin.
         self.stream_baselines: dict[bool, Optional[float]] = {}
         self.has_attach = "attach JOB" in _help_of(self.bins.client)
+        # The fault-free job through a standby pair (the standby rows').
+        self.standby_baseline: Optional[float] = None
         self.row_number = 0
 
     def cluster(self, name: str) -> BrokerFaultCluster:
@@ -131,6 +147,12 @@ class Table:
         return BrokerFaultCluster(
             self.bins, self.logs / f"{self.row_number:02d}-{name}",
             broker_flags=["--verbose"] if self.args.logs else [])
+
+    def pair_cluster(self, name: str) -> StandbyPairCluster:
+        """A fresh network, a standby pair and three workers."""
+        self.row_number += 1
+        return StandbyPairCluster(
+            self.bins, self.logs / f"{self.row_number:02d}-{name}")
 
     def client_args(self) -> list[str]:
         return ["map", "primes", "1", str(self.args.hi), "--format=true",
@@ -290,6 +312,46 @@ class Table:
                 row.notes.append("broker: " + "; ".join(reports))
         return row
 
+    def standby_baseline_row(self) -> Row:
+        """The job through a standby pair without a fault: the standby
+        rows' baseline (every accept waits for the backup's fdatasync)."""
+        row = Row("none (fault-free, standby pair)")
+        with self.pair_cluster("baseline-standby") as pair:
+            job = JobRun(pair, self.client_args(), self.args.hi)
+            self.judge(row, job.finish(self.timeout()))
+            row.idle_after = broker_idle(pair.tq)
+        if row.exact == "yes":
+            self.standby_baseline = row.seconds
+        row.fault_free = self.standby_baseline
+        return row
+
+    def standby_row(self, name: str, label: str,
+                    fault: Callable[[StandbyPairCluster, Row], float],
+                    after: Callable[[StandbyPairCluster, Row], None]) -> Row:
+        """The job through a standby pair; `fault` at ~1/2 (returns the
+        downtime, notes what it saw), `after` once the job ended (checks
+        the pair, notes what it found)."""
+        row = Row(label, fault_free=self.standby_baseline)
+        if self.standby_baseline is None:
+            row.notes.append("no standby baseline: held to the baseline row")
+        with self.pair_cluster(name) as pair:
+            job = JobRun(pair, self.client_args(), self.args.hi)
+            if not job.wait_for_progress(0.5, self.timeout()):
+                row.notes.append("the job ended before 50%: fault not "
+                                 "injected")
+            else:
+                at = job.last_item()
+                row.notes.append(f"at item {at:,} ({job.share(at):.0%})")
+                try:
+                    row.downtime += fault(pair, row)
+                    row.faults_injected += 1
+                except Exception as e:  # noqa: BLE001 -- reported in the row
+                    row.notes.append(f"fault injection failed: {e}")
+            self.judge(row, job.finish(self.timeout()))
+            row.idle_after = broker_idle(pair.tq)
+            after(pair, row)
+        return row
+
     def baseline_row(self) -> Row:
         row = self.run("baseline", "none (fault-free, with the journal)", [])
         if row.exact == "yes":
@@ -349,6 +411,71 @@ def _freeze(cluster: BrokerFaultCluster) -> tuple[float, str]:
     return freeze(cluster, FREEZE_S), ""
 
 
+def _cut_primary(pair: StandbyPairCluster, row: Row) -> float:
+    """Cuts the primary's host off; the downtime: until the backup took
+    over."""
+    took_over = pair.cut_primary(timeout=60)
+    row.notes.append(f"primary's host cut off; backup active after "
+                     f"{took_over:.1f} s")
+    return took_over
+
+
+def _fenced_on_healing(pair: StandbyPairCluster, row: Row) -> None:
+    """Heals the cut primary, which must then be fenced (exit 75)."""
+    took = [line for line in pair.pair_lines(BACKUP_HOST)
+            if "passive -> active" in line]
+    row.notes.append(f"backup: {took[0]}" if took
+                     else "backup: NEVER took over")
+    pair.heal_primary()
+    try:
+        code = pair.brokers[PRIMARY_HOST].wait(30)
+    except subprocess.TimeoutExpired:
+        code = None
+    if code == FENCED_EXIT:
+        row.notes.append(f"healed, the old primary was fenced (exit {code})")
+    else:
+        row.notes.append(f"healed, the old primary was NOT fenced "
+                         f"(exit {code}): two actives")
+        row.exact += " but TWO ACTIVES"
+
+
+def _cut_pair_link(pair: StandbyPairCluster, row: Row) -> float:
+    """Cuts the p-s link; once each holds the other silent, a client that
+    lists the backup first runs a job, which the primary must serve."""
+    pair.cut_pair_link()
+    pair.wait_log(BACKUP_HOST, "pair: peer silent for", 20)
+    pair.wait_log(PRIMARY_HOST, "serving alone", 20)
+    second = pair.net[CLIENT_HOST].check(
+        pair.tq.client_command(["map", "primes", "1", "100000",
+                                "--format=count"], backup_first=True),
+        timeout=60, check=False)
+    answer = second.stdout.strip() or last_line(second.stderr)
+    row.notes.append(f"link p-s cut; primary serving alone; a second client "
+                     f"listing the backup first got {answer} (exit "
+                     f"{second.returncode}; 9592 expected)")
+    if second.returncode != 0 or answer != "9592":
+        row.notes.append("the second client FAILED")
+    return 0.0
+
+
+def _no_second_active(pair: StandbyPairCluster, row: Row) -> None:
+    """The backup never became active; healed, it follows again."""
+    took = [line for line in pair.pair_lines(BACKUP_HOST) if "-> active" in line]
+    primary_up = pair.brokers[PRIMARY_HOST].running()
+    if took or not primary_up:
+        row.exact += " but TWO ACTIVES" if took else " but the primary died"
+        row.notes.append(f"backup: {took}")
+    else:
+        row.notes.append("the backup never became active")
+    pair.heal_pair_link()
+    try:
+        pair.wait_log(BACKUP_HOST, "following the active's journal", 20,
+                      times=2)
+        row.notes.append("healed, the backup follows the primary again")
+    except (TimeoutError, RuntimeError):
+        row.notes.append("healed, the backup did NOT follow again in 20 s")
+
+
 def _restart_while_streaming(cluster: BrokerFaultCluster
                              ) -> tuple[float, str]:
     """Kill and restart, noting whether the job's input was still open just
@@ -373,24 +500,18 @@ def _input_state(jobs: Optional[list[dict]]) -> str:
             "items appended)")
 
 
-# Rows for faults tq cannot survive yet: (name, label, what is missing).
-NOT_YET = [
-    ("standby-primary-cut", "standby pair: the primary's host cut off "
-     "(backup takes over)", "the standby broker (issue 8 part 4)"),
-    ("standby-link-cut", "standby pair: the primary-backup link cut (no "
-     "second primary)", "the standby broker (issue 8 part 4)"),
-]
-
 # Rows that need the fault-free time with --output=FILE.
 ATTACH_ROWS = ["attach", "attach-broker-kill"]
 # Streamed rows and the baseline each needs.
 STREAMED_ROWS = {"streamed": "baseline-streamed",
                  "streamed-stdin": "baseline-streamed-stdin"}
+# Rows that need the fault-free time through a standby pair.
+STANDBY_ROWS = ["standby-primary-cut", "standby-link-cut"]
 
 ROWS = ["baseline", "kill", "stop", "kill-twice", "torn", "flipped",
         "baseline-output", *ATTACH_ROWS,
         *[r for pair in STREAMED_ROWS.items() for r in reversed(pair)],
-        *[name for name, _, _ in NOT_YET]]
+        "baseline-standby", *STANDBY_ROWS]
 
 
 def main() -> int:
@@ -458,15 +579,25 @@ def main() -> int:
         "streamed": lambda: table.streamed_row(False),
         "baseline-streamed-stdin": lambda: table.streamed_baseline_row(True),
         "streamed-stdin": lambda: table.streamed_row(True),
+        "baseline-standby": table.standby_baseline_row,
+        "standby-primary-cut": lambda: table.standby_row(
+            "standby-primary-cut", "standby pair: the primary's host cut "
+            "off at ~1/2 (the backup takes over)", _cut_primary,
+            _fenced_on_healing),
+        "standby-link-cut": lambda: table.standby_row(
+            "standby-link-cut", "standby pair: the link between primary and "
+            "backup cut at ~1/2 (no second active)", _cut_pair_link,
+            _no_second_active),
     }
-    for name, label, needs in NOT_YET:
-        steps[name] = (lambda label=label, needs=needs:
-                       Row(label, exact=f"not yet: needs {needs}"))
     if "baseline" not in rows:
         rows.insert(0, "baseline")
     if "baseline-output" not in rows and any(r in ATTACH_ROWS for r in rows):
         rows.insert(min(rows.index(r) for r in ATTACH_ROWS if r in rows),
                     "baseline-output")
+    if "baseline-standby" not in rows and any(r in STANDBY_ROWS
+                                              for r in rows):
+        rows.insert(min(rows.index(r) for r in STANDBY_ROWS if r in rows),
+                    "baseline-standby")
     for streamed, baseline in STREAMED_ROWS.items():
         if streamed in rows and baseline not in rows:
             rows.insert(rows.index(streamed), baseline)
@@ -497,7 +628,10 @@ def main() -> int:
           f"{STREAM_FIRST:,}.. in a file, --chunk-size="
           f"{args.stream_chunk_size}, read by the client from the file or "
           "from a pipe (--input=-), held to the same job without a fault. "
-          "The hosts are network "
+          "Standby rows: a primary (host p) and backup (host s) pair, "
+          "--pair-timeout-ms=2000, each with its own journal; 'broker down' "
+          "runs from the cut until the backup logs taking over; their "
+          "fault-free time is baseline-standby's. The hosts are network "
           f"namespaces on one machine with {os.cpu_count()} cores.")
     return 0
 

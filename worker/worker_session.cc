@@ -51,6 +51,9 @@ void WorkerSession::OnConnected(int64_t now_us) {
   for (const v1::Runtime& runtime : capabilities_.runtimes) {
     *hello->add_runtimes() = runtime;
   }
+  hello->set_failed_over(hello_sent_ && !standby_refused_);
+  hello_sent_ = true;
+  standby_refused_ = false;
   Emit(std::move(envelope), now_us);
   // No Welcome within the back-off: try again on a new socket, waiting
   // twice as long next time.
@@ -99,6 +102,7 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
         // goes to the next broker, after the usual wait for a Welcome
         // (back-off), so two standbys are not asked in a loop.
         notes_.push_back(absl::StrCat("broker refused: ", error.message()));
+        standby_refused_ = true;
         break;
       }
       if (state_ == State::kAwaitingWelcome) {

@@ -303,6 +303,10 @@ class WorkerSession {
   // Heartbeats (sent: the last held heartbeat), silence, back-off.
   Liveness liveness_;
   int64_t welcome_deadline_us_ = 0;
+  // Hello.failed_over of the next Hello: a Hello went out before, and no
+  // standby refused it (the broker asked did not answer, or was lost).
+  bool hello_sent_ = false;
+  bool standby_refused_ = false;
   int64_t last_send_us_ = 0;
 
   std::vector<WorkerMessage> outgoing_;

@@ -41,7 +41,7 @@ TEST(PairStateTest, APassiveRefusesWhileItsPeerSpeaks) {
   ASSERT_TRUE(passive.passive());
   passive.OnHeartbeat(Peer(v1::PAIR_STATE_ACTIVE, 1), 1'500'000);
   // The link alone failing changes nothing until someone asks.
-  EXPECT_FALSE(passive.OnRequest(3'000'000));  // heard 1.5 s ago
+  EXPECT_FALSE(passive.OnRequest(3'000'000, true));  // heard 1.5 s ago
   EXPECT_TRUE(passive.passive());
   EXPECT_FALSE(passive.PeerSilent(3'000'000));
   EXPECT_TRUE(passive.PeerSilent(3'500'000));
@@ -51,28 +51,41 @@ TEST(PairStateTest, APassiveRefusesWhileItsPeerSpeaks) {
 TEST(PairStateTest, APassiveTakesOverWhenItsPeerIsSilentAndAClientAsks) {
   PairState passive(PairRole::kBackup, kTimeoutUs, 0, 0);
   passive.OnHeartbeat(Peer(v1::PAIR_STATE_ACTIVE, 3), 1'000'000);
-  EXPECT_FALSE(passive.OnRequest(2'999'999));
-  EXPECT_TRUE(passive.OnRequest(3'000'000));
+  EXPECT_FALSE(passive.OnRequest(2'999'999, true));
+  EXPECT_TRUE(passive.OnRequest(3'000'000, true));
   EXPECT_TRUE(passive.active());
   EXPECT_EQ(passive.epoch(), 4u);
   const std::vector<PairTransition> log = passive.TakeTransitions();
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1].to, v1::PAIR_STATE_ACTIVE);
-  EXPECT_NE(log[1].why.find("a client or worker asked"), std::string::npos);
+  EXPECT_NE(log[1].why.find("a client or worker that lost it asked"),
+            std::string::npos);
+}
+
+// Only a client or worker that could not reach the active makes a passive
+// take over: one that merely lists this broker first is sent on, so a cut
+// link between the brokers makes no second active.
+TEST(PairStateTest, APassiveTakesOverOnlyForAPeerThatLostTheActive) {
+  PairState passive(PairRole::kBackup, kTimeoutUs, 0, 0);
+  passive.OnHeartbeat(Peer(v1::PAIR_STATE_ACTIVE, 3), 0);
+  EXPECT_FALSE(passive.OnRequest(60'000'000, false));
+  EXPECT_TRUE(passive.passive());
+  EXPECT_TRUE(passive.OnRequest(60'000'000, true));
+  EXPECT_TRUE(passive.active());
 }
 
 TEST(PairStateTest, ABackupNeverPassiveNeverServes) {
   PairState backup(PairRole::kBackup, kTimeoutUs, 9, 0);
-  EXPECT_FALSE(backup.OnRequest(0));
-  EXPECT_FALSE(backup.OnRequest(60'000'000));  // its journal may be stale
+  EXPECT_FALSE(backup.OnRequest(0, true));
+  EXPECT_FALSE(backup.OnRequest(60'000'000, true));  // its journal may be stale
   EXPECT_EQ(backup.state(), v1::PAIR_STATE_BACKUP);
 }
 
 TEST(PairStateTest, AStartedPrimaryServesAloneOnlyAfterHearingNothing) {
   PairState primary(PairRole::kPrimary, kTimeoutUs, 2, 1'000'000);
-  EXPECT_FALSE(primary.OnRequest(2'000'000));  // the backup may be active
+  EXPECT_FALSE(primary.OnRequest(2'000'000, true));  // the backup may be active
   EXPECT_EQ(primary.state(), v1::PAIR_STATE_PRIMARY);
-  EXPECT_TRUE(primary.OnRequest(3'000'000));
+  EXPECT_TRUE(primary.OnRequest(3'000'000, true));
   EXPECT_TRUE(primary.active());
   EXPECT_EQ(primary.epoch(), 3u);
 }
@@ -81,7 +94,7 @@ TEST(PairStateTest, ARestartedPrimaryFollowsTheActiveBackup) {
   PairState primary(PairRole::kPrimary, kTimeoutUs, 2, 0);
   primary.OnHeartbeat(Peer(v1::PAIR_STATE_ACTIVE, 3), 10);
   EXPECT_TRUE(primary.passive());
-  EXPECT_FALSE(primary.OnRequest(20));
+  EXPECT_FALSE(primary.OnRequest(20, true));
 }
 
 TEST(PairStateTest, APassiveBecomesActiveWhenItsPeerRestarts) {
@@ -103,7 +116,7 @@ TEST(PairStateTest, TwoActivesFenceTheLowerEpoch) {
   ASSERT_EQ(old_primary.epoch(), 1u);
   PairState backup(PairRole::kBackup, kTimeoutUs, 0, 0);
   backup.OnHeartbeat(old_primary.Heartbeat(1), 0);
-  ASSERT_TRUE(backup.OnRequest(5'000'000));  // the primary was cut off
+  ASSERT_TRUE(backup.OnRequest(5'000'000, true));  // the primary was cut off
   ASSERT_EQ(backup.epoch(), 2u);
   // The partition heals: each hears the other active.
   backup.OnHeartbeat(old_primary.Heartbeat(1), 6'000'000);
@@ -112,14 +125,14 @@ TEST(PairStateTest, TwoActivesFenceTheLowerEpoch) {
   old_primary.OnHeartbeat(backup.Heartbeat(2), 6'000'000);
   EXPECT_TRUE(absl::IsAborted(old_primary.stop()));
   EXPECT_NE(old_primary.stop().message().find("fenced"), std::string::npos);
-  EXPECT_FALSE(old_primary.OnRequest(6'000'001));  // it serves no more
+  EXPECT_FALSE(old_primary.OnRequest(6'000'001, true));  // it serves no more
   EXPECT_EQ(old_primary.epoch(), 1u);
 }
 
 TEST(PairStateTest, AtEqualEpochsTheBackupIsFenced) {
   PairState backup(PairRole::kBackup, kTimeoutUs, 0, 0);
   backup.OnHeartbeat(Peer(v1::PAIR_STATE_ACTIVE, 4), 0);
-  ASSERT_TRUE(backup.OnRequest(kTimeoutUs));
+  ASSERT_TRUE(backup.OnRequest(kTimeoutUs, true));
   ASSERT_EQ(backup.epoch(), 5u);
   backup.OnHeartbeat(Peer(v1::PAIR_STATE_ACTIVE, 5), kTimeoutUs + 1);
   EXPECT_TRUE(absl::IsAborted(backup.stop()));

@@ -246,7 +246,9 @@ TEST_F(ClientSessionTest, AStandbysRefusalMovesToTheNextBrokerOfAList) {
   options.endpoint_count = 2;
   int64_t now = 0;
   ClientSession session(options, now);
-  (void)session.TakeOutgoing();
+  std::vector<Outgoing> hello = session.TakeOutgoing();
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_FALSE(hello[0].envelope.hello().failed_over()) << "the first";
   session.OnMessage(StandbyRefusal(), {}, now);
   session.OnTick(now);
   EXPECT_EQ(session.state(), ClientSession::State::kConnecting);
@@ -254,7 +256,10 @@ TEST_F(ClientSessionTest, AStandbysRefusalMovesToTheNextBrokerOfAList) {
   now += 100 * kMs;
   session.OnTick(now);
   EXPECT_TRUE(session.TakeReconnect());
-  ASSERT_EQ(session.TakeOutgoing().size(), 1u);  // Hello to the next
+  hello = session.TakeOutgoing();  // Hello to the next
+  ASSERT_EQ(hello.size(), 1u);
+  // A standby sent us on: the next broker may not take over for us.
+  EXPECT_FALSE(hello[0].envelope.hello().failed_over());
   // The next is silent: after its turn (at least a second), the first again.
   now += 999 * kMs;
   session.OnTick(now);
@@ -262,6 +267,10 @@ TEST_F(ClientSessionTest, AStandbysRefusalMovesToTheNextBrokerOfAList) {
   now += 1 * kMs;
   session.OnTick(now);
   EXPECT_TRUE(session.TakeReconnect());
+  hello = session.TakeOutgoing();
+  ASSERT_EQ(hello.size(), 1u);
+  // The active did not answer: the standby may take over for us.
+  EXPECT_TRUE(hello[0].envelope.hello().failed_over());
   // Nobody welcomes within the connect timeout (2 s): closed, naming both.
   now = 2'000 * kMs;
   session.OnTick(now);

@@ -10,6 +10,7 @@
 // Input layout: byte 0 = number of payload frames F (0..7, low 3 bits);
 // then F little-endian u16 frame sizes; the frames' bytes are taken from the
 // end of the input, in order, and what lies between is the envelope frame.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -50,7 +51,14 @@ std::optional<tq::Received> RoundTrip(const std::vector<std::string>& frames) {
     if (!s.dealer.send(message, flags)) std::abort();
   }
   std::vector<zmq::pollitem_t> items = {{s.router.handle(), 0, ZMQ_POLLIN, 0}};
-  if (tq::PollIgnoringEintr(items, std::chrono::seconds(10)) != 1) std::abort();
+  // libFuzzer's -timeout alarm (SIGALRM) interrupts a poll (EINTR: 0
+  // ready), the more often the busier the machine: poll again until the
+  // deadline.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (tq::PollIgnoringEintr(items, std::chrono::milliseconds(100)) != 1) {
+    if (std::chrono::steady_clock::now() > deadline) std::abort();
+  }
   return tq::TryReceive(s.router, /*is_router=*/true);
 }
 
@@ -99,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (size_t i = 0; i < received->payloads.size(); ++i) {
       const tq::Payload& payload = received->payloads[i];
-      if (payload.size() != envelope.payload_sizes(static_cast<int>(i))) std::abort();
+      if (payload.size() != envelope.payload_sizes(static_cast<int>(i)))
+        std::abort();
       std::string scratch;
       absl::string_view bytes = payload.Contiguous(&scratch);
       if (bytes.size() != payload.size()) std::abort();

@@ -83,6 +83,19 @@ def test_cut_and_heal(method: str) -> None:
         assert _ping(net, "a", "b")["received"] == 5
 
 
+def test_cut_between_two_hosts_only() -> None:
+    with Network(["a", "b", "c"]) as net:
+        _echo(net, "b")
+        _echo(net, "c")
+        net["a"].cut_from(net["b"])
+        assert _ping(net, "a", "b", 3, 0.3)["received"] == 0
+        assert _ping(net, "a", "c")["received"] == 5, "a still reaches c"
+        assert _ping(net, "c", "b")["received"] == 5, "c still reaches b"
+        net["a"].heal_from(net["b"])
+        wait_for(lambda: _ping(net, "a", "b", 1, 1.0)["received"] == 1,
+                 10, "the healed link to carry a ping")
+
+
 def test_packet_loss_drops_about_the_share_asked_for() -> None:
     with Network(["a", "b"]) as net:
         _echo(net, "b")

@@ -12,6 +12,8 @@ Faults, each undone by its counterpart or by closing the network:
 - `Host.cut` / `Host.heal`: the host's link is gone (silently: packets to
   and from it are dropped, or with ``method="link"`` its port on the switch is
   down, which the host sees as a lost carrier).
+- `Host.cut_from` / `Host.heal_from`: the link between two hosts only is
+  gone (silently), both still reach every other host.
 - `Host.loss`: every packet into and out of the host is dropped with a
   probability (iptables' ``statistic`` match; this kernel has no netem).
 - `Host.delay`: the host's outgoing packets are held for a fixed time by an
@@ -364,6 +366,26 @@ class Host:
         elif method == "link":
             _run(["ip", "-n", self.network.switch, "link", "set",
                   self.port, "up"])
+
+    def _between_rules(self, other: "Host") -> list[tuple["Host", list[str]]]:
+        return [(a, ["INPUT", "-s", b.address,
+                     *a._rule(f"between-{self.name}-{other.name}"), "-j",
+                     "DROP"])
+                for a, b in ((self, other), (other, self))]
+
+    def cut_from(self, other: "Host") -> None:
+        """Cuts the link between this host and `other` only, silently (each
+        drops the other's packets on arrival); both still reach the rest.
+        Until `heal_from`."""
+        if other is self:
+            raise ValueError(f"{self.name} cannot be cut from itself")
+        for host, rule in self._between_rules(other):
+            host.iptables("-I", *rule)
+
+    def heal_from(self, other: "Host") -> None:
+        """Undoes `cut_from`."""
+        for host, rule in self._between_rules(other):
+            host.iptables("-D", *rule)
 
     def _loss_rules(self, probability: float) -> list[list[str]]:
         p = f"{probability:.6f}"

@@ -231,7 +231,8 @@ TEST_F(StandbyPairTest, TheBackupTakesOverAPrimaryKilledHalfWay) {
   const std::string backup = brokers_[1]->stderr_text();
   EXPECT_TRUE(absl::StrContains(backup, "passive -> active (peer silent for"))
       << backup;
-  EXPECT_TRUE(absl::StrContains(backup, "a client or worker asked; epoch 2"))
+  EXPECT_TRUE(absl::StrContains(
+      backup, "a client or worker that lost it asked; epoch 2"))
       << backup;
   // The primary started again follows the backup, now active.
   Subprocess& primary = StartBroker(0);

@@ -184,7 +184,9 @@ TEST_F(WorkerSessionTest, BrokerSilenceReconnectsWithDoublingBackoffResetByWelco
 // broker once the Welcome's wait is over.
 TEST_F(WorkerSessionTest, AStandbysRefusalIsNotFinal) {
   session_.OnConnected(now_);
-  session_.TakeOutgoing();
+  std::vector<v1::Envelope> hello = Envelopes(session_.TakeOutgoing());
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_FALSE(hello[0].hello().failed_over()) << "the first";
   v1::Envelope refusal;
   refusal.mutable_error()->set_code(
       static_cast<int>(absl::StatusCode::kUnavailable));
@@ -198,6 +200,18 @@ TEST_F(WorkerSessionTest, AStandbysRefusalIsNotFinal) {
   session_.OnTick(now_);
   EXPECT_TRUE(session_.TakeReconnect());
   session_.OnConnected(now_);
+  hello = Envelopes(session_.TakeOutgoing());
+  ASSERT_EQ(hello.size(), 1u);
+  // A standby sent us on: the next broker may not take over for us.
+  EXPECT_FALSE(hello[0].hello().failed_over());
+  // The next does not answer either: the one after may.
+  now_ += 20 * kMs;
+  session_.OnTick(now_);
+  ASSERT_TRUE(session_.TakeReconnect());
+  session_.OnConnected(now_);
+  hello = Envelopes(session_.TakeOutgoing());
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_TRUE(hello[0].hello().failed_over());
   session_.OnMessage(WelcomeMessage(), now_);
   EXPECT_TRUE(session_.welcomed());
 }
