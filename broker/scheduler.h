@@ -148,6 +148,13 @@ class Scheduler {
   // answered to a StatusRequest (request_id left 0). scheduler_status.cc.
   v1::StatusReply Status(int64_t now_us) const;
 
+  // For tests (scheduler_check.cc): "" if the dispatch indexes
+  // (scheduler_index.cc) agree with a full scan of peers and jobs, else
+  // what disagrees. With `dispatched` (just after an event that ends in
+  // Dispatch), also that no worker able to take a chunk now idles while a
+  // job it can run has one to hand out. O(peers x jobs + chunks).
+  std::string CheckIndexes(int64_t now_us, bool dispatched) const;
+
  private:
   struct WorkerClass;
   struct Peer {
@@ -403,6 +410,10 @@ class Scheduler {
   // holds nothing and had none for kSlowProbeEveryUs).
   std::pair<const std::string*, Peer*> BestWorkerFor(
       const BrokerJob& job, int64_t now_us, const Chunk* except = nullptr);
+  // Whether `peer` takes no new chunk of a job whose median chunk time is
+  // `median_us` (negative: not measured yet) at `now_us`: quiet, as
+  // BestWorkerFor says.
+  bool Quiet(const Peer& peer, int64_t median_us, int64_t now_us) const;
   // `peer`'s turnaround at `now_us`: the larger of its smoothed turnaround
   // and its last stall, faded; -1 before either.
   static int64_t TurnaroundUs(const Peer& peer, int64_t now_us);

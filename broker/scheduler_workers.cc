@@ -281,20 +281,10 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
       // (or busy with a long chunk, which a new one would queue behind).
       // Chunks handed to it would wait for their copies (1 s) or its loss
       // (3 s).
-      if (now_us - peer.last_heard_us >
-          3 * options_.heartbeat_interval_ms * 1000 / 2) {
-        continue;
+      if (peer.owes_report && median_us == std::numeric_limits<int64_t>::min()) {
+        median_us = job.MedianRunMicros();
       }
-      if (peer.owes_report) {
-        if (median_us == std::numeric_limits<int64_t>::min()) {
-          median_us = job.MedianRunMicros();
-        }
-        if (median_us >= 0 &&
-            now_us - peer.owing_since_us >
-                std::max(kStragglerFactor * median_us, kQuietFloorUs)) {
-          continue;
-        }
-      }
+      if (Quiet(peer, median_us, now_us)) continue;
       // A probe keeps a slow worker's measure fresh (a healed link is seen).
       const bool slow = IsSlow(peer, fastest_us, now_us) &&
                         !(peer.held == 0 &&
@@ -310,6 +300,17 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   }
   if (best == nullptr) return {nullptr, nullptr};
   return {best->id, best};
+}
+
+bool Scheduler::Quiet(const Peer& peer, int64_t median_us,
+                      int64_t now_us) const {
+  if (now_us - peer.last_heard_us >
+      3 * options_.heartbeat_interval_ms * 1000 / 2) {
+    return true;
+  }
+  return peer.owes_report && median_us >= 0 &&
+         now_us - peer.owing_since_us >
+             std::max(kStragglerFactor * median_us, kQuietFloorUs);
 }
 
 int64_t Scheduler::FastestTurnaroundUs(int64_t now_us) {
