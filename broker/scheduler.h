@@ -81,6 +81,14 @@ inline constexpr int64_t kAloneProbeMs = 100;
 // scheduling delays of a healthy worker.
 inline constexpr int64_t kStallFloorUs = 150'000;
 
+// A client whose work on workers is at most 1/kUnderShareFactor of another
+// client's is far below its share: its chunks jump the queues of the
+// workers they go to, which give back that other client's queued chunks.
+// Not at any imbalance: two busy clients drift a chunk or two apart all the
+// time, and shuffling their prefetched chunks back and forth would cost
+// round trips for nothing.
+inline constexpr int64_t kUnderShareFactor = 2;
+
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
  public:
@@ -376,13 +384,16 @@ class Scheduler {
   // load is over kUnderShareFactor times its own gets run_first hand-outs
   // and ReclaimQueued. Then speculative copies of stragglers.
   void Dispatch(int64_t now_us, Outbox* out);
-  // Asks workers to give back (ReturnQueued) a chunk each of clients whose
-  // load in `client_load` is at least kUnderShareFactor times `load`, the
-  // load of `client`, which waits for a free worker: on each worker holding
-  // more chunks than threads, the newest such hand-out not known to run.
-  void ReclaimQueued(const std::string& client, int64_t load,
-                     const absl::flat_hash_map<std::string, int64_t>& client_load,
-                     int64_t now_us, Outbox* out);
+  // scheduler_reclaim.cc: asks workers to give back (ReturnQueued) up to
+  // `want` chunks of clients whose load is at least kUnderShareFactor times
+  // `share`'s, which waits for a free worker, minus those asked and not yet
+  // given back: the newest such hand-outs not known to run, one per worker
+  // holding more chunks than threads. O(want), not O(chunks in flight).
+  void ReclaimQueued(const ClientShare& share, uint64_t want, int64_t now_us,
+                     Outbox* out);
+  // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
+  void RecordHandOut(const std::string& worker, uint64_t job_id,
+                     uint64_t index, uint32_t attempt);
   // `client`'s recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
   // its share gets the next free worker. 0 for a client not connected.
@@ -591,6 +602,20 @@ class Scheduler {
   uint64_t next_share_seq_ = 1;
   uint64_t serve_count_ = 0;
   uint64_t total_in_flight_ = 0;
+  // Ordinary hand-outs, oldest first, and those ReclaimQueued asked back:
+  // entries whose hand-out ended or started are dropped lazily.
+  struct HandOutRef {
+    std::string worker;
+    uint64_t job_id = 0;
+    uint64_t index = 0;
+    uint32_t attempt = 0;
+  };
+  // The holder `ref` names if that hand-out is still out; else nullptr.
+  const Holder* FindHandOut(const HandOutRef& ref) const;
+  std::vector<HandOutRef> handouts_;
+  size_t compact_handouts_at_ = 1024;
+  std::vector<HandOutRef> returns_asked_;
+  int64_t reclaim_at_us_ = std::numeric_limits<int64_t>::min();
   // False only if no job has a suspect queued (DispatchSuspects).
   bool maybe_suspects_ = false;
 };

@@ -292,6 +292,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   a->set_run_first(run_first);
   leases_.Add(Lease{deadline_us, job.id(), index, attempt});
   job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
+  if (!alone) RecordHandOut(worker, job.id(), index, attempt);
   ++stats_.chunks_dispatched;
   --peer.credit;
   if (!peer.owes_report) {

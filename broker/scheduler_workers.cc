@@ -42,13 +42,6 @@ constexpr int64_t kStallHalfLifeUs = 1'500'000;
 // kStragglerFactor times the job's median chunk time) gets no new chunk.
 constexpr int64_t kQuietFloorUs = 250'000;
 
-// A client whose work on workers is at most 1/kUnderShareFactor of another
-// client's is far below its share: its chunks jump the queues of the
-// workers they go to, which give back that other client's queued chunks.
-// Not at any imbalance: two busy clients drift a chunk or two apart all the
-// time, and shuffling their prefetched chunks back and forth would cost
-// round trips for nothing.
-constexpr int64_t kUnderShareFactor = 2;
 // Clients' use of workers counts for fair shares with this time constant:
 // a client that just arrived is far below the share of one that has kept
 // the workers busy for seconds, and goes first until their recent uses
@@ -133,19 +126,14 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
     }
   }
   // No worker has room, and the least loaded client waiting is far below
-  // another's share: free it a slot on each worker, instead of letting it
-  // wait behind the chunks prefetched for that other client.
-  if (several) {
+  // another's share: free it slots, instead of letting it wait behind the
+  // chunks prefetched for that other client. At most one round per
+  // millisecond (loads change no faster), for at most what its job can take.
+  if (several && reclaim_at_us_ != load_at_us_) {
     auto [share, job] = next_turn();
     if (job != nullptr && UnderShare(*share)) {
-      absl::flat_hash_map<std::string, int64_t> heavier;
-      for (auto it = shares_by_load_.rbegin();
-           it != shares_by_load_.rend() &&
-           (*it)->load >= kUnderShareFactor * share->load + 1;
-           ++it) {
-        if (*it != share) heavier[(*it)->client] = (*it)->load;
-      }
-      ReclaimQueued(share->client, share->load, heavier, now_us, out);
+      reclaim_at_us_ = load_at_us_;
+      ReclaimQueued(*share, job->Room(), now_us, out);
     }
   }
   Speculate(now_us, out);
@@ -183,56 +171,6 @@ void Scheduler::ChargeClient(const std::string& client, uint64_t run_micros,
   peer.usage_at_us = now_us;
   if (auto share = shares_.find(client); share != shares_.end()) {
     RekeyShare(share->second);
-  }
-}
-
-void Scheduler::ReclaimQueued(
-    const std::string& client, int64_t load,
-    const absl::flat_hash_map<std::string, int64_t>& client_load,
-    int64_t now_us, Outbox* out) {
-  // Per worker holding more chunks than it has threads (so some wait in its
-  // queue), the newest hand-out of a heavier client not known to have
-  // started: the most likely to be still queued. A running one asked for
-  // runs on (the worker ignores the request).
-  struct Pick {
-    int64_t handed_out_us;
-    uint64_t job_id;
-    uint64_t index;
-    uint32_t attempt;
-  };
-  absl::flat_hash_map<std::string, Pick> picks;
-  for (const auto& [job_id, job] : jobs_) {
-    if (job->client() == client) continue;
-    auto other = client_load.find(job->client());
-    if (other == client_load.end() ||
-        other->second < kUnderShareFactor * load + 1) {
-      continue;
-    }
-    for (const auto& [index, chunk] : job->chunks()) {
-      for (const Holder& holder : chunk.holders) {
-        if (holder.started_us >= 0 || holder.return_asked) continue;
-        auto peer = peers_.find(holder.worker);
-        if (peer == peers_.end() || peer->second.held <= peer->second.threads) {
-          continue;
-        }
-        auto [pick, added] = picks.try_emplace(
-            holder.worker,
-            Pick{holder.handed_out_us, job_id, index, holder.attempt});
-        if (!added && pick->second.handed_out_us < holder.handed_out_us) {
-          pick->second = Pick{holder.handed_out_us, job_id, index, holder.attempt};
-        }
-      }
-    }
-  }
-  for (const auto& [worker, pick] : picks) {
-    jobs_.at(pick.job_id)->Find(pick.index)->FindHolder(worker)->return_asked =
-        true;
-    v1::Envelope env;
-    v1::ChunkRef* ref = env.mutable_return_queued()->add_chunks();
-    ref->set_job_id(pick.job_id);
-    ref->set_chunk_index(pick.index);
-    ref->set_attempt(pick.attempt);
-    Send(worker, std::move(env), now_us, out);
   }
 }
 
