@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "broker/broker_options.h"
+#include "broker/deadline_heap.h"
 #include "broker/job.h"
 #include "broker/job_journal.h"
 #include "broker/lease_deadlines.h"
@@ -195,6 +196,10 @@ class Scheduler {
     // Runs a suspect alone and gets nothing else until it is done (while
     // held > 0; see RunsAlone).
     bool alone = false;
+    // Which registration of its id this is (stale tick entries name an
+    // earlier one), and the due time of its live entry in heartbeats_.
+    uint64_t incarnation = 0;
+    int64_t heartbeat_due_us = 0;
     // Welcome.session: its reports must carry it (or none, 0).
     uint64_t session = 0;
     // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
@@ -338,6 +343,11 @@ class Scheduler {
   void OnStatusRequest(const std::string& client,
                        const v1::StatusRequest& request, int64_t now_us,
                        Outbox* out);
+  // A job just put in jobs_, or just detached: its timeout and its grace
+  // period join the tick's deadlines.
+  void WatchJob(const BrokerJob& job);
+  // `peer`'s next heartbeat may be due sooner (it runs alone now).
+  void WatchHeartbeat(const std::string& id, Peer& peer);
   // Ends the jobs past their SubmitJob.timeout_ms.
   void ExpireJobs(int64_t now_us, Outbox* out);
   void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
@@ -616,6 +626,22 @@ class Scheduler {
   size_t compact_handouts_at_ = 1024;
   std::vector<HandOutRef> returns_asked_;
   int64_t reclaim_at_us_ = std::numeric_limits<int64_t>::min();
+  // What OnTick looks at, earliest first (deadline_heap.h): each entry is
+  // due no later than what it stands for; stale ones are dropped as met.
+  // Peers by (id, incarnation): when each may fall silent, and when each
+  // is next owed a heartbeat. Jobs by id: timeouts, and grace periods of
+  // detached jobs.
+  struct PeerRef {
+    std::string id;
+    uint64_t incarnation = 0;
+  };
+  // The peer `ref` names, if still registered; else nullptr.
+  Peer* LivePeer(const PeerRef& ref);
+  uint64_t next_incarnation_ = 1;
+  DeadlineHeap<PeerRef> silences_;
+  DeadlineHeap<PeerRef> heartbeats_;
+  DeadlineHeap<uint64_t> job_timeouts_;
+  DeadlineHeap<uint64_t> detach_expiries_;
   // False only if no job has a suspect queued (DispatchSuspects).
   bool maybe_suspects_ = false;
 };

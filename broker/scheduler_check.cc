@@ -5,9 +5,11 @@
 // events through the Scheduler and calls this after each.
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
 
@@ -87,6 +89,59 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
   if (turnarounds != turnarounds_) return "turnarounds_ disagrees";
   if (stalled != stalled_.size()) return "stalled_ holds a stranger";
   if (any_reserved && !maybe_reserved_) return "a worker reserved unnoticed";
+
+  // The tick's deadlines: every peer and job has an entry no later than
+  // what it stands for.
+  absl::flat_hash_map<std::string, int64_t> silence_due, heartbeat_due;
+  for (const auto& [due_us, ref] : silences_.entries()) {
+    if (peers_.contains(ref.id) &&
+        peers_.at(ref.id).incarnation == ref.incarnation) {
+      auto [it, added] = silence_due.try_emplace(ref.id, due_us);
+      it->second = std::min(it->second, due_us);
+    }
+  }
+  for (const auto& [due_us, ref] : heartbeats_.entries()) {
+    if (peers_.contains(ref.id) &&
+        peers_.at(ref.id).incarnation == ref.incarnation &&
+        peers_.at(ref.id).heartbeat_due_us == due_us) {
+      heartbeat_due[ref.id] = due_us;
+    }
+  }
+  for (const auto& [id, peer] : peers_) {
+    auto silence = silence_due.find(id);
+    if (silence == silence_due.end() ||
+        silence->second >
+            peer.last_heard_us + options_.heartbeat_timeout_ms * 1000) {
+      return absl::StrCat("peer ", id, ": its silence would be noticed late");
+    }
+    auto heartbeat = heartbeat_due.find(id);
+    if (heartbeat == heartbeat_due.end() ||
+        heartbeat->second > peer.last_sent_us + HeartbeatEveryUs(peer)) {
+      return absl::StrCat("peer ", id, ": its heartbeat would be sent late");
+    }
+  }
+  absl::flat_hash_map<uint64_t, int64_t> timeout_due, detach_due;
+  for (const auto& [due_us, id] : job_timeouts_.entries()) {
+    auto [it, added] = timeout_due.try_emplace(id, due_us);
+    it->second = std::min(it->second, due_us);
+  }
+  for (const auto& [due_us, id] : detach_expiries_.entries()) {
+    auto [it, added] = detach_due.try_emplace(id, due_us);
+    it->second = std::min(it->second, due_us);
+  }
+  for (const auto& [job_id, job] : jobs_) {
+    if (job->deadline_us() != std::numeric_limits<int64_t>::max() &&
+        (!timeout_due.contains(job_id) ||
+         timeout_due.at(job_id) > job->deadline_us())) {
+      return absl::StrCat("job ", job_id, ": its timeout would be late");
+    }
+    if (!job->attached() &&
+        (!detach_due.contains(job_id) ||
+         detach_due.at(job_id) > job->detached_since_us() +
+                                     options_.client_grace_ms * 1000)) {
+      return absl::StrCat("job ", job_id, ": its grace would end late");
+    }
+  }
 
   // Jobs: their shares, in-flight sums and turns.
   std::map<const ClientShare*, std::pair<size_t, int64_t>> sums;

@@ -306,6 +306,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   IndexWorker(peer);
   JobChanged(job);
   Send(worker, std::move(env), now_us, out, std::move(payloads));
+  if (alone) WatchHeartbeat(worker, peer);
   MaybeCompactLeases();
 }
 

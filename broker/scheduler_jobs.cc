@@ -107,6 +107,7 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   peer.jobs.insert(id);
   job_ring_.push_back(id);
   JobChanged(stored);
+  WatchJob(stored);
   ++stats_.jobs_submitted;
   if (observer_ != nullptr) observer_->OnJobSubmitted(id, now_us);
   // A streamed job whose input ended without a chunk is done already.
@@ -179,11 +180,16 @@ void Scheduler::OnCancel(const std::string& client, const v1::CancelJob& cancel,
 }
 
 void Scheduler::ExpireJobs(int64_t now_us, Outbox* out) {
+  // Entries of jobs that ended are met and dropped.
   std::vector<uint64_t> due;
-  for (const auto& [id, job] : jobs_) {
-    if (job->deadline_us() <= now_us) due.push_back(id);
+  for (const auto& [due_us, id] : job_timeouts_.PopDue(now_us)) {
+    auto job = jobs_.find(id);
+    if (job != jobs_.end() && job->second->deadline_us() <= now_us) {
+      due.push_back(id);
+    }
   }
   std::sort(due.begin(), due.end());
+  due.erase(std::unique(due.begin(), due.end()), due.end());
   for (uint64_t id : due) {
     BrokerJob& job = *jobs_.at(id);
     EndJob(job,

@@ -2,7 +2,7 @@
 // sequences of events: workers of three kinds (offering different tasks)
 // join with various threads and credits, report, fail, give chunks back,
 // drain and leave; clients submit jobs of two tasks with small windows,
-// grant credit, cancel and leave; time passes and ticks run. After every
+// grant credit, cancel, time out and leave; time passes and ticks run. After every
 // step Scheduler::CheckIndexes compares the indexes with a full scan and,
 // after an event that dispatches, checks that no worker able to take a
 // chunk idles while a job it can run has one. A missed index update
@@ -29,6 +29,13 @@ class RandomCluster {
 
   // One random event; returns whether it ends in Dispatch.
   bool Step() {
+    // Peers the scheduler found silent are gone.
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      it = h_.scheduler().HasPeer(it->first) ? std::next(it) : workers_.erase(it);
+    }
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      it = h_.scheduler().HasPeer(*it) ? std::next(it) : clients_.erase(it);
+    }
     switch (Pick(14)) {
       case 0:
       case 1: return WorkerHello();
@@ -218,6 +225,7 @@ class RandomCluster {
     v1::Envelope env = SchedulerHarness::RangeJob(
         1, 1 + Pick(60), 1 + Pick(5), 1 + Pick(8),
         Pick(2) == 0 ? "noop" : "primes");
+    if (Pick(3) == 0) env.mutable_submit_job()->set_timeout_ms(1 + Pick(3000));
     Take(h_.Deliver(id, env));
     return true;
   }
@@ -279,6 +287,8 @@ TEST(SchedulerIndexTest, IndexesAgreeWithAFullScanUnderRandomEvents) {
     total.requeued_returned += stats.requeued_returned;
     total.requeued_drained += stats.requeued_drained;
     total.chunks_split += stats.chunks_split;
+    total.jobs_failed += stats.jobs_failed;
+    total.jobs_detached += stats.jobs_detached;
   }
   // The sequences reach what they are meant to.
   EXPECT_GT(total.chunks_completed, 5'000u);
@@ -288,9 +298,11 @@ TEST(SchedulerIndexTest, IndexesAgreeWithAFullScanUnderRandomEvents) {
   EXPECT_GT(total.requeued_returned, 100u);
   EXPECT_GT(total.requeued_drained, 10u);
   EXPECT_GT(total.chunks_split, 10u);
+  EXPECT_GT(total.jobs_failed, 10u);  // timeouts among them
+  EXPECT_GT(total.jobs_detached, 10u);
   std::printf("dispatched %llu, completed %llu, jobs completed %llu, "
               "cancelled %llu, lost %llu, returned %llu, drained %llu, "
-              "split %llu\n",
+              "split %llu, failed %llu, detached %llu\n",
               (unsigned long long)total.chunks_dispatched,
               (unsigned long long)total.chunks_completed,
               (unsigned long long)total.jobs_completed,
@@ -298,7 +310,9 @@ TEST(SchedulerIndexTest, IndexesAgreeWithAFullScanUnderRandomEvents) {
               (unsigned long long)total.requeued_worker_lost,
               (unsigned long long)total.requeued_returned,
               (unsigned long long)total.requeued_drained,
-              (unsigned long long)total.chunks_split);
+              (unsigned long long)total.chunks_split,
+              (unsigned long long)total.jobs_failed,
+              (unsigned long long)total.jobs_detached);
 }
 
 }  // namespace
