@@ -550,11 +550,14 @@ class Scheduler {
   void JobChanged(BrokerJob& job);
   // Before `job` is erased from jobs_.
   void ForgetJobShare(const BrokerJob& job);
-  // Shares' loads are evaluated at now rounded down to the millisecond:
-  // recomputed when that changes.
+  // Shares' loads are evaluated at now rounded down to kShareRefreshUs
+  // (scheduler_index.cc): recomputed when that changes.
   void RefreshShares(int64_t now_us);
   // Re-keys `share` after its in-flight or usage changed.
   void RekeyShare(ClientShare& share);
+  // Gives `share` a new load and served count, keeping its place in
+  // shares_by_load_ and ready_shares_ right.
+  void SetShareKey(ClientShare& share, int64_t load, uint64_t served);
   int64_t ShareLoad(const ClientShare& share) const;
   void DropShareIfEmpty(ClientShare* share);
   // Whether another client's load is at least kUnderShareFactor times

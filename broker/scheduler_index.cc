@@ -12,9 +12,9 @@
 //    one that is neither quiet nor slow: O(log W) in a healthy cluster.
 //  - Clients with jobs are ordered by load (ClientLoadUs): their jobs that
 //    may have a chunk to hand out wait in turn in their share. Loads decay
-//    with time; they are evaluated at the current millisecond and
-//    recomputed when it changes (O(clients) per millisecond, not per
-//    chunk). Jobs join their turn when something about them changes
+//    with time (kUsageDecayUs, 5 s); they are evaluated at now rounded
+//    down to kShareRefreshUs (10 ms: 0.2% of decay) and recomputed when
+//    that changes (O(clients log clients) per 10 ms, not per chunk). Jobs join their turn when something about them changes
 //    (JobChanged) and leave it lazily, when met without a chunk or room.
 //
 // Callers keep the indexes right: IndexWorker after a worker's credit,
@@ -32,6 +32,9 @@
 
 namespace tq {
 namespace {
+
+// How often the clients' loads are evaluated again as their usage decays.
+constexpr int64_t kShareRefreshUs = 10'000;
 
 // What a worker offers, as a key: its tasks (sorted) and runtimes.
 std::string OfferKey(const absl::flat_hash_set<std::string>& tasks,
@@ -137,26 +140,26 @@ int64_t Scheduler::ShareLoad(const ClientShare& share) const {
 }
 
 void Scheduler::RekeyShare(ClientShare& share) {
-  const int64_t load = ShareLoad(share);
-  if (load == share.load) return;
-  shares_by_load_.erase(&share);
-  if (share.in_ready) ready_shares_.erase(&share);
+  SetShareKey(share, ShareLoad(share), share.served);
+}
+
+void Scheduler::SetShareKey(ClientShare& share, int64_t load, uint64_t served) {
+  if (load == share.load && served == share.served) return;
+  // Re-keyed in place: the sets' nodes are reused, not reallocated.
+  auto by_load = shares_by_load_.extract(&share);
+  decltype(ready_shares_)::node_type ready;
+  if (share.in_ready) ready = ready_shares_.extract(&share);
   share.load = load;
-  shares_by_load_.insert(&share);
-  if (share.in_ready) ready_shares_.insert(&share);
+  share.served = served;
+  if (!by_load.empty()) shares_by_load_.insert(std::move(by_load));
+  if (!ready.empty()) ready_shares_.insert(std::move(ready));
 }
 
 void Scheduler::RefreshShares(int64_t now_us) {
-  const int64_t at_us = now_us - now_us % 1000;
+  const int64_t at_us = now_us - now_us % kShareRefreshUs;
   if (at_us == load_at_us_) return;
   load_at_us_ = at_us;
-  shares_by_load_.clear();
-  ready_shares_.clear();
-  for (auto& [client, share] : shares_) {
-    share.load = ShareLoad(share);
-    shares_by_load_.insert(&share);
-    if (share.in_ready) ready_shares_.insert(&share);
-  }
+  for (auto& [client, share] : shares_) RekeyShare(share);
 }
 
 void Scheduler::DropShareIfEmpty(ClientShare* share) {
@@ -170,13 +173,9 @@ void Scheduler::JobChanged(BrokerJob& job) {
   JobShare& entry = job_shares_[job.id()];
   if (entry.share == nullptr || entry.share->client != job.client()) {
     if (ClientShare* old = entry.share; old != nullptr) {
-      shares_by_load_.erase(old);
-      if (old->in_ready) ready_shares_.erase(old);
       old->in_flight_us -= entry.in_flight_us;
       --old->jobs;
-      old->load = ShareLoad(*old);
-      shares_by_load_.insert(old);
-      if (old->in_ready) ready_shares_.insert(old);
+      RekeyShare(*old);
       DropShareIfEmpty(old);
     }
     auto [it, added] = shares_.try_emplace(job.client());
@@ -193,6 +192,7 @@ void Scheduler::JobChanged(BrokerJob& job) {
     ++entry.generation;
     entry.in_turns = false;
     share.in_flight_us += entry.in_flight_us;
+    RekeyShare(share);
   }
   ClientShare& share = *entry.share;
   total_in_flight_ += job.in_flight() - entry.in_flight;
@@ -219,13 +219,9 @@ void Scheduler::ForgetJobShare(const BrokerJob& job) {
   const JobShare& entry = it->second;
   total_in_flight_ -= entry.in_flight;
   if (ClientShare* share = entry.share; share != nullptr) {
-    shares_by_load_.erase(share);
-    if (share->in_ready) ready_shares_.erase(share);
     share->in_flight_us -= entry.in_flight_us;
     --share->jobs;
-    share->load = ShareLoad(*share);
-    shares_by_load_.insert(share);
-    if (share->in_ready) ready_shares_.insert(share);
+    RekeyShare(*share);
     DropShareIfEmpty(share);
   }
   job_shares_.erase(it);

@@ -108,11 +108,7 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
     // Its turn is over: to the back, and its client was served now.
     share->turns.push_back(share->turns.front());
     share->turns.pop_front();
-    ready_shares_.erase(share);
-    shares_by_load_.erase(share);
-    share->served = ++serve_count_;
-    shares_by_load_.insert(share);
-    ready_shares_.insert(share);
+    SetShareKey(*share, share->load, ++serve_count_);
     HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out,
             /*alone=*/false, run_first);
   }
@@ -129,10 +125,10 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   // another's share: free it slots, instead of letting it wait behind the
   // chunks prefetched for that other client. At most one round per
   // millisecond (loads change no faster), for at most what its job can take.
-  if (several && reclaim_at_us_ != load_at_us_) {
+  if (several && reclaim_at_us_ != now_us - now_us % 1000) {
     auto [share, job] = next_turn();
     if (job != nullptr && UnderShare(*share)) {
-      reclaim_at_us_ = load_at_us_;
+      reclaim_at_us_ = now_us - now_us % 1000;
       ReclaimQueued(*share, job->Room(), now_us, out);
     }
   }
