@@ -411,7 +411,8 @@ class Scheduler {
                       int64_t now_us) const;
   // `peer`'s usage_us decayed to `now_us`.
   static double UsageUs(const Peer& peer, int64_t now_us);
-  // Adds `run_micros` of worker time to `client`'s usage.
+  // Adds `run_micros` of worker time to `client`'s usage; the caller
+  // re-keys its share (JobChanged).
   void ChargeClient(const std::string& client, uint64_t run_micros,
                     int64_t now_us);
   // Whether `peer` runs a suspect alone now.

@@ -198,11 +198,10 @@ void Scheduler::JobChanged(BrokerJob& job) {
   total_in_flight_ += job.in_flight() - entry.in_flight;
   entry.in_flight = job.in_flight();
   const int64_t in_flight_us = job.InFlightMicros();
-  if (in_flight_us != entry.in_flight_us) {
-    share.in_flight_us += in_flight_us - entry.in_flight_us;
-    entry.in_flight_us = in_flight_us;
-    RekeyShare(share);
-  }
+  share.in_flight_us += in_flight_us - entry.in_flight_us;
+  entry.in_flight_us = in_flight_us;
+  // Also after a ChargeClient: one re-key for both changes of a report.
+  RekeyShare(share);
   if (!entry.in_turns && job.HasChunkToHandOut() && job.WindowOpen()) {
     share.turns.emplace_back(job.id(), entry.generation);
     entry.in_turns = true;

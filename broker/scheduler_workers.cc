@@ -165,9 +165,7 @@ void Scheduler::ChargeClient(const std::string& client, uint64_t run_micros,
   peer.usage_us = UsageUs(peer, now_us) +
                   static_cast<double>(std::min<uint64_t>(run_micros, 1ull << 40));
   peer.usage_at_us = now_us;
-  if (auto share = shares_.find(client); share != shares_.end()) {
-    RekeyShare(share->second);
-  }
+  // The share is re-keyed by the JobChanged that follows (DeliverResults).
 }
 
 int64_t Scheduler::TurnaroundUs(const Peer& peer, int64_t now_us) {
