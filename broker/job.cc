@@ -470,6 +470,17 @@ bool BrokerJob::HasRoom(uint64_t reserved) const {
   return busy + undelivered_.size() < window;
 }
 
+uint64_t BrokerJob::Room() const {
+  const uint64_t window = std::min<uint64_t>(credit_, max_window_);
+  const uint64_t busy = in_flight_ + suspects_.size();
+  const uint64_t taken = busy + undelivered_.size();
+  uint64_t room = taken < window ? window - taken : 0;
+  if (const uint64_t most = submit_.max_concurrency(); most != 0) {
+    room = std::min<uint64_t>(room, busy < most ? most - busy : 0);
+  }
+  return room;
+}
+
 void BrokerJob::GrantCredit(uint64_t chunks) {
   credit_ = std::min(credit_ + chunks,
                      std::numeric_limits<uint64_t>::max() / 2);

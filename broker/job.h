@@ -311,6 +311,8 @@ class BrokerJob {
   // had their place in the window and keep it while they wait for a worker
   // of their own); SuspectWindowOpen() is the test for a suspect.
   bool WindowOpen() const { return HasRoom(suspects_.size()); }
+  // How many more ordinary chunks WindowOpen() would let out now.
+  uint64_t Room() const;
   bool SuspectWindowOpen() const { return HasRoom(0); }
   void GrantCredit(uint64_t chunks);
   void AddResult(PendingResult result);

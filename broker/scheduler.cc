@@ -43,13 +43,7 @@ std::string Scheduler::PeerName(const std::string& id) const {
   return it->second.name;
 }
 
-uint64_t Scheduler::WorkerThreads() const {
-  uint64_t threads = 0;
-  for (const auto& [id, peer] : peers_) {
-    if (peer.role == v1::ROLE_WORKER) threads += peer.threads;
-  }
-  return threads;
-}
+uint64_t Scheduler::WorkerThreads() const { return worker_threads_; }
 
 void Scheduler::Send(const std::string& peer, v1::Envelope envelope,
                      int64_t now_us, Outbox* out,
@@ -147,12 +141,20 @@ void Scheduler::OnHello(const InboundMessage& message, int64_t now_us,
   peer.role = hello.role();
   peer.name = hello.name();
   peer.last_heard_us = now_us;
+  // Its Welcome (below) is its last message sent.
+  peer.incarnation = next_incarnation_++;
+  peer.heartbeat_due_us = now_us + HeartbeatEveryUs(peer);
+  silences_.Push(now_us + options_.heartbeat_timeout_ms * 1000,
+                 PeerRef{id, peer.incarnation});
+  heartbeats_.Push(peer.heartbeat_due_us, PeerRef{id, peer.incarnation});
   if (peer.role == v1::ROLE_WORKER) {
     peer.session = next_worker_session_++;
     peer.threads = hello.threads();
     peer.credit = hello.credit();
     peer.tasks.insert(hello.tasks().begin(), hello.tasks().end());
     peer.runtimes.assign(hello.runtimes().begin(), hello.runtimes().end());
+    peer.id = &peers_.find(id)->first;
+    AddWorker(peer);
   } else {
     peer.owner = message.user_id.empty()
                      ? absl::StrCat("session:", session_nonce_, "-",
@@ -198,6 +200,7 @@ void Scheduler::OnWorkerMessage(Peer& peer, InboundMessage& message,
       return;
     case v1::Envelope::kWorkerCredit:
       peer.credit += env.worker_credit().chunks();
+      IndexWorker(peer);
       return;
     case v1::Envelope::kDrain:
       OnDrain(id, peer, env.drain(), now_us, out);
@@ -286,11 +289,13 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
     // hand them straight back to it.
     it->second.draining = true;
     it->second.credit = 0;
+    IndexWorker(it->second);
     RequeueWorkerChunks(
         id, failed ? RequeueReason::kWorkerLost : RequeueReason::kDrained,
         absl::UnavailableError(
             absl::StrCat("worker ", name, " lost (", why, ")")),
         now_us, out);
+    RemoveWorker(peers_.at(id));
     peers_.erase(id);
     return;
   }
@@ -316,11 +321,19 @@ void Scheduler::OnTick(int64_t now_us, Outbox* out, bool backlog) {
   ExpireLeases(now_us, out);
   ExpireJobs(now_us, out);
   ExpireDetached(now_us, out);
+  // Silent peers: a peer heard since its entry was pushed goes back with
+  // the time it may fall silent now (last_heard_us only grows).
   const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
   std::vector<std::string> silent;
-  for (const auto& [id, peer] : peers_) {
-    if (!backlog && now_us - peer.last_heard_us >= timeout_us) {
-      silent.push_back(id);
+  if (!backlog) {
+    for (auto& [due_us, ref] : silences_.PopDue(now_us)) {
+      const Peer* peer = LivePeer(ref);
+      if (peer == nullptr) continue;
+      if (now_us - peer->last_heard_us >= timeout_us) {
+        silent.push_back(std::move(ref.id));
+      } else {
+        silences_.Push(peer->last_heard_us + timeout_us, std::move(ref));
+      }
     }
   }
   std::sort(silent.begin(), silent.end());
@@ -329,13 +342,19 @@ void Scheduler::OnTick(int64_t now_us, Outbox* out, bool backlog) {
                absl::StrCat("silent for ", options_.heartbeat_timeout_ms, " ms"),
                now_us, out);
   }
-  for (auto& [id, peer] : peers_) {
-    if (now_us - peer.last_sent_us >= HeartbeatEveryUs(peer)) {
+  // Heartbeats to quiet peers: anything sent since pushes the entry back.
+  // An entry not the peer's live one was superseded (WatchHeartbeat).
+  for (auto& [due_us, ref] : heartbeats_.PopDue(now_us)) {
+    Peer* peer = LivePeer(ref);
+    if (peer == nullptr || due_us != peer->heartbeat_due_us) continue;
+    if (now_us - peer->last_sent_us >= HeartbeatEveryUs(*peer)) {
       v1::Envelope env;
       env.mutable_heartbeat();
-      peer.last_sent_us = now_us;
-      out->Add(id, std::move(env));
+      peer->last_sent_us = now_us;
+      out->Add(ref.id, std::move(env));
     }
+    peer->heartbeat_due_us = peer->last_sent_us + HeartbeatEveryUs(*peer);
+    heartbeats_.Push(peer->heartbeat_due_us, std::move(ref));
   }
   Dispatch(now_us, out);
 }
@@ -343,14 +362,34 @@ void Scheduler::OnTick(int64_t now_us, Outbox* out, bool backlog) {
 int64_t Scheduler::NextDeadlineUs() const {
   int64_t next = std::numeric_limits<int64_t>::max();
   if (auto lease = leases_.EarliestUs()) next = *lease;
-  for (const auto& [id, job] : jobs_) next = std::min(next, job->deadline_us());
-  next = std::min(next, NextDetachedExpiryUs());
-  const int64_t timeout_us = options_.heartbeat_timeout_ms * 1000;
-  for (const auto& [id, peer] : peers_) {
-    next = std::min(next, peer.last_heard_us + timeout_us);
-    next = std::min(next, peer.last_sent_us + HeartbeatEveryUs(peer));
-  }
+  next = std::min({next, job_timeouts_.EarliestUs(), NextDetachedExpiryUs(),
+                   silences_.EarliestUs(), heartbeats_.EarliestUs()});
   return std::min(next, NextSpeculationUs());
+}
+
+Scheduler::Peer* Scheduler::LivePeer(const PeerRef& ref) {
+  auto it = peers_.find(ref.id);
+  if (it == peers_.end() || it->second.incarnation != ref.incarnation) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void Scheduler::WatchJob(const BrokerJob& job) {
+  if (job.deadline_us() != std::numeric_limits<int64_t>::max()) {
+    job_timeouts_.Push(job.deadline_us(), job.id());
+  }
+  if (!job.attached()) {
+    detach_expiries_.Push(
+        job.detached_since_us() + options_.client_grace_ms * 1000, job.id());
+  }
+}
+
+void Scheduler::WatchHeartbeat(const std::string& id, Peer& peer) {
+  const int64_t due_us = peer.last_sent_us + HeartbeatEveryUs(peer);
+  if (due_us >= peer.heartbeat_due_us) return;
+  peer.heartbeat_due_us = due_us;
+  heartbeats_.Push(due_us, PeerRef{id, peer.incarnation});
 }
 
 SchedulerStats Scheduler::stats() const {

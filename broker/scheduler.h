@@ -30,15 +30,19 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <limits>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "broker/deadline_heap.h"
 #include "broker/job.h"
 #include "broker/job_journal.h"
 #include "broker/lease_deadlines.h"
@@ -77,6 +81,14 @@ inline constexpr int64_t kAloneProbeMs = 100;
 // retransmission, the mark of a lossy link, and far above the queueing and
 // scheduling delays of a healthy worker.
 inline constexpr int64_t kStallFloorUs = 150'000;
+
+// A client whose work on workers is at most 1/kUnderShareFactor of another
+// client's is far below its share: its chunks jump the queues of the
+// workers they go to, which give back that other client's queued chunks.
+// Not at any imbalance: two busy clients drift a chunk or two apart all the
+// time, and shuffling their prefetched chunks back and forth would cost
+// round trips for nothing.
+inline constexpr int64_t kUnderShareFactor = 2;
 
 // Not thread-safe: one thread (the broker loop, or a test) drives it.
 class Scheduler {
@@ -144,7 +156,15 @@ class Scheduler {
   // answered to a StatusRequest (request_id left 0). scheduler_status.cc.
   v1::StatusReply Status(int64_t now_us) const;
 
+  // For tests (scheduler_check.cc): "" if the dispatch indexes
+  // (scheduler_index.cc) agree with a full scan of peers and jobs, else
+  // what disagrees. With `dispatched` (just after an event that ends in
+  // Dispatch), also that no worker able to take a chunk now idles while a
+  // job it can run has one to hand out. O(peers x jobs + chunks).
+  std::string CheckIndexes(int64_t now_us, bool dispatched) const;
+
  private:
+  struct WorkerClass;
   struct Peer {
     v1::Role role = v1::ROLE_UNSPECIFIED;
     std::string name;
@@ -175,6 +195,10 @@ class Scheduler {
     // Runs a suspect alone and gets nothing else until it is done (while
     // held > 0; see RunsAlone).
     bool alone = false;
+    // Which registration of its id this is (stale tick entries name an
+    // earlier one), and the due time of its live entry in heartbeats_.
+    uint64_t incarnation = 0;
+    int64_t heartbeat_due_us = 0;
     // Welcome.session: its reports must carry it (or none, 0).
     uint64_t session = 0;
     // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
@@ -189,6 +213,59 @@ class Scheduler {
     // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
     double usage_us = 0;
     int64_t usage_at_us = 0;
+    // Worker only, the dispatch indexes' view of it (scheduler_index.cc):
+    // its key in peers_ (node_hash_map: stable), its capability class,
+    // whether it is in the class's ready set and with which held count,
+    // its order of arrival (ties), and its entry among the turnarounds.
+    const std::string* id = nullptr;
+    WorkerClass* worker_class = nullptr;
+    bool ready = false;
+    uint64_t ready_held = 0;
+    uint64_t seq = 0;
+    bool turnaround_indexed = false;
+    int64_t turnaround_key = 0;
+    bool stalled = false;
+  };
+  // Orders ready workers by chunks held per thread, then arrival.
+  struct LighterWorker {
+    bool operator()(const Peer* a, const Peer* b) const;
+  };
+  // Workers offering the same tasks and runtimes: a job either can run on
+  // all of them or on none. `sample` holds only those offers (for CanRun).
+  struct WorkerClass {
+    Peer sample;
+    // Workers able to take a chunk now (not draining, credit, neither
+    // reserved nor running a suspect alone), least loaded first.
+    std::set<Peer*, LighterWorker> ready;
+  };
+  // The clients' shares of the workers (clients with jobs; "" holds the
+  // detached jobs): the load that orders them, and their jobs that may
+  // have a chunk to hand out, in turn.
+  struct ClientShare {
+    std::string client;
+    // Sum of its jobs' InFlightMicros, and how many jobs count in it.
+    int64_t in_flight_us = 0;
+    size_t jobs = 0;
+    // ClientLoadUs at load_at_us_, and when it was last handed a chunk
+    // (ties go to the one served least recently, then the older).
+    int64_t load = 0;
+    uint64_t served = 0;
+    uint64_t seq = 0;
+    bool in_ready = false;
+    // (job id, its JobShare::generation) in turn; stale entries are
+    // dropped when met.
+    std::deque<std::pair<uint64_t, uint64_t>> turns;
+  };
+  struct LighterShare {
+    bool operator()(const ClientShare* a, const ClientShare* b) const;
+  };
+  // A job's part in its client's share.
+  struct JobShare {
+    ClientShare* share = nullptr;
+    int64_t in_flight_us = 0;
+    uint64_t in_flight = 0;
+    uint64_t generation = 0;
+    bool in_turns = false;
   };
   // Why a hand-out ends without a result. kDrained, kReturned (given back
   // unstarted: ReturnQueued) and kCodeMissing (the worker lost a code blob)
@@ -265,6 +342,11 @@ class Scheduler {
   void OnStatusRequest(const std::string& client,
                        const v1::StatusRequest& request, int64_t now_us,
                        Outbox* out);
+  // A job just put in jobs_, or just detached: its timeout and its grace
+  // period join the tick's deadlines.
+  void WatchJob(const BrokerJob& job);
+  // `peer`'s next heartbeat may be due sooner (it runs alone now).
+  void WatchHeartbeat(const std::string& id, Peer& peer);
   // Ends the jobs past their SubmitJob.timeout_ms.
   void ExpireJobs(int64_t now_us, Outbox* out);
   void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
@@ -311,13 +393,16 @@ class Scheduler {
   // load is over kUnderShareFactor times its own gets run_first hand-outs
   // and ReclaimQueued. Then speculative copies of stragglers.
   void Dispatch(int64_t now_us, Outbox* out);
-  // Asks workers to give back (ReturnQueued) a chunk each of clients whose
-  // load in `client_load` is at least kUnderShareFactor times `load`, the
-  // load of `client`, which waits for a free worker: on each worker holding
-  // more chunks than threads, the newest such hand-out not known to run.
-  void ReclaimQueued(const std::string& client, int64_t load,
-                     const absl::flat_hash_map<std::string, int64_t>& client_load,
-                     int64_t now_us, Outbox* out);
+  // scheduler_reclaim.cc: asks workers to give back (ReturnQueued) up to
+  // `want` chunks of clients whose load is at least kUnderShareFactor times
+  // `share`'s, which waits for a free worker, minus those asked and not yet
+  // given back: the newest such hand-outs not known to run, one per worker
+  // holding more chunks than threads. O(want), not O(chunks in flight).
+  void ReclaimQueued(const ClientShare& share, uint64_t want, int64_t now_us,
+                     Outbox* out);
+  // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
+  void RecordHandOut(const std::string& worker, uint64_t job_id,
+                     uint64_t index, uint32_t attempt);
   // `client`'s recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
   // its share gets the next free worker. 0 for a client not connected.
@@ -325,7 +410,8 @@ class Scheduler {
                       int64_t now_us) const;
   // `peer`'s usage_us decayed to `now_us`.
   static double UsageUs(const Peer& peer, int64_t now_us);
-  // Adds `run_micros` of worker time to `client`'s usage.
+  // Adds `run_micros` of worker time to `client`'s usage; the caller
+  // re-keys its share (JobChanged).
   void ChargeClient(const std::string& client, uint64_t run_micros,
                     int64_t now_us);
   // Whether `peer` runs a suspect alone now.
@@ -345,9 +431,14 @@ class Scheduler {
   // holds nothing and had none for kSlowProbeEveryUs).
   std::pair<const std::string*, Peer*> BestWorkerFor(
       const BrokerJob& job, int64_t now_us, const Chunk* except = nullptr);
+  // Whether `peer` takes no new chunk of a job whose median chunk time is
+  // `median_us` (negative: not measured yet) at `now_us`: quiet, as
+  // BestWorkerFor says.
+  bool Quiet(const Peer& peer, int64_t median_us, int64_t now_us) const;
   // `peer`'s turnaround at `now_us`: the larger of its smoothed turnaround
   // and its last stall, faded; -1 before either.
   static int64_t TurnaroundUs(const Peer& peer, int64_t now_us);
+  static int64_t FadedStallUs(const Peer& peer, int64_t now_us);
   // `peer` held a chunk `held_us` without a result: a turnaround of at
   // least kStallFloorUs, or a copy elsewhere reporting first. Counts in
   // TurnaroundUs at once if longer than it, then fades.
@@ -439,6 +530,40 @@ class Scheduler {
   // rounded up) workers reserved.
   void ReserveWorkers(uint64_t waiting, const std::vector<const BrokerJob*>& jobs);
 
+  // scheduler_index.cc: the indexes that keep a hand-out O(log workers +
+  // log clients) and a report O(1) amortized, whatever the cluster's size.
+  // A new worker: its class, its place in the indexes.
+  void AddWorker(Peer& peer);
+  // Before a worker is erased from peers_.
+  void RemoveWorker(Peer& peer);
+  // Puts `peer` where its credit, held, draining, reserved and alone
+  // fields say; call after any of them changed.
+  void IndexWorker(Peer& peer);
+  // After `peer`'s turnaround_us or stall changed.
+  void IndexTurnaround(Peer& peer, int64_t now_us);
+  // One hand-out of `worker`'s ended (reported, requeued, revoked).
+  void ReleaseHeld(const std::string& worker);
+  // The fastest worker's TurnaroundUs at `now_us`; -1 if none measured.
+  int64_t FastestTurnaroundUs(int64_t now_us);
+  // After anything about `job` changed (chunks, window, client, in
+  // flight): its client's share and turn.
+  void JobChanged(BrokerJob& job);
+  // Before `job` is erased from jobs_.
+  void ForgetJobShare(const BrokerJob& job);
+  // Shares' loads are evaluated at now rounded down to kShareRefreshUs
+  // (scheduler_index.cc): recomputed when that changes.
+  void RefreshShares(int64_t now_us);
+  // Re-keys `share` after its in-flight or usage changed.
+  void RekeyShare(ClientShare& share);
+  // Gives `share` a new load and served count, keeping its place in
+  // shares_by_load_ and ready_shares_ right.
+  void SetShareKey(ClientShare& share, int64_t load, uint64_t served);
+  int64_t ShareLoad(const ClientShare& share) const;
+  void DropShareIfEmpty(ClientShare* share);
+  // Whether another client's load is at least kUnderShareFactor times
+  // `share`'s.
+  bool UnderShare(const ClientShare& share) const;
+
   // Constant after construction.
   const SchedulerOptions options_;
   const TaskRegistry* const tasks_;
@@ -451,7 +576,7 @@ class Scheduler {
   SchedulerObserver* observer_ = nullptr;
   JournalSink* journal_ = nullptr;
 
-  absl::flat_hash_map<std::string, Peer> peers_;
+  absl::node_hash_map<std::string, Peer> peers_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<BrokerJob>> jobs_;
   // Jobs in submission order; dispatch walks it round-robin from ring_pos_.
   std::vector<uint64_t> job_ring_;
@@ -471,6 +596,57 @@ class Scheduler {
   // Lease heap size at which stale entries are next purged.
   size_t compact_at_ = 4096;
   SchedulerStats stats_;
+
+  // Dispatch indexes (scheduler_index.cc).
+  uint64_t worker_threads_ = 0;
+  uint64_t next_worker_seq_ = 1;
+  std::vector<std::unique_ptr<WorkerClass>> worker_classes_;
+  absl::flat_hash_map<std::string, WorkerClass*> class_by_offer_;
+  size_t ready_workers_ = 0;
+  // TurnaroundUs of workers whose stall has faded out (or never had
+  // one), and the workers whose stall still counts.
+  std::multiset<int64_t> turnarounds_;
+  absl::flat_hash_set<Peer*> stalled_;
+  absl::node_hash_map<std::string, ClientShare> shares_;
+  std::set<ClientShare*, LighterShare> shares_by_load_;
+  std::set<ClientShare*, LighterShare> ready_shares_;
+  absl::flat_hash_map<uint64_t, JobShare> job_shares_;
+  int64_t load_at_us_ = std::numeric_limits<int64_t>::min();
+  uint64_t next_share_seq_ = 1;
+  uint64_t serve_count_ = 0;
+  uint64_t total_in_flight_ = 0;
+  // Ordinary hand-outs, oldest first, and those ReclaimQueued asked back:
+  // entries whose hand-out ended or started are dropped lazily.
+  struct HandOutRef {
+    std::string worker;
+    uint64_t job_id = 0;
+    uint64_t index = 0;
+    uint32_t attempt = 0;
+  };
+  // The holder `ref` names if that hand-out is still out; else nullptr.
+  const Holder* FindHandOut(const HandOutRef& ref) const;
+  std::vector<HandOutRef> handouts_;
+  size_t compact_handouts_at_ = 1024;
+  std::vector<HandOutRef> returns_asked_;
+  int64_t reclaim_at_us_ = std::numeric_limits<int64_t>::min();
+  // What OnTick looks at, earliest first (deadline_heap.h): each entry is
+  // due no later than what it stands for; stale ones are dropped as met.
+  // Peers by (id, incarnation): when each may fall silent, and when each
+  // is next owed a heartbeat. Jobs by id: timeouts, and grace periods of
+  // detached jobs.
+  struct PeerRef {
+    std::string id;
+    uint64_t incarnation = 0;
+  };
+  // The peer `ref` names, if still registered; else nullptr.
+  Peer* LivePeer(const PeerRef& ref);
+  uint64_t next_incarnation_ = 1;
+  DeadlineHeap<PeerRef> silences_;
+  DeadlineHeap<PeerRef> heartbeats_;
+  DeadlineHeap<uint64_t> job_timeouts_;
+  DeadlineHeap<uint64_t> detach_expiries_;
+  // False only if no job has a suspect queued (DispatchSuspects).
+  bool maybe_suspects_ = false;
 };
 
 }  // namespace tq

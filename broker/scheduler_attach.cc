@@ -117,8 +117,11 @@ size_t Scheduler::RestoreJobs(const std::vector<JournaledJob>& jobs,
     Log(absl::StrCat("journal: job ", id, " resumed (",
                      static_cast<uint64_t>(journaled.acknowledged.size()),
                      " items acknowledged before); it waits for its client"));
-    jobs_[id] = std::move(job);
+    BrokerJob& stored = *(jobs_[id] = std::move(job));
     job_ring_.push_back(id);
+    JobChanged(stored);
+    WatchJob(stored);
+    maybe_suspects_ = true;
     ++stats_.jobs_restored;
     ++restored;
   }
@@ -146,6 +149,8 @@ void Scheduler::DetachJobs(Peer& peer, absl::string_view name,
     auto job = jobs_.find(job_id);
     if (job == jobs_.end()) continue;
     job->second->Detach(now_us);
+    JobChanged(*job->second);
+    WatchJob(*job->second);
     ++stats_.jobs_detached;
     Log(absl::StrCat("job ", job_id, " detached: its client ", name,
                      " is gone; it waits ", options_.client_grace_ms / 1000.0,
@@ -232,6 +237,7 @@ void Scheduler::AttachTo(BrokerJob& job, const std::string& client,
   const uint64_t recomputed = job.RecomputeLost(have);
   job.AddHeld(have);
   job.Attach(client, window);
+  maybe_suspects_ = true;
   peer.jobs.insert(job.id());
   ++stats_.jobs_attached;
 
@@ -296,14 +302,22 @@ void Scheduler::OnAckResults(const std::string& client,
 }
 
 void Scheduler::ExpireDetached(int64_t now_us, Outbox* out) {
+  // Entries of jobs attached since are dropped (a new detach pushes one);
+  // a job detached again later goes back with its new expiry.
   const int64_t grace_us = options_.client_grace_ms * 1000;
   std::vector<uint64_t> due;
-  for (const auto& [id, job] : jobs_) {
-    if (!job->attached() && job->detached_since_us() + grace_us <= now_us) {
+  for (const auto& [due_us, id] : detach_expiries_.PopDue(now_us)) {
+    auto job = jobs_.find(id);
+    if (job == jobs_.end() || job->second->attached()) continue;
+    const int64_t expiry_us = job->second->detached_since_us() + grace_us;
+    if (expiry_us <= now_us) {
       due.push_back(id);
+    } else {
+      detach_expiries_.Push(expiry_us, id);
     }
   }
   std::sort(due.begin(), due.end());
+  due.erase(std::unique(due.begin(), due.end()), due.end());
   for (uint64_t id : due) {
     EndJob(*jobs_.at(id),
            absl::CancelledError(absl::StrCat(
@@ -314,14 +328,7 @@ void Scheduler::ExpireDetached(int64_t now_us, Outbox* out) {
 }
 
 int64_t Scheduler::NextDetachedExpiryUs() const {
-  int64_t next = std::numeric_limits<int64_t>::max();
-  for (const auto& [id, job] : jobs_) {
-    if (!job->attached()) {
-      next = std::min(next, job->detached_since_us() +
-                                options_.client_grace_ms * 1000);
-    }
-  }
-  return next;
+  return detach_expiries_.EarliestUs();
 }
 
 }  // namespace tq

@@ -57,6 +57,7 @@ void Scheduler::OnReports(const std::string& worker, Peer& peer,
                           Outbox* out) {
   // Credit counts even when the reports themselves are stale.
   peer.credit += reports.credit();
+  IndexWorker(peer);
   if (reports.session() != 0 && (reports.broker_epoch() != epoch_ ||
                                  reports.session() != peer.session)) {
     stats_.reports_stale_session += reports.reports_size();
@@ -68,6 +69,7 @@ void Scheduler::OnReports(const std::string& worker, Peer& peer,
   }
   RequeueGivenBack(worker, reports.returned(), RequeueReason::kReturned,
                    now_us, out);
+  IndexWorker(peer);
 }
 
 void Scheduler::OnOrphanReports(const std::string& id,
@@ -154,6 +156,7 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
                            ? sample_us
                            : (3 * peer.turnaround_us + sample_us) / 4;
   if (sample_us >= kStallFloorUs) ObserveStall(peer, sample_us, now_us);
+  IndexTurnaround(peer, now_us);
   // The first result wins: other copies (speculative re-runs) are revoked,
   // and their holders charged with a stall as long as they held them.
   for (const Holder& other : chunk->holders) {
@@ -161,14 +164,12 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
     ++stats_.speculative_copies_revoked;
     if (auto loser = peers_.find(other.worker); loser != peers_.end()) {
       ObserveStall(loser->second, now_us - other.handed_out_us, now_us);
+      IndexTurnaround(loser->second, now_us);
     }
     RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                  now_us, out);
   }
-  for (const Holder& h : chunk->holders) {
-    auto p = peers_.find(h.worker);
-    if (p != peers_.end() && p->second.held > 0) --p->second.held;
-  }
+  for (const Holder& h : chunk->holders) ReleaseHeld(h.worker);
   const Payload& result = payloads[report.result_payload()];
   PendingResult pending{index, chunk->first_item, chunk->items,
                         report.run_micros(), result, absl::OkStatus()};
@@ -229,6 +230,7 @@ void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,
 void Scheduler::OnDrain(const std::string& worker, Peer& peer,
                         const v1::Drain& drain, int64_t now_us, Outbox* out) {
   peer.draining = true;
+  IndexWorker(peer);
   Log(absl::StrCat("worker ", PeerName(worker), " draining, returned ",
                    drain.returned_size(), " chunks"));
   RequeueGivenBack(worker, drain.returned(), RequeueReason::kDrained, now_us,
@@ -290,6 +292,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   a->set_run_first(run_first);
   leases_.Add(Lease{deadline_us, job.id(), index, attempt});
   job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
+  if (!alone) RecordHandOut(worker, job.id(), index, attempt);
   ++stats_.chunks_dispatched;
   --peer.credit;
   if (!peer.owes_report) {
@@ -300,7 +303,10 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   peer.last_handout_us = now_us;
   peer.alone = alone;  // BestWorkerFor passes over workers running alone
   if (alone) peer.reserved = false;
+  IndexWorker(peer);
+  JobChanged(job);
   Send(worker, std::move(env), now_us, out, std::move(payloads));
+  if (alone) WatchHeartbeat(worker, peer);
   MaybeCompactLeases();
 }
 
@@ -366,9 +372,10 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
                                                       : " while running it");
     }
   }
-  auto p = peers_.find(worker);
-  if (p != peers_.end() && p->second.held > 0) --p->second.held;
+  ReleaseHeld(worker);
   job.RemoveHolder(index, worker);
+  // It may be a suspect now, or split below.
+  maybe_suspects_ = true;
   if (charge && chunk->history.failures >= max_attempts) {
     // Out of attempts: a copy still running elsewhere (speculative) is
     // revoked, not waited for. It may fail the same way, and a chunk that
@@ -376,12 +383,15 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
     for (const Holder& other : std::vector<Holder>(chunk->holders)) {
       RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                    now_us, out);
-      auto q = peers_.find(other.worker);
-      if (q != peers_.end() && q->second.held > 0) --q->second.held;
+      ReleaseHeld(other.worker);
       job.RemoveHolder(index, other.worker);
     }
-    return ExhaustChunk(job, index, now_us, out);
+    const uint64_t id = job.id();
+    const bool kept = ExhaustChunk(job, index, now_us, out);
+    if (kept && jobs_.contains(id)) JobChanged(job);
+    return kept;
   }
+  JobChanged(job);
   return true;  // requeued, unless another copy still runs
 }
 

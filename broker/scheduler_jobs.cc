@@ -106,6 +106,8 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   BrokerJob& stored = *(jobs_[id] = std::move(job));
   peer.jobs.insert(id);
   job_ring_.push_back(id);
+  JobChanged(stored);
+  WatchJob(stored);
   ++stats_.jobs_submitted;
   if (observer_ != nullptr) observer_->OnJobSubmitted(id, now_us);
   // A streamed job whose input ended without a chunk is done already.
@@ -157,6 +159,7 @@ void Scheduler::OnAppendInput(const std::string& client,
     journal_->InputAppended(job.id(), job.chunks_appended() - n,
                             job.LastAppended(n), append.complete());
   }
+  JobChanged(job);
   if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 
@@ -177,11 +180,16 @@ void Scheduler::OnCancel(const std::string& client, const v1::CancelJob& cancel,
 }
 
 void Scheduler::ExpireJobs(int64_t now_us, Outbox* out) {
+  // Entries of jobs that ended are met and dropped.
   std::vector<uint64_t> due;
-  for (const auto& [id, job] : jobs_) {
-    if (job->deadline_us() <= now_us) due.push_back(id);
+  for (const auto& [due_us, id] : job_timeouts_.PopDue(now_us)) {
+    auto job = jobs_.find(id);
+    if (job != jobs_.end() && job->second->deadline_us() <= now_us) {
+      due.push_back(id);
+    }
   }
   std::sort(due.begin(), due.end());
+  due.erase(std::unique(due.begin(), due.end()), due.end());
   for (uint64_t id : due) {
     BrokerJob& job = *jobs_.at(id);
     EndJob(job,
@@ -215,6 +223,7 @@ void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out) {
     }
     Send(job.client(), std::move(env), now_us, out, std::move(payloads));
   }
+  JobChanged(job);
   if (job.AllDelivered()) CompleteJob(job, now_us, out);
 }
 
@@ -266,6 +275,7 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
         --peer->second.held;
       }
     }
+    IndexWorker(peer->second);
     v1::Envelope env;
     env.mutable_revoke_job()->set_job_id(id);
     Send(worker, std::move(env), now_us, out);
@@ -316,6 +326,7 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
     by_idempotency_key_.erase(job.submit().idempotency_key());
   }
   if (journal_ != nullptr) journal_->JobEnded(id);
+  ForgetJobShare(job);
   jobs_.erase(id);  // destroys `job`
 }
 

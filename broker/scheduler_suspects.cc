@@ -29,6 +29,12 @@
 namespace tq {
 
 void Scheduler::DispatchSuspects(int64_t now_us, Outbox* out) {
+  // No suspect anywhere (the common case): nothing to walk.
+  if (!maybe_suspects_) {
+    ReserveWorkers(0, {});
+    return;
+  }
+  bool any_suspect = false;
   uint64_t waiting = 0;
   std::vector<const BrokerJob*> waiting_jobs;
   for (uint64_t job_id : job_ring_) {
@@ -61,7 +67,9 @@ void Scheduler::DispatchSuspects(int64_t now_us, Outbox* out) {
       waiting += job.suspects_queued();
       waiting_jobs.push_back(&job);
     }
+    any_suspect = any_suspect || job.HasSuspectToHandOut();
   }
+  maybe_suspects_ = any_suspect;
   ReserveWorkers(waiting, waiting_jobs);
 }
 
@@ -85,6 +93,7 @@ void Scheduler::ReserveWorkers(uint64_t waiting,
                     [&](const BrokerJob* job) { return CanRun(peer, *job); });
     if (!able) {
       peer.reserved = false;
+      IndexWorker(peer);
     } else if (peer.reserved) {
       reserved.push_back(&peer);
     } else if (!RunsAlone(peer)) {
@@ -100,9 +109,13 @@ void Scheduler::ReserveWorkers(uint64_t waiting,
   };
   std::sort(reserved.begin(), reserved.end(), lighter);
   std::sort(others.begin(), others.end(), lighter);
-  for (size_t i = target; i < reserved.size(); ++i) reserved[i]->reserved = false;
+  for (size_t i = target; i < reserved.size(); ++i) {
+    reserved[i]->reserved = false;
+    IndexWorker(*reserved[i]);
+  }
   for (size_t i = 0; reserved.size() + i < target && i < others.size(); ++i) {
     others[i]->reserved = true;
+    IndexWorker(*others[i]);
   }
 }
 

@@ -42,13 +42,6 @@ constexpr int64_t kStallHalfLifeUs = 1'500'000;
 // kStragglerFactor times the job's median chunk time) gets no new chunk.
 constexpr int64_t kQuietFloorUs = 250'000;
 
-// A client whose work on workers is at most 1/kUnderShareFactor of another
-// client's is far below its share: its chunks jump the queues of the
-// workers they go to, which give back that other client's queued chunks.
-// Not at any imbalance: two busy clients drift a chunk or two apart all the
-// time, and shuffling their prefetched chunks back and forth would cost
-// round trips for nothing.
-constexpr int64_t kUnderShareFactor = 2;
 // Clients' use of workers counts for fair shares with this time constant:
 // a client that just arrived is far below the share of one that has kept
 // the workers busy for seconds, and goes first until their recent uses
@@ -57,67 +50,98 @@ constexpr double kUsageDecayUs = 5'000'000;
 
 }  // namespace
 
+// `peer`'s last stall, faded to `now_us`.
+int64_t Scheduler::FadedStallUs(const Peer& peer, int64_t now_us) {
+  const double faded =
+      static_cast<double>(peer.stall_us) *
+      std::exp2(-static_cast<double>(now_us - peer.stall_at_us) /
+                static_cast<double>(kStallHalfLifeUs));
+  return static_cast<int64_t>(faded);
+}
+
 void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
   DispatchSuspects(now_us, out);
   const uint64_t threads = WorkerThreads();
+  RefreshShares(now_us);
+  // Loads decide (and run_first applies) only among several jobs.
+  const bool several = jobs_.size() > 1;
   // One chunk at a time, to the job whose client has the least load
-  // (ClientLoadUs; ties: round-robin from ring_pos_) among those with a
-  // chunk, room in their window and a worker able to run them.
-  std::vector<std::tuple<int64_t, size_t, BrokerJob*>> candidates;
-  absl::flat_hash_map<std::string, int64_t> client_load;
-  // Whether a client with `load` is far below another's share.
-  auto under_share = [&client_load](const std::string& client, int64_t load) {
-    for (const auto& [other, other_load] : client_load) {
-      if (other != client && other_load >= kUnderShareFactor * load + 1) {
-        return true;
+  // (ClientLoadUs; ties: the client served least recently), its jobs in
+  // turn, among those with a chunk, room in their window and a worker able
+  // to run them. A job no worker can take now waits aside until the end
+  // of this call (workers only get busier within it).
+  std::vector<std::pair<ClientShare*, std::pair<uint64_t, uint64_t>>> aside;
+  // The first job in turn of the least loaded share that has one; nullptr
+  // if none. Drops stale turns on the way.
+  auto next_turn = [this]() -> std::pair<ClientShare*, BrokerJob*> {
+    while (!ready_shares_.empty()) {
+      ClientShare* share = *ready_shares_.begin();
+      while (!share->turns.empty()) {
+        const auto [job_id, generation] = share->turns.front();
+        auto job = jobs_.find(job_id);
+        auto entry = job_shares_.find(job_id);
+        if (job != jobs_.end() && entry != job_shares_.end() &&
+            entry->second.share == share &&
+            entry->second.generation == generation) {
+          if (job->second->HasChunkToHandOut() && job->second->WindowOpen()) {
+            return {share, job->second.get()};
+          }
+          entry->second.in_turns = false;
+        }
+        share->turns.pop_front();
       }
+      ready_shares_.erase(share);
+      share->in_ready = false;
     }
-    return false;
+    return {nullptr, nullptr};
   };
-  for (;;) {
-    const size_t n = job_ring_.size();
-    candidates.clear();
-    client_load.clear();
-    if (n > 1) {
-      for (const auto& [id, job] : jobs_) {
-        client_load[job->client()] += job->InFlightMicros();
-      }
-      for (auto& [client, load] : client_load) {
-        load = static_cast<int64_t>(ClientLoadUs(client, load, now_us));
-      }
+  while (ready_workers_ > 0) {
+    auto [share, job] = next_turn();
+    if (job == nullptr) break;
+    auto [worker_id, worker] = BestWorkerFor(*job, now_us);
+    if (worker == nullptr) {
+      aside.emplace_back(share, share->turns.front());
+      share->turns.pop_front();
+      continue;
     }
-    for (size_t k = 0; k < n; ++k) {
-      BrokerJob& job = *jobs_.at(job_ring_[(ring_pos_ + k) % n]);
-      if (!job.HasChunkToHandOut() || !job.WindowOpen()) continue;
-      candidates.emplace_back(n > 1 ? client_load[job.client()] : 0, k, &job);
+    const bool run_first = several && UnderShare(*share);
+    // Its turn is over: to the back, and its client was served now.
+    share->turns.push_back(share->turns.front());
+    share->turns.pop_front();
+    SetShareKey(*share, share->load, ++serve_count_);
+    HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out,
+            /*alone=*/false, run_first);
+  }
+  // Back in front of their turns, in their order.
+  for (auto it = aside.rbegin(); it != aside.rend(); ++it) {
+    ClientShare* share = it->first;
+    share->turns.push_front(it->second);
+    if (!share->in_ready) {
+      share->in_ready = true;
+      ready_shares_.insert(share);
     }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const auto& a, const auto& b) {
-                       return std::get<0>(a) < std::get<0>(b);
-                     });
-    bool handed_out = false;
-    for (const auto& [load, k, job] : candidates) {
-      auto [worker_id, worker] = BestWorkerFor(*job, now_us);
-      if (worker == nullptr) continue;
-      ring_pos_ = (ring_pos_ + k + 1) % n;
-      HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out,
-              /*alone=*/false,
-              /*run_first=*/n > 1 && under_share(job->client(), load));
-      handed_out = true;
-      break;
-    }
-    if (!handed_out) break;
   }
   // No worker has room, and the least loaded client waiting is far below
-  // another's share: free it a slot on each worker, instead of letting it
-  // wait behind the chunks prefetched for that other client.
-  if (!candidates.empty()) {
-    const auto& [load, k, job] = candidates.front();
-    if (under_share(job->client(), load)) {
-      ReclaimQueued(job->client(), load, client_load, now_us, out);
+  // another's share: free it slots, instead of letting it wait behind the
+  // chunks prefetched for that other client. At most one round per
+  // millisecond (loads change no faster), for at most what its job can take.
+  if (several && reclaim_at_us_ != now_us - now_us % 1000) {
+    auto [share, job] = next_turn();
+    if (job != nullptr && UnderShare(*share)) {
+      reclaim_at_us_ = now_us - now_us % 1000;
+      ReclaimQueued(*share, job->Room(), now_us, out);
     }
   }
   Speculate(now_us, out);
+}
+
+bool Scheduler::UnderShare(const ClientShare& share) const {
+  // The heaviest other client: the last in load order, or the one before
+  // it if that is `share`.
+  auto it = shares_by_load_.rbegin();
+  if (it != shares_by_load_.rend() && *it == &share) ++it;
+  return it != shares_by_load_.rend() &&
+         (*it)->load >= kUnderShareFactor * share.load + 1;
 }
 
 double Scheduler::UsageUs(const Peer& peer, int64_t now_us) {
@@ -141,65 +165,12 @@ void Scheduler::ChargeClient(const std::string& client, uint64_t run_micros,
   peer.usage_us = UsageUs(peer, now_us) +
                   static_cast<double>(std::min<uint64_t>(run_micros, 1ull << 40));
   peer.usage_at_us = now_us;
-}
-
-void Scheduler::ReclaimQueued(
-    const std::string& client, int64_t load,
-    const absl::flat_hash_map<std::string, int64_t>& client_load,
-    int64_t now_us, Outbox* out) {
-  // Per worker holding more chunks than it has threads (so some wait in its
-  // queue), the newest hand-out of a heavier client not known to have
-  // started: the most likely to be still queued. A running one asked for
-  // runs on (the worker ignores the request).
-  struct Pick {
-    int64_t handed_out_us;
-    uint64_t job_id;
-    uint64_t index;
-    uint32_t attempt;
-  };
-  absl::flat_hash_map<std::string, Pick> picks;
-  for (const auto& [job_id, job] : jobs_) {
-    if (job->client() == client) continue;
-    auto other = client_load.find(job->client());
-    if (other == client_load.end() ||
-        other->second < kUnderShareFactor * load + 1) {
-      continue;
-    }
-    for (const auto& [index, chunk] : job->chunks()) {
-      for (const Holder& holder : chunk.holders) {
-        if (holder.started_us >= 0 || holder.return_asked) continue;
-        auto peer = peers_.find(holder.worker);
-        if (peer == peers_.end() || peer->second.held <= peer->second.threads) {
-          continue;
-        }
-        auto [pick, added] = picks.try_emplace(
-            holder.worker,
-            Pick{holder.handed_out_us, job_id, index, holder.attempt});
-        if (!added && pick->second.handed_out_us < holder.handed_out_us) {
-          pick->second = Pick{holder.handed_out_us, job_id, index, holder.attempt};
-        }
-      }
-    }
-  }
-  for (const auto& [worker, pick] : picks) {
-    jobs_.at(pick.job_id)->Find(pick.index)->FindHolder(worker)->return_asked =
-        true;
-    v1::Envelope env;
-    v1::ChunkRef* ref = env.mutable_return_queued()->add_chunks();
-    ref->set_job_id(pick.job_id);
-    ref->set_chunk_index(pick.index);
-    ref->set_attempt(pick.attempt);
-    Send(worker, std::move(env), now_us, out);
-  }
+  // The share is re-keyed by the JobChanged that follows (DeliverResults).
 }
 
 int64_t Scheduler::TurnaroundUs(const Peer& peer, int64_t now_us) {
   if (peer.stall_us == 0) return peer.turnaround_us;
-  const double faded =
-      static_cast<double>(peer.stall_us) *
-      std::exp2(-static_cast<double>(now_us - peer.stall_at_us) /
-                static_cast<double>(kStallHalfLifeUs));
-  return std::max(peer.turnaround_us, static_cast<int64_t>(faded));
+  return std::max(peer.turnaround_us, FadedStallUs(peer, now_us));
 }
 
 void Scheduler::ObserveStall(Peer& peer, int64_t held_us, int64_t now_us) {
@@ -219,59 +190,103 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   // The least loaded worker with credit (fewest chunks held per thread): idle
   // workers get work before busy ones queue more, however much credit a
   // worker has granted (adaptive prefetch makes credit a poor measure of
-  // load). Slow workers only after the others.
-  int64_t fastest_us = -1;
-  for (const auto& [id, peer] : peers_) {
-    const int64_t turnaround_us = TurnaroundUs(peer, now_us);
-    if (peer.role == v1::ROLE_WORKER && turnaround_us >= 0 &&
-        (fastest_us < 0 || turnaround_us < fastest_us)) {
-      fastest_us = turnaround_us;
-    }
-  }
+  // load). Slow workers only after the others. Each class able to run the
+  // job offers its ready workers least loaded first: the first neither
+  // quiet nor slow is its best, else its first slow one.
+  if (ready_workers_ == 0) return {nullptr, nullptr};
+  const int64_t fastest_us = FastestTurnaroundUs(now_us);
   // Unknown (no chunk of the job measured yet): no worker is judged by
-  // its reports.
-  const int64_t median_us = job.MedianRunMicros();
-  const std::string* best_id = nullptr;
+  // its reports. Computed only if a worker owes reports.
+  int64_t median_us = std::numeric_limits<int64_t>::min();
   Peer* best = nullptr;
   bool best_slow = false;
-  for (auto& [id, peer] : peers_) {
-    if (peer.role != v1::ROLE_WORKER || peer.draining || peer.credit == 0 ||
-        peer.reserved || RunsAlone(peer) || !CanRun(peer, job)) {
+  for (const auto& worker_class : worker_classes_) {
+    if (worker_class->ready.empty() || !CanRun(worker_class->sample, job)) {
       continue;
     }
-    if (except != nullptr && except->FindHolder(id) != nullptr) continue;
-    // Quiet for half an interval past its heartbeat, or owing reports (it
-    // was handed chunks since its last report or held heartbeat) for far
-    // longer than this job's chunks take: frozen or cut off, most likely
-    // (or busy with a long chunk, which a new one would queue behind). Chunks handed to it would wait for their copies (1 s)
-    // or its loss (3 s).
-    if (now_us - peer.last_heard_us >
-            3 * options_.heartbeat_interval_ms * 1000 / 2 ||
-        (peer.owes_report && median_us >= 0 &&
-         now_us - peer.owing_since_us >
-             std::max(kStragglerFactor * median_us, kQuietFloorUs))) {
-      continue;
-    }
-    // A probe keeps a slow worker's measure fresh (a healed link is seen).
-    const bool slow = IsSlow(peer, fastest_us, now_us) &&
-                      !(peer.held == 0 &&
-                        now_us - peer.last_handout_us >= kSlowProbeEveryUs);
-    if (best == nullptr || (best_slow && !slow) ||
-        (slow == best_slow &&
-         peer.held * std::max<uint64_t>(1, best->threads) <
-             best->held * std::max<uint64_t>(1, peer.threads))) {
-      best_id = &id;
-      best = &peer;
-      best_slow = slow;
+    for (Peer* candidate : worker_class->ready) {
+      Peer& peer = *candidate;
+      if (except != nullptr && except->FindHolder(*peer.id) != nullptr) continue;
+      // Quiet for half an interval past its heartbeat, or owing reports (it
+      // was handed chunks since its last report or held heartbeat) for far
+      // longer than this job's chunks take: frozen or cut off, most likely
+      // (or busy with a long chunk, which a new one would queue behind).
+      // Chunks handed to it would wait for their copies (1 s) or its loss
+      // (3 s).
+      if (peer.owes_report && median_us == std::numeric_limits<int64_t>::min()) {
+        median_us = job.MedianRunMicros();
+      }
+      if (Quiet(peer, median_us, now_us)) continue;
+      // A probe keeps a slow worker's measure fresh (a healed link is seen).
+      const bool slow = IsSlow(peer, fastest_us, now_us) &&
+                        !(peer.held == 0 &&
+                          now_us - peer.last_handout_us >= kSlowProbeEveryUs);
+      if (best == nullptr || (best_slow && !slow) ||
+          (slow == best_slow && LighterWorker()(&peer, best))) {
+        best = &peer;
+        best_slow = slow;
+      }
+      // Those after it are heavier: only a slow best looks further.
+      if (!slow) break;
     }
   }
-  return {best_id, best};
+  if (best == nullptr) return {nullptr, nullptr};
+  return {best->id, best};
+}
+
+bool Scheduler::Quiet(const Peer& peer, int64_t median_us,
+                      int64_t now_us) const {
+  if (now_us - peer.last_heard_us >
+      3 * options_.heartbeat_interval_ms * 1000 / 2) {
+    return true;
+  }
+  return peer.owes_report && median_us >= 0 &&
+         now_us - peer.owing_since_us >
+             std::max(kStragglerFactor * median_us, kQuietFloorUs);
+}
+
+int64_t Scheduler::FastestTurnaroundUs(int64_t now_us) {
+  int64_t fastest_us = turnarounds_.empty() ? -1 : *turnarounds_.begin();
+  for (auto it = stalled_.begin(); it != stalled_.end();) {
+    Peer& peer = **it;
+    const int64_t turnaround_us = TurnaroundUs(peer, now_us);
+    if (turnaround_us >= 0 && (fastest_us < 0 || turnaround_us < fastest_us)) {
+      fastest_us = turnaround_us;
+    }
+    ++it;
+    // Faded out: from now on its turnaround is max(turnaround_us, 0), which
+    // only a report changes.
+    if (FadedStallUs(peer, now_us) == 0) IndexTurnaround(peer, now_us);
+  }
+  return fastest_us;
+}
+
+void Scheduler::IndexTurnaround(Peer& peer, int64_t now_us) {
+  if (peer.worker_class == nullptr) return;
+  if (peer.turnaround_indexed) {
+    turnarounds_.erase(turnarounds_.find(peer.turnaround_key));
+    peer.turnaround_indexed = false;
+  }
+  const bool stalled = peer.stall_us != 0 && FadedStallUs(peer, now_us) > 0;
+  if (stalled != peer.stalled) {
+    if (stalled) {
+      stalled_.insert(&peer);
+    } else {
+      stalled_.erase(&peer);
+    }
+    peer.stalled = stalled;
+  }
+  if (stalled) return;
+  const int64_t key = peer.stall_us != 0 ? std::max<int64_t>(peer.turnaround_us, 0)
+                                         : peer.turnaround_us;
+  if (key < 0) return;
+  peer.turnaround_key = key;
+  turnarounds_.insert(key);
+  peer.turnaround_indexed = true;
 }
 
 int64_t Scheduler::NextSpeculationUs() const {
-  for (const auto& [id, job] : jobs_) {
-    if (job->in_flight() > 0) return last_speculate_us_ + kSpeculateEveryUs;
-  }
+  if (total_in_flight_ > 0) return last_speculate_us_ + kSpeculateEveryUs;
   return std::numeric_limits<int64_t>::max();
 }
 
@@ -281,12 +296,7 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
   speculating_ = false;
   // Idle: credit left after Dispatch gave out what it could (the window is
   // full, or nothing is queued), so a copy takes no one's place.
-  bool idle = false;
-  for (const auto& [id, peer] : peers_) {
-    idle = idle || (peer.role == v1::ROLE_WORKER && !peer.draining &&
-                    peer.credit > 0 && !peer.reserved && !RunsAlone(peer));
-  }
-  if (!idle) return;
+  if (ready_workers_ == 0) return;
   for (uint64_t job_id : std::vector<uint64_t>(job_ring_)) {
     auto it = jobs_.find(job_id);
     if (it == jobs_.end()) continue;
