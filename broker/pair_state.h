@@ -15,8 +15,8 @@
 //   broker follows.
 // - The primary, started, serves a request only if it has heard nothing of
 //   its peer for the pair timeout (the backup may be active), and only one
-//   that could not reach the peer. The backup
-//   never serves before it was passive: its journal may be stale.
+//   that could not reach the peer. The backup never serves before it was
+//   passive: its journal may be stale.
 // - A broker that becomes active takes an epoch above every epoch it heard
 //   of. Two actives (a partition healed after both served) fence the one of
 //   lower epoch (at equal epochs, the backup): it must stop serving.
