@@ -269,9 +269,26 @@ class RandomCluster {
   std::map<uint64_t, std::string> jobs_;
 };
 
+// Instrumented at -O0 (scripts/sanitize.sh) the run is ~100x slower: a
+// few sequences there, for memory and undefined-behaviour errors; the full
+// run, and the check of what it reaches, in the normal build.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TQ_SCHEDULER_INDEX_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TQ_SCHEDULER_INDEX_TEST_SANITIZED 1
+#endif
+#ifdef TQ_SCHEDULER_INDEX_TEST_SANITIZED
+constexpr uint32_t kSequences = 2;
+#else
+constexpr uint32_t kSequences = 40;
+#endif
+
 TEST(SchedulerIndexTest, IndexesAgreeWithAFullScanUnderRandomEvents) {
   SchedulerStats total;
-  for (uint32_t seed = 1; seed <= 40; ++seed) {
+  for (uint32_t seed = 1; seed <= kSequences; ++seed) {
     RandomCluster cluster(seed);
     for (int step = 0; step < 1500; ++step) {
       const bool dispatched = cluster.Step();
@@ -290,6 +307,7 @@ TEST(SchedulerIndexTest, IndexesAgreeWithAFullScanUnderRandomEvents) {
     total.jobs_failed += stats.jobs_failed;
     total.jobs_detached += stats.jobs_detached;
   }
+  if (kSequences < 40) return;  // a sanitizer's few sequences
   // The sequences reach what they are meant to.
   EXPECT_GT(total.chunks_completed, 5'000u);
   EXPECT_GT(total.jobs_completed, 50u);
