@@ -2,8 +2,8 @@
 // sequences of events: workers of three kinds (offering different tasks)
 // join with various threads and credits, report, fail, give chunks back,
 // drain and leave; clients submit jobs of two tasks with small windows,
-// grant credit, cancel, time out and leave; time passes and ticks run. After every
-// step Scheduler::CheckIndexes compares the indexes with a full scan and,
+// grant credit, cancel, time out and leave; time passes and ticks run. After
+// every step Scheduler::CheckIndexes compares the indexes with a full scan and,
 // after an event that dispatches, checks that no worker able to take a
 // chunk idles while a job it can run has one. A missed index update
 // starves a job or a worker; this finds it within a few hundred steps.
@@ -31,25 +31,36 @@ class RandomCluster {
   bool Step() {
     // Peers the scheduler found silent are gone.
     for (auto it = workers_.begin(); it != workers_.end();) {
-      it = h_.scheduler().HasPeer(it->first) ? std::next(it) : workers_.erase(it);
+      it = h_.scheduler().HasPeer(it->first) ? std::next(it)
+                                             : workers_.erase(it);
     }
     for (auto it = clients_.begin(); it != clients_.end();) {
       it = h_.scheduler().HasPeer(*it) ? std::next(it) : clients_.erase(it);
     }
     switch (Pick(14)) {
       case 0:
-      case 1: return WorkerHello();
-      case 2: return WorkerLeaves();
+      case 1:
+        return WorkerHello();
+      case 2:
+        return WorkerLeaves();
       case 3:
       case 4:
-      case 5: return WorkerReports(/*error=*/false);
-      case 6: return WorkerReports(/*error=*/true);
-      case 7: return WorkerGivesBack();
-      case 8: return WorkerHeartbeat();
-      case 9: return ClientHelloAndSubmit();
-      case 10: return ClientCredit();
-      case 11: return Pick(4) == 0 ? ClientCancelsOrLeaves() : ClientCredit();
-      case 12: return WorkerDrains();
+      case 5:
+        return WorkerReports(/*error=*/false);
+      case 6:
+        return WorkerReports(/*error=*/true);
+      case 7:
+        return WorkerGivesBack();
+      case 8:
+        return WorkerHeartbeat();
+      case 9:
+        return ClientHelloAndSubmit();
+      case 10:
+        return ClientCredit();
+      case 11:
+        return Pick(4) == 0 ? ClientCancelsOrLeaves() : ClientCredit();
+      case 12:
+        return WorkerDrains();
       default: {
         h_.AdvanceMs(Pick(3) == 0 ? Pick(3000) : Pick(50));
         Take(h_.Tick());
@@ -92,7 +103,8 @@ class RandomCluster {
         auto& held = w->second;
         held.erase(std::remove_if(held.begin(), held.end(),
                                   [&](const v1::Assignment& a) {
-                                    return a.job_id() == env.revoke_job().job_id();
+                                    return a.job_id() ==
+                                           env.revoke_job().job_id();
                                   }),
                    held.end());
       } else if (env.has_job_accepted()) {
@@ -119,8 +131,12 @@ class RandomCluster {
           hello->add_tasks(task);
         }
         break;
-      case 1: hello->add_tasks("noop"); break;
-      default: hello->add_tasks("primes"); break;
+      case 1:
+        hello->add_tasks("noop");
+        break;
+      default:
+        hello->add_tasks("primes");
+        break;
     }
     workers_[id];
     Take(h_.Deliver(id, env));
@@ -210,7 +226,8 @@ class RandomCluster {
     const auto& held = w->second;
     const size_t running = std::min<size_t>(held.size(), 1 + Pick(2));
     Take(h_.HeartbeatHeld(
-        w->first, std::vector<v1::Assignment>(held.begin(), held.begin() + running),
+        w->first,
+        std::vector<v1::Assignment>(held.begin(), held.begin() + running),
         std::vector<v1::Assignment>(held.begin() + running, held.end()),
         Pick(100)));
     return true;
@@ -222,9 +239,9 @@ class RandomCluster {
       clients_.insert(id);
       Take(h_.HelloClient(id));
     }
-    v1::Envelope env = SchedulerHarness::RangeJob(
-        1, 1 + Pick(60), 1 + Pick(5), 1 + Pick(8),
-        Pick(2) == 0 ? "noop" : "primes");
+    v1::Envelope env =
+        SchedulerHarness::RangeJob(1, 1 + Pick(60), 1 + Pick(5), 1 + Pick(8),
+                                   Pick(2) == 0 ? "noop" : "primes");
     if (Pick(3) == 0) env.mutable_submit_job()->set_timeout_ms(1 + Pick(3000));
     Take(h_.Deliver(id, env));
     return true;
@@ -318,19 +335,20 @@ TEST(SchedulerIndexTest, IndexesAgreeWithAFullScanUnderRandomEvents) {
   EXPECT_GT(total.chunks_split, 10u);
   EXPECT_GT(total.jobs_failed, 10u);  // timeouts among them
   EXPECT_GT(total.jobs_detached, 10u);
-  std::printf("dispatched %llu, completed %llu, jobs completed %llu, "
-              "cancelled %llu, lost %llu, returned %llu, drained %llu, "
-              "split %llu, failed %llu, detached %llu\n",
-              (unsigned long long)total.chunks_dispatched,
-              (unsigned long long)total.chunks_completed,
-              (unsigned long long)total.jobs_completed,
-              (unsigned long long)total.jobs_cancelled,
-              (unsigned long long)total.requeued_worker_lost,
-              (unsigned long long)total.requeued_returned,
-              (unsigned long long)total.requeued_drained,
-              (unsigned long long)total.chunks_split,
-              (unsigned long long)total.jobs_failed,
-              (unsigned long long)total.jobs_detached);
+  std::printf(
+      "dispatched %llu, completed %llu, jobs completed %llu, "
+      "cancelled %llu, lost %llu, returned %llu, drained %llu, "
+      "split %llu, failed %llu, detached %llu\n",
+      (unsigned long long)total.chunks_dispatched,
+      (unsigned long long)total.chunks_completed,
+      (unsigned long long)total.jobs_completed,
+      (unsigned long long)total.jobs_cancelled,
+      (unsigned long long)total.requeued_worker_lost,
+      (unsigned long long)total.requeued_returned,
+      (unsigned long long)total.requeued_drained,
+      (unsigned long long)total.chunks_split,
+      (unsigned long long)total.jobs_failed,
+      (unsigned long long)total.jobs_detached);
 }
 
 }  // namespace
