@@ -31,7 +31,8 @@ from tq_broker_faults import (BrokerFaultCluster, JobRun, jobs_view,
                               kill_and_restart, tear_last_record,
                               write_numbers)
 from tq_cluster_hosts import Binaries
-from tq_job_check import broker_idle, reference_primes
+from tq_job_check import (assert_exact, broker_idle, print_logs,
+                          reference_primes)
 
 pytestmark = pytest.mark.usefixtures("hosts_available")
 
@@ -58,12 +59,6 @@ def numbers_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          STREAM_FIRST, STREAM_ITEMS)
 
 
-def _print_logs(logdir: Path) -> None:
-    """Shown by pytest when the test fails."""
-    for log in sorted(logdir.glob("*.log")) + sorted(logdir.glob("*.err")):
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.mark.parametrize("damage", [None, tear_last_record],
                          ids=["restart", "torn-journal-tail"])
 def test_job_is_exact_through_a_broker_kill_and_restart(
@@ -83,16 +78,12 @@ def test_job_is_exact_through_a_broker_kill_and_restart(
             outcome = job.finish(timeout=60)
             idle = broker_idle(cluster.tq)
     finally:
-        _print_logs(logdir)
+        print_logs(logdir)
     if damage is not None:
         assert note.startswith("tore"), note
         assert any("ignored" in r for r in reports), (
             f"the broker did not report the torn tail: {reports}")
-    assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert outcome.sha256 == reference, (
-        f"{outcome.lines} lines, not the reference's output")
-    assert outcome.stats is not None, outcome.stderr[-2000:]
-    assert outcome.stats["duplicates"] == 0, outcome.stats
+    assert_exact(outcome, reference)
     assert idle == "yes", idle
 
 
@@ -119,12 +110,8 @@ def test_attach_completes_the_file_of_a_client_sigkilled_half_way(
             idle = broker_idle(cluster.tq)
             held = job.job_held()
     finally:
-        _print_logs(logdir)
-    assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert outcome.sha256 == reference, (
-        f"{outcome.lines} lines, not the reference's output")
-    assert outcome.stats is not None, outcome.stderr[-2000:]
-    assert outcome.stats["duplicates"] == 0, outcome.stats
+        print_logs(logdir)
+    assert_exact(outcome, reference)
     assert idle == "yes", idle
     assert held is False, "the broker still holds the job (or said neither)"
 
@@ -151,14 +138,10 @@ def test_streamed_job_is_exact_through_a_broker_restart_while_it_streams(
             outcome = job.finish(timeout=60)
             idle = broker_idle(cluster.tq)
     finally:
-        _print_logs(logdir)
+        print_logs(logdir)
     assert jobs is not None and len(jobs) == 1, jobs
     # proto3 JSON leaves out false booleans.
     assert jobs[0].get("input_open", False), (
         f"the input was complete before the kill: make the job longer {jobs}")
-    assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert outcome.sha256 == reference, (
-        f"{outcome.lines} lines, not the reference's output")
-    assert outcome.stats is not None, outcome.stderr[-2000:]
-    assert outcome.stats["duplicates"] == 0, outcome.stats
+    assert_exact(outcome, reference)
     assert idle == "yes", idle

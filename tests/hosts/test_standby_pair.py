@@ -23,7 +23,8 @@ import pytest
 
 from tq_broker_faults import JobRun
 from tq_cluster_hosts import Binaries
-from tq_job_check import broker_idle, reference_primes
+from tq_job_check import (assert_exact, broker_idle, print_logs,
+                          reference_primes)
 from tq_standby_pair import (BACKUP_HOST, CLIENT_HOST, FENCED_EXIT,
                              PRIMARY_HOST, StandbyPairCluster)
 
@@ -39,12 +40,6 @@ JOB = ["map", "primes", "1", str(HI), *FLAGS]
 @functools.lru_cache(maxsize=None)
 def _reference(client: str) -> str:
     return reference_primes(client, HI)[0]
-
-
-def _print_logs(logdir: Path) -> None:
-    """Shown by pytest when the test fails."""
-    for log in sorted(logdir.glob("*.log")) + sorted(logdir.glob("*.err")):
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def test_the_backup_takes_over_when_the_primarys_host_is_cut_off(
@@ -73,12 +68,8 @@ def test_the_backup_takes_over_when_the_primarys_host_is_cut_off(
             primary = pair.log(PRIMARY_HOST)
             backup = pair.pair_lines(BACKUP_HOST)
     finally:
-        _print_logs(logdir)
-    assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert outcome.sha256 == reference, (
-        f"{outcome.lines} lines, not the reference's output")
-    assert outcome.stats is not None, outcome.stderr[-2000:]
-    assert outcome.stats["duplicates"] == 0, outcome.stats
+        print_logs(logdir)
+    assert_exact(outcome, reference)
     assert idle == "yes", idle
     assert any("passive -> active" in line and "lost it asked" in line
                for line in backup), backup
@@ -123,14 +114,10 @@ def test_a_cut_link_between_the_brokers_makes_no_second_active(
             primary = pair.log(PRIMARY_HOST)
             backup = pair.pair_lines(BACKUP_HOST)
     finally:
-        _print_logs(logdir)
+        print_logs(logdir)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.strip() == "9592", second.stdout
-    assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert outcome.sha256 == reference, (
-        f"{outcome.lines} lines, not the reference's output")
-    assert outcome.stats is not None, outcome.stderr[-2000:]
-    assert outcome.stats["duplicates"] == 0, outcome.stats
+    assert_exact(outcome, reference)
     assert idle == "yes", idle
     assert not any("-> active" in line for line in backup), backup
     assert primary_running, primary

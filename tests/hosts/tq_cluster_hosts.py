@@ -131,16 +131,21 @@ class TqHosts:
 
     def status(self, timeout: float = 5.0) -> dict[str, Any] | None:
         """`tq-client status --json`, parsed; None when it fails."""
-        try:
-            done = self.broker_host.check(
-                self.client_command(["--connect-timeout=1", "status",
-                                     "--json"]),
-                timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            return None
-        if done.returncode != 0:
-            return None
-        try:
-            return json.loads(done.stdout.splitlines()[0])
-        except (ValueError, IndexError):
-            return None
+        return status_json(self.broker_host, self.client_command(
+            ["--connect-timeout=1", "status", "--json"]), timeout)
+
+
+def status_json(host: Host, argv: Sequence[str],
+                timeout: float) -> dict[str, Any] | None:
+    """Runs a `tq-client ... status --json` on `host`: its answer, parsed;
+    None if it fails or times out."""
+    try:
+        done = host.check(argv, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout.splitlines()[0])
+    except (ValueError, IndexError):
+        return None

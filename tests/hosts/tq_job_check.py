@@ -23,6 +23,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Optional
 
 STATS_PREFIX = "tq-client stats: "
@@ -169,3 +170,20 @@ def broker_idle(tq: Any, timeout: float = 15.0) -> str:
     return (f"no: {totals.get('chunks_in_flight', 0)} in flight, "
             f"{totals.get('chunks_queued', 0)} queued, "
             f"{len(last.get('jobs', []))} jobs")
+
+
+def assert_exact(outcome: Outcome, reference: str) -> None:
+    """Asserts that a job ended well: exit 0, the reference's sha256, and
+    its --stats line counting no duplicate."""
+    assert outcome.returncode == 0, outcome.stderr[-2000:]
+    assert outcome.sha256 == reference, (
+        f"{outcome.lines} lines, not the reference's output")
+    assert outcome.stats is not None, outcome.stderr[-2000:]
+    assert outcome.stats["duplicates"] == 0, outcome.stats
+
+
+def print_logs(logdir: Path) -> None:
+    """Prints the tail of every process's log and stderr file in `logdir`
+    (pytest shows it when the test fails)."""
+    for log in sorted(logdir.glob("*.log")) + sorted(logdir.glob("*.err")):
+        print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")

@@ -27,13 +27,12 @@ The faults, the issue's two partitions:
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from tq_cluster_hosts import BROKER_PORT, Binaries
+from tq_cluster_hosts import BROKER_PORT, Binaries, status_json
 from tq_hosts import Host, Network, Proc, wait_for
 
 PRIMARY_HOST = "p"
@@ -74,19 +73,8 @@ class PairTq:
         The primary is asked first, then the backup: this finds whichever
         serves (a passive sends it on).
         """
-        try:
-            done = self.pair.net[CLIENT_HOST].check(
-                self.client_command(["--connect-timeout=3", "status",
-                                     "--json"]),
-                timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            return None
-        if done.returncode != 0:
-            return None
-        try:
-            return json.loads(done.stdout.splitlines()[0])
-        except (ValueError, IndexError):
-            return None
+        return status_json(self.pair.net[CLIENT_HOST], self.client_command(
+            ["--connect-timeout=3", "status", "--json"]), timeout)
 
 
 class StandbyPairCluster:
