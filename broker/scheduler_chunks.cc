@@ -284,6 +284,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
     a->set_task(job.submit().task());
     *a->mutable_params() = job.submit().params();
     a->set_reduction(job.submit().reduction());
+    a->set_compact_results(job.submit().compact_results());
   }
   job.FillInput(index, a->mutable_input(), &payloads);
   a->set_lease_ms(static_cast<uint32_t>(std::clamp<int64_t>(

@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "client/chunk_result.h"
 #include "common/payload.h"
@@ -32,6 +34,9 @@ struct ChunkMeta {
 struct ChunkData {
   ChunkMeta meta;
   v1::ChunkOutput output;               // task jobs
+  // A prime_wheel output as plain bits, made by ChunkResult::bits().
+  mutable absl::once_flag expand_once;
+  mutable std::string expanded;
   std::vector<uint64_t> list_offsets;   // kLists: size+1 prefix sums
   Payload bytes;                        // code jobs
   std::string error;                    // kFailed

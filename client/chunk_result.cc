@@ -1,17 +1,48 @@
 #include "client/chunk_result.h"
 
+#include <algorithm>
 #include <bit>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/chunk_decoder.h"
+#include "common/wheel_bits.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 
 namespace tq {
 
-absl::string_view ChunkResult::bits() const { return data_->output.bits(); }
+absl::string_view ChunkResult::bits() const {
+  if (wheel_ == nullptr) return data_->output.bits();
+  absl::call_once(data_->expand_once, [this] {
+    data_->expanded.resize((size_ + 7) / 8);
+    WheelToBits(wheel_, lo_, lo_ + (size_ - 1),
+                reinterpret_cast<uint8_t*>(data_->expanded.data()));
+  });
+  return data_->expanded;
+}
+
+bool ChunkResult::WheelBit(uint64_t i) const {
+  return WheelTest(wheel_, lo_, lo_ + i);
+}
+
+uint64_t ChunkResult::NextTrue(uint64_t i) const {
+  if (i >= size_) return size_;
+  if (wheel_ != nullptr) {
+    const uint64_t n = WheelNextTrue(wheel_, lo_, lo_ + (size_ - 1), lo_ + i);
+    return n == 0 ? size_ : n - lo_;
+  }
+  // Plain bits: whole bytes at a time past the first.
+  uint8_t byte = static_cast<uint8_t>(bits_[i / 8] >> (i % 8));
+  if (byte != 0) return std::min<uint64_t>(i + std::countr_zero(byte), size_);
+  for (uint64_t b = i / 8 + 1; b < (size_ + 7) / 8; ++b) {
+    if (bits_[b] != 0) return b * 8 + std::countr_zero(bits_[b]);
+  }
+  return size_;
+}
 
 uint64_t ChunkResult::count() const {
   if (kind_ == Kind::kCount) return data_->output.count();
+  if (wheel_ != nullptr) return WheelCount(wheel_, lo_, lo_ + (size_ - 1));
   uint64_t total = 0;
   if (kind_ == Kind::kBits) {
     for (char c : data_->output.bits()) {
@@ -30,6 +61,57 @@ std::string ChunkResult::bytes() const { return data_->bytes.ToString(); }
 const std::string& ChunkResult::error() const { return data_->error; }
 
 namespace internal {
+namespace {
+
+// A payload's frames as a protobuf input stream, so a result is parsed
+// where its frames lie, without joining them into one copy first.
+class FramesInputStream : public google::protobuf::io::ZeroCopyInputStream {
+ public:
+  explicit FramesInputStream(const Payload& payload)
+      : frames_(payload.frames()) {}
+
+  bool Next(const void** data, int* size) override {
+    if (frame_ == frames_.size()) return false;
+    const PayloadFrame& frame = frames_[frame_++];
+    *data = frame.data + start_;
+    *size = static_cast<int>(frame.size - start_);
+    position_ += frame.size - start_;
+    start_ = 0;
+    return true;
+  }
+  void BackUp(int count) override {
+    // Only the bytes of the last Next, which re-reading frame_ - 1 returns.
+    --frame_;
+    start_ = frames_[frame_].size - static_cast<size_t>(count);
+    position_ -= static_cast<size_t>(count);
+  }
+  bool Skip(int count) override {
+    const void* data;
+    int size;
+    while (count > 0 && Next(&data, &size)) {
+      if (size > count) {
+        BackUp(size - count);
+        return true;
+      }
+      count -= size;
+    }
+    return count == 0;
+  }
+  int64_t ByteCount() const override { return static_cast<int64_t>(position_); }
+
+ private:
+  const std::vector<PayloadFrame>& frames_;
+  size_t frame_ = 0;      // the next frame Next returns
+  size_t start_ = 0;  // where in it to start (after a BackUp)
+  size_t position_ = 0;
+};
+
+bool ParseFrames(const Payload& payload, v1::ChunkOutput* output) {
+  FramesInputStream stream(payload);
+  return output->ParseFromZeroCopyStream(&stream);
+}
+
+}  // namespace
 
 uint64_t ChunkItemCount(uint64_t last_index, uint64_t chunk_size,
                         uint64_t chunk_index) {
@@ -45,11 +127,9 @@ absl::StatusOr<ChunkResult> ChunkDecoder::DecodeTask(ChunkMeta meta,
                                                      const Payload& payload,
                                                      uint64_t run_micros) {
   auto data = std::make_shared<ChunkData>();
-  std::string scratch;
-  const absl::string_view bytes = payload.Contiguous(&scratch);
   const uint64_t index = meta.chunk_index;
   const uint64_t size = meta.size;
-  if (!data->output.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!ParseFrames(payload, &data->output)) {
     return absl::InternalError(
         absl::StrCat("chunk ", index, "'s result is not a tq.v1.ChunkOutput"));
   }
@@ -72,6 +152,27 @@ absl::StatusOr<ChunkResult> ChunkDecoder::DecodeTask(ChunkMeta meta,
         std::string& packed = *output.mutable_bits();
         packed.back() = static_cast<char>(static_cast<uint8_t>(packed.back()) &
                                           ((1u << (size % 8)) - 1));
+      }
+      break;
+    }
+    case v1::ChunkOutput::kPrimeWheel: {
+      r.kind_ = ChunkResult::Kind::kBits;
+      if (meta.numbers != nullptr || size == 0) {
+        return absl::InternalError(absl::StrCat(
+            "chunk ", index, " came back as a prime wheel, which only a "
+            "range of numbers can"));
+      }
+      const uint64_t last = meta.lo + (size - 1);
+      const uint64_t want = WheelBytes(meta.lo, last);
+      if (output.prime_wheel().size() != want) {
+        return mismatch("wheel bytes", output.prime_wheel().size(), want);
+      }
+      if (!WheelBitsWithin(
+              reinterpret_cast<const uint8_t*>(output.prime_wheel().data()),
+              meta.lo, last)) {
+        return absl::InternalError(absl::StrCat(
+            "chunk ", index, "'s prime wheel has bits outside ", meta.lo,
+            "..", last));
       }
       break;
     }
@@ -117,7 +218,11 @@ absl::StatusOr<ChunkResult> ChunkDecoder::DecodeTask(ChunkMeta meta,
   if (meta.numbers != nullptr) r.numbers_ = meta.numbers->data() + meta.offset;
   switch (r.kind_) {
     case ChunkResult::Kind::kBits:
-      r.bits_ = reinterpret_cast<const uint8_t*>(output.bits().data());
+      if (output.output_case() == v1::ChunkOutput::kPrimeWheel) {
+        r.wheel_ = reinterpret_cast<const uint8_t*>(output.prime_wheel().data());
+      } else {
+        r.bits_ = reinterpret_cast<const uint8_t*>(output.bits().data());
+      }
       break;
     case ChunkResult::Kind::kValues:
       r.values_ = output.values().values().data();

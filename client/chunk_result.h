@@ -47,10 +47,17 @@ class ChunkResult {
   uint64_t n(uint64_t i) const {
     return numbers_ != nullptr ? numbers_[i] : lo_ + i;
   }
-  // kBits: item i's result, bit i%8 of byte i/8, LSB first.
-  bool bit(uint64_t i) const { return (bits_[i / 8] >> (i % 8)) & 1; }
-  // kBits: the packed bytes, ceil(size()/8) of them, unused bits zero.
+  // kBits: item i's result.
+  bool bit(uint64_t i) const {
+    return bits_ != nullptr ? (bits_[i / 8] >> (i % 8)) & 1 : WheelBit(i);
+  }
+  // kBits: the packed bytes, ceil(size()/8) of them, item i at bit i%8 of
+  // byte i/8 (LSB first), unused bits zero. Results that arrived in a
+  // compact encoding are expanded on the first call (once; thread-safe).
   absl::string_view bits() const;
+  // kBits: the index of the first true item at or after i, or size() if
+  // none. Reads a compact encoding without expanding it.
+  uint64_t NextTrue(uint64_t i) const;
   // kValues.
   uint64_t value(uint64_t i) const { return values_[i]; }
   // kLists.
@@ -73,6 +80,7 @@ class ChunkResult {
  private:
   friend class internal::ChunkDecoder;
   ChunkResult() = default;
+  bool WheelBit(uint64_t i) const;
 
   std::shared_ptr<const internal::ChunkData> data_;
   uint64_t chunk_index_ = 0;
@@ -83,7 +91,8 @@ class ChunkResult {
   // Views into data_, for the per-item accessors above.
   const uint64_t* numbers_ = nullptr;  // list input; else n(i) = lo_ + i
   uint64_t lo_ = 0;
-  const uint8_t* bits_ = nullptr;
+  const uint8_t* bits_ = nullptr;   // kBits as plain bits
+  const uint8_t* wheel_ = nullptr;  // kBits as ChunkOutput.prime_wheel
   const uint64_t* values_ = nullptr;
   const uint64_t* list_offsets_ = nullptr;  // size()+1 prefix sums
 };

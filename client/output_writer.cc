@@ -140,15 +140,10 @@ class TrueWriter : public OutputWriter {
   absl::Status Write(const ChunkResult& chunk) override {
     if (chunk.failed()) return absl::OkStatus();  // neither true nor false
     if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("true", chunk);
-    const absl::string_view bits = chunk.bits();
-    for (size_t byte = 0; byte < bits.size(); ++byte) {
-      uint8_t b = static_cast<uint8_t>(bits[byte]);
-      while (b != 0) {  // only set bits: primes are sparse
-        int bit = __builtin_ctz(b);
-        b &= b - 1;
-        out_.AppendNumber(chunk.n(byte * 8 + bit));
-        out_.AppendChar('\n');
-      }
+    for (uint64_t i = chunk.NextTrue(0); i < chunk.size();
+         i = chunk.NextTrue(i + 1)) {
+      out_.AppendNumber(chunk.n(i));
+      out_.AppendChar('\n');
     }
     return absl::OkStatus();
   }

@@ -257,6 +257,8 @@ absl::StatusOr<std::unique_ptr<Job>> Pool::Submit(const JobSpec& spec) {
   submit.set_chunk_timeout_ms(static_cast<uint64_t>(spec.chunk_timeout_ms));
   submit.set_max_attempts(spec.max_attempts);
   submit.set_skip_failed(spec.skip_failed);
+  // ChunkResult decodes every result encoding, the compact ones included.
+  submit.set_compact_results(true);
 
   const uint32_t max_window =
       std::max(1u, impl_->session->welcome().max_result_window());

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
+#include "common/wheel_bits.h"
 
 namespace tq {
 namespace {
@@ -48,6 +49,23 @@ absl::Status RunTask(const TaskRegistry& registry, const ChunkWork& work,
       break;
   }
   return absl::InvalidArgumentError("the chunk has no input");
+}
+
+// A task may answer in a compact encoding (ChunkOutput.prime_wheel); a
+// client that did not ask for it (an older one) gets plain bits.
+void PlainBitsUnlessCompact(const v1::Assignment& assignment,
+                            v1::ChunkOutput* output) {
+  if (output->output_case() != v1::ChunkOutput::kPrimeWheel ||
+      assignment.compact_results()) {
+    return;
+  }
+  const uint64_t first = assignment.input().range().first();
+  const uint64_t last = assignment.input().range().last();
+  std::string wheel = std::move(*output->mutable_prime_wheel());
+  std::string* bits = output->mutable_bits();
+  bits->resize((last - first) / 8 + 1);
+  WheelToBits(reinterpret_cast<const uint8_t*>(wheel.data()), first, last,
+              reinterpret_cast<uint8_t*>(bits->data()));
 }
 
 }  // namespace
@@ -97,6 +115,7 @@ ChunkDone RunTaskChunk(const TaskRegistry& registry, const ChunkWork& work,
   const auto start = std::chrono::steady_clock::now();
   v1::ChunkOutput output;
   absl::Status status = RunTask(registry, work, allow_test_tasks, &output);
+  if (status.ok()) PlainBitsUnlessCompact(assignment, &output);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   done.report.set_run_micros(
       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());

@@ -2,7 +2,10 @@
 
 #include "tests/client/chunk_test_util.h"
 
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,6 +56,80 @@ TEST(ChunkResultTest, ClearsUnusedHighBitsFromTheWire) {
   ASSERT_TRUE(chunk.ok());
   EXPECT_EQ(chunk->count(), 3u);
   EXPECT_EQ(chunk->bits(), std::string("\x07", 1));
+}
+
+// Primes 100..159 in the compact encoding: wheel bytes for 90..119,
+// 120..149 and 150..179 (bit k is 30j + {1,7,11,13,17,19,23,29}[k]).
+v1::ChunkOutput Wheel100To159() {
+  v1::ChunkOutput output;
+  output.set_prime_wheel(std::string("\x7C\xB6\x03", 3));
+  return output;
+}
+
+TEST(ChunkResultTest, ReadsAPrimeWheelInPlaceAndExpandsItOnDemand) {
+  auto chunk = DecodeChunk(Range(100, 199), 60, 0, Wheel100To159());
+  ASSERT_TRUE(chunk.ok()) << chunk.status();
+  const std::vector<uint64_t> primes = {101, 103, 107, 109, 113, 127,
+                                        131, 137, 139, 149, 151, 157};
+  EXPECT_EQ(chunk->kind(), ChunkResult::Kind::kBits);
+  EXPECT_EQ(chunk->count(), primes.size());
+  std::vector<uint64_t> seen;
+  for (uint64_t i = chunk->NextTrue(0); i < chunk->size();
+       i = chunk->NextTrue(i + 1)) {
+    seen.push_back(chunk->n(i));
+  }
+  EXPECT_EQ(seen, primes);
+  const absl::string_view bits = chunk->bits();
+  ASSERT_EQ(bits.size(), 8u);  // 60 items
+  for (uint64_t i = 0; i < 60; ++i) {
+    const bool prime =
+        std::find(primes.begin(), primes.end(), 100 + i) != primes.end();
+    EXPECT_EQ(chunk->bit(i), prime) << 100 + i;
+    EXPECT_EQ((static_cast<uint8_t>(bits[i / 8]) >> (i % 8)) & 1, prime)
+        << 100 + i;
+  }
+}
+
+TEST(ChunkResultTest, RefusesPrimeWheelsThatDoNotFitTheChunk) {
+  // Numbers 100..158: 159's byte is the same, but 157 is in, 159 is not
+  // prime; a bit for 161 (byte 2 bit 2) would lie outside.
+  v1::ChunkOutput outside = Wheel100To159();
+  outside.set_prime_wheel(std::string("\x7C\xB6\x07", 3));
+  EXPECT_THAT(DecodeChunk(Range(100, 199), 60, 0, outside).status().message(),
+              HasSubstr("bits outside 100..159"));
+  EXPECT_THAT(DecodeChunk(Range(100, 199), 90, 0, Wheel100To159())
+                  .status()
+                  .message(),
+              HasSubstr("3 wheel bytes for 90 items (expected 4)"));
+  EXPECT_THAT(DecodeListChunk({101, 103}, 0, 0, Wheel100To159())
+                  .status()
+                  .message(),
+              HasSubstr("only a range of numbers can"));
+}
+
+TEST(ChunkResultTest, ParsesAResultSpreadOverManyFrames) {
+  // 2^22 items: 512 KiB of bits, three frames on the wire.
+  constexpr uint64_t kItems = uint64_t{1} << 22;
+  std::string packed(kItems / 8, '\0');
+  for (size_t i = 0; i < packed.size(); i += 4099) packed[i] = '\x81';
+  v1::ChunkOutput output;
+  output.set_bits(packed);
+  ASSERT_GT(FramesForPayload(output.ByteSizeLong()), 2u);
+  auto chunk = DecodeChunk(Range(1, kItems), kItems, 0, output);
+  ASSERT_TRUE(chunk.ok()) << chunk.status();
+  EXPECT_EQ(chunk->bits(), packed);
+  EXPECT_EQ(chunk->count(), 2 * ((packed.size() + 4098) / 4099));
+}
+
+TEST(ChunkResultTest, FindsTrueItemsInPlainBits) {
+  v1::ChunkOutput output;
+  output.set_bits(std::string("\x00\x00\x80\x01", 4));  // items 23, 24
+  auto chunk = DecodeChunk(Range(0, 99), 30, 0, output);
+  ASSERT_TRUE(chunk.ok()) << chunk.status();
+  EXPECT_EQ(chunk->NextTrue(0), 23u);
+  EXPECT_EQ(chunk->NextTrue(24), 24u);
+  EXPECT_EQ(chunk->NextTrue(25), 30u);
+  EXPECT_EQ(chunk->NextTrue(31), 30u);
 }
 
 TEST(ChunkResultTest, DecodesListsAndListInputs) {

@@ -1,0 +1,156 @@
+#include "common/wheel_bits.h"
+
+#include <array>
+#include <bit>
+#include <cstring>
+
+namespace tq {
+namespace {
+
+using u128 = unsigned __int128;
+
+// Residue mod 30 -> its bit in a wheel byte, or -1 (shares a factor with 30).
+constexpr std::array<int8_t, 30> kBitOfResidue = [] {
+  std::array<int8_t, 30> bit{};
+  for (int8_t& b : bit) b = -1;
+  for (int k = 0; k < 8; ++k) bit[kWheelResidues[k]] = static_cast<int8_t>(k);
+  return bit;
+}();
+
+// Bits of the residues >= r, and <= r.
+constexpr std::array<uint8_t, 30> kFromMask = [] {
+  std::array<uint8_t, 30> mask{};
+  for (int r = 0; r < 30; ++r) {
+    for (int k = 0; k < 8; ++k) {
+      if (kWheelResidues[k] >= r) mask[r] |= static_cast<uint8_t>(1u << k);
+    }
+  }
+  return mask;
+}();
+constexpr std::array<uint8_t, 30> kUpToMask = [] {
+  std::array<uint8_t, 30> mask{};
+  for (int r = 0; r < 30; ++r) {
+    for (int k = 0; k < 8; ++k) {
+      if (kWheelResidues[k] <= r) mask[r] |= static_cast<uint8_t>(1u << k);
+    }
+  }
+  return mask;
+}();
+
+// A wheel byte as 30 plain bits: bit kWheelResidues[k] for each bit k.
+constexpr std::array<uint32_t, 256> kExpand = [] {
+  std::array<uint32_t, 256> plain{};
+  for (int byte = 0; byte < 256; ++byte) {
+    for (int k = 0; k < 8; ++k) {
+      if (byte & (1 << k)) plain[byte] |= uint32_t{1} << kWheelResidues[k];
+    }
+  }
+  return plain;
+}();
+
+constexpr uint64_t kSmallPrimes[] = {2, 3, 5};
+
+uint64_t SmallPrimesWithin(uint64_t first, uint64_t last) {
+  uint64_t count = 0;
+  for (uint64_t p : kSmallPrimes) count += first <= p && p <= last;
+  return count;
+}
+
+void SetBit(uint8_t* bits, uint64_t i) {
+  bits[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
+}
+
+// Sets the plain bit of every true number of wheel byte j (bit 30j + r - f0
+// for residue r; numbers below first have zero bits).
+void ExpandByte(const uint8_t* wheel, uint64_t j, uint64_t f0, uint8_t* bits) {
+  for (uint8_t b = wheel[j]; b != 0; b &= b - 1) {
+    SetBit(bits, 30 * j + kWheelResidues[std::countr_zero(b)] - f0);
+  }
+}
+
+}  // namespace
+
+bool WheelBitsWithin(const uint8_t* wheel, uint64_t first, uint64_t last) {
+  const uint64_t end = WheelBytes(first, last) - 1;
+  uint8_t first_mask = kFromMask[first % 30];
+  const uint8_t last_mask = kUpToMask[last % 30];
+  if (end == 0) return (wheel[0] & ~(first_mask & last_mask)) == 0;
+  return (wheel[0] & ~first_mask) == 0 && (wheel[end] & ~last_mask) == 0;
+}
+
+bool WheelTest(const uint8_t* wheel, uint64_t first, uint64_t n) {
+  const int bit = kBitOfResidue[n % 30];
+  if (bit < 0) return n == 2 || n == 3 || n == 5;
+  return (wheel[n / 30 - first / 30] >> bit) & 1;
+}
+
+uint64_t WheelCount(const uint8_t* wheel, uint64_t first, uint64_t last) {
+  const uint64_t size = WheelBytes(first, last);
+  uint64_t count = SmallPrimesWithin(first, last);
+  uint64_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, wheel + i, 8);
+    count += std::popcount(word);
+  }
+  for (; i < size; ++i) count += std::popcount(wheel[i]);
+  return count;
+}
+
+uint64_t WheelNextTrue(const uint8_t* wheel, uint64_t first, uint64_t last,
+                       uint64_t from) {
+  if (from > last) return 0;
+  if (from <= 5) {
+    // 1 (a wheel bit) comes before 2, 3 and 5 (true without bits).
+    if (from <= 1 && first <= 1 && (wheel[0] & 1)) return 1;
+    for (uint64_t p : kSmallPrimes) {
+      if (p >= from && p >= first && p <= last) return p;
+    }
+  }
+  const uint64_t base = first / 30;
+  const uint64_t size = WheelBytes(first, last);
+  uint64_t j = from / 30 - base;
+  for (uint8_t b = wheel[j] & kFromMask[from % 30];;) {
+    if (b != 0) return 30 * (base + j) + kWheelResidues[std::countr_zero(b)];
+    if (++j == size) return 0;
+    b = wheel[j];
+  }
+}
+
+void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
+                 uint8_t* bits) {
+  const uint64_t out_size = (last - first) / 8 + 1;
+  std::memset(bits, 0, out_size);
+  const uint64_t size = WheelBytes(first, last);
+  const uint64_t f0 = first % 30;
+  // Number 30 * (first / 30 + j) + r is plain bit 30j + r - f0. Four wheel
+  // bytes are 120 numbers, 15 plain bytes: block b starts at bit 120b - f0,
+  // at the same shift within its byte for every b >= 1. Blocks whose 16-byte
+  // window fits go whole; the first block (bits below first) and the tail
+  // go bit by bit.
+  uint64_t j = 0;
+  if (f0 == 0) {
+    j = 0;
+  } else {
+    for (; j < 4 && j < size; ++j) ExpandByte(wheel, j, f0, bits);
+  }
+  const unsigned shift = (8 - f0 % 8) % 8;
+  for (; j + 4 <= size; j += 4) {
+    const uint64_t start = 30 * j - f0;  // j >= 4 or f0 == 0: no wrap
+    if ((start >> 3) + 16 > out_size) break;
+    u128 plain = u128{kExpand[wheel[j]]} | u128{kExpand[wheel[j + 1]]} << 30 |
+                 u128{kExpand[wheel[j + 2]]} << 60 |
+                 u128{kExpand[wheel[j + 3]]} << 90;
+    plain <<= shift;
+    u128 window;
+    std::memcpy(&window, bits + (start >> 3), 16);
+    window |= plain;
+    std::memcpy(bits + (start >> 3), &window, 16);
+  }
+  for (; j < size; ++j) ExpandByte(wheel, j, f0, bits);
+  for (uint64_t p : kSmallPrimes) {
+    if (first <= p && p <= last) SetBit(bits, p - first);
+  }
+}
+
+}  // namespace tq

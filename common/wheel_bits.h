@@ -1,0 +1,48 @@
+// Reading and converting the compact boolean encoding of ChunkOutput
+// .prime_wheel (proto/tq/v1/tq.proto): primality over a range [first, last]
+// in 8 bits per 30 numbers. Byte j holds the numbers 30 * (first / 30 + j) +
+// kWheelResidues[k] at bit k; numbers outside the range have zero bits; a
+// number sharing a factor with 30 is true only if it is 2, 3 or 5.
+//
+// The worker's runner turns a wheel into plain bits for clients that did
+// not ask for it; the client reads it in place (a bit, the count, the next
+// true item) and expands it only for output that needs one bit per item.
+// Pure functions on caller-owned bytes; thread-safe.
+#ifndef TQ_COMMON_WHEEL_BITS_H_
+#define TQ_COMMON_WHEEL_BITS_H_
+
+#include <cstdint>
+
+namespace tq {
+
+inline constexpr uint8_t kWheelResidues[8] = {1, 7, 11, 13, 17, 19, 23, 29};
+
+// Bytes of the wheel of [first, last] (first <= last).
+inline uint64_t WheelBytes(uint64_t first, uint64_t last) {
+  return last / 30 - first / 30 + 1;
+}
+
+// True if no bit of `wheel` stands for a number outside [first, last]: the
+// check a decoder makes before trusting a wheel from the network.
+bool WheelBitsWithin(const uint8_t* wheel, uint64_t first, uint64_t last);
+
+// The result for n, first <= n <= last.
+bool WheelTest(const uint8_t* wheel, uint64_t first, uint64_t n);
+
+// True items in [first, last]. Assumes WheelBitsWithin.
+uint64_t WheelCount(const uint8_t* wheel, uint64_t first, uint64_t last);
+
+// The smallest true n with from <= n <= last, or 0 if there is none (0 is
+// never true). first <= from. Assumes WheelBitsWithin.
+uint64_t WheelNextTrue(const uint8_t* wheel, uint64_t first, uint64_t last,
+                       uint64_t from);
+
+// Writes the plain packed bits of [first, last] to `bits`: item i (the
+// number first + i) at bit i % 8 of byte i / 8, ceil((last - first + 1) / 8)
+// bytes, unused high bits zero. Assumes WheelBitsWithin.
+void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
+                 uint8_t* bits);
+
+}  // namespace tq
+
+#endif  // TQ_COMMON_WHEEL_BITS_H_
