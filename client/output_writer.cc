@@ -275,6 +275,14 @@ void BufferedOutput::Drain() {
 }
 
 void BufferedOutput::Append(absl::string_view bytes) {
+  if (bytes.size() >= buffer_.size()) {
+    // A whole bitmap chunk: straight to the file, not through the buffer.
+    Drain();
+    if (!failed_ && fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
+      failed_ = true;
+    }
+    return;
+  }
   while (!bytes.empty()) {
     if (used_ == buffer_.size()) Drain();
     size_t n = std::min(bytes.size(), buffer_.size() - used_);
