@@ -1,13 +1,12 @@
 #include "common/wheel_bits.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
 
 namespace tq {
 namespace {
-
-using u128 = unsigned __int128;
 
 // Residue mod 30 -> its bit in a wheel byte, or -1 (shares a factor with 30).
 constexpr std::array<int8_t, 30> kBitOfResidue = [] {
@@ -120,32 +119,37 @@ uint64_t WheelNextTrue(const uint8_t* wheel, uint64_t first, uint64_t last,
 void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
                  uint8_t* bits) {
   const uint64_t out_size = (last - first) / 8 + 1;
-  std::memset(bits, 0, out_size);
   const uint64_t size = WheelBytes(first, last);
   const uint64_t f0 = first % 30;
   // Number 30 * (first / 30 + j) + r is plain bit 30j + r - f0. Four wheel
-  // bytes are 120 numbers, 15 plain bytes: block b starts at bit 120b - f0,
-  // at the same shift within its byte for every b >= 1. Blocks whose 16-byte
-  // window fits go whole; the first block (bits below first) and the tail
-  // go bit by bit.
-  uint64_t j = 0;
-  if (f0 == 0) {
-    j = 0;
-  } else {
-    for (; j < 4 && j < size; ++j) ExpandByte(wheel, j, f0, bits);
-  }
-  const unsigned shift = (8 - f0 % 8) % 8;
-  for (; j + 4 <= size; j += 4) {
-    const uint64_t start = 30 * j - f0;  // j >= 4 or f0 == 0: no wrap
-    if ((start >> 3) + 16 > out_size) break;
-    u128 plain = u128{kExpand[wheel[j]]} | u128{kExpand[wheel[j + 1]]} << 30 |
-                 u128{kExpand[wheel[j + 2]]} << 60 |
-                 u128{kExpand[wheel[j + 3]]} << 90;
-    plain <<= shift;
-    u128 window;
-    std::memcpy(&window, bits + (start >> 3), 16);
-    window |= plain;
-    std::memcpy(bits + (start >> 3), &window, 16);
+  // bytes are 120 numbers, 15 plain bytes: block b (j = 4b) starts at bit
+  // 120b - f0, at the same offset within its byte for every b. The first
+  // block (when f0 > 0 it begins below bit 0) and the tail go bit by bit;
+  // the blocks between are stored 15 bytes at a time, carrying the few bits
+  // that spill into the next block's first byte.
+  const uint64_t head = f0 == 0 ? 0 : std::min<uint64_t>(4, size);
+  uint64_t j = head;
+  uint64_t byte = (30 * j - f0) >> 3;  // j >= 4 or f0 == 0: no wrap
+  const unsigned offset = (30 * j - f0) & 7;
+  std::memset(bits, 0, std::min(out_size, byte + 1));
+  for (uint64_t h = 0; h < head; ++h) ExpandByte(wheel, h, f0, bits);
+  if (byte < out_size) {
+    // Each block's 120 bits as two words (bits 0-63, 64-119), shifted up
+    // by `offset` and joined with the carry from the block before.
+    uint64_t carry = bits[byte];
+    const unsigned spill = 64 - offset;  // offset 0: no bits cross words
+    for (; j + 4 <= size && byte + 16 <= out_size; j += 4, byte += 15) {
+      const uint64_t e2 = kExpand[wheel[j + 2]];
+      const uint64_t lo = uint64_t{kExpand[wheel[j]]} |
+                          uint64_t{kExpand[wheel[j + 1]]} << 30 | e2 << 60;
+      const uint64_t hi = e2 >> 4 | uint64_t{kExpand[wheel[j + 3]]} << 26;
+      const uint64_t words[2] = {
+          lo << offset | carry,
+          hi << offset | (offset == 0 ? 0 : lo >> spill)};
+      std::memcpy(bits + byte, words, 16);
+      carry = words[1] >> 56;
+    }
+    std::memset(bits + byte + 1, 0, out_size - byte - 1);
   }
   for (; j < size; ++j) ExpandByte(wheel, j, f0, bits);
   for (uint64_t p : kSmallPrimes) {
