@@ -6,8 +6,9 @@
 //   build/bench/prime_wheel_bench [--benchmark_filter=/0$]
 //
 // The argument picks the region: 0 = 1..1e9 (60 chunks), 1 = 8 chunks from
-// 1e12, 2 = 4 chunks from 1e15. WheelBySieve and WheelByIterator force one
-// path of MarkPrimeWheel, which shows where kWheelSieveMaxLast belongs.
+// 1e12, then 4 chunks from 1e13 (2), 1e14 (3) and 1e15 (4). WheelBySieve and
+// WheelByIterator force one path of MarkPrimeWheel: where they cross is
+// where kWheelSieveMaxLast belongs.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -28,6 +29,8 @@ struct Region {
 constexpr Region kRegions[] = {
     {1, 1000000000},
     {1000000000000, 1000000000000 + 8 * kChunk - 1},
+    {10000000000000, 10000000000000 + 4 * kChunk - 1},
+    {100000000000000, 100000000000000 + 4 * kChunk - 1},
     {1000000000000000, 1000000000000000 + 4 * kChunk - 1},
 };
 
@@ -75,7 +78,7 @@ void OldBitmap(benchmark::State& state) {
 }
 
 void Regions(benchmark::internal::Benchmark* b) {
-  b->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+  b->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
 }
 
 BENCHMARK(PrimesieveCount)->Apply(Regions);

@@ -469,14 +469,20 @@ uint64_t PrimeWheelBytes(uint64_t first, uint64_t last) {
 }
 
 PrimeWheelPath ChoosePrimeWheelPath(uint64_t first, uint64_t last) {
+  // Measured (bench/prime_wheel_bench.cc and by hand, one core): IsPrime on
+  // the numbers coprime to 30 costs ~80 ns per number of the range at any
+  // size. A sieve's setup grows with sqrt(last): ~0.5 ns per unit for ours,
+  // ~0.28 for primesieve's iterator (7.8 ms at 1e15, 1.3 s near 2^64). So
+  // sieving pays from about sqrt(last) / 160 and sqrt(last) / 285 numbers.
+  // Past kWheelSieveMaxLast primesieve's sieving beats ours on chunks too.
   const uint64_t count_minus_one = last - first;  // no overflow on full range
   const uint64_t root = Isqrt(last);
   if (last <= kWheelSieveMaxLast) {
-    return count_minus_one >= root / 16 ? PrimeWheelPath::kSegmentedSieve
-                                        : PrimeWheelPath::kItemByItem;
+    return count_minus_one >= root / 128 ? PrimeWheelPath::kSegmentedSieve
+                                         : PrimeWheelPath::kItemByItem;
   }
-  return count_minus_one >= root / 48 ? PrimeWheelPath::kIterator
-                                      : PrimeWheelPath::kItemByItem;
+  return count_minus_one >= root / 256 ? PrimeWheelPath::kIterator
+                                       : PrimeWheelPath::kItemByItem;
 }
 
 absl::Status MarkPrimeWheelBySieve(uint64_t first, uint64_t last,

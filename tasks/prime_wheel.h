@@ -36,17 +36,20 @@ enum class PrimeWheelPath {
 };
 PrimeWheelPath ChoosePrimeWheelPath(uint64_t first, uint64_t last);
 
-// The largest `last` the segmented sieve takes. Above it, the sieving
-// primes (up to sqrt(last)) cost more to set up per chunk than
-// primesieve::iterator does (measured in bench/prime_wheel_bench.cc).
-inline constexpr uint64_t kWheelSieveMaxLast = uint64_t{1} << 40;
+// The largest `last` MarkPrimeWheel sieves itself. On 2^24-item chunks
+// (bench/prime_wheel_bench.cc) ours is 1.5x faster than primesieve::iterator
+// at 1e12, level with it at 1e13 and 1e14, 1.6x slower at 1e15: above here
+// its ~sqrt(last) / 15 sieving primes, set up per call and kept per thread
+// (16 bytes each), no longer buy anything.
+inline constexpr uint64_t kWheelSieveMaxLast = uint64_t{1} << 43;
 
 // The segmented sieve's working sizes, in wheel bytes (30 numbers each),
 // counted from the range's first byte: the small sieving primes cross off
-// one L1-sized segment at a time, the others one L2-sized block at a time.
+// one L1-sized segment at a time, the others one L2-sized block at a time
+// (768 KiB: a 2^24-item chunk, 559 KiB, is one block).
 // For tests that aim at the boundaries.
 inline constexpr uint64_t kWheelSegmentBytes = uint64_t{32} << 10;
-inline constexpr uint64_t kWheelBlockBytes = uint64_t{256} << 10;
+inline constexpr uint64_t kWheelBlockBytes = uint64_t{768} << 10;
 
 // The segmented sieve works up to here (its sieving primes are 32-bit, and
 // their count and memory grow with sqrt(last)); MarkPrimeWheel uses it only

@@ -132,7 +132,7 @@ void ExpectAllPaths(uint64_t first, uint64_t last,
                     const std::vector<uint8_t>& want) {
   ExpectPath(Path::kAuto, first, last, want);
   if (last <= (uint64_t{1} << 46)) ExpectPath(Path::kSieve, first, last, want);
-  if (last <= (uint64_t{1} << 50)) {
+  if (last <= (uint64_t{1} << 46)) {
     ExpectPath(Path::kIterator, first, last, want);
   }
   if (last - first < (1 << 20)) {
