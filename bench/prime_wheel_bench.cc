@@ -39,8 +39,7 @@ template <typename Mark>
 void OverChunks(benchmark::State& state, Mark mark) {
   const Region region = kRegions[state.range(0)];
   for (auto _ : state) {
-    for (uint64_t first = region.first; first <= region.last;
-         first += kChunk) {
+    for (uint64_t first = region.first; first <= region.last; first += kChunk) {
       mark(first, std::min(first + kChunk - 1, region.last));
     }
   }

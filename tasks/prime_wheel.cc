@@ -71,10 +71,10 @@ absl::Status SieveFailure(const char* what, const std::exception& e) {
 
 constexpr int kPreSieveTables = 16;
 constexpr uint32_t kPreSieveGroups[kPreSieveTables][3] = {
-    {7, 23, 37},  {11, 19, 31}, {13, 17, 29}, {41, 163, 1}, {43, 157, 1},
-    {47, 151, 1}, {53, 149, 1}, {59, 139, 1}, {61, 137, 1}, {67, 131, 1},
-    {71, 127, 1}, {73, 113, 1}, {79, 109, 1}, {83, 107, 1}, {89, 103, 1},
-    {97, 101, 1}};
+    {7, 23, 37},  {11, 19, 31}, {13, 17, 29}, {41, 163, 1},
+    {43, 157, 1}, {47, 151, 1}, {53, 149, 1}, {59, 139, 1},
+    {61, 137, 1}, {67, 131, 1}, {71, 127, 1}, {73, 113, 1},
+    {79, 109, 1}, {83, 107, 1}, {89, 103, 1}, {97, 101, 1}};
 // The largest pre-sieved prime; the sieving primes start above it.
 constexpr uint32_t kLargestPreSieved = 163;
 // Wheel bytes 0..kSmallBytes-1 (the numbers below 180) hold the pre-sieved
@@ -246,11 +246,11 @@ void CrossOff(uint8_t* s, int64_t size, SievingPrime* primes, size_t count) {
     const int64_t o7 = a * 29 + T::kOffset[7];
     int64_t w = sp.window;
     uint32_t k = sp.k;
-#define TQ_CROSS(K)                 \
-  if (w + o##K >= size) {           \
-    k = K;                          \
-    goto done;                      \
-  }                                 \
+#define TQ_CROSS(K)       \
+  if (w + o##K >= size) { \
+    k = K;                \
+    goto done;            \
+  }                       \
   s[w + o##K] &= T::kMask[K];
     // The rest of the window the last segment left unfinished.
     switch (k) {
@@ -411,8 +411,8 @@ void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
     SieveWheel(0, root, root_wheel.data(), level + 1);
     for (uint64_t j = 0; j < root_wheel.size(); ++j) {
       for (unsigned bits = root_wheel[j]; bits != 0; bits &= bits - 1) {
-        const uint32_t p = static_cast<uint32_t>(
-            30 * j + kWheelResidues[__builtin_ctz(bits)]);
+        const uint32_t p =
+            static_cast<uint32_t>(30 * j + kWheelResidues[__builtin_ctz(bits)]);
         if (p > kLargestPreSieved) add(p);
       }
     }
@@ -488,9 +488,8 @@ PrimeWheelPath ChoosePrimeWheelPath(uint64_t first, uint64_t last) {
 absl::Status MarkPrimeWheelBySieve(uint64_t first, uint64_t last,
                                    uint8_t* wheel) {
   if (last > kWheelSieveLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the wheel sieve stops at ", kWheelSieveLimit,
-                     ", asked for ", last));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the wheel sieve stops at ", kWheelSieveLimit, ", asked for ", last));
   }
   try {
     SieveWheel(first, last, wheel, /*level=*/0);
@@ -531,8 +530,8 @@ absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
     MarkTested(b0, std::max(first, sieve_last + 1), last, wheel);
   }
   if (first <= kLargestPrime64 && kLargestPrime64 <= sieve_last) {
-    wheel[kLargestPrime64 / 30 - b0] |= static_cast<uint8_t>(
-        1u << kResidueBit[kLargestPrime64 % 30]);
+    wheel[kLargestPrime64 / 30 - b0] |=
+        static_cast<uint8_t>(1u << kResidueBit[kLargestPrime64 % 30]);
   }
   return absl::OkStatus();
 }

@@ -72,8 +72,8 @@ std::string FirstDifference(uint64_t first, const std::vector<uint8_t>& want,
     if (want[j] == got[j]) continue;
     for (int k = 0; k < 8; ++k) {
       if (((want[j] ^ got[j]) >> k & 1) == 0) continue;
-      return absl::StrCat("byte ", j, " bit ", k, ": n = 30 * ",
-                          first / 30 + j, " + ", kResidues[k], " should be ",
+      return absl::StrCat("byte ", j, " bit ", k, ": n = 30 * ", first / 30 + j,
+                          " + ", kResidues[k], " should be ",
                           (want[j] >> k & 1) ? "prime" : "not marked");
     }
   }
@@ -264,9 +264,9 @@ TEST(PrimeWheelTest, ChoosesThePathByCost) {
             PrimeWheelPath::kSegmentedSieve);
   EXPECT_EQ(ChoosePrimeWheelPath(1000000000000, 1000000000010),
             PrimeWheelPath::kItemByItem);
-  EXPECT_EQ(ChoosePrimeWheelPath(kWheelSieveMaxLast + 1,
-                                 kWheelSieveMaxLast + kChunk),
-            PrimeWheelPath::kIterator);
+  EXPECT_EQ(
+      ChoosePrimeWheelPath(kWheelSieveMaxLast + 1, kWheelSieveMaxLast + kChunk),
+      PrimeWheelPath::kIterator);
   EXPECT_EQ(ChoosePrimeWheelPath(kMax64 - 1000, kMax64),
             PrimeWheelPath::kItemByItem);
 }
