@@ -1,0 +1,557 @@
+#include "tasks/prime_wheel.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "primesieve.hpp"
+#include "tasks/miller_rabin.h"
+
+namespace tq {
+namespace {
+
+// The largest prime below 2^64. primesieve::iterator throws if asked for a
+// prime past it, so the iterator stops short of it and it is added by hand
+// (as in prime_range.cc).
+constexpr uint64_t kLargestPrime64 = 18446744073709551557ull;
+
+// kResidueBit[r] is the wheel bit of residue r mod 30, or -1 when r shares a
+// factor with 30.
+constexpr std::array<int8_t, 30> kResidueBit = [] {
+  std::array<int8_t, 30> bit{};
+  for (int r = 0; r < 30; ++r) bit[r] = -1;
+  for (int k = 0; k < 8; ++k) bit[kWheelResidues[k]] = static_cast<int8_t>(k);
+  return bit;
+}();
+
+// kNextResidue[r] is the bit of the smallest wheel residue >= r (r <= 29,
+// and 29 is a residue, so there always is one).
+constexpr std::array<uint8_t, 30> kNextResidue = [] {
+  std::array<uint8_t, 30> next{};
+  for (int r = 0; r < 30; ++r) {
+    int k = 0;
+    while (kWheelResidues[k] < r) ++k;
+    next[r] = static_cast<uint8_t>(k);
+  }
+  return next;
+}();
+
+// The bits of a wheel byte at or above residue r (r = first % 30), and at or
+// below it (r = last % 30): the edge bytes of a range keep only those.
+uint8_t BitsFromResidue(uint64_t r) {
+  uint8_t bits = 0;
+  for (int k = 0; k < 8; ++k) bits |= (kWheelResidues[k] >= r) << k;
+  return bits;
+}
+uint8_t BitsUpToResidue(uint64_t r) {
+  uint8_t bits = 0;
+  for (int k = 0; k < 8; ++k) bits |= (kWheelResidues[k] <= r) << k;
+  return bits;
+}
+
+absl::Status SieveFailure(const char* what, const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of memory in the prime wheel (", what, ")"));
+  }
+  return absl::InternalError(
+      absl::StrCat("prime wheel failed (", what, "): ", e.what()));
+}
+
+// ---------------------------------------------------------------------------
+// Pre-sieving: the primes 7..163 cross off no bit one by one. Their pattern
+// in wheel bytes repeats every p bytes (30p numbers), so a table per group of
+// primes, one period of the product long, is ANDed into each segment
+// instead (as primesieve's PreSieve does). The groups keep every period
+// below 10,000 bytes, about 126 KiB in all.
+
+constexpr int kPreSieveTables = 16;
+constexpr uint32_t kPreSieveGroups[kPreSieveTables][3] = {
+    {7, 23, 37},  {11, 19, 31}, {13, 17, 29}, {41, 163, 1},
+    {43, 157, 1}, {47, 151, 1}, {53, 149, 1}, {59, 139, 1},
+    {61, 137, 1}, {67, 131, 1}, {71, 127, 1}, {73, 113, 1},
+    {79, 109, 1}, {83, 107, 1}, {89, 103, 1}, {97, 101, 1}};
+// The largest pre-sieved prime; the sieving primes start above it.
+constexpr uint32_t kLargestPreSieved = 163;
+// Wheel bytes 0..kSmallBytes-1 (the numbers below 180) hold the pre-sieved
+// primes themselves, which the tables clear: those bytes are written from
+// kSmallWheel instead.
+constexpr uint64_t kSmallBytes = 6;
+constexpr std::array<uint8_t, kSmallBytes> kSmallWheel = [] {
+  std::array<uint8_t, kSmallBytes> wheel{};
+  for (uint32_t j = 0; j < kSmallBytes; ++j) {
+    for (int k = 0; k < 8; ++k) {
+      const uint32_t n = 30 * j + kWheelResidues[k];
+      bool prime = n > 1;
+      for (uint32_t d = 2; d * d <= n; ++d) prime = prime && n % d != 0;
+      wheel[j] |= static_cast<uint8_t>(prime << k);
+    }
+  }
+  return wheel;
+}();
+
+class PreSieveTables {
+ public:
+  PreSieveTables() {
+    for (int t = 0; t < kPreSieveTables; ++t) {
+      const uint32_t* group = kPreSieveGroups[t];
+      const uint32_t period = group[0] * group[1] * group[2];
+      period_[t] = period;
+      table_[t] = storage_.size();
+      for (uint32_t j = 0; j < period; ++j) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 8; ++k) {
+          const uint32_t n = 30 * j + kWheelResidues[k];
+          bool kept = true;
+          for (int i = 0; i < 3; ++i) {
+            kept = kept && (group[i] == 1 || n % group[i] != 0);
+          }
+          byte |= static_cast<uint8_t>(kept << k);
+        }
+        storage_.push_back(byte);
+      }
+    }
+  }
+
+  // Writes out[0, len) for the absolute wheel bytes [byte, byte + len).
+  void Fill(uint64_t byte, uint8_t* out, uint64_t len) const {
+    // Four tables a pass, in runs where none of them wraps: the run loop is
+    // plain byte ANDs, which the compiler vectorises.
+    for (int t = 0; t < kPreSieveTables; t += 4) {
+      uint64_t pos[4];
+      const uint8_t* tables[4];
+      for (int i = 0; i < 4; ++i) {
+        pos[i] = byte % period_[t + i];
+        tables[i] = storage_.data() + table_[t + i];
+      }
+      for (uint64_t done = 0; done < len;) {
+        uint64_t run = len - done;
+        for (int i = 0; i < 4; ++i) {
+          run = std::min<uint64_t>(run, period_[t + i] - pos[i]);
+        }
+        if (t == 0) {
+          AndInto</*kFirst=*/true>(out + done, run, tables[0] + pos[0],
+                                   tables[1] + pos[1], tables[2] + pos[2],
+                                   tables[3] + pos[3]);
+        } else {
+          AndInto</*kFirst=*/false>(out + done, run, tables[0] + pos[0],
+                                    tables[1] + pos[1], tables[2] + pos[2],
+                                    tables[3] + pos[3]);
+        }
+        for (int i = 0; i < 4; ++i) {
+          pos[i] += run;
+          if (pos[i] == period_[t + i]) pos[i] = 0;
+        }
+        done += run;
+      }
+    }
+  }
+
+ private:
+  template <bool kFirst>
+  static void AndInto(uint8_t* __restrict out, uint64_t len,
+                      const uint8_t* __restrict a, const uint8_t* __restrict b,
+                      const uint8_t* __restrict c,
+                      const uint8_t* __restrict d) {
+    for (uint64_t i = 0; i < len; ++i) {
+      const uint8_t v = a[i] & b[i] & c[i] & d[i];
+      out[i] = kFirst ? v : static_cast<uint8_t>(out[i] & v);
+    }
+  }
+
+  uint32_t period_[kPreSieveTables];
+  size_t table_[kPreSieveTables];  // offset of each table in storage_
+  std::vector<uint8_t> storage_;
+};
+
+const PreSieveTables& PreSieve() {
+  static const PreSieveTables* const tables = new PreSieveTables();
+  return *tables;
+}
+
+// The primes below 2^16, computed once: the sieving primes of every range
+// with last < 2^32, and of the sieve that finds the sieving primes above.
+constexpr uint32_t kStaticPrimesLimit = uint32_t{1} << 16;
+const std::vector<uint32_t>& StaticPrimes() {
+  static const std::vector<uint32_t>* const primes = [] {
+    std::vector<bool> composite(kStaticPrimesLimit);
+    auto* list = new std::vector<uint32_t>();
+    for (uint32_t n = 2; n < kStaticPrimesLimit; ++n) {
+      if (composite[n]) continue;
+      list->push_back(n);
+      for (uint32_t m = n * n; m < kStaticPrimesLimit; m += n) {
+        composite[m] = true;
+      }
+    }
+    return list;
+  }();
+  return *primes;
+}
+
+// ---------------------------------------------------------------------------
+// Crossing off. A sieving prime p = 30a + c (c a wheel residue) has its
+// multiples coprime to 30 at p * q for q coprime to 30: with q = 30i + r_k,
+// p * q = 30 (p i) + p r_k, so in each window of p bytes starting at byte
+// p * i the eight multiples sit at the fixed byte offsets
+// a r_k + (c r_k) / 30 (ascending in k, all < p) with the bit of residue
+// (c r_k) % 30. The loop crosses off all eight per step.
+
+struct SievingPrime {
+  // Byte of the current window (30 p i), relative to the segment being
+  // sieved; negative while the window began in an earlier segment.
+  int64_t window;
+  uint32_t a;  // p / 30
+  uint32_t k;  // the next multiple to cross is p * (30 i + r_k)
+};
+
+template <int kClass>
+struct CrossOffTables {
+  static constexpr uint32_t kC = kWheelResidues[kClass];
+  static constexpr std::array<uint8_t, 8> kOffset = [] {
+    std::array<uint8_t, 8> offset{};
+    for (int k = 0; k < 8; ++k) offset[k] = kC * kWheelResidues[k] / 30;
+    return offset;
+  }();
+  static constexpr std::array<uint8_t, 8> kMask = [] {
+    std::array<uint8_t, 8> mask{};
+    for (int k = 0; k < 8; ++k) {
+      mask[k] = static_cast<uint8_t>(
+          ~(1u << kResidueBit[kC * kWheelResidues[k] % 30]));
+    }
+    return mask;
+  }();
+};
+
+// Crosses off the multiples of every prime of class kClass (p % 30 =
+// kWheelResidues[kClass]) in s[0, size), and moves each on to the next
+// segment, which begins at s + size.
+template <int kClass>
+void CrossOff(uint8_t* s, int64_t size, SievingPrime* primes, size_t count) {
+  using T = CrossOffTables<kClass>;
+  for (size_t i = 0; i < count; ++i) {
+    SievingPrime& sp = primes[i];
+    const int64_t a = sp.a;
+    const int64_t p = 30 * a + T::kC;
+    const int64_t o0 = a * 1 + T::kOffset[0];
+    const int64_t o1 = a * 7 + T::kOffset[1];
+    const int64_t o2 = a * 11 + T::kOffset[2];
+    const int64_t o3 = a * 13 + T::kOffset[3];
+    const int64_t o4 = a * 17 + T::kOffset[4];
+    const int64_t o5 = a * 19 + T::kOffset[5];
+    const int64_t o6 = a * 23 + T::kOffset[6];
+    const int64_t o7 = a * 29 + T::kOffset[7];
+    int64_t w = sp.window;
+    uint32_t k = sp.k;
+#define TQ_CROSS(K)       \
+  if (w + o##K >= size) { \
+    k = K;                \
+    goto done;            \
+  }                       \
+  s[w + o##K] &= T::kMask[K];
+    // The rest of the window the last segment left unfinished.
+    switch (k) {
+      case 0:
+        TQ_CROSS(0)
+        [[fallthrough]];
+      case 1:
+        TQ_CROSS(1)
+        [[fallthrough]];
+      case 2:
+        TQ_CROSS(2)
+        [[fallthrough]];
+      case 3:
+        TQ_CROSS(3)
+        [[fallthrough]];
+      case 4:
+        TQ_CROSS(4)
+        [[fallthrough]];
+      case 5:
+        TQ_CROSS(5)
+        [[fallthrough]];
+      case 6:
+        TQ_CROSS(6)
+        [[fallthrough]];
+      default:
+        TQ_CROSS(7)
+        w += p;
+    }
+    // Whole windows: here w >= 0 (the window before ended at w - p + o7).
+    for (const int64_t end = size - o7; w < end; w += p) {
+      uint8_t* x = s + w;
+      x[o0] &= T::kMask[0];
+      x[o1] &= T::kMask[1];
+      x[o2] &= T::kMask[2];
+      x[o3] &= T::kMask[3];
+      x[o4] &= T::kMask[4];
+      x[o5] &= T::kMask[5];
+      x[o6] &= T::kMask[6];
+      x[o7] &= T::kMask[7];
+    }
+    // The window the segment ends in (its last multiple is past the end).
+    TQ_CROSS(0)
+    TQ_CROSS(1)
+    TQ_CROSS(2)
+    TQ_CROSS(3)
+    TQ_CROSS(4)
+    TQ_CROSS(5)
+    TQ_CROSS(6)
+    k = 7;
+#undef TQ_CROSS
+  done:
+    sp.window = w - size;
+    sp.k = k;
+  }
+}
+
+// The sieving primes of a range, by class, each with its state.
+struct SievingPrimes {
+  std::vector<SievingPrime> by_class[8];
+
+  void Clear() {
+    for (auto& list : by_class) list.clear();
+  }
+  size_t CapacityBytes() const {
+    size_t bytes = 0;
+    for (const auto& list : by_class) {
+      bytes += list.capacity() * sizeof(SievingPrime);
+    }
+    return bytes;
+  }
+  void CrossOffAll(uint8_t* s, uint64_t size) {
+    const int64_t n = static_cast<int64_t>(size);
+    CrossOff<0>(s, n, by_class[0].data(), by_class[0].size());
+    CrossOff<1>(s, n, by_class[1].data(), by_class[1].size());
+    CrossOff<2>(s, n, by_class[2].data(), by_class[2].size());
+    CrossOff<3>(s, n, by_class[3].data(), by_class[3].size());
+    CrossOff<4>(s, n, by_class[4].data(), by_class[4].size());
+    CrossOff<5>(s, n, by_class[5].data(), by_class[5].size());
+    CrossOff<6>(s, n, by_class[6].data(), by_class[6].size());
+    CrossOff<7>(s, n, by_class[7].data(), by_class[7].size());
+  }
+};
+
+// Primes up to this cross off one L1 segment at a time; larger ones, which
+// have few multiples per segment, one block at a time.
+constexpr uint32_t kSmallSievingPrimeMax = kWheelSegmentBytes;
+
+// A thread's working memory for the sieve, kept from call to call: a chunk
+// near 1e12 has ~80,000 sieving primes, and fresh buffers for them cost more
+// in page faults than the primes cost to set up. Level 0 serves a call's
+// own sieve, level 1 the sieve of [0, sqrt(last)] that lists its sieving
+// primes (whose own come from StaticPrimes()). Per thread, so nothing is
+// shared; buffers grown past kScratchKeepBytes are released after the call.
+struct SieveScratch {
+  SievingPrimes small;
+  SievingPrimes large;
+  std::vector<uint8_t> root_wheel;  // the wheel of [0, sqrt(last)]
+};
+constexpr size_t kScratchKeepBytes = size_t{16} << 20;
+
+SieveScratch& Scratch(int level) {
+  thread_local SieveScratch outer, inner;
+  return level == 0 ? outer : inner;
+}
+
+void ReleaseIfLarge(SieveScratch& scratch) {
+  if (scratch.small.CapacityBytes() + scratch.large.CapacityBytes() +
+          scratch.root_wheel.capacity() >
+      kScratchKeepBytes) {
+    scratch = SieveScratch();
+  }
+}
+
+// The segmented sieve for last <= kWheelSieveLimit (level 0), or for the
+// sieving primes of such a sieve (level 1, last <= 2^26). Throws bad_alloc.
+void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
+  SieveScratch& scratch = Scratch(level);
+  const uint64_t b0 = first / 30;
+  const uint64_t size = PrimeWheelBytes(first, last);
+  const uint64_t start = 30 * b0;  // the first number of byte 0
+
+  // Every prime p in (kLargestPreSieved, sqrt(last)] with a multiple to cross
+  // in the range, in the list of its size and class, at its first multiple
+  // p * q: q >= p (smaller q were crossed by their own factors),
+  // p * q >= start, q coprime to 30.
+  scratch.small.Clear();
+  scratch.large.Clear();
+  auto add = [&](uint32_t prime) {
+    const uint64_t p = prime;
+    // start / p by a double division (both are exact below 2^53), which is
+    // off by at most one, then corrected: a 64-bit div costs several times
+    // more, once per prime per call.
+    uint64_t q = static_cast<uint64_t>(static_cast<double>(start) /
+                                       static_cast<double>(p));
+    while (q * p > start) --q;
+    while (q * p + p <= start) ++q;
+    if (q * p < start) ++q;  // now q = ceil(start / p)
+    q = std::max(q, p);
+    const uint32_t k = kNextResidue[q % 30];
+    const uint64_t window = p * (q / 30);
+    if (window * 30 + p * kWheelResidues[k] > last) return;  // none in range
+    SievingPrimes& list =
+        prime <= kSmallSievingPrimeMax ? scratch.small : scratch.large;
+    list.by_class[kResidueBit[prime % 30]].push_back(
+        {static_cast<int64_t>(window) - static_cast<int64_t>(b0), prime / 30,
+         k});
+  };
+  const uint64_t root = Isqrt(last);
+  if (root < kStaticPrimesLimit) {
+    for (uint32_t p : StaticPrimes()) {
+      if (p > root) break;
+      if (p > kLargestPreSieved) add(p);
+    }
+  } else {
+    // root <= 2^26, so the level-1 sieve's own primes are static ones.
+    std::vector<uint8_t>& root_wheel = scratch.root_wheel;
+    root_wheel.resize(PrimeWheelBytes(0, root));
+    SieveWheel(0, root, root_wheel.data(), level + 1);
+    for (uint64_t j = 0; j < root_wheel.size(); ++j) {
+      for (unsigned bits = root_wheel[j]; bits != 0; bits &= bits - 1) {
+        const uint32_t p =
+            static_cast<uint32_t>(30 * j + kWheelResidues[__builtin_ctz(bits)]);
+        if (p > kLargestPreSieved) add(p);
+      }
+    }
+  }
+
+  const PreSieveTables& presieve = PreSieve();
+  for (uint64_t block = 0; block < size; block += kWheelBlockBytes) {
+    const uint64_t block_end = std::min(size, block + kWheelBlockBytes);
+    for (uint64_t segment = block; segment < block_end;
+         segment += kWheelSegmentBytes) {
+      const uint64_t len = std::min(kWheelSegmentBytes, block_end - segment);
+      presieve.Fill(b0 + segment, wheel + segment, len);
+      scratch.small.CrossOffAll(wheel + segment, len);
+    }
+    scratch.large.CrossOffAll(wheel + block, block_end - block);
+  }
+  ReleaseIfLarge(scratch);
+
+  for (uint64_t j = b0; j < kSmallBytes && j <= last / 30; ++j) {
+    wheel[j - b0] = kSmallWheel[j];
+  }
+  wheel[0] &= BitsFromResidue(first % 30);
+  wheel[size - 1] &= BitsUpToResidue(last % 30);
+}
+
+// ORs the bit of every prime in [from, to] found by IsPrime into the wheel
+// whose byte 0 is the absolute byte b0.
+void MarkTested(uint64_t b0, uint64_t from, uint64_t to, uint8_t* wheel) {
+  const uint64_t from_byte = from / 30, to_byte = to / 30;
+  for (uint64_t j = from_byte;; ++j) {
+    uint8_t bits = 0xff;
+    if (j == from_byte) bits &= BitsFromResidue(from % 30);
+    if (j == to_byte) bits &= BitsUpToResidue(to % 30);
+    uint8_t primes = 0;
+    for (; bits != 0; bits &= bits - 1) {
+      const int k = __builtin_ctz(bits);
+      // In [from, to], so no overflow.
+      primes |= static_cast<uint8_t>(IsPrime(30 * j + kWheelResidues[k]) << k);
+    }
+    wheel[j - b0] |= primes;
+    if (j == to_byte) break;
+  }
+}
+
+uint64_t SieveLimit() {
+  static const uint64_t limit = primesieve::get_max_stop();
+  return limit;
+}
+
+}  // namespace
+
+uint64_t PrimeWheelBytes(uint64_t first, uint64_t last) {
+  return last / 30 - first / 30 + 1;
+}
+
+PrimeWheelPath ChoosePrimeWheelPath(uint64_t first, uint64_t last) {
+  // Measured (bench/prime_wheel_bench.cc and by hand, one core): IsPrime on
+  // the numbers coprime to 30 costs ~80 ns per number of the range at any
+  // size. A sieve's setup grows with sqrt(last): ~0.5 ns per unit for ours,
+  // ~0.28 for primesieve's iterator (7.8 ms at 1e15, 1.3 s near 2^64). So
+  // sieving pays from about sqrt(last) / 160 and sqrt(last) / 285 numbers.
+  // Past kWheelSieveMaxLast primesieve's sieving beats ours on chunks too.
+  const uint64_t count_minus_one = last - first;  // no overflow on full range
+  const uint64_t root = Isqrt(last);
+  if (last <= kWheelSieveMaxLast) {
+    return count_minus_one >= root / 128 ? PrimeWheelPath::kSegmentedSieve
+                                         : PrimeWheelPath::kItemByItem;
+  }
+  return count_minus_one >= root / 256 ? PrimeWheelPath::kIterator
+                                       : PrimeWheelPath::kItemByItem;
+}
+
+absl::Status MarkPrimeWheelBySieve(uint64_t first, uint64_t last,
+                                   uint8_t* wheel) {
+  if (last > kWheelSieveLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the wheel sieve stops at ", kWheelSieveLimit, ", asked for ", last));
+  }
+  try {
+    SieveWheel(first, last, wheel, /*level=*/0);
+  } catch (const std::exception& e) {
+    return SieveFailure("sieve", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
+                                      uint8_t* wheel) {
+  const uint64_t b0 = first / 30;
+  std::memset(wheel, 0, PrimeWheelBytes(first, last));
+  const uint64_t sieve_last = std::min(last, SieveLimit());
+  const uint64_t limit = std::min(sieve_last, kLargestPrime64 - 1);
+  try {
+    if (first <= limit) {
+      primesieve::iterator it(first, limit);
+      // Whole buffers at a time; the primes in a buffer are ascending.
+      for (;;) {
+        it.generate_next_primes();
+        const uint64_t* primes = it.primes_;
+        const size_t size = it.size_;
+        size_t i = 0;
+        for (; i < size && primes[i] <= limit; ++i) {
+          const uint64_t p = primes[i];
+          const int bit = kResidueBit[p % 30];
+          if (bit >= 0) wheel[p / 30 - b0] |= static_cast<uint8_t>(1u << bit);
+        }
+        if (i < size || size == 0) break;
+      }
+    }
+  } catch (const std::exception& e) {
+    return SieveFailure("iterator", e);
+  }
+  if (sieve_last < last) {
+    // Past primesieve's limit (old versions only): item by item.
+    MarkTested(b0, std::max(first, sieve_last + 1), last, wheel);
+  }
+  if (first <= kLargestPrime64 && kLargestPrime64 <= sieve_last) {
+    wheel[kLargestPrime64 / 30 - b0] |=
+        static_cast<uint8_t>(1u << kResidueBit[kLargestPrime64 % 30]);
+  }
+  return absl::OkStatus();
+}
+
+void MarkPrimeWheelItemByItem(uint64_t first, uint64_t last, uint8_t* wheel) {
+  std::memset(wheel, 0, PrimeWheelBytes(first, last));
+  MarkTested(first / 30, first, last, wheel);
+}
+
+absl::Status MarkPrimeWheel(uint64_t first, uint64_t last, uint8_t* wheel) {
+  switch (ChoosePrimeWheelPath(first, last)) {
+    case PrimeWheelPath::kSegmentedSieve:
+      return MarkPrimeWheelBySieve(first, last, wheel);
+    case PrimeWheelPath::kIterator:
+      return MarkPrimeWheelByIterator(first, last, wheel);
+    case PrimeWheelPath::kItemByItem:
+      break;
+  }
+  MarkPrimeWheelItemByItem(first, last, wheel);
+  return absl::OkStatus();
+}
+
+}  // namespace tq
