@@ -1,7 +1,8 @@
 // The `primes` task's wheel kernel (tasks/prime_wheel.h), single-threaded,
 // over ranges cut into 2^24-item chunks as the task sees them, next to
 // primesieve::count_primes over the same chunks (the yardstick: primesieve's
-// own sieving speed, no output) and the old bitmap (MarkPrimesInRange).
+// own sieving speed, no output). The bitmap kernel it replaced (primesieve's
+// iterator, one bit set per prime listed) took ~2x MarkPrimeWheel's time.
 //
 //   build/bench/prime_wheel_bench [--benchmark_filter=/0$]
 //
@@ -65,17 +66,6 @@ void Wheel(benchmark::State& state) {
   });
 }
 
-void OldBitmap(benchmark::State& state) {
-  std::vector<uint8_t> bits(kChunk / 8);
-  OverChunks(state, [&](uint64_t first, uint64_t last) {
-    std::fill(bits.begin(), bits.end(), 0);  // the caller zeroes it
-    if (!tq::MarkPrimesInRange(first, last, bits.data()).ok()) {
-      state.SkipWithError("failed");
-    }
-    benchmark::DoNotOptimize(bits.data());
-  });
-}
-
 void Regions(benchmark::internal::Benchmark* b) {
   b->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
 }
@@ -88,7 +78,6 @@ BENCHMARK(Wheel<tq::MarkPrimeWheelBySieve>)
 BENCHMARK(Wheel<tq::MarkPrimeWheelByIterator>)
     ->Name("WheelByIterator")
     ->Apply(Regions);
-BENCHMARK(OldBitmap)->Apply(Regions);
 
 }  // namespace
 

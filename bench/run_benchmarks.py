@@ -18,8 +18,9 @@ P2  no-op chunks/s through a real broker + 2 workers on loopback, next to
     without.
 P3  map primes 1 1e9 in packed-bitmap form through broker + 2 workers vs
     `primesieve 1e9 --count -t2`, with the broker's CPU time per chunk and
-    per MB of results (the 125 MB bitmap); then embedded (no --broker), the
-    bitmap and the count form, median of 5, each against primesieve.
+    per MB of the bitmap printed (125 MB; it travels as a 33 MB prime
+    wheel); then embedded (no --broker), the bitmap and the count form,
+    median of 5, each against primesieve.
 MEM peak RSS of broker and client for 1..1e11 vs 1..1e9 in count form.
 P5  the seed's is_prime over range(1, 10**6 + 1) with tq.Pool().map
     (embedded) vs multiprocessing.Pool(2).map, each timed from entering
@@ -243,7 +244,8 @@ def measure_p2_p3(report: Report, plan: Plan, build: str, client: str) -> None:
             f"primesieve --count -t2 {ps3:.3g} s -> {tq3 / ps3:.2f}x its time "
             f"(target <= 2x)")
         broker_cpu(report, "p3", cpu, seen, math.ceil(plan.p3_hi / 8) * plan.p3_runs,
-                   "the packed bitmap", plan.p3_runs)
+                   "the bitmap printed; it travels as a prime wheel of 4/15 its size",
+                   plan.p3_runs)
 
     t = medians({"bitmap": [client, "map", "primes", "1", str(plan.p3_hi),
                             "--format=bitmap"],

@@ -1,6 +1,7 @@
-// Primality over a contiguous range [first, last] of uint64, the fast path of
-// the `primes` task: a segmented sieve (libprimesieve) where it pays, the
-// per-item test (miller_rabin.h) where it does not. Thread-safe: no shared
+// Counting the primes in a contiguous range [first, last] of uint64, the
+// `primes` task's count form (its bitmap form is tasks/prime_wheel.h): a
+// segmented sieve (libprimesieve) where it pays, the per-item test
+// (miller_rabin.h) where it does not. Thread-safe: no shared
 // state (see the note on primesieve's thread count in prime_range.cc).
 #ifndef TQ_TASKS_PRIME_RANGE_H_
 #define TQ_TASKS_PRIME_RANGE_H_
@@ -12,14 +13,9 @@
 
 namespace tq {
 
-// Sets bit (p - first) % 8 of byte (p - first) / 8 of `bits` for every prime
-// p in [first, last] (first <= last, any values up to 2^64-1). `bits` must
-// hold ceil((last - first + 1) / 8) bytes, zeroed by the caller. Errors only
-// if the sieve fails (out of memory: kResourceExhausted; otherwise
-// kInternal).
-absl::Status MarkPrimesInRange(uint64_t first, uint64_t last, uint8_t* bits);
-
-// The number of primes in [first, last] (first <= last).
+// The number of primes in [first, last] (first <= last, any values up to
+// 2^64-1). Errors only if the sieve fails (out of memory:
+// kResourceExhausted; otherwise kInternal).
 absl::StatusOr<uint64_t> CountPrimesInRange(uint64_t first, uint64_t last);
 
 // True when sieving [first, last] is expected to beat testing each item. The
@@ -28,12 +24,10 @@ absl::StatusOr<uint64_t> CountPrimesInRange(uint64_t first, uint64_t last);
 // force both paths and compare them.
 bool RangeSieveIsWorthIt(uint64_t first, uint64_t last);
 
-// The same as the functions above but always item by item (IsPrime).
-void MarkPrimesItemByItem(uint64_t first, uint64_t last, uint8_t* bits);
+// The same but always item by item (IsPrime).
 uint64_t CountPrimesItemByItem(uint64_t first, uint64_t last);
 
 // The same but always with the sieve, in range of its maximum stop; for tests.
-absl::Status MarkPrimesBySieve(uint64_t first, uint64_t last, uint8_t* bits);
 absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last);
 
 }  // namespace tq

@@ -369,7 +369,7 @@ void ReleaseIfLarge(SieveScratch& scratch) {
 void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
   SieveScratch& scratch = Scratch(level);
   const uint64_t b0 = first / 30;
-  const uint64_t size = PrimeWheelBytes(first, last);
+  const uint64_t size = WheelBytes(first, last);
   const uint64_t start = 30 * b0;  // the first number of byte 0
 
   // Every prime p in (kLargestPreSieved, sqrt(last)] with a multiple to cross
@@ -407,7 +407,7 @@ void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
   } else {
     // root <= 2^26, so the level-1 sieve's own primes are static ones.
     std::vector<uint8_t>& root_wheel = scratch.root_wheel;
-    root_wheel.resize(PrimeWheelBytes(0, root));
+    root_wheel.resize(WheelBytes(0, root));
     SieveWheel(0, root, root_wheel.data(), level + 1);
     for (uint64_t j = 0; j < root_wheel.size(); ++j) {
       for (unsigned bits = root_wheel[j]; bits != 0; bits &= bits - 1) {
@@ -464,9 +464,6 @@ uint64_t SieveLimit() {
 
 }  // namespace
 
-uint64_t PrimeWheelBytes(uint64_t first, uint64_t last) {
-  return last / 30 - first / 30 + 1;
-}
 
 PrimeWheelPath ChoosePrimeWheelPath(uint64_t first, uint64_t last) {
   // Measured (bench/prime_wheel_bench.cc and by hand, one core): IsPrime on
@@ -502,7 +499,7 @@ absl::Status MarkPrimeWheelBySieve(uint64_t first, uint64_t last,
 absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
                                       uint8_t* wheel) {
   const uint64_t b0 = first / 30;
-  std::memset(wheel, 0, PrimeWheelBytes(first, last));
+  std::memset(wheel, 0, WheelBytes(first, last));
   const uint64_t sieve_last = std::min(last, SieveLimit());
   const uint64_t limit = std::min(sieve_last, kLargestPrime64 - 1);
   try {
@@ -537,7 +534,7 @@ absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
 }
 
 void MarkPrimeWheelItemByItem(uint64_t first, uint64_t last, uint8_t* wheel) {
-  std::memset(wheel, 0, PrimeWheelBytes(first, last));
+  std::memset(wheel, 0, WheelBytes(first, last));
   MarkTested(first / 30, first, last, wheel);
 }
 

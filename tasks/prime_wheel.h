@@ -13,17 +13,11 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "common/wheel_bits.h"  // kWheelResidues, WheelBytes
 
 namespace tq {
 
-// Bit k of a wheel byte stands for the number 30 * j + kWheelResidues[k].
-inline constexpr uint8_t kWheelResidues[8] = {1, 7, 11, 13, 17, 19, 23, 29};
-
-// The number of wheel bytes for [first, last] (first <= last): byte j covers
-// 30 * (first / 30 + j) + r for the eight residues r.
-uint64_t PrimeWheelBytes(uint64_t first, uint64_t last);
-
-// Writes all PrimeWheelBytes(first, last) bytes of `wheel` (first <= last,
+// Writes all WheelBytes(first, last) bytes of `wheel` (first <= last,
 // any values up to 2^64-1): bit k of byte j is set iff
 // n = 30 * (first / 30 + j) + kWheelResidues[k] is prime and lies in
 // [first, last]. The caller need not zero `wheel`. Errors only if a sieve

@@ -1,13 +1,15 @@
 // `primes`: is each item prime? Exact for every uint64. Ranges go through the
 // segmented sieve (prime_range.h), lists through Miller-Rabin
-// (miller_rabin.h). Output: ChunkOutput.bits, item i at bit i % 8 of byte
-// i / 8; or with REDUCTION_COUNT, ChunkOutput.count = number of primes.
+// (miller_rabin.h). Output: for a range, ChunkOutput.prime_wheel (8 bits
+// per 30 numbers, tasks/prime_wheel.h); for a list, ChunkOutput.bits, item
+// i at bit i % 8 of byte i / 8; with REDUCTION_COUNT, ChunkOutput.count.
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "tasks/item_input.h"
 #include "tasks/miller_rabin.h"
 #include "tasks/prime_range.h"
+#include "tasks/prime_wheel.h"
 #include "tasks/task.h"
 
 namespace tq {
@@ -72,12 +74,17 @@ class PrimesTask : public Task {
       return absl::OkStatus();
     }
 
+    if (input.is_range()) {
+      // The compact form; the worker's runner expands it for a client that
+      // did not ask for it (worker/chunk_runner.cc).
+      std::string* wheel = output->mutable_prime_wheel();
+      wheel->resize(WheelBytes(input.first(), input.last()));
+      return MarkPrimeWheel(input.first(), input.last(),
+                            reinterpret_cast<uint8_t*>(wheel->data()));
+    }
     std::string* bits = output->mutable_bits();
     bits->assign((items + 7) / 8, '\0');
     auto* data = reinterpret_cast<uint8_t*>(bits->data());
-    if (input.is_range()) {
-      return MarkPrimesInRange(input.first(), input.last(), data);
-    }
     uint64_t i = 0;
     if (!ForEachItemUnlessCancelled(input, cancel, kListPollStride,
                                     [&](uint64_t n) {

@@ -100,7 +100,7 @@ const char* Name(Path path) {
 void ExpectPath(Path path, uint64_t first, uint64_t last,
                 const std::vector<uint8_t>& want) {
   SCOPED_TRACE(absl::StrCat(Name(path), "(", first, ", ", last, ")"));
-  const uint64_t size = PrimeWheelBytes(first, last);
+  const uint64_t size = WheelBytes(first, last);
   ASSERT_EQ(size, want.size());
   constexpr size_t kGuard = 16;
   std::vector<uint8_t> wheel(size + kGuard, 0xa5);
@@ -142,11 +142,11 @@ void ExpectAllPaths(uint64_t first, uint64_t last,
 
 TEST(PrimeWheelTest, ResiduesAndSizeAreTheContract) {
   for (int k = 0; k < 8; ++k) EXPECT_EQ(kWheelResidues[k], kResidues[k]);
-  EXPECT_EQ(PrimeWheelBytes(0, 0), 1u);
-  EXPECT_EQ(PrimeWheelBytes(29, 30), 2u);
-  EXPECT_EQ(PrimeWheelBytes(30, 59), 1u);
-  EXPECT_EQ(PrimeWheelBytes(0, kMax64), kMax64 / 30 + 1);
-  EXPECT_EQ(PrimeWheelBytes(kMax64, kMax64), 1u);
+  EXPECT_EQ(WheelBytes(0, 0), 1u);
+  EXPECT_EQ(WheelBytes(29, 30), 2u);
+  EXPECT_EQ(WheelBytes(30, 59), 1u);
+  EXPECT_EQ(WheelBytes(0, kMax64), kMax64 / 30 + 1);
+  EXPECT_EQ(WheelBytes(kMax64, kMax64), 1u);
 }
 
 TEST(PrimeWheelTest, SmallNumbersMatchTrialDivision) {
@@ -214,7 +214,7 @@ TEST(PrimeWheelTest, TopOf64Bits) {
   // Once by primesieve's iterator, which stops short of p and adds it.
   ExpectPath(Path::kIterator, kMax64 - 5000, kMax64,
              WheelByIsPrime(kMax64 - 5000, kMax64));
-  std::vector<uint8_t> wheel(PrimeWheelBytes(p - 100, p));
+  std::vector<uint8_t> wheel(WheelBytes(p - 100, p));
   ASSERT_TRUE(MarkPrimeWheel(p - 100, p, wheel.data()).ok());
   EXPECT_EQ(wheel.back(), uint8_t{1} << 4) << "18446744073709551557 = 30k+17";
 }
@@ -288,7 +288,7 @@ TEST(PrimeWheelTest, ConcurrentCallsAgree) {
   std::vector<std::thread> threads;
   for (auto& wheel : got) {
     threads.emplace_back([&wheel, first, last] {
-      wheel.assign(PrimeWheelBytes(first, last), 0);
+      wheel.assign(WheelBytes(first, last), 0);
       if (!MarkPrimeWheel(first, last, wheel.data()).ok()) wheel.clear();
     });
   }

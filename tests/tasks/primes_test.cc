@@ -18,6 +18,7 @@ namespace tq {
 namespace {
 
 using testing::DecodeBits;
+using testing::DecodeWheel;
 using testing::GetTask;
 using ::testing::HasSubstr;
 using testing::IsPrimeByTrialDivision;
@@ -37,7 +38,7 @@ std::vector<bool> RangeBits(uint64_t first, uint64_t last) {
   absl::StatusOr<v1::ChunkOutput> out =
       RunTask("primes", TaskInput::Range(first, last));
   EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? DecodeBits(*out, last - first + 1) : std::vector<bool>{};
+  return out.ok() ? DecodeWheel(*out, first, last) : std::vector<bool>{};
 }
 
 std::vector<bool> ListBits(const std::vector<uint64_t>& items) {
@@ -114,19 +115,6 @@ TEST(PrimesTask, TopOfUint64IsExactForRangesAndLists) {
             std::vector<bool>{true});
 }
 
-TEST(PrimesTask, SieveAtTopOfUint64AgreesWithMillerRabin) {
-  // The task tests these few numbers item by item; force the sieve too,
-  // including its special case for the largest 64-bit prime. (~2 s: the
-  // sieve needs every prime below 2^32.)
-  const uint64_t first = kMax64 - 362;
-  std::vector<uint8_t> bits((kMax64 - first + 1 + 7) / 8);
-  ASSERT_TRUE(MarkPrimesBySieve(first, kMax64, bits.data()).ok());
-  const std::vector<bool> expected = ExpectedTopWindow(first);
-  for (uint64_t i = 0; i < expected.size(); ++i) {
-    EXPECT_EQ(((bits[i / 8] >> (i % 8)) & 1) != 0, expected[i]) << first + i;
-  }
-}
-
 TEST(PrimesTask, CountsPiOfPowersOfTen) {
   const uint64_t kPi[] = {4,     25,     168,     1229,    9592,
                           78498, 664579, 5761455, 50847534};
@@ -182,7 +170,7 @@ TEST(PrimesTask, RandomRangesAndListsAgree) {
   }
 }
 
-TEST(PrimesTask, SieveAndMillerRabinAgreeOnLargeRandomRanges) {
+TEST(PrimesTask, SieveAndMillerRabinCountAlikeOnLargeRandomRanges) {
   const uint32_t seed = kSeed;
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   std::mt19937_64 rng(seed);
@@ -190,10 +178,6 @@ TEST(PrimesTask, SieveAndMillerRabinAgreeOnLargeRandomRanges) {
     // Up to 2^46, where the sieve's setup still takes milliseconds.
     const uint64_t first = rng() >> (18 + rng() % 40);
     const uint64_t last = first + 20000 + rng() % 20000;
-    std::vector<uint8_t> sieved((last - first + 8) / 8), tested(sieved.size());
-    ASSERT_TRUE(MarkPrimesBySieve(first, last, sieved.data()).ok());
-    MarkPrimesItemByItem(first, last, tested.data());
-    ASSERT_EQ(sieved, tested) << first << ".." << last;
     absl::StatusOr<uint64_t> counted = CountPrimesBySieve(first, last);
     ASSERT_TRUE(counted.ok());
     EXPECT_EQ(*counted, CountPrimesItemByItem(first, last));
@@ -220,12 +204,25 @@ TEST(PrimesTask, RejectsStrongPseudoprimes) {
 
 TEST(PrimesTask, BitmapLayoutIsLsbFirstWithZeroPadding) {
   // 2..12 -> 2,3,5,7,11 at item indices 0,1,3,5,9: byte 0 = 0b00101011.
-  absl::StatusOr<v1::ChunkOutput> out =
-      RunTask("primes", TaskInput::Range(2, 12));
+  absl::StatusOr<v1::ChunkOutput> out = RunTask(
+      "primes", TaskInput::List({2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
   ASSERT_TRUE(out.ok());
   ASSERT_EQ(out->bits().size(), 2u);
   EXPECT_EQ(static_cast<uint8_t>(out->bits()[0]), 0b00101011);
   EXPECT_EQ(static_cast<uint8_t>(out->bits()[1]), 0b00000010);
+}
+
+TEST(PrimesTask, RangesAnswerAsAPrimeWheel) {
+  // 2..12 is one wheel byte (0..29): 7 and 11 are bits 1 and 2; 2, 3 and 5
+  // need no bits; 1 and 13 lie outside.
+  absl::StatusOr<v1::ChunkOutput> out =
+      RunTask("primes", TaskInput::Range(2, 12));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->prime_wheel(), "\x06");
+  // 1..13: 13 (bit 3) is in, 1 is not prime.
+  out = RunTask("primes", TaskInput::Range(1, 13));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->prime_wheel(), "\x0e");
 }
 
 TEST(PrimesTask, RejectsBadInput) {

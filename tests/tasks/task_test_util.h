@@ -4,6 +4,7 @@
 #define TQ_TESTS_TASKS_TASK_TEST_UTIL_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,40 @@ inline std::vector<bool> DecodeBits(const v1::ChunkOutput& output,
   std::vector<bool> result(items);
   for (uint64_t i = 0; i < items; ++i) {
     result[i] = (static_cast<uint8_t>(bits[i / 8]) >> (i % 8)) & 1;
+  }
+  return result;
+}
+
+// A range's ChunkOutput.prime_wheel as one bool per item, decoded here
+// independently of common/wheel_bits.h; also checks the layout's contract
+// (last / 30 - first / 30 + 1 bytes, no bit for a number outside the range)
+// and returns an empty vector if it is broken.
+inline std::vector<bool> DecodeWheel(const v1::ChunkOutput& output,
+                                     uint64_t first, uint64_t last) {
+  static constexpr uint64_t kResidues[8] = {1, 7, 11, 13, 17, 19, 23, 29};
+  const std::string& wheel = output.prime_wheel();
+  if (output.output_case() != v1::ChunkOutput::kPrimeWheel ||
+      wheel.size() != last / 30 - first / 30 + 1) {
+    return {};
+  }
+  for (uint64_t j = 0; j < wheel.size(); ++j) {
+    for (int k = 0; k < 8; ++k) {
+      if (!((static_cast<uint8_t>(wheel[j]) >> k) & 1)) continue;
+      const unsigned __int128 n =
+          (unsigned __int128)(first / 30 + j) * 30 + kResidues[k];
+      if (n < first || n > last) return {};
+    }
+  }
+  std::vector<bool> result;
+  for (uint64_t n = first;; ++n) {
+    bool value = n == 2 || n == 3 || n == 5;
+    for (int k = 0; k < 8; ++k) {
+      if (n % 30 == kResidues[k]) {
+        value = (static_cast<uint8_t>(wheel[n / 30 - first / 30]) >> k) & 1;
+      }
+    }
+    result.push_back(value);
+    if (n == last) break;
   }
   return result;
 }

@@ -58,6 +58,20 @@ TEST(RunTaskChunkTest, RangeAndNumbersOfTheSameItemsGiveTheSameOutput) {
   EXPECT_EQ(from_numbers.report.attempt(), 2u);
 }
 
+TEST(RunTaskChunkTest, AWheelGoesOnlyToClientsThatAskForIt) {
+  ChunkWork work = PrimesWork();
+  work.assignment.mutable_input()->mutable_range()->set_first(90);
+  work.assignment.mutable_input()->mutable_range()->set_last(110);
+  // Without compact_results (an older client): plain bits, as above.
+  EXPECT_EQ(Output(RunTaskChunk(BuiltinTasks(), work)).bits(), "\x80\x28\x0a");
+  // With it: the wheel of 90..119 and nothing else. 97 = 90 + 7 (bit 1),
+  // 101, 103, 107, 109 (bits 2-5).
+  work.assignment.set_compact_results(true);
+  const v1::ChunkOutput compact = Output(RunTaskChunk(BuiltinTasks(), work));
+  ASSERT_EQ(compact.output_case(), v1::ChunkOutput::kPrimeWheel);
+  EXPECT_EQ(compact.prime_wheel(), "\x3e");
+}
+
 TEST(RunTaskChunkTest, OffsetAndCountPickPartOfThePayload) {
   ChunkWork work = NumbersWork({4, 5, 6, 7, 8});
   work.assignment.mutable_input()->set_offset(1);
