@@ -37,10 +37,17 @@ class BufferedOutput {
 
   void Append(absl::string_view bytes);
   void AppendChar(char c) {
-    if (used_ == buffer_.size()) Drain();
+    if (used_ == capacity_) Drain();
     buffer_[used_++] = c;
   }
   void AppendNumber(uint64_t value);
+  // Room for `n` more bytes (n <= capacity), written in place: the caller
+  // writes up to n bytes at the pointer, then Commit()s how many it wrote.
+  char* Reserve(size_t n) {
+    if (capacity_ - used_ < n) Drain();
+    return buffer_.get() + used_;
+  }
+  void Commit(size_t n) { used_ += n; }
   // Writes everything buffered and fflush()es; kDataLoss if a write failed.
   absl::Status Flush();
 
@@ -48,7 +55,9 @@ class BufferedOutput {
   void Drain();
 
   FILE* const file_;
-  std::vector<char> buffer_;
+  // Not zeroed: a small job's output touches only the pages it fills.
+  std::unique_ptr<char[]> buffer_;
+  const size_t capacity_;
   size_t used_ = 0;
   bool failed_ = false;
 };
