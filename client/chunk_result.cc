@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -161,6 +162,10 @@ absl::StatusOr<ChunkResult> ChunkDecoder::DecodeTask(ChunkMeta meta,
         return absl::InternalError(absl::StrCat(
             "chunk ", index, " came back as a prime wheel, which only a "
             "range of numbers can"));
+      }
+      if (meta.lo > std::numeric_limits<uint64_t>::max() - (size - 1)) {
+        return absl::InternalError(
+            absl::StrCat("chunk ", index, " runs past 2^64-1"));
       }
       const uint64_t last = meta.lo + (size - 1);
       const uint64_t want = WheelBytes(meta.lo, last);

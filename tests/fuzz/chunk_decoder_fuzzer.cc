@@ -70,9 +70,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (uint64_t i = 0; i < items; ++i) sink += r.n(i);
   switch (r.kind()) {
     case tq::ChunkResult::Kind::kBits: {
-      if (r.bits().size() != (items + 7) / 8) std::abort();
+      // bit(i), the packed bits, count() and NextTrue() must agree, whether
+      // the result came as bits or as a prime wheel.
+      const std::string packed(r.bits());
+      if (packed.size() != (items + 7) / 8) std::abort();
       uint64_t ones = 0;
-      for (uint64_t i = 0; i < items; ++i) ones += r.bit(i);
+      uint64_t next = r.NextTrue(0);
+      for (uint64_t i = 0; i < items; ++i) {
+        const bool bit = r.bit(i);
+        if (bit != ((static_cast<uint8_t>(packed[i / 8]) >> (i % 8)) & 1)) {
+          std::abort();
+        }
+        if (bit != (next == i)) std::abort();
+        if (bit) next = r.NextTrue(i + 1);
+        ones += bit;
+      }
+      if (next != items) std::abort();
       if (ones != r.count()) std::abort();  // unused high bits are cleared
       break;
     }
