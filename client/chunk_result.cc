@@ -102,8 +102,8 @@ class FramesInputStream : public google::protobuf::io::ZeroCopyInputStream {
 
  private:
   const std::vector<PayloadFrame>& frames_;
-  size_t frame_ = 0;      // the next frame Next returns
-  size_t start_ = 0;  // where in it to start (after a BackUp)
+  size_t frame_ = 0;     // the next frame Next returns
+  size_t start_ = 0;     // where in it to start (after a BackUp)
   size_t position_ = 0;
 };
 
