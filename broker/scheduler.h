@@ -450,10 +450,11 @@ class Scheduler {
   // Hands chunk `index` of `job` (queued, or already on another worker for
   // a speculative copy) to `worker`; `alone`: a suspect's run alone;
   // `run_first`: the worker runs it before the chunks queued there
-  // (Assignment.run_first).
+  // (Assignment.run_first); `served`: nonzero, the job's client was served
+  // now (Dispatch), its share's new served count (see JobChanged).
   void HandOut(BrokerJob& job, uint64_t index, const std::string& worker,
                Peer& peer, int64_t now_us, Outbox* out, bool alone = false,
-               bool run_first = false);
+               bool run_first = false, uint64_t served = 0);
   // Re-runs elsewhere the oldest chunk of a job held longer than
   // max(3 x its median chunk time, 1 s), while a worker is idle.
   void Speculate(int64_t now_us, Outbox* out);
@@ -546,8 +547,10 @@ class Scheduler {
   // The fastest worker's TurnaroundUs at `now_us`; -1 if none measured.
   int64_t FastestTurnaroundUs(int64_t now_us);
   // After anything about `job` changed (chunks, window, client, in
-  // flight): its client's share and turn.
-  void JobChanged(BrokerJob& job);
+  // flight): its client's share and turn. `served`: nonzero, the share's
+  // new served count, re-keyed together with its load (one re-ordering of
+  // the shares per hand-out, not two).
+  void JobChanged(BrokerJob& job, uint64_t served = 0);
   // Before `job` is erased from jobs_.
   void ForgetJobShare(const BrokerJob& job);
   // Shares' loads are evaluated at now rounded down to kShareRefreshUs

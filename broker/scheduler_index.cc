@@ -169,7 +169,7 @@ void Scheduler::DropShareIfEmpty(ClientShare* share) {
   shares_.erase(share->client);
 }
 
-void Scheduler::JobChanged(BrokerJob& job) {
+void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
   JobShare& entry = job_shares_[job.id()];
   if (entry.share == nullptr || entry.share->client != job.client()) {
     if (ClientShare* old = entry.share; old != nullptr) {
@@ -200,8 +200,9 @@ void Scheduler::JobChanged(BrokerJob& job) {
   const int64_t in_flight_us = job.InFlightMicros();
   share.in_flight_us += in_flight_us - entry.in_flight_us;
   entry.in_flight_us = in_flight_us;
-  // Also after a ChargeClient: one re-key for both changes of a report.
-  RekeyShare(share);
+  // Also after a ChargeClient: one re-key for both changes of a report
+  // (and of a hand-out: in flight and served).
+  SetShareKey(share, ShareLoad(share), served != 0 ? served : share.served);
   if (!entry.in_turns && job.HasChunkToHandOut() && job.WindowOpen()) {
     share.turns.emplace_back(job.id(), entry.generation);
     entry.in_turns = true;

@@ -105,12 +105,12 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
       continue;
     }
     const bool run_first = several && UnderShare(*share);
-    // Its turn is over: to the back, and its client was served now.
+    // Its turn is over: to the back, and its client was served now (its
+    // share re-keyed once, by HandOut's JobChanged).
     share->turns.push_back(share->turns.front());
     share->turns.pop_front();
-    SetShareKey(*share, share->load, ++serve_count_);
     HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out,
-            /*alone=*/false, run_first);
+            /*alone=*/false, run_first, ++serve_count_);
   }
   // Back in front of their turns, in their order.
   for (auto it = aside.rbegin(); it != aside.rend(); ++it) {
