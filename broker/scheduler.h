@@ -33,10 +33,10 @@
 #include <deque>
 #include <limits>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
@@ -235,8 +235,11 @@ class Scheduler {
   struct WorkerClass {
     Peer sample;
     // Workers able to take a chunk now (not draining, credit, neither
-    // reserved nor running a suspect alone), least loaded first.
-    std::set<Peer*, LighterWorker> ready;
+    // reserved nor running a suspect alone), least loaded first. B-trees
+    // here and for the shares and turnarounds: re-ordered several times
+    // per chunk, and a B-tree's few wide nodes stay in cache where a
+    // red-black tree's one node per worker or client does not (issue 9).
+    absl::btree_set<Peer*, LighterWorker> ready;
   };
   // The clients' shares of the workers (clients with jobs; "" holds the
   // detached jobs): the load that orders them, and their jobs that may
@@ -608,11 +611,11 @@ class Scheduler {
   size_t ready_workers_ = 0;
   // TurnaroundUs of workers whose stall has faded out (or never had
   // one), and the workers whose stall still counts.
-  std::multiset<int64_t> turnarounds_;
+  absl::btree_multiset<int64_t> turnarounds_;
   absl::flat_hash_set<Peer*> stalled_;
   absl::node_hash_map<std::string, ClientShare> shares_;
-  std::set<ClientShare*, LighterShare> shares_by_load_;
-  std::set<ClientShare*, LighterShare> ready_shares_;
+  absl::btree_set<ClientShare*, LighterShare> shares_by_load_;
+  absl::btree_set<ClientShare*, LighterShare> ready_shares_;
   absl::flat_hash_map<uint64_t, JobShare> job_shares_;
   int64_t load_at_us_ = std::numeric_limits<int64_t>::min();
   uint64_t next_share_seq_ = 1;

@@ -20,7 +20,7 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
   size_t ready = 0;
   uint64_t threads = 0;
   bool any_reserved = false;
-  std::multiset<int64_t> turnarounds;
+  decltype(turnarounds_) turnarounds;
   size_t stalled = 0;
   for (const auto& [id, peer] : peers_) {
     if (peer.role != v1::ROLE_WORKER) continue;

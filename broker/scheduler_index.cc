@@ -145,14 +145,13 @@ void Scheduler::RekeyShare(ClientShare& share) {
 
 void Scheduler::SetShareKey(ClientShare& share, int64_t load, uint64_t served) {
   if (load == share.load && served == share.served) return;
-  // Re-keyed in place: the sets' nodes are reused, not reallocated.
-  auto by_load = shares_by_load_.extract(&share);
-  decltype(ready_shares_)::node_type ready;
-  if (share.in_ready) ready = ready_shares_.extract(&share);
+  // Out of the sets while its key changes.
+  const bool by_load = shares_by_load_.erase(&share) > 0;
+  if (share.in_ready) ready_shares_.erase(&share);
   share.load = load;
   share.served = served;
-  if (!by_load.empty()) shares_by_load_.insert(std::move(by_load));
-  if (!ready.empty()) ready_shares_.insert(std::move(ready));
+  if (by_load) shares_by_load_.insert(&share);
+  if (share.in_ready) ready_shares_.insert(&share);
 }
 
 void Scheduler::RefreshShares(int64_t now_us) {
