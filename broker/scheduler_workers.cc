@@ -297,8 +297,10 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
   // Idle: credit left after Dispatch gave out what it could (the window is
   // full, or nothing is queued), so a copy takes no one's place.
   if (ready_workers_ == 0) return;
-  for (uint64_t job_id : std::vector<uint64_t>(job_ring_)) {
-    auto it = jobs_.find(job_id);
+  // By position, not over a copy of the ring made per call: nothing below
+  // (BestWorkerFor, HandOut) ends a job or changes the ring.
+  for (size_t i = 0; i < job_ring_.size(); ++i) {
+    auto it = jobs_.find(job_ring_[i]);
     if (it == jobs_.end()) continue;
     BrokerJob& job = *it->second;
     const int64_t median_us = job.MedianRunMicros();
