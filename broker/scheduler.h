@@ -246,6 +246,10 @@ class Scheduler {
   // have a chunk to hand out, in turn.
   struct ClientShare {
     std::string client;
+    // peers_'s entry for `client`, nullptr while there is none (kept by
+    // LinkSharePeer): its load is computed per re-key, without hashing the
+    // id again.
+    Peer* peer = nullptr;
     // Sum of its jobs' InFlightMicros, and how many jobs count in it.
     int64_t in_flight_us = 0;
     size_t jobs = 0;
@@ -406,11 +410,12 @@ class Scheduler {
   // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
   void RecordHandOut(const std::string& worker, uint64_t job_id,
                      uint64_t index, uint32_t attempt);
-  // `client`'s recent use of workers (Peer::usage_us decayed to `now_us`)
+  // A client's recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
-  // its share gets the next free worker. 0 for a client not connected.
-  double ClientLoadUs(const std::string& client, int64_t in_flight_us,
-                      int64_t now_us) const;
+  // its share gets the next free worker. `client`: its Peer, nullptr for a
+  // client not connected (no use).
+  static double ClientLoadUs(const Peer* client, int64_t in_flight_us,
+                             int64_t now_us);
   // `peer`'s usage_us decayed to `now_us`.
   static double UsageUs(const Peer& peer, int64_t now_us);
   // Adds `run_micros` of worker time to `client`'s usage; the caller
@@ -565,6 +570,9 @@ class Scheduler {
   // shares_by_load_ and ready_shares_ right.
   void SetShareKey(ClientShare& share, int64_t load, uint64_t served);
   int64_t ShareLoad(const ClientShare& share) const;
+  // Peer `id` was added (`peer`) or is about to be erased (nullptr): the
+  // share of that client, if any, follows.
+  void LinkSharePeer(const std::string& id, Peer* peer);
   void DropShareIfEmpty(ClientShare* share);
   // Whether another client's load is at least kUnderShareFactor times
   // `share`'s.

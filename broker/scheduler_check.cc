@@ -193,6 +193,10 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
                           " us, should be ", sum.first, " and ", sum.second);
     }
     if (share.jobs == 0) return what + "no job";
+    auto peer = peers_.find(share.client);
+    if (share.peer != (peer == peers_.end() ? nullptr : &peer->second)) {
+      return what + "linked to the wrong peer";
+    }
     if (share.load != ShareLoad(share)) {
       return absl::StrCat(what, "load ", share.load, ", should be ",
                           ShareLoad(share));

@@ -136,7 +136,11 @@ void Scheduler::ReleaseHeld(const std::string& worker) {
 
 int64_t Scheduler::ShareLoad(const ClientShare& share) const {
   return static_cast<int64_t>(
-      ClientLoadUs(share.client, share.in_flight_us, load_at_us_));
+      ClientLoadUs(share.peer, share.in_flight_us, load_at_us_));
+}
+
+void Scheduler::LinkSharePeer(const std::string& id, Peer* peer) {
+  if (auto it = shares_.find(id); it != shares_.end()) it->second.peer = peer;
 }
 
 void Scheduler::RekeyShare(ClientShare& share) {
@@ -181,6 +185,8 @@ void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
     ClientShare& share = it->second;
     if (added) {
       share.client = job.client();
+      auto peer = peers_.find(share.client);
+      share.peer = peer == peers_.end() ? nullptr : &peer->second;
       share.seq = next_share_seq_++;
       share.load = ShareLoad(share);
       shares_by_load_.insert(&share);

@@ -150,10 +150,9 @@ double Scheduler::UsageUs(const Peer& peer, int64_t now_us) {
                   kUsageDecayUs);
 }
 
-double Scheduler::ClientLoadUs(const std::string& client,
-                               int64_t in_flight_us, int64_t now_us) const {
-  auto it = peers_.find(client);
-  const double usage_us = it == peers_.end() ? 0 : UsageUs(it->second, now_us);
+double Scheduler::ClientLoadUs(const Peer* client, int64_t in_flight_us,
+                               int64_t now_us) {
+  const double usage_us = client == nullptr ? 0 : UsageUs(*client, now_us);
   return usage_us + static_cast<double>(in_flight_us);
 }
 
