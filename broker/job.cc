@@ -431,9 +431,15 @@ void BrokerJob::ObserveRun(uint64_t items, uint64_t run_micros,
   if (recent_runs_.size() < kRecentRuns) {
     recent_runs_.push_back(run_micros);
   } else {
+    const uint64_t oldest = recent_runs_[recent_pos_];
+    sorted_runs_.erase(
+        std::lower_bound(sorted_runs_.begin(), sorted_runs_.end(), oldest));
     recent_runs_[recent_pos_] = run_micros;
     recent_pos_ = (recent_pos_ + 1) % kRecentRuns;
   }
+  sorted_runs_.insert(
+      std::upper_bound(sorted_runs_.begin(), sorted_runs_.end(), run_micros),
+      run_micros);
   const int64_t run_us = static_cast<int64_t>(
       std::min<uint64_t>(run_micros, uint64_t{1} << 40));
   average_run_us_ = average_run_us_ < 0 ? run_us
@@ -453,12 +459,11 @@ int64_t BrokerJob::InFlightMicros() const {
 }
 
 int64_t BrokerJob::MedianRunMicros() const {
-  if (recent_runs_.empty()) return -1;
-  std::vector<uint64_t> runs = recent_runs_;
-  auto mid = runs.begin() + static_cast<std::ptrdiff_t>(runs.size() / 2);
-  std::nth_element(runs.begin(), mid, runs.end());
+  if (sorted_runs_.empty()) return -1;
+  // The element nth_element would put in the middle of recent_runs_.
   return static_cast<int64_t>(std::min<uint64_t>(
-      *mid, std::numeric_limits<int64_t>::max()));
+      sorted_runs_[sorted_runs_.size() / 2],
+      std::numeric_limits<int64_t>::max()));
 }
 
 bool BrokerJob::HasRoom(uint64_t reserved) const {

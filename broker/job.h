@@ -416,6 +416,9 @@ class BrokerJob {
   // The latest reported run times, for the median (a ring).
   std::vector<uint64_t> recent_runs_;
   size_t recent_pos_ = 0;
+  // The same run times sorted, so the median is read, not computed, at
+  // every hand-out (BestWorkerFor asks for it per worker owing reports).
+  std::vector<uint64_t> sorted_runs_;
   // Run time per chunk, smoothed (weight 1/4 for the newest); -1 before any.
   int64_t average_run_us_ = -1;
 

@@ -138,6 +138,7 @@ void Scheduler::OnHello(const InboundMessage& message, int64_t now_us,
     return;
   }
   Peer& peer = peers_[id];
+  LinkSharePeer(id, &peer);
   peer.role = hello.role();
   peer.name = hello.name();
   peer.last_heard_us = now_us;
@@ -296,17 +297,20 @@ void Scheduler::ForgetPeer(const std::string& id, bool failed,
             absl::StrCat("worker ", name, " lost (", why, ")")),
         now_us, out);
     RemoveWorker(peers_.at(id));
+    LinkSharePeer(id, nullptr);
     peers_.erase(id);
     return;
   }
   if (failed) {
     // Lost, not closed: its jobs wait for it (or another) to attach.
     DetachJobs(it->second, name, now_us);
+    LinkSharePeer(id, nullptr);
     peers_.erase(id);
     return;
   }
   std::vector<uint64_t> owned(it->second.jobs.begin(), it->second.jobs.end());
   std::sort(owned.begin(), owned.end());
+  LinkSharePeer(id, nullptr);
   peers_.erase(id);
   for (uint64_t job_id : owned) {
     auto job = jobs_.find(job_id);

@@ -33,10 +33,10 @@
 #include <deque>
 #include <limits>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
@@ -235,14 +235,21 @@ class Scheduler {
   struct WorkerClass {
     Peer sample;
     // Workers able to take a chunk now (not draining, credit, neither
-    // reserved nor running a suspect alone), least loaded first.
-    std::set<Peer*, LighterWorker> ready;
+    // reserved nor running a suspect alone), least loaded first. B-trees
+    // here and for the shares and turnarounds: re-ordered several times
+    // per chunk, and a B-tree's few wide nodes stay in cache where a
+    // red-black tree's one node per worker or client does not (issue 9).
+    absl::btree_set<Peer*, LighterWorker> ready;
   };
   // The clients' shares of the workers (clients with jobs; "" holds the
   // detached jobs): the load that orders them, and their jobs that may
   // have a chunk to hand out, in turn.
   struct ClientShare {
     std::string client;
+    // peers_'s entry for `client`, nullptr while there is none (kept by
+    // LinkSharePeer): its load is computed per re-key, without hashing the
+    // id again.
+    Peer* peer = nullptr;
     // Sum of its jobs' InFlightMicros, and how many jobs count in it.
     int64_t in_flight_us = 0;
     size_t jobs = 0;
@@ -403,11 +410,12 @@ class Scheduler {
   // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
   void RecordHandOut(const std::string& worker, uint64_t job_id,
                      uint64_t index, uint32_t attempt);
-  // `client`'s recent use of workers (Peer::usage_us decayed to `now_us`)
+  // A client's recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
-  // its share gets the next free worker. 0 for a client not connected.
-  double ClientLoadUs(const std::string& client, int64_t in_flight_us,
-                      int64_t now_us) const;
+  // its share gets the next free worker. `client`: its Peer, nullptr for a
+  // client not connected (no use).
+  static double ClientLoadUs(const Peer* client, int64_t in_flight_us,
+                             int64_t now_us);
   // `peer`'s usage_us decayed to `now_us`.
   static double UsageUs(const Peer& peer, int64_t now_us);
   // Adds `run_micros` of worker time to `client`'s usage; the caller
@@ -450,10 +458,11 @@ class Scheduler {
   // Hands chunk `index` of `job` (queued, or already on another worker for
   // a speculative copy) to `worker`; `alone`: a suspect's run alone;
   // `run_first`: the worker runs it before the chunks queued there
-  // (Assignment.run_first).
+  // (Assignment.run_first); `served`: nonzero, the job's client was served
+  // now (Dispatch), its share's new served count (see JobChanged).
   void HandOut(BrokerJob& job, uint64_t index, const std::string& worker,
                Peer& peer, int64_t now_us, Outbox* out, bool alone = false,
-               bool run_first = false);
+               bool run_first = false, uint64_t served = 0);
   // Re-runs elsewhere the oldest chunk of a job held longer than
   // max(3 x its median chunk time, 1 s), while a worker is idle.
   void Speculate(int64_t now_us, Outbox* out);
@@ -546,8 +555,10 @@ class Scheduler {
   // The fastest worker's TurnaroundUs at `now_us`; -1 if none measured.
   int64_t FastestTurnaroundUs(int64_t now_us);
   // After anything about `job` changed (chunks, window, client, in
-  // flight): its client's share and turn.
-  void JobChanged(BrokerJob& job);
+  // flight): its client's share and turn. `served`: nonzero, the share's
+  // new served count, re-keyed together with its load (one re-ordering of
+  // the shares per hand-out, not two).
+  void JobChanged(BrokerJob& job, uint64_t served = 0);
   // Before `job` is erased from jobs_.
   void ForgetJobShare(const BrokerJob& job);
   // Shares' loads are evaluated at now rounded down to kShareRefreshUs
@@ -559,6 +570,9 @@ class Scheduler {
   // shares_by_load_ and ready_shares_ right.
   void SetShareKey(ClientShare& share, int64_t load, uint64_t served);
   int64_t ShareLoad(const ClientShare& share) const;
+  // Peer `id` was added (`peer`) or is about to be erased (nullptr): the
+  // share of that client, if any, follows.
+  void LinkSharePeer(const std::string& id, Peer* peer);
   void DropShareIfEmpty(ClientShare* share);
   // Whether another client's load is at least kUnderShareFactor times
   // `share`'s.
@@ -605,11 +619,11 @@ class Scheduler {
   size_t ready_workers_ = 0;
   // TurnaroundUs of workers whose stall has faded out (or never had
   // one), and the workers whose stall still counts.
-  std::multiset<int64_t> turnarounds_;
+  absl::btree_multiset<int64_t> turnarounds_;
   absl::flat_hash_set<Peer*> stalled_;
   absl::node_hash_map<std::string, ClientShare> shares_;
-  std::set<ClientShare*, LighterShare> shares_by_load_;
-  std::set<ClientShare*, LighterShare> ready_shares_;
+  absl::btree_set<ClientShare*, LighterShare> shares_by_load_;
+  absl::btree_set<ClientShare*, LighterShare> ready_shares_;
   absl::flat_hash_map<uint64_t, JobShare> job_shares_;
   int64_t load_at_us_ = std::numeric_limits<int64_t>::min();
   uint64_t next_share_seq_ = 1;

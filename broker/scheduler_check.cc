@@ -20,7 +20,7 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
   size_t ready = 0;
   uint64_t threads = 0;
   bool any_reserved = false;
-  std::multiset<int64_t> turnarounds;
+  decltype(turnarounds_) turnarounds;
   size_t stalled = 0;
   for (const auto& [id, peer] : peers_) {
     if (peer.role != v1::ROLE_WORKER) continue;
@@ -193,6 +193,10 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
                           " us, should be ", sum.first, " and ", sum.second);
     }
     if (share.jobs == 0) return what + "no job";
+    auto peer = peers_.find(share.client);
+    if (share.peer != (peer == peers_.end() ? nullptr : &peer->second)) {
+      return what + "linked to the wrong peer";
+    }
     if (share.load != ShareLoad(share)) {
       return absl::StrCat(what, "load ", share.load, ", should be ",
                           ShareLoad(share));

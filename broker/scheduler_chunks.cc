@@ -254,7 +254,8 @@ void Scheduler::RequeueGivenBack(
 
 void Scheduler::HandOut(BrokerJob& job, uint64_t index,
                         const std::string& worker, Peer& peer, int64_t now_us,
-                        Outbox* out, bool alone, bool run_first) {
+                        Outbox* out, bool alone, bool run_first,
+                        uint64_t served) {
   Chunk& chunk = *job.Find(index);
   const uint32_t attempt = ++chunk.history.last_attempt;
   const int64_t deadline_us = now_us + options_.lease_ms * 1000;
@@ -305,7 +306,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   peer.alone = alone;  // BestWorkerFor passes over workers running alone
   if (alone) peer.reserved = false;
   IndexWorker(peer);
-  JobChanged(job);
+  JobChanged(job, served);
   Send(worker, std::move(env), now_us, out, std::move(payloads));
   if (alone) WatchHeartbeat(worker, peer);
   MaybeCompactLeases();

@@ -136,7 +136,11 @@ void Scheduler::ReleaseHeld(const std::string& worker) {
 
 int64_t Scheduler::ShareLoad(const ClientShare& share) const {
   return static_cast<int64_t>(
-      ClientLoadUs(share.client, share.in_flight_us, load_at_us_));
+      ClientLoadUs(share.peer, share.in_flight_us, load_at_us_));
+}
+
+void Scheduler::LinkSharePeer(const std::string& id, Peer* peer) {
+  if (auto it = shares_.find(id); it != shares_.end()) it->second.peer = peer;
 }
 
 void Scheduler::RekeyShare(ClientShare& share) {
@@ -145,14 +149,13 @@ void Scheduler::RekeyShare(ClientShare& share) {
 
 void Scheduler::SetShareKey(ClientShare& share, int64_t load, uint64_t served) {
   if (load == share.load && served == share.served) return;
-  // Re-keyed in place: the sets' nodes are reused, not reallocated.
-  auto by_load = shares_by_load_.extract(&share);
-  decltype(ready_shares_)::node_type ready;
-  if (share.in_ready) ready = ready_shares_.extract(&share);
+  // Out of the sets while its key changes.
+  const bool by_load = shares_by_load_.erase(&share) > 0;
+  if (share.in_ready) ready_shares_.erase(&share);
   share.load = load;
   share.served = served;
-  if (!by_load.empty()) shares_by_load_.insert(std::move(by_load));
-  if (!ready.empty()) ready_shares_.insert(std::move(ready));
+  if (by_load) shares_by_load_.insert(&share);
+  if (share.in_ready) ready_shares_.insert(&share);
 }
 
 void Scheduler::RefreshShares(int64_t now_us) {
@@ -169,7 +172,7 @@ void Scheduler::DropShareIfEmpty(ClientShare* share) {
   shares_.erase(share->client);
 }
 
-void Scheduler::JobChanged(BrokerJob& job) {
+void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
   JobShare& entry = job_shares_[job.id()];
   if (entry.share == nullptr || entry.share->client != job.client()) {
     if (ClientShare* old = entry.share; old != nullptr) {
@@ -182,6 +185,8 @@ void Scheduler::JobChanged(BrokerJob& job) {
     ClientShare& share = it->second;
     if (added) {
       share.client = job.client();
+      auto peer = peers_.find(share.client);
+      share.peer = peer == peers_.end() ? nullptr : &peer->second;
       share.seq = next_share_seq_++;
       share.load = ShareLoad(share);
       shares_by_load_.insert(&share);
@@ -200,8 +205,9 @@ void Scheduler::JobChanged(BrokerJob& job) {
   const int64_t in_flight_us = job.InFlightMicros();
   share.in_flight_us += in_flight_us - entry.in_flight_us;
   entry.in_flight_us = in_flight_us;
-  // Also after a ChargeClient: one re-key for both changes of a report.
-  RekeyShare(share);
+  // Also after a ChargeClient: one re-key for both changes of a report
+  // (and of a hand-out: in flight and served).
+  SetShareKey(share, ShareLoad(share), served != 0 ? served : share.served);
   if (!entry.in_turns && job.HasChunkToHandOut() && job.WindowOpen()) {
     share.turns.emplace_back(job.id(), entry.generation);
     entry.in_turns = true;

@@ -105,12 +105,12 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
       continue;
     }
     const bool run_first = several && UnderShare(*share);
-    // Its turn is over: to the back, and its client was served now.
+    // Its turn is over: to the back, and its client was served now (its
+    // share re-keyed once, by HandOut's JobChanged).
     share->turns.push_back(share->turns.front());
     share->turns.pop_front();
-    SetShareKey(*share, share->load, ++serve_count_);
     HandOut(*job, job->TakeChunk(threads), *worker_id, *worker, now_us, out,
-            /*alone=*/false, run_first);
+            /*alone=*/false, run_first, ++serve_count_);
   }
   // Back in front of their turns, in their order.
   for (auto it = aside.rbegin(); it != aside.rend(); ++it) {
@@ -150,10 +150,9 @@ double Scheduler::UsageUs(const Peer& peer, int64_t now_us) {
                   kUsageDecayUs);
 }
 
-double Scheduler::ClientLoadUs(const std::string& client,
-                               int64_t in_flight_us, int64_t now_us) const {
-  auto it = peers_.find(client);
-  const double usage_us = it == peers_.end() ? 0 : UsageUs(it->second, now_us);
+double Scheduler::ClientLoadUs(const Peer* client, int64_t in_flight_us,
+                               int64_t now_us) {
+  const double usage_us = client == nullptr ? 0 : UsageUs(*client, now_us);
   return usage_us + static_cast<double>(in_flight_us);
 }
 
@@ -297,8 +296,10 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
   // Idle: credit left after Dispatch gave out what it could (the window is
   // full, or nothing is queued), so a copy takes no one's place.
   if (ready_workers_ == 0) return;
-  for (uint64_t job_id : std::vector<uint64_t>(job_ring_)) {
-    auto it = jobs_.find(job_id);
+  // By position, not over a copy of the ring made per call: nothing below
+  // (BestWorkerFor, HandOut) ends a job or changes the ring.
+  for (size_t i = 0; i < job_ring_.size(); ++i) {
+    auto it = jobs_.find(job_ring_[i]);
     if (it == jobs_.end()) continue;
     BrokerJob& job = *it->second;
     const int64_t median_us = job.MedianRunMicros();
