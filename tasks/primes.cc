@@ -1,6 +1,6 @@
-// `primes`: is each item prime? Exact for every uint64. Ranges go through the
-// segmented sieve (prime_range.h), lists through Miller-Rabin
-// (miller_rabin.h). Output: for a range, ChunkOutput.prime_wheel (8 bits
+// `primes`: is each item prime? Exact for every uint64. Ranges go through a
+// segmented sieve (prime_wheel.h for results, prime_range.h for counts),
+// lists through Miller-Rabin (miller_rabin.h). Output: for a range, ChunkOutput.prime_wheel (8 bits
 // per 30 numbers, tasks/prime_wheel.h); for a list, ChunkOutput.bits, item
 // i at bit i % 8 of byte i / 8; with REDUCTION_COUNT, ChunkOutput.count.
 #include <string>
