@@ -118,6 +118,18 @@ class ClientAttachTest : public ::testing::Test {
         },
         std::chrono::seconds(30));
   }
+  // Waits until the broker lists no job `job` (tq-client jobs --json).
+  bool WaitForJobGone(LocalCluster& cluster, const std::string& job) {
+    const std::string listed = "\"job_id\":\"" + job + "\"";
+    return WaitUntil(
+        [&] {
+          auto jobs = cluster.StartClient({"jobs", "--json"});
+          auto status = jobs->Wait(kJobTimeout);
+          return status.has_value() && status->exited && status->code == 0 &&
+                 jobs->stdout_text().find(listed) == std::string::npos;
+        },
+        std::chrono::seconds(30));
+  }
   // Runs `tq-client attach` with `args` to the end.
   struct Outcome {
     int code = -1;
@@ -153,7 +165,11 @@ TEST_F(ClientAttachTest, AttachContinuesTheFileOfAClientKilledHalfWay) {
   EXPECT_TRUE(absl::StrContains(attached.err, "handled by its earlier client"))
       << attached.err;
   EXPECT_TRUE(SameOutput(ReadFile(output_), SpinJsonReference(1, 3000)));
-  // The job is done and acknowledged: nothing is left to attach to.
+  // The job is done and acknowledged: nothing is left to attach to. The
+  // attach's last acknowledgement may still be on its way to the broker
+  // when it exits (another connection's attach can overtake it), so first
+  // wait for the broker to drop the job.
+  EXPECT_TRUE(WaitForJobGone(cluster, printed.job));
   Outcome again = Attach(cluster, {printed.job, "--token=" + printed.token});
   EXPECT_EQ(again.code, 1) << again.err;
   EXPECT_TRUE(absl::StrContains(again.err, "no job " + printed.job))
