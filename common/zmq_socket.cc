@@ -58,7 +58,11 @@ void ReleaseFrameOwner(void* /*data*/, void* hint) {
 
 zmq::message_t FrameMessage(const PayloadFrame& frame) {
   if (frame.size <= kCopyFrameBytes) {
-    return zmq::message_t(frame.data, frame.size);
+    zmq::message_t copy(frame.data, frame.size);
+    // A copy past libzmq's in-message size sits in a buffer the receiver
+    // reads in place (GatherPayloads takes it over there).
+    HandOver(copy.data());
+    return copy;
   }
   // libzmq never writes to a message's data; the owner keeps it alive until
   // libzmq is done with it (after the send, possibly on its I/O thread).
