@@ -8,34 +8,6 @@
 namespace tq {
 namespace {
 
-// Residue mod 30 -> its bit in a wheel byte, or -1 (shares a factor with 30).
-constexpr std::array<int8_t, 30> kBitOfResidue = [] {
-  std::array<int8_t, 30> bit{};
-  for (int8_t& b : bit) b = -1;
-  for (int k = 0; k < 8; ++k) bit[kWheelResidues[k]] = static_cast<int8_t>(k);
-  return bit;
-}();
-
-// Bits of the residues >= r, and <= r.
-constexpr std::array<uint8_t, 30> kFromMask = [] {
-  std::array<uint8_t, 30> mask{};
-  for (int r = 0; r < 30; ++r) {
-    for (int k = 0; k < 8; ++k) {
-      if (kWheelResidues[k] >= r) mask[r] |= static_cast<uint8_t>(1u << k);
-    }
-  }
-  return mask;
-}();
-constexpr std::array<uint8_t, 30> kUpToMask = [] {
-  std::array<uint8_t, 30> mask{};
-  for (int r = 0; r < 30; ++r) {
-    for (int k = 0; k < 8; ++k) {
-      if (kWheelResidues[k] <= r) mask[r] |= static_cast<uint8_t>(1u << k);
-    }
-  }
-  return mask;
-}();
-
 // A wheel byte as 30 plain bits: bit kWheelResidues[k] for each bit k.
 constexpr std::array<uint32_t, 256> kExpand = [] {
   std::array<uint32_t, 256> plain{};
@@ -71,14 +43,14 @@ void ExpandByte(const uint8_t* wheel, uint64_t j, uint64_t f0, uint8_t* bits) {
 
 bool WheelBitsWithin(const uint8_t* wheel, uint64_t first, uint64_t last) {
   const uint64_t end = WheelBytes(first, last) - 1;
-  uint8_t first_mask = kFromMask[first % 30];
-  const uint8_t last_mask = kUpToMask[last % 30];
+  uint8_t first_mask = kWheelBitsFrom[first % 30];
+  const uint8_t last_mask = kWheelBitsUpTo[last % 30];
   if (end == 0) return (wheel[0] & ~(first_mask & last_mask)) == 0;
   return (wheel[0] & ~first_mask) == 0 && (wheel[end] & ~last_mask) == 0;
 }
 
 bool WheelTest(const uint8_t* wheel, uint64_t first, uint64_t n) {
-  const int bit = kBitOfResidue[n % 30];
+  const int bit = kWheelBitOfResidue[n % 30];
   if (bit < 0) return n == 2 || n == 3 || n == 5;
   return (wheel[n / 30 - first / 30] >> bit) & 1;
 }
@@ -109,7 +81,7 @@ uint64_t WheelNextTrue(const uint8_t* wheel, uint64_t first, uint64_t last,
   const uint64_t base = first / 30;
   const uint64_t size = WheelBytes(first, last);
   uint64_t j = from / 30 - base;
-  for (uint8_t b = wheel[j] & kFromMask[from % 30];;) {
+  for (uint8_t b = wheel[j] & kWheelBitsFrom[from % 30];;) {
     if (b != 0) return 30 * (base + j) + kWheelResidues[std::countr_zero(b)];
     if (++j == size) return 0;
     b = wheel[j];

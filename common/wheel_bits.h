@@ -11,11 +11,43 @@
 #ifndef TQ_COMMON_WHEEL_BITS_H_
 #define TQ_COMMON_WHEEL_BITS_H_
 
+#include <array>
 #include <cstdint>
 
 namespace tq {
 
 inline constexpr uint8_t kWheelResidues[8] = {1, 7, 11, 13, 17, 19, 23, 29};
+
+// kWheelBitOfResidue[r]: the wheel bit of residue r mod 30, or -1 when r
+// shares a factor with 30.
+inline constexpr std::array<int8_t, 30> kWheelBitOfResidue = [] {
+  std::array<int8_t, 30> bit{};
+  for (int8_t& b : bit) b = -1;
+  for (int k = 0; k < 8; ++k) bit[kWheelResidues[k]] = static_cast<int8_t>(k);
+  return bit;
+}();
+
+// The bits of a wheel byte at or above residue r, and at or below it: what
+// the edge bytes of a range starting at r (first % 30) or ending at r
+// (last % 30) may hold.
+inline constexpr std::array<uint8_t, 30> kWheelBitsFrom = [] {
+  std::array<uint8_t, 30> mask{};
+  for (int r = 0; r < 30; ++r) {
+    for (int k = 0; k < 8; ++k) {
+      if (kWheelResidues[k] >= r) mask[r] |= static_cast<uint8_t>(1u << k);
+    }
+  }
+  return mask;
+}();
+inline constexpr std::array<uint8_t, 30> kWheelBitsUpTo = [] {
+  std::array<uint8_t, 30> mask{};
+  for (int r = 0; r < 30; ++r) {
+    for (int k = 0; k < 8; ++k) {
+      if (kWheelResidues[k] <= r) mask[r] |= static_cast<uint8_t>(1u << k);
+    }
+  }
+  return mask;
+}();
 
 // Bytes of the wheel of [first, last] (first <= last).
 inline uint64_t WheelBytes(uint64_t first, uint64_t last) {

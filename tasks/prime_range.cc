@@ -10,8 +10,6 @@
 #include "tasks/miller_rabin.h"
 
 namespace tq {
-namespace {
-
 absl::Status SieveFailure(const char* what, const std::exception& e) {
   if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
     return absl::ResourceExhaustedError(
@@ -21,14 +19,10 @@ absl::Status SieveFailure(const char* what, const std::exception& e) {
       absl::StrCat("prime sieve failed (", what, "): ", e.what()));
 }
 
-// The highest number we let primesieve sieve up to: its own limit (2^64-1
-// since version 9, older versions stop about 10 * 2^32 short of it).
-uint64_t SieveLimit() {
+uint64_t PrimesieveMaxStop() {
   static const uint64_t limit = primesieve::get_max_stop();
   return limit;
 }
-
-}  // namespace
 
 bool RangeSieveIsWorthIt(uint64_t first, uint64_t last) {
   // Measured on the dev box (a timing program since replaced by
@@ -59,7 +53,7 @@ absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last) {
     return true;
   }();
   (void)single_threaded;
-  const uint64_t sieve_last = std::min(last, SieveLimit());
+  const uint64_t sieve_last = std::min(last, PrimesieveMaxStop());
   uint64_t count = 0;
   try {
     if (first <= sieve_last)

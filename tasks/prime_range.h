@@ -7,6 +7,7 @@
 #define TQ_TASKS_PRIME_RANGE_H_
 
 #include <cstdint>
+#include <exception>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,6 +30,14 @@ uint64_t CountPrimesItemByItem(uint64_t first, uint64_t last);
 
 // The same but always with the sieve, in range of its maximum stop; for tests.
 absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last);
+
+// Shared with the wheel kernel (prime_wheel.cc), which also drives
+// primesieve. The highest number primesieve sieves up to: its own limit
+// (2^64-1 since version 9; older versions stop about 10 * 2^32 short).
+uint64_t PrimesieveMaxStop();
+// A primesieve exception as a status: kResourceExhausted for bad_alloc,
+// else kInternal, naming `what` the sieve was doing.
+absl::Status SieveFailure(const char* what, const std::exception& e);
 
 }  // namespace tq
 

@@ -10,23 +10,15 @@
 #include "absl/strings/str_cat.h"
 #include "primesieve.hpp"
 #include "tasks/miller_rabin.h"
+#include "tasks/prime_range.h"  // PrimesieveMaxStop, SieveFailure
 
 namespace tq {
 namespace {
 
 // The largest prime below 2^64. primesieve::iterator throws if asked for a
 // prime past it, so the iterator stops short of it and it is added by hand
-// (as in prime_range.cc).
+// (as primesieve's own store_primes does).
 constexpr uint64_t kLargestPrime64 = 18446744073709551557ull;
-
-// kResidueBit[r] is the wheel bit of residue r mod 30, or -1 when r shares a
-// factor with 30.
-constexpr std::array<int8_t, 30> kResidueBit = [] {
-  std::array<int8_t, 30> bit{};
-  for (int r = 0; r < 30; ++r) bit[r] = -1;
-  for (int k = 0; k < 8; ++k) bit[kWheelResidues[k]] = static_cast<int8_t>(k);
-  return bit;
-}();
 
 // kNextResidue[r] is the bit of the smallest wheel residue >= r (r <= 29,
 // and 29 is a residue, so there always is one).
@@ -40,27 +32,6 @@ constexpr std::array<uint8_t, 30> kNextResidue = [] {
   return next;
 }();
 
-// The bits of a wheel byte at or above residue r (r = first % 30), and at or
-// below it (r = last % 30): the edge bytes of a range keep only those.
-uint8_t BitsFromResidue(uint64_t r) {
-  uint8_t bits = 0;
-  for (int k = 0; k < 8; ++k) bits |= (kWheelResidues[k] >= r) << k;
-  return bits;
-}
-uint8_t BitsUpToResidue(uint64_t r) {
-  uint8_t bits = 0;
-  for (int k = 0; k < 8; ++k) bits |= (kWheelResidues[k] <= r) << k;
-  return bits;
-}
-
-absl::Status SieveFailure(const char* what, const std::exception& e) {
-  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("out of memory in the prime wheel (", what, ")"));
-  }
-  return absl::InternalError(
-      absl::StrCat("prime wheel failed (", what, "): ", e.what()));
-}
 
 // ---------------------------------------------------------------------------
 // Pre-sieving: the primes 7..163 cross off no bit one by one. Their pattern
@@ -225,7 +196,7 @@ struct CrossOffTables {
     std::array<uint8_t, 8> mask{};
     for (int k = 0; k < 8; ++k) {
       mask[k] = static_cast<uint8_t>(
-          ~(1u << kResidueBit[kC * kWheelResidues[k] % 30]));
+          ~(1u << kWheelBitOfResidue[kC * kWheelResidues[k] % 30]));
     }
     return mask;
   }();
@@ -399,7 +370,7 @@ void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
     if (window * 30 + p * kWheelResidues[k] > last) return;  // none in range
     SievingPrimes& list =
         prime <= kSmallSievingPrimeMax ? scratch.small : scratch.large;
-    list.by_class[kResidueBit[prime % 30]].push_back(
+    list.by_class[kWheelBitOfResidue[prime % 30]].push_back(
         {static_cast<int64_t>(window) - static_cast<int64_t>(b0), prime / 30,
          k});
   };
@@ -439,8 +410,8 @@ void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
   for (uint64_t j = b0; j < kSmallBytes && j <= last / 30; ++j) {
     wheel[j - b0] = kSmallWheel[j];
   }
-  wheel[0] &= BitsFromResidue(first % 30);
-  wheel[size - 1] &= BitsUpToResidue(last % 30);
+  wheel[0] &= kWheelBitsFrom[first % 30];
+  wheel[size - 1] &= kWheelBitsUpTo[last % 30];
 }
 
 // ORs the bit of every prime in [from, to] found by IsPrime into the wheel
@@ -449,8 +420,8 @@ void MarkTested(uint64_t b0, uint64_t from, uint64_t to, uint8_t* wheel) {
   const uint64_t from_byte = from / 30, to_byte = to / 30;
   for (uint64_t j = from_byte;; ++j) {
     uint8_t bits = 0xff;
-    if (j == from_byte) bits &= BitsFromResidue(from % 30);
-    if (j == to_byte) bits &= BitsUpToResidue(to % 30);
+    if (j == from_byte) bits &= kWheelBitsFrom[from % 30];
+    if (j == to_byte) bits &= kWheelBitsUpTo[to % 30];
     uint8_t primes = 0;
     for (; bits != 0; bits &= bits - 1) {
       const int k = __builtin_ctz(bits);
@@ -462,10 +433,6 @@ void MarkTested(uint64_t b0, uint64_t from, uint64_t to, uint8_t* wheel) {
   }
 }
 
-uint64_t SieveLimit() {
-  static const uint64_t limit = primesieve::get_max_stop();
-  return limit;
-}
 
 }  // namespace
 
@@ -505,7 +472,7 @@ absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
                                       uint8_t* wheel) {
   const uint64_t b0 = first / 30;
   std::memset(wheel, 0, WheelBytes(first, last));
-  const uint64_t sieve_last = std::min(last, SieveLimit());
+  const uint64_t sieve_last = std::min(last, PrimesieveMaxStop());
   const uint64_t limit = std::min(sieve_last, kLargestPrime64 - 1);
   try {
     if (first <= limit) {
@@ -518,7 +485,7 @@ absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
         size_t i = 0;
         for (; i < size && primes[i] <= limit; ++i) {
           const uint64_t p = primes[i];
-          const int bit = kResidueBit[p % 30];
+          const int bit = kWheelBitOfResidue[p % 30];
           if (bit >= 0) wheel[p / 30 - b0] |= static_cast<uint8_t>(1u << bit);
         }
         if (i < size || size == 0) break;
@@ -533,7 +500,7 @@ absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
   }
   if (first <= kLargestPrime64 && kLargestPrime64 <= sieve_last) {
     wheel[kLargestPrime64 / 30 - b0] |=
-        static_cast<uint8_t>(1u << kResidueBit[kLargestPrime64 % 30]);
+        static_cast<uint8_t>(1u << kWheelBitOfResidue[kLargestPrime64 % 30]);
   }
   return absl::OkStatus();
 }
