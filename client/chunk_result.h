@@ -47,6 +47,8 @@ class ChunkResult {
   uint64_t n(uint64_t i) const {
     return numbers_ != nullptr ? numbers_[i] : lo_ + i;
   }
+  // Whether n(i) is n(0) + i for every i (range input, and code jobs).
+  bool consecutive() const { return numbers_ == nullptr; }
   // kBits: item i's result.
   bool bit(uint64_t i) const {
     return bits_ != nullptr ? (bits_[i / 8] >> (i % 8)) & 1 : WheelBit(i);

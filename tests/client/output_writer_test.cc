@@ -152,11 +152,69 @@ TEST(OutputWriterTest, BoolFormatsRefuseOtherResults) {
   }
 }
 
-TEST(OutputWriterTest, LargeOutputCrossesTheBufferIntact) {
-  // 200k lines (~2.3 MB) pass through the 1 MiB buffer more than once.
-  std::string text = WriteAll(OutputFormat::kTsv, PrimeChunks(1, 200000, 4096));
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 200000);
-  EXPECT_EQ(text.substr(text.size() - 13), "200000\tfalse\n");
+// Bits of the items of a chunk: item i is true when `truth(n(i))`.
+v1::ChunkOutput BitsOf(const std::vector<uint64_t>& numbers,
+                       bool (*truth)(uint64_t)) {
+  std::string bits((numbers.size() + 7) / 8, '\0');
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (truth(numbers[i])) bits[i / 8] |= static_cast<char>(1 << (i % 8));
+  }
+  v1::ChunkOutput output;
+  output.set_bits(bits);
+  return output;
+}
+
+bool EveryThird(uint64_t n) { return n % 3 == 0; }
+
+// The tsv lines of `numbers`, built the plain way.
+std::string ReferenceTsv(const std::vector<uint64_t>& numbers,
+                         bool (*truth)(uint64_t)) {
+  std::string text;
+  for (uint64_t n : numbers) {
+    text += std::to_string(n) + (truth(n) ? "\ttrue\n" : "\tfalse\n");
+  }
+  return text;
+}
+
+TEST(OutputWriterTest, RangeNumbersCountUpAcrossEveryDigitCount) {
+  // The writer counts a range's numbers up as text: every carry from 9 to
+  // 10 up to 99999 to 100000 is in 1..200000 (~2.3 MB, through the 1 MiB
+  // buffer more than once), and the last numbers of uint64 (19 and 20
+  // digits) sit at the end of its range.
+  std::vector<uint64_t> numbers;
+  for (uint64_t n = 1; n <= 200000; ++n) numbers.push_back(n);
+  EXPECT_EQ(WriteAll(OutputFormat::kTsv, PrimeChunks(1, 200000, 4096)),
+            ReferenceTsv(numbers, IsPrime));
+
+  const uint64_t lo = UINT64_MAX - 40;
+  numbers.clear();
+  for (uint64_t n = lo;; ++n) {
+    numbers.push_back(n);
+    if (n == UINT64_MAX) break;
+  }
+  const std::vector<uint64_t> nines = {9999999999999999998u, 9999999999999999999u,
+                                       10000000000000000000u, 10000000000000000001u};
+  for (const std::vector<uint64_t>& range : {numbers, nines}) {
+    ASSERT_TRUE(internal::ChunkItemCount(range.back() - range.front(), 64, 0) ==
+                range.size());
+    std::vector<ChunkResult> chunks = {
+        *DecodeChunk(Range(range.front(), range.back()), 64, 0,
+                     BitsOf(range, EveryThird))};
+    EXPECT_EQ(WriteAll(OutputFormat::kTsv, chunks), ReferenceTsv(range, EveryThird));
+  }
+}
+
+TEST(OutputWriterTest, ListNumbersPrintAsGiven) {
+  const std::vector<uint64_t> numbers = {7, 100, 3, UINT64_MAX, 0, 99, 1000000};
+  std::vector<ChunkResult> chunks = {
+      *DecodeListChunk(numbers, 0, 0, BitsOf(numbers, EveryThird))};
+  EXPECT_EQ(WriteAll(OutputFormat::kTsv, chunks), ReferenceTsv(numbers, EveryThird));
+  std::string json;
+  for (uint64_t n : numbers) {
+    json += "{\"n\":" + std::to_string(n) + ",\"result\":" +
+            (EveryThird(n) ? "true" : "false") + "}\n";
+  }
+  EXPECT_EQ(WriteAll(OutputFormat::kJson, chunks), json);
 }
 
 TEST(ParseOutputFormatTest, ListsTheFormatsOnAnUnknownOne) {
