@@ -1,11 +1,23 @@
 #include "common/zmq_socket.h"
 
+#include <nss.h>
+
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
 
 namespace tq {
+
+std::unique_ptr<zmq::context_t> NewContext(int io_threads) {
+  static const bool configured = [] {
+    // glibc's <nss.h>; a failure only leaves the system's configuration.
+    (void)__nss_configure_lookup("protocols", "files");
+    return true;
+  }();
+  (void)configured;
+  return std::make_unique<zmq::context_t>(io_threads);
+}
 
 void ConfigureSocket(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::linger, 500);

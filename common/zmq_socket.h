@@ -8,6 +8,7 @@
 #define TQ_COMMON_ZMQ_SOCKET_H_
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,16 @@
 #include "zmq.hpp"
 
 namespace tq {
+
+// A ZeroMQ context with `io_threads` I/O threads (0: an inproc-only one, as
+// the zmq_ctx_set manual allows). tq's contexts all come from here. The
+// first call points the process's "protocols" name lookups at
+// /etc/protocols alone: libzmq's OpenPGM support calls getprotobyname() as
+// a context starts, and Debian's default nsswitch.conf ("protocols: db
+// files") has it try ~45 paths for the absent libnss_db first, ~0.5 ms of
+// every tq process's start-up. tq opens no PGM sockets; nothing else in a
+// tq process looks protocols up.
+std::unique_ptr<zmq::context_t> NewContext(int io_threads = 1);
 
 // Applies what every tq socket needs: finite linger, ZMQ_MAXMSGSIZE (per
 // frame: kMaxFrameBytes), ZMTP heartbeats; on a ROUTER also
