@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -20,6 +21,20 @@ absl::string_view ChunkResult::bits() const {
                 reinterpret_cast<uint8_t*>(data_->expanded.data()));
   });
   return data_->expanded;
+}
+
+void ChunkResult::CopyBits(uint64_t from, uint64_t n, char* out) const {
+  if (n == 0) return;
+  if (wheel_ == nullptr || from % 15 != 0) {
+    std::memcpy(out, bits().data() + from, n);
+    return;
+  }
+  // 120 items are 4 wheel bytes and 15 plain bytes: the slice starts on a
+  // wheel byte and at the same residue as the chunk.
+  const uint64_t begin = from * 8;
+  const uint64_t end = std::min(size_, (from + n) * 8);
+  WheelToBits(wheel_ + begin / 30, lo_ + begin, lo_ + (end - 1),
+              reinterpret_cast<uint8_t*>(out));
 }
 
 bool ChunkResult::WheelBit(uint64_t i) const {

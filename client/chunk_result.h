@@ -57,6 +57,11 @@ class ChunkResult {
   // byte i/8 (LSB first), unused bits zero. Results that arrived in a
   // compact encoding are expanded on the first call (once; thread-safe).
   absl::string_view bits() const;
+  // kBits: writes bytes [from, from + n) of bits() to `out`, expanding only
+  // those from a compact encoding when `from` is a multiple of 15 (120
+  // items; bits() whole otherwise). A bitmap is written in slices this way
+  // without a second copy of the chunk in memory.
+  void CopyBits(uint64_t from, uint64_t n, char* out) const;
   // kBits: the index of the first true item at or after i, or size() if
   // none. Reads a compact encoding without expanding it.
   uint64_t NextTrue(uint64_t i) const;

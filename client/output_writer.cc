@@ -316,9 +316,32 @@ class BitmapWriter : public OutputWriter {
       return absl::OkStatus();
     }
     if (chunk.kind() != ChunkResult::Kind::kBits) return WrongKind("bitmap", chunk);
-    Append(chunk.bits(), chunk.size());
+    if (pending_bits_ != 0) {
+      Append(chunk.bits(), chunk.size());
+      return absl::OkStatus();
+    }
+    // Aligned: the bytes go through the buffer in slices, expanded from a
+    // compact encoding straight into it (a 2^24-item chunk would otherwise
+    // be expanded into 2 MiB of fresh memory first); a partial last byte
+    // is taken back to wait for the next chunk's bits.
+    const uint64_t bytes = (chunk.size() + 7) / 8;
+    for (uint64_t from = 0; from < bytes;) {
+      uint64_t n = std::min(bytes - from, kSliceBytes);
+      char* const slice = out_.Reserve(n);
+      chunk.CopyBits(from, n, slice);
+      from += n;
+      if (from == bytes && chunk.size() % 8 != 0) {
+        pending_ = static_cast<uint8_t>(slice[--n]);
+        pending_bits_ = chunk.size() % 8;
+      }
+      out_.Commit(n);
+    }
     return absl::OkStatus();
   }
+  // 120 KiB: a multiple of 15 bytes (CopyBits' whole wheel bytes), well
+  // inside the 1 MiB buffer.
+  static constexpr uint64_t kSliceBytes = 15 << 13;
+
   // Appends `items` packed bits (ceil(items / 8) bytes, unused bits zero).
   void Append(absl::string_view bits, uint64_t items) {
     if (pending_bits_ == 0) {

@@ -33,8 +33,9 @@ void SetBit(uint8_t* bits, uint64_t i) {
 
 // Sets the plain bit of every true number of wheel byte j (bit 30j + r - f0
 // for residue r; numbers below first have zero bits).
-void ExpandByte(const uint8_t* wheel, uint64_t j, uint64_t f0, uint8_t* bits) {
-  for (uint8_t b = wheel[j]; b != 0; b &= b - 1) {
+// Sets the plain bits of wheel byte j's bits `b` (j counted from first / 30).
+void ExpandByte(uint8_t b, uint64_t j, uint64_t f0, uint8_t* bits) {
+  for (; b != 0; b &= b - 1) {
     SetBit(bits, 30 * j + kWheelResidues[std::countr_zero(b)] - f0);
   }
 }
@@ -91,8 +92,18 @@ uint64_t WheelNextTrue(const uint8_t* wheel, uint64_t first, uint64_t last,
 void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
                  uint8_t* bits) {
   const uint64_t out_size = (last - first) / 8 + 1;
+  // Bytes wholly inside [first, last]: the 15-byte stores stay within them.
+  const uint64_t full_bytes = (last - first) % 8 == 7 ? out_size : out_size - 1;
   const uint64_t size = WheelBytes(first, last);
   const uint64_t f0 = first % 30;
+  // The edge bytes' bits outside [first, last] are ignored (a slice of a
+  // longer wheel has them); the stores in blocks never reach them.
+  const auto edge_byte = [&](uint64_t j) {
+    uint8_t b = wheel[j];
+    if (j == 0) b &= kWheelBitsFrom[f0];
+    if (j == size - 1) b &= kWheelBitsUpTo[last % 30];
+    return b;
+  };
   // Number 30 * (first / 30 + j) + r is plain bit 30j + r - f0. Four wheel
   // bytes are 120 numbers, 15 plain bytes: block b (j = 4b) starts at bit
   // 120b - f0, at the same offset within its byte for every b. The first
@@ -104,13 +115,13 @@ void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
   uint64_t byte = (30 * j - f0) >> 3;  // j >= 4 or f0 == 0: no wrap
   const unsigned offset = (30 * j - f0) & 7;
   std::memset(bits, 0, std::min(out_size, byte + 1));
-  for (uint64_t h = 0; h < head; ++h) ExpandByte(wheel, h, f0, bits);
+  for (uint64_t h = 0; h < head; ++h) ExpandByte(edge_byte(h), h, f0, bits);
   if (byte < out_size) {
     // Each block's 120 bits as two words (bits 0-63, 64-119), shifted up
     // by `offset` and joined with the carry from the block before.
     uint64_t carry = bits[byte];
     const unsigned spill = 64 - offset;  // offset 0: no bits cross words
-    for (; j + 4 <= size && byte + 16 <= out_size; j += 4, byte += 15) {
+    for (; j + 4 <= size && byte + 16 <= full_bytes; j += 4, byte += 15) {
       const uint64_t e2 = kExpand[wheel[j + 2]];
       const uint64_t lo = uint64_t{kExpand[wheel[j]]} |
                           uint64_t{kExpand[wheel[j + 1]]} << 30 | e2 << 60;
@@ -123,7 +134,7 @@ void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
     }
     std::memset(bits + byte + 1, 0, out_size - byte - 1);
   }
-  for (; j < size; ++j) ExpandByte(wheel, j, f0, bits);
+  for (; j < size; ++j) ExpandByte(edge_byte(j), j, f0, bits);
   for (uint64_t p : kSmallPrimes) {
     if (first <= p && p <= last) SetBit(bits, p - first);
   }

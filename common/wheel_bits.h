@@ -71,7 +71,8 @@ uint64_t WheelNextTrue(const uint8_t* wheel, uint64_t first, uint64_t last,
 
 // Writes the plain packed bits of [first, last] to `bits`: item i (the
 // number first + i) at bit i % 8 of byte i / 8, ceil((last - first + 1) / 8)
-// bytes, unused high bits zero. Assumes WheelBitsWithin.
+// bytes, unused high bits zero. Bits of the wheel's edge bytes outside
+// [first, last] are ignored, so a slice of a longer wheel may be expanded.
 void WheelToBits(const uint8_t* wheel, uint64_t first, uint64_t last,
                  uint8_t* bits);
 

@@ -2,6 +2,8 @@
 
 #include "tests/client/chunk_test_util.h"
 
+#include "common/wheel_bits.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -215,6 +217,61 @@ TEST(OutputWriterTest, ListNumbersPrintAsGiven) {
             (EveryThird(n) ? "true" : "false") + "}\n";
   }
   EXPECT_EQ(WriteAll(OutputFormat::kJson, chunks), json);
+}
+
+// The primes of lo..hi (hi < 2^32) by a plain sieve.
+std::vector<bool> PrimesOf(uint64_t lo, uint64_t hi) {
+  std::vector<bool> composite(hi + 1);
+  for (uint64_t p = 2; p * p <= hi; ++p) {
+    if (composite[p]) continue;
+    for (uint64_t m = p * p; m <= hi; m += p) composite[m] = true;
+  }
+  std::vector<bool> prime;
+  for (uint64_t n = lo; n <= hi; ++n) prime.push_back(n >= 2 && !composite[n]);
+  return prime;
+}
+
+TEST(OutputWriterTest, BitmapOfPrimeWheelsMatchesPlainBits) {
+  // Wheel chunks (8 bits per 30 numbers) are expanded in slices straight
+  // into the output: chunks of several slices, starting at several
+  // residues, and of sizes not a multiple of 8 (so later ones start
+  // mid-byte).
+  struct Job {
+    uint64_t lo, chunk_size, chunks;
+  };
+  for (const Job& job : {Job{1, uint64_t{1} << 22, 3}, Job{7, 2000003, 4}}) {
+    const uint64_t hi = job.lo + (job.chunks - 1) * job.chunk_size + 1234;
+    SCOPED_TRACE(testing::Message() << job.lo << ".." << hi);
+    const std::vector<bool> prime = PrimesOf(job.lo, hi);
+    std::vector<ChunkResult> wheels, plain;
+    for (uint64_t index = 0; index < job.chunks; ++index) {
+      const uint64_t items =
+          internal::ChunkItemCount(hi - job.lo, job.chunk_size, index);
+      const uint64_t first = job.lo + index * job.chunk_size;
+      const uint64_t last = first + items - 1;
+      std::string wheel(last / 30 - first / 30 + 1, '\0');
+      std::string bits((items + 7) / 8, '\0');
+      for (uint64_t n = first; n <= last; ++n) {
+        if (!prime[n - job.lo]) continue;
+        bits[(n - first) / 8] |= static_cast<char>(1 << ((n - first) % 8));
+        if (n > 5) {
+          wheel[n / 30 - first / 30] |=
+              static_cast<char>(1 << kWheelBitOfResidue[n % 30]);
+        }
+      }
+      v1::ChunkOutput output;
+      output.set_prime_wheel(wheel);
+      wheels.push_back(
+          *DecodeChunk(Range(job.lo, hi), job.chunk_size, index, output));
+      output.Clear();
+      output.set_bits(bits);
+      plain.push_back(
+          *DecodeChunk(Range(job.lo, hi), job.chunk_size, index, output));
+    }
+    const std::string expected = WriteAll(OutputFormat::kBitmap, plain);
+    ASSERT_EQ(expected.size(), (hi - job.lo + 1 + 7) / 8);
+    EXPECT_TRUE(WriteAll(OutputFormat::kBitmap, wheels) == expected);
+  }
 }
 
 TEST(ParseOutputFormatTest, ListsTheFormatsOnAnUnknownOne) {

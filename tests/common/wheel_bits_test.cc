@@ -116,6 +116,32 @@ TEST(WheelBitsTest, BitsOutsideTheRangeAreRefused) {
   EXPECT_FALSE(WheelBitsWithin(wheel.data(), 40, 66));
 }
 
+TEST(WheelBitsTest, ExpandsSlicesOfALongerWheel) {
+  // Any [first', last'] inside the wheel's range, read from the wheel byte
+  // of first': the edge bytes' bits outside it must not leak in (nor be
+  // written outside the slice's bytes, which the guard byte checks).
+  std::mt19937_64 rng(4);
+  for (uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{7}, uint64_t{29},
+                         uint64_t{1000003}, kMax - 5000}) {
+    const Sample s = Make(first, first + 4000, rng);
+    for (int round = 0; round < 300; ++round) {
+      const uint64_t begin = rng() % s.truth.size();
+      const uint64_t end = begin + rng() % (s.truth.size() - begin);
+      const uint64_t slice_first = first + begin, slice_last = first + end;
+      SCOPED_TRACE(testing::Message() << slice_first << ".." << slice_last);
+      const uint64_t bytes = (end - begin) / 8 + 1;
+      std::string bits(bytes + 1, '\xAB');
+      WheelToBits(s.wheel.data() + (slice_first / 30 - first / 30), slice_first,
+                  slice_last, reinterpret_cast<uint8_t*>(bits.data()));
+      ASSERT_EQ(bits.back(), '\xAB');
+      for (uint64_t i = 0; i < bytes * 8; ++i) {
+        const bool bit = (static_cast<uint8_t>(bits[i / 8]) >> (i % 8)) & 1;
+        ASSERT_EQ(bit, begin + i <= end && s.truth[begin + i]) << "plain bit " << i;
+      }
+    }
+  }
+}
+
 TEST(WheelBitsTest, SmallPrimesNeedNoBits) {
   const std::vector<uint8_t> zero(1, 0);
   EXPECT_EQ(WheelCount(zero.data(), 0, 29), 3u);

@@ -6,6 +6,7 @@
 //
 // Input layout: u16 chunk size (items, at most 4096), byte flags (bit 0:
 // list input), u64 lo, u64 first_item, u64 chunk_index, then the payload.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -87,6 +88,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       if (next != items) std::abort();
       if (ones != r.count()) std::abort();  // unused high bits are cleared
+      // Slices copied as the bitmap writer does (15-byte steps expand a
+      // wheel in place) match the packed bits.
+      std::string slices(packed.size(), '\0');
+      for (uint64_t from = 0; from < packed.size(); from += 15) {
+        r.CopyBits(from, std::min<uint64_t>(15, packed.size() - from), &slices[from]);
+      }
+      if (slices != packed) std::abort();
       break;
     }
     case tq::ChunkResult::Kind::kValues:
