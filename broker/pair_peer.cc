@@ -1,11 +1,11 @@
 #include "broker/pair_peer.h"
 
 #include <cstring>
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "broker/journal_format.h"
+#include "common/random.h"
 #include "common/zmq_socket.h"
 
 // Draft in zmq.h 4.3.4, implemented by the library (broker_loop.cc too).
@@ -46,8 +46,7 @@ PairPeer::PairPeer(const BrokerOptions& options, JobJournal* journal,
       journal_(journal),
       state_(*options.pair, options.pair_timeout_ms * 1000,
              journal->opened_epoch(), now_us) {
-  std::random_device random;
-  next_stream_ = (uint64_t{random()} << 32) | random();
+  next_stream_ = RandomU64();
 }
 
 PairPeer::~PairPeer() {

@@ -4,24 +4,20 @@
 
 #include <algorithm>
 #include <limits>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/protocol.h"
+#include "common/random.h"
 
 namespace tq {
 namespace {
 
-std::string NewSessionNonce() {
-  std::random_device random;
-  return absl::StrFormat("%08x%08x", random(), random());
-}
+std::string NewSessionNonce() { return absl::StrFormat("%016x", RandomU64()); }
 
 // Nonzero (0 means "none" on the wire).
 uint64_t NewEpoch() {
-  std::random_device random;
-  const uint64_t epoch = (uint64_t{random()} << 32) | random();
+  const uint64_t epoch = RandomU64();
   return epoch == 0 ? 1 : epoch;
 }
 

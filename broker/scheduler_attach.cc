@@ -9,27 +9,19 @@
 // the job the first one started instead of starting another.
 #include <algorithm>
 #include <limits>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "broker/job_plan.h"
 #include "broker/scheduler.h"
 #include "common/item_runs.h"
 #include "common/protocol.h"
+#include "common/random.h"
 
 namespace tq {
 namespace {
 
 // 16 bytes from the OS's random source.
-std::string NewToken() {
-  std::random_device random;
-  std::string token(16, '\0');
-  for (size_t i = 0; i < token.size(); i += 4) {
-    const uint32_t word = random();
-    for (size_t k = 0; k < 4; ++k) token[i + k] = static_cast<char>(word >> (8 * k));
-  }
-  return token;
-}
+std::string NewToken() { return RandomBytes(16); }
 
 // Compares secrets in time independent of where they differ.
 bool SameSecret(const std::string& a, const std::string& b) {

@@ -1,9 +1,7 @@
 #include "client/client_session.h"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
-#include <random>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/protocol.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 
 namespace tq {
@@ -31,15 +30,7 @@ absl::Status JobFailure(absl::Status status) {
 
 // 16 bytes from the system's random source: a key no other submit (of this
 // process or any other) picks.
-std::string RandomKey() {
-  std::random_device random;
-  std::string key(16, '\0');
-  for (size_t i = 0; i < key.size(); i += 4) {
-    const uint32_t word = random();
-    std::memcpy(key.data() + i, &word, 4);
-  }
-  return key;
-}
+std::string RandomKey() { return RandomBytes(16); }
 
 }  // namespace
 
