@@ -338,8 +338,8 @@ class BitmapWriter : public OutputWriter {
     }
     return absl::OkStatus();
   }
-  // 120 KiB: a multiple of 15 bytes (CopyBits' whole wheel bytes), well
-  // inside the 1 MiB buffer.
+  // 120 KiB: a multiple of 15 bytes (CopyBits' whole wheel bytes), inside
+  // the 128 KiB buffer.
   static constexpr uint64_t kSliceBytes = 15 << 13;
 
   // Appends `items` packed bits (ceil(items / 8) bytes, unused bits zero).

@@ -180,7 +180,7 @@ std::string ReferenceTsv(const std::vector<uint64_t>& numbers,
 
 TEST(OutputWriterTest, RangeNumbersCountUpAcrossEveryDigitCount) {
   // The writer counts a range's numbers up as text: every carry from 9 to
-  // 10 up to 99999 to 100000 is in 1..200000 (~2.3 MB, through the 1 MiB
+  // 10 up to 99999 to 100000 is in 1..200000 (~2.3 MB, through the 128 KiB
   // buffer more than once), and the last numbers of uint64 (19 and 20
   // digits) sit at the end of its range.
   std::vector<uint64_t> numbers;
