@@ -91,8 +91,8 @@ class Broker::Loop {
         authorizer_(!options_.curve_code_clients_dir.empty()) {
     if (monitor_ != nullptr) scheduler_.set_observer(monitor_);
     if (context == nullptr) {
-      owned_context_ = NewContext();
-      context_ = owned_context_.get();
+      owned_context_.emplace();
+      context_ = &*owned_context_;
     } else {
       context_ = context;
     }
@@ -551,7 +551,7 @@ class Broker::Loop {
   };
 
   const BrokerOptions options_;
-  std::unique_ptr<zmq::context_t> owned_context_;
+  std::optional<zmq::context_t> owned_context_;
   zmq::context_t* context_;
   Scheduler scheduler_;
   // --journal: opened by Bind(), before any peer can connect.

@@ -15,6 +15,7 @@
 #include "broker/broker.h"
 #include "broker/prometheus_broker_monitor.h"
 #include "common/cli.h"
+#include "common/zmq_socket.h"
 
 ABSL_FLAG(std::string, listen, absl::StrJoin(tq::BrokerOptions{}.listen, ","),
           "Comma-separated endpoints to bind, e.g. tcp://*:5555 or "
@@ -120,6 +121,7 @@ void OnSignal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tq::LookUpProtocolsInFilesOnly();
   std::vector<std::string> args = tq::ParseFlagsOrExit(argc, argv, kUsage);
   if (!args.empty()) {
     fprintf(stderr, "tq-broker: unexpected argument '%s' (see --help)\n",

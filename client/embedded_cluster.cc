@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   TQ_RETURN_IF_ERROR(ValidateWorkerOptions(worker_options));
 
   cluster->broker_ =
-      std::make_unique<Broker>(broker_options, cluster->context_.get());
+      std::make_unique<Broker>(broker_options, &cluster->context_);
   if (absl::Status bound = cluster->broker_->Bind(); !bound.ok()) {
     return bound;
   }
@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   });
 
   cluster->worker_ =
-      std::make_unique<Worker>(worker_options, cluster->context_.get());
+      std::make_unique<Worker>(worker_options, &cluster->context_);
   cluster->worker_thread_ = std::thread([worker = cluster->worker_.get()] {
     if (absl::Status status = worker->Run(); !status.ok()) {
       fprintf(stderr, "tq: embedded worker: %s\n", status.ToString().c_str());

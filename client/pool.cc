@@ -16,7 +16,6 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "tasks/task.h"
-#include "common/zmq_socket.h"
 #include "zmq.hpp"
 
 namespace tq {
@@ -140,7 +139,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Connect(ClientOptions options) {
         ParseBrokerEndpoints(options.broker, options.curve_key_file,
                              options.curve_server_key_file, &warning));
     if (!warning.empty()) fprintf(stderr, "tq-client: %s\n", warning.c_str());
-    impl->own_context = NewContext();
+    impl->own_context = std::make_unique<zmq::context_t>();
     context = impl->own_context.get();
   }
   TQ_ASSIGN_OR_RETURN(impl->session,

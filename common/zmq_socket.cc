@@ -9,14 +9,9 @@
 
 namespace tq {
 
-std::unique_ptr<zmq::context_t> NewContext(int io_threads) {
-  static const bool configured = [] {
-    // glibc's <nss.h>; a failure only leaves the system's configuration.
-    (void)__nss_configure_lookup("protocols", "files");
-    return true;
-  }();
-  (void)configured;
-  return std::make_unique<zmq::context_t>(io_threads);
+void LookUpProtocolsInFilesOnly() {
+  // glibc's <nss.h>; a failure only leaves the system's configuration.
+  (void)__nss_configure_lookup("protocols", "files");
 }
 
 void ConfigureSocket(zmq::socket_t& socket) {

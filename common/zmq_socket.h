@@ -8,7 +8,6 @@
 #define TQ_COMMON_ZMQ_SOCKET_H_
 
 #include <chrono>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,15 +20,14 @@
 
 namespace tq {
 
-// A ZeroMQ context with `io_threads` I/O threads (0: an inproc-only one, as
-// the zmq_ctx_set manual allows). tq's contexts all come from here. The
-// first call points the process's "protocols" name lookups at
-// /etc/protocols alone: libzmq's OpenPGM support calls getprotobyname() as
-// a context starts, and Debian's default nsswitch.conf ("protocols: db
-// files") has it try ~45 paths for the absent libnss_db first, ~0.5 ms of
-// every tq process's start-up. tq opens no PGM sockets; nothing else in a
-// tq process looks protocols up.
-std::unique_ptr<zmq::context_t> NewContext(int io_threads = 1);
+// For tq's executables, before their first ZeroMQ context: points the
+// process's "protocols" name lookups at /etc/protocols alone. libzmq's
+// OpenPGM support calls getprotobyname() as a context starts, and Debian's
+// default nsswitch.conf ("protocols: db files") has it try ~45 paths for
+// the absent libnss_db first: ~0.5 ms of every tq process's start-up. tq
+// opens no PGM sockets and looks no protocol up itself. Not for the client
+// library, whose host process's lookups are not ours to change.
+void LookUpProtocolsInFilesOnly();
 
 // Applies what every tq socket needs: finite linger, ZMQ_MAXMSGSIZE (per
 // frame: kMaxFrameBytes), ZMTP heartbeats; on a ROUTER also

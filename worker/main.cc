@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/cli.h"
+#include "common/zmq_socket.h"
 #include "worker/prometheus_worker_monitor.h"
 #include "worker/worker.h"
 
@@ -81,6 +82,7 @@ extern "C" void HandleStopSignal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tq::LookUpProtocolsInFilesOnly();
   std::vector<std::string> positional = tq::ParseFlagsOrExit(argc, argv, kUsage);
   if (!positional.empty()) {
     fprintf(stderr, "tq-worker: unexpected argument '%s' (see --help)\n",

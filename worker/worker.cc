@@ -62,7 +62,8 @@ class Worker::Loop {
  public:
   Loop(WorkerOptions options, zmq::context_t* context)
       : options_(ResolveWorkerOptions(std::move(options))),
-        owned_context_(context == nullptr ? NewContext() : nullptr),
+        owned_context_(context == nullptr ? std::make_unique<zmq::context_t>()
+                                          : nullptr),
         context_(context != nullptr ? context : owned_context_.get()) {}
 
   int threads() const { return options_.threads; }
