@@ -147,15 +147,37 @@ void Scheduler::RekeyShare(ClientShare& share) {
   SetShareKey(share, ShareLoad(share), share.served);
 }
 
+namespace {
+
+// `it` names an element of `set` whose key has just changed: leaves it in
+// place if its neighbours still bracket it, else re-inserts it. Re-keying
+// happens for every hand-out and report; with one client (one share, the
+// common case) an erase and insert would free and allocate the set's only
+// node each time.
+template <typename Set>
+void Resort(Set& set, typename Set::iterator it) {
+  if (it == set.end()) return;
+  const auto& less = set.key_comp();
+  auto* element = *it;
+  if ((it == set.begin() || less(*std::prev(it), element)) &&
+      (std::next(it) == set.end() || less(element, *std::next(it)))) {
+    return;
+  }
+  set.erase(it);
+  set.insert(element);
+}
+
+}  // namespace
+
 void Scheduler::SetShareKey(ClientShare& share, int64_t load, uint64_t served) {
   if (load == share.load && served == share.served) return;
-  // Out of the sets while its key changes.
-  const bool by_load = shares_by_load_.erase(&share) > 0;
-  if (share.in_ready) ready_shares_.erase(&share);
+  // Found by the old key, then re-sorted by the new one.
+  auto by_load = shares_by_load_.find(&share);
+  auto ready = share.in_ready ? ready_shares_.find(&share) : ready_shares_.end();
   share.load = load;
   share.served = served;
-  if (by_load) shares_by_load_.insert(&share);
-  if (share.in_ready) ready_shares_.insert(&share);
+  Resort(shares_by_load_, by_load);
+  Resort(ready_shares_, ready);
 }
 
 void Scheduler::RefreshShares(int64_t now_us) {

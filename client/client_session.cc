@@ -465,6 +465,7 @@ void ClientSession::HandleAccepted(const v1::JobAccepted& accepted) {
   job->job_id = accepted.job_id();
   job->job_token = accepted.job_token();
   job->window = accepted.result_window();
+  job->granted = job->window;  // the broker's credit: the window it took
   bool fits = job->window >= 1;
   if (!job->streamed) {
     // A fixed size names the chunks it makes; automatic sizing: 0, 0.

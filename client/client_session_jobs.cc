@@ -396,9 +396,14 @@ std::optional<absl::StatusOr<JobEvent>> ClientSession::NextEvent(
     return absl::StatusOr<JobEvent>(
         JobEvent{JobEvent::Kind::kInputRoom, std::nullopt});
   }
-  // About to wait: return all consumed credit first, so the broker is never
-  // left holding a finished chunk we are waiting for without credit.
-  if (job.ungranted > 0) {
+  // About to wait: if the broker runs low on credit (less than a batch
+  // left), return all consumed credit first, so it is never left holding a
+  // finished chunk we are waiting for without credit. While it holds a
+  // batch or more it can send, and grants stay batched: a grant per wait
+  // would cost a message and wake-ups on both sides every few results
+  // whenever the user reads faster than results come.
+  const uint64_t batch = std::max<uint64_t>(1, job.window / 2);
+  if (job.ungranted > 0 && job.received + batch > job.granted) {
     GrantCredit(job, job.ungranted);
     job.ungranted = 0;
   }

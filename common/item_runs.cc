@@ -1,5 +1,6 @@
 #include "common/item_runs.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace tq {
@@ -18,23 +19,36 @@ void ItemRuns::Add(uint64_t first, uint64_t count) {
 }
 
 void ItemRuns::AddSpan(uint64_t first, absl::uint128 span_end) {
-  uint128 start = first;
-  uint128 end = span_end;
   // The first run that could overlap or touch: the one before `first`, if
   // it reaches it.
   auto it = runs_.lower_bound(first);
   if (it != runs_.begin()) {
     auto prev = std::prev(it);
-    if (prev->second >= start) it = prev;
+    if (prev->second >= first) it = prev;
   }
-  while (it != runs_.end() && uint128(it->first) <= end) {
-    if (uint128(it->first) < start) start = it->first;
-    if (it->second > end) end = it->second;
-    size_ -= it->second - it->first;
-    it = runs_.erase(it);
+  if (it == runs_.end() || uint128(it->first) > span_end) {
+    runs_.emplace_hint(it, first, span_end);  // touches nothing
+    size_ += span_end - first;
+    return;
   }
-  runs_.emplace(static_cast<uint64_t>(start), end);
-  size_ += end - start;
+  // Grow `it` in place (its node is reused: acknowledging items in order
+  // extends one run and allocates nothing) and swallow what it now reaches.
+  if (it->first > first) {
+    auto node = runs_.extract(it);
+    size_ -= node.mapped() - node.key();
+    node.key() = first;
+    size_ += node.mapped() - node.key();
+    it = runs_.insert(std::move(node)).position;
+  }
+  span_end = std::max(span_end, it->second);
+  for (auto next = std::next(it);
+       next != runs_.end() && uint128(next->first) <= span_end;) {
+    span_end = std::max(span_end, next->second);
+    size_ -= next->second - next->first;
+    next = runs_.erase(next);
+  }
+  size_ += span_end - it->second;
+  it->second = span_end;
 }
 
 void ItemRuns::Add(const ItemRuns& other) {

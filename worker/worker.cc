@@ -154,7 +154,8 @@ class Worker::Loop {
                            received->envelope.status().ToString()));
           continue;
         }
-        session.OnMessage(*received->envelope, received->payloads, now);
+        session.OnMessage(*std::move(received->envelope), received->payloads,
+                          now);
       }
       session.OnTick(now);
       ReportHandshakeFailures(now);

@@ -60,7 +60,7 @@ void WorkerSession::OnConnected(int64_t now_us) {
   welcome_deadline_us_ = liveness_.Connecting(now_us);
 }
 
-void WorkerSession::OnMessage(const v1::Envelope& envelope,
+void WorkerSession::OnMessage(v1::Envelope envelope,
                               const std::vector<Payload>& payloads,
                               int64_t now_us) {
   if (state_ != State::kAwaitingWelcome && state_ != State::kWelcomed) return;
@@ -148,7 +148,8 @@ void WorkerSession::OnMessage(const v1::Envelope& envelope,
         }
         code_.Put(blob.sha256(), payloads[blob.payload()]);
       }
-      for (const v1::Assignment& assignment : envelope.assignments().assignments()) {
+      for (v1::Assignment& assignment :
+           *envelope.mutable_assignments()->mutable_assignments()) {
         HandleAssignment(assignment, payloads, now_us);
       }
       break;
@@ -380,7 +381,7 @@ int64_t WorkerSession::NextDeadlineUs() const {
 
 // ----------------------------------------------------------------- helpers
 
-void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
+void WorkerSession::HandleAssignment(v1::Assignment& assignment,
                                      const std::vector<Payload>& payloads,
                                      int64_t now_us) {
   ChunkKey key{assignment.job_id(), assignment.chunk_index()};
@@ -422,7 +423,6 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
     }
   }
   ChunkWork work;
-  work.assignment = assignment;
   if (assignment.input().input_case() == v1::ChunkInput::kPayload) {
     if (assignment.input().payload() >= payloads.size()) {
       RefuseChunk(assignment, v1::FAILURE_RETRYABLE,
@@ -449,9 +449,11 @@ void WorkerSession::HandleAssignment(const v1::Assignment& assignment,
     work.function = *std::move(function);
     if (initializer.has_value()) work.initializer = *std::move(initializer);
   }
+  const bool run_first = assignment.run_first();
+  work.assignment = std::move(assignment);
   // run_first: ahead of the others, behind earlier run_first chunks.
   auto at = queued_.end();
-  if (assignment.run_first()) {
+  if (run_first) {
     at = std::find_if(queued_.begin(), queued_.end(), [](const ChunkWork& w) {
       return !w.assignment.run_first();
     });

@@ -141,11 +141,13 @@ class WorkerSession {
   // ---- events
   // A fresh socket is connected (or connecting): says Hello.
   void OnConnected(int64_t now_us);
-  // One message from the broker, with the payloads it carried.
-  void OnMessage(const v1::Envelope& envelope,
-                 const std::vector<Payload>& payloads, int64_t now_us);
-  void OnMessage(const v1::Envelope& envelope, int64_t now_us) {
-    OnMessage(envelope, {}, now_us);
+  // One message from the broker, with the payloads it carried. Taken by
+  // value: the session moves the Assignments it keeps out of it (pass an
+  // rvalue to avoid a copy).
+  void OnMessage(v1::Envelope envelope, const std::vector<Payload>& payloads,
+                 int64_t now_us);
+  void OnMessage(v1::Envelope envelope, int64_t now_us) {
+    OnMessage(std::move(envelope), {}, now_us);
   }
   // Chunks the pool finished, sent back together in one ChunkReports.
   void OnChunksFinished(std::vector<ChunkDone> done, int64_t now_us);
@@ -236,7 +238,8 @@ class WorkerSession {
     int64_t deadline_us;  // wedged if it has not ended by then
   };
 
-  void HandleAssignment(const v1::Assignment& assignment,
+  // Keeps `assignment` (moved from) if it queues the chunk.
+  void HandleAssignment(v1::Assignment& assignment,
                         const std::vector<Payload>& payloads, int64_t now_us);
   // Fails a chunk at once (never run), e.g. for want of its code blob.
   void RefuseChunk(const v1::Assignment& assignment, v1::Failure failure,

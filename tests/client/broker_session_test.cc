@@ -257,7 +257,8 @@ TEST(BrokerSessionTest, GrantsCreditInHalfWindowBatchesAsChunksAreConsumed) {
   std::shared_ptr<JobState> job = Submit(c, 4);
   ASSERT_NE(job, nullptr);
   // One message, so all four are buffered before the first Next() returns
-  // and no Next() has to wait (waiting returns credit early, by design).
+  // and no Next() has to wait (waiting may return credit early: when the
+  // broker holds less than a batch).
   c.broker.Results(7, {0, 1, 2, 3});
   // Consuming 2 chunks returns 2 credits in one message, not two.
   for (uint64_t i = 0; i < 2; ++i) {

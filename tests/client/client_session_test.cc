@@ -289,5 +289,52 @@ TEST_F(ClientSessionTest, AStandbyRefusalIsNotFinalEvenForOneBroker) {
   EXPECT_EQ(session_.state(), ClientSession::State::kConnected);
 }
 
+// Credit the session returned, summed over the ClientCredit messages sent
+// since the last call.
+uint64_t CreditSent(std::vector<Outgoing> messages) {
+  uint64_t chunks = 0;
+  for (const Outgoing& m : messages) chunks += m.envelope.client_credit().chunks();
+  return chunks;
+}
+
+TEST_F(ClientSessionTest, ReadingFasterThanResultsComeKeepsCreditGrantsBatched) {
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  std::shared_ptr<JobState> job = Submit(/*window=*/8);  // batch: 4
+  Accept(*job, 7);
+  (void)Sent();
+  // Each result is read at once and the reader then waits for the next:
+  // the broker still holds at least a batch of credit, so nothing is sent
+  // until a whole batch was consumed.
+  for (uint64_t chunk = 0; chunk < 3; ++chunk) {
+    Result(7, chunk, chunk * 10, 10);
+    ASSERT_TRUE(Read(*job).has_value());
+    EXPECT_FALSE(Read(*job).has_value());  // about to wait
+    EXPECT_EQ(CreditSent(SentOf(v1::Envelope::kClientCredit)), 0u) << chunk;
+  }
+  Result(7, 3, 30, 10);
+  ASSERT_TRUE(Read(*job).has_value());
+  EXPECT_EQ(CreditSent(SentOf(v1::Envelope::kClientCredit)), 4u);
+}
+
+TEST_F(ClientSessionTest, WaitingReturnsConsumedCreditWhenTheBrokerRunsLow) {
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  std::shared_ptr<JobState> job = Submit(/*window=*/8);  // batch: 4
+  Accept(*job, 7);
+  (void)Sent();
+  auto next_in_order = [&] {
+    return session_.NextEvent(*job, /*ordered=*/true, /*want_room=*/false, now_);
+  };
+  for (uint64_t chunk = 0; chunk < 2; ++chunk) {
+    Result(7, chunk, chunk * 10, 10);
+    ASSERT_TRUE(next_in_order().has_value());
+  }
+  // Chunk 2 is late; 3..6 wait in the reorder buffer. The broker holds
+  // 8 - 6 = 2 credits, less than a batch: waiting for chunk 2 returns the
+  // 2 consumed at once rather than at the batch.
+  for (uint64_t chunk = 3; chunk < 7; ++chunk) Result(7, chunk, chunk * 10, 10);
+  EXPECT_FALSE(next_in_order().has_value());
+  EXPECT_EQ(CreditSent(SentOf(v1::Envelope::kClientCredit)), 2u);
+}
+
 }  // namespace
 }  // namespace tq::internal
