@@ -20,8 +20,9 @@ namespace tq {
 // every call; primesieve 11 pre-sieves those below 100 only on a call over
 // at least ~1.29e8 numbers, else just 7..13. CPU time on 2^26-item blocks
 // (the task's), one thread, wheel / primesieve, minimum of 7 interleaved:
-// 0.87 over 1..1e9, 0.93 over 1e9..5e9, 0.94-1.03 from 1e10 to 2^42,
-// 1.07-1.09 at 2^43 and 1e13.
+// 0.78 over 1..1e9, 0.77 at 1e10, 0.86 at 1e12, 0.83-0.90 at 2^40, level
+// (0.99-1.00) at 2^43 and 1e13; over all of 1..1e9 in one call (primesieve
+// then pre-sieving up to 97), 0.89-0.93.
 inline constexpr uint64_t kWheelCountMaxLast = uint64_t{1} << 40;
 
 // The number of primes in [first, last] (first <= last, any values up to
