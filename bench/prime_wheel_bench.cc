@@ -3,6 +3,9 @@
 // primesieve::count_primes over the same chunks (the yardstick: primesieve's
 // own sieving speed, no output). The bitmap kernel it replaced (primesieve's
 // iterator, one bit set per prime listed) took ~2x MarkPrimeWheel's time.
+// WheelCount is the wheel counting instead of marking (CountPrimesByWheel),
+// CountPrimesInRange the count form's kernel: where WheelCount and
+// PrimesieveCount cross is where kWheelCountMaxLast belongs.
 //
 //   build/bench/prime_wheel_bench [--benchmark_filter=/0$]
 //
@@ -57,6 +60,28 @@ void PrimesieveCount(benchmark::State& state) {
   benchmark::DoNotOptimize(count);
 }
 
+// The count form's kernel (tasks/prime_range.h): our wheel sieve counting
+// up to kWheelCountMaxLast, primesieve past it.
+void CountPrimesInRange(benchmark::State& state) {
+  uint64_t count = 0;
+  OverChunks(state, [&](uint64_t first, uint64_t last) {
+    absl::StatusOr<uint64_t> n = tq::CountPrimesInRange(first, last);
+    if (!n.ok()) state.SkipWithError("failed");
+    count += n.value_or(0);
+  });
+  benchmark::DoNotOptimize(count);
+}
+
+void WheelCount(benchmark::State& state) {
+  uint64_t count = 0;
+  OverChunks(state, [&](uint64_t first, uint64_t last) {
+    absl::StatusOr<uint64_t> n = tq::CountPrimesByWheel(first, last);
+    if (!n.ok()) state.SkipWithError("failed");
+    count += n.value_or(0);
+  });
+  benchmark::DoNotOptimize(count);
+}
+
 template <absl::Status (*kMark)(uint64_t, uint64_t, uint8_t*)>
 void Wheel(benchmark::State& state) {
   std::vector<uint8_t> wheel(kChunk / 30 + 2);
@@ -71,6 +96,8 @@ void Regions(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(PrimesieveCount)->Apply(Regions);
+BENCHMARK(WheelCount)->Apply(Regions);
+BENCHMARK(CountPrimesInRange)->Apply(Regions);
 BENCHMARK(Wheel<tq::MarkPrimeWheel>)->Name("MarkPrimeWheel")->Apply(Regions);
 BENCHMARK(Wheel<tq::MarkPrimeWheelBySieve>)
     ->Name("WheelBySieve")

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "primesieve.hpp"
 #include "tasks/miller_rabin.h"
+#include "tasks/prime_wheel.h"
 
 namespace tq {
 absl::Status SieveFailure(const char* what, const std::exception& e) {
@@ -68,6 +69,13 @@ absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last) {
 }
 
 absl::StatusOr<uint64_t> CountPrimesInRange(uint64_t first, uint64_t last) {
+  if (last <= kWheelCountMaxLast) {
+    // Our wheel sieve, by the same cost rule as for marking.
+    if (ChoosePrimeWheelPath(first, last) == PrimeWheelPath::kSegmentedSieve) {
+      return CountPrimesByWheel(first, last);
+    }
+    return CountPrimesItemByItem(first, last);
+  }
   if (!RangeSieveIsWorthIt(first, last)) {
     return CountPrimesItemByItem(first, last);
   }

@@ -317,8 +317,12 @@ struct SievingPrimes {
 };
 
 // Primes up to this cross off one L1 segment at a time; larger ones, which
-// have few multiples per segment, one block at a time.
-constexpr uint32_t kSmallSievingPrimeMax = kWheelSegmentBytes;
+// have few multiples per segment (a window of p bytes holds 8), one block at
+// a time, so that their per-prime loop overhead is paid once per block
+// (as primesieve's EratMedium does). Counting 1..1e9 on one thread took
+// 0.78-0.89x the time with 4096 here than with the segment size (32 KiB),
+// 0.76-0.87x at 1e10-1e12; 8192 and 2048 were in between.
+constexpr uint32_t kSmallSievingPrimeMax = 4096;
 
 // A thread's working memory for the sieve, kept from call to call: a chunk
 // near 1e12 has ~80,000 sieving primes, and fresh buffers for them cost more
@@ -346,9 +350,22 @@ void ReleaseIfLarge(SieveScratch& scratch) {
   }
 }
 
+// The marking sink (see SieveWheelBlocks): the blocks are the caller's
+// wheel, in place.
+struct WholeWheel {
+  uint8_t* wheel;
+  uint8_t* Block(uint64_t offset, uint64_t) { return wheel + offset; }
+  void Done(const uint8_t*, uint64_t) {}
+};
+
 // The segmented sieve for last <= kWheelSieveLimit (level 0), or for the
-// sieving primes of such a sieve (level 1, last <= 2^26). Throws bad_alloc.
-void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
+// sieving primes of such a sieve (level 1, last <= 2^26), one block of at
+// most kWheelBlockBytes wheel bytes at a time: `sink.Block(offset, len)`
+// gives the memory for the range's bytes [offset, offset + len), which is
+// then sieved (the range's edges masked, the pre-sieved primes restored),
+// and `sink.Done(data, len)` is called on it. Throws bad_alloc.
+template <typename Sink>
+void SieveWheelBlocks(uint64_t first, uint64_t last, int level, Sink& sink) {
   SieveScratch& scratch = Scratch(level);
   const uint64_t b0 = first / 30;
   const uint64_t size = WheelBytes(first, last);
@@ -390,7 +407,8 @@ void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
     // root <= 2^26, so the level-1 sieve's own primes are static ones.
     std::vector<uint8_t>& root_wheel = scratch.root_wheel;
     root_wheel.resize(WheelBytes(0, root));
-    SieveWheel(0, root, root_wheel.data(), level + 1);
+    WholeWheel whole{root_wheel.data()};
+    SieveWheelBlocks(0, root, level + 1, whole);
     for (uint64_t j = 0; j < root_wheel.size(); ++j) {
       for (unsigned bits = root_wheel[j]; bits != 0; bits &= bits - 1) {
         const uint32_t p =
@@ -400,25 +418,68 @@ void SieveWheel(uint64_t first, uint64_t last, uint8_t* wheel, int level) {
     }
   }
 
+  // The crossing-off state is relative to the next segment, wherever it
+  // lies in memory, so a sink may hand out the same buffer for every block.
   const PreSieveTables& presieve = PreSieve();
   for (uint64_t block = 0; block < size; block += kWheelBlockBytes) {
-    const uint64_t block_end = std::min(size, block + kWheelBlockBytes);
-    for (uint64_t segment = block; segment < block_end;
-         segment += kWheelSegmentBytes) {
-      const uint64_t len = std::min(kWheelSegmentBytes, block_end - segment);
-      presieve.Fill(b0 + segment, wheel + segment, len);
-      scratch.small.CrossOffAll(wheel + segment, len);
+    const uint64_t len = std::min(size - block, kWheelBlockBytes);
+    uint8_t* data = sink.Block(block, len);
+    for (uint64_t segment = 0; segment < len; segment += kWheelSegmentBytes) {
+      const uint64_t seg_len = std::min(kWheelSegmentBytes, len - segment);
+      presieve.Fill(b0 + block + segment, data + segment, seg_len);
+      scratch.small.CrossOffAll(data + segment, seg_len);
     }
-    scratch.large.CrossOffAll(wheel + block, block_end - block);
+    scratch.large.CrossOffAll(data, len);
+    for (uint64_t j = b0 + block; j < kSmallBytes && j < b0 + block + len;
+         ++j) {
+      data[j - b0 - block] = kSmallWheel[j];
+    }
+    if (block == 0) data[0] &= kWheelBitsFrom[first % 30];
+    if (block + len == size) data[len - 1] &= kWheelBitsUpTo[last % 30];
+    sink.Done(data, len);
   }
   ReleaseIfLarge(scratch);
-
-  for (uint64_t j = b0; j < kSmallBytes && j <= last / 30; ++j) {
-    wheel[j - b0] = kSmallWheel[j];
-  }
-  wheel[0] &= kWheelBitsFrom[first % 30];
-  wheel[size - 1] &= kWheelBitsUpTo[last % 30];
 }
+
+// The counting sink: every block in one buffer of the calling thread (kept,
+// like SieveScratch, from call to call), its set bits added up while it is
+// still in cache. The hardware popcount instruction, where the CPU has it,
+// is chosen at run time: the build targets baseline x86-64, for which
+// __builtin_popcountll is a library call several times slower.
+[[gnu::always_inline]] inline uint64_t PopcountLoop(const uint8_t* data,
+                                                    uint64_t len) {
+  uint64_t bits = 0, i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data + i, 8);
+    bits += static_cast<uint64_t>(__builtin_popcountll(word));
+  }
+  for (; i < len; ++i) bits += static_cast<uint64_t>(__builtin_popcount(data[i]));
+  return bits;
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("popcnt"))) uint64_t PopcountHardware(
+    const uint8_t* data, uint64_t len) {
+  return PopcountLoop(data, len);
+}
+uint64_t Popcount(const uint8_t* data, uint64_t len) {
+  static const bool hardware = __builtin_cpu_supports("popcnt");
+  return hardware ? PopcountHardware(data, len) : PopcountLoop(data, len);
+}
+#else
+uint64_t Popcount(const uint8_t* data, uint64_t len) {
+  return PopcountLoop(data, len);
+}
+#endif
+
+struct CountingSink {
+  uint64_t primes = 0;
+  uint8_t* Block(uint64_t, uint64_t) {
+    thread_local std::vector<uint8_t> buffer(kWheelBlockBytes);
+    return buffer.data();
+  }
+  void Done(const uint8_t* data, uint64_t len) { primes += Popcount(data, len); }
+};
 
 // ORs the bit of every prime in [from, to] found by IsPrime into the wheel
 // whose byte 0 is the absolute byte b0.
@@ -467,11 +528,30 @@ absl::Status MarkPrimeWheelBySieve(uint64_t first, uint64_t last,
         "the wheel sieve stops at ", kWheelSieveLimit, ", asked for ", last));
   }
   try {
-    SieveWheel(first, last, wheel, /*level=*/0);
+    WholeWheel whole{wheel};
+    SieveWheelBlocks(first, last, /*level=*/0, whole);
   } catch (const std::exception& e) {
     return SieveFailure("sieve", e);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> CountPrimesByWheel(uint64_t first, uint64_t last) {
+  if (last > kWheelSieveLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the wheel sieve stops at ", kWheelSieveLimit, ", asked for ", last));
+  }
+  // 2, 3 and 5 have no bit in the wheel.
+  uint64_t primes = 0;
+  for (uint64_t p : {2, 3, 5}) primes += first <= p && p <= last;
+  try {
+    CountingSink sink;
+    SieveWheelBlocks(first, last, /*level=*/0, sink);
+    primes += sink.primes;
+  } catch (const std::exception& e) {
+    return SieveFailure("count", e);
+  }
+  return primes;
 }
 
 absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,

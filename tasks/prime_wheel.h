@@ -6,13 +6,15 @@
 // Everything here is thread-safe: no mutable state is shared between calls.
 // The sieve keeps its working memory per calling thread from call to call
 // (its sieving primes, 16 bytes each: ~3.4 MB near kWheelSieveMaxLast,
-// released after any call that grew it past 16 MiB).
+// released after any call that grew it past 16 MiB; counting adds one
+// kWheelBlockBytes buffer).
 #ifndef TQ_TASKS_PRIME_WHEEL_H_
 #define TQ_TASKS_PRIME_WHEEL_H_
 
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/wheel_bits.h"  // kWheelResidues, WheelBytes
 
 namespace tq {
@@ -60,6 +62,12 @@ absl::Status MarkPrimeWheelBySieve(uint64_t first, uint64_t last,
 absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
                                       uint8_t* wheel);
 void MarkPrimeWheelItemByItem(uint64_t first, uint64_t last, uint8_t* wheel);
+
+// The number of primes in [first, last] by the same sieve, its wheel never
+// stored: each block is counted (hardware popcount where the CPU has one)
+// while it is still in cache. Needs last <= kWheelSieveLimit (else
+// kInvalidArgument); otherwise errors only if the sieve fails, as above.
+absl::StatusOr<uint64_t> CountPrimesByWheel(uint64_t first, uint64_t last);
 
 }  // namespace tq
 

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "primesieve.hpp"
 #include "tasks/miller_rabin.h"
+#include "tasks/prime_range.h"
 #include "tests/tasks/task_test_util.h"
 
 namespace tq {
@@ -269,6 +270,91 @@ TEST(PrimeWheelTest, ChoosesThePathByCost) {
       PrimeWheelPath::kIterator);
   EXPECT_EQ(ChoosePrimeWheelPath(kMax64 - 1000, kMax64),
             PrimeWheelPath::kItemByItem);
+}
+
+// CountPrimesByWheel against primesieve (or IsPrime per item for short
+// ranges, which shares no code with either sieve).
+void ExpectCount(uint64_t first, uint64_t last) {
+  SCOPED_TRACE(absl::StrCat("CountPrimesByWheel(", first, ", ", last, ")"));
+  const uint64_t want = last - first < 4096
+                            ? CountPrimesItemByItem(first, last)
+                            : primesieve::count_primes(first, last);
+  const absl::StatusOr<uint64_t> got = CountPrimesByWheel(first, last);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, want);
+}
+
+TEST(PrimeWheelTest, CountsTheSmallestNumbers) {
+  // 2, 3 and 5 have no bit; 7..163 are restored after the pre-sieve.
+  for (uint64_t first = 0; first <= 200; ++first) {
+    for (uint64_t last : {first, first + 1, first + 2, first + 4, first + 6,
+                          first + 30, first + 200}) {
+      ExpectCount(first, last);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+TEST(PrimeWheelTest, CountsRandomRangesAtEveryMagnitude) {
+  std::mt19937_64 rng(kSeed);
+  for (int bits = 1; bits <= 52; ++bits) {
+    for (int i = 0; i < 6; ++i) {
+      const uint64_t top = kWheelSieveLimit >> (52 - bits);
+      const uint64_t a = rng() % top;
+      const uint64_t size = rng() & ((uint64_t{1} << (rng() % 22)) - 1);
+      const uint64_t first = a - std::min(a, size / 2);
+      const uint64_t last = std::min(first + size, kWheelSieveLimit);
+      SCOPED_TRACE(absl::StrCat("seed ", kSeed, " bits ", bits, " #", i));
+      ExpectCount(first, last);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+TEST(PrimeWheelTest, CountsAcrossSegmentsAndBlocks) {
+  const uint64_t seg = kWheelSegmentBytes * 30, block = kWheelBlockBytes * 30;
+  for (uint64_t base : {uint64_t{0}, uint64_t{7}, uint64_t{999999937},
+                        uint64_t{1000000000000 + 11}, kWheelSieveLimit - 3 * block}) {
+    for (uint64_t len : {seg - 31, seg, seg + 29, block - 1, block, block + 30,
+                         3 * block + 3 * seg + 17}) {
+      ExpectCount(base, std::min(base + len, kWheelSieveLimit));
+      if (HasFailure()) return;
+    }
+  }
+}
+
+TEST(PrimeWheelTest, CountsPiOfPowersOfTen) {
+  const uint64_t pi[] = {4, 25, 168, 1229, 9592, 78498, 664579, 5761455,
+                         50847534};
+  uint64_t n = 10;
+  for (uint64_t want : pi) {
+    absl::StatusOr<uint64_t> got = CountPrimesByWheel(0, n);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, want) << "pi(" << n << ")";
+    n *= 10;
+  }
+}
+
+TEST(PrimeWheelTest, CountRefusesPastTheSieveLimit) {
+  EXPECT_EQ(CountPrimesByWheel(kWheelSieveLimit, kWheelSieveLimit + 1)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PrimeWheelTest, ConcurrentCountsAgree) {
+  const uint64_t first = 123456789, last = first + 50000000;
+  const uint64_t want = primesieve::count_primes(first, last);
+  std::vector<uint64_t> got(4);
+  std::vector<std::thread> threads;
+  for (uint64_t& count : got) {
+    threads.emplace_back([&count, first, last] {
+      absl::StatusOr<uint64_t> n = CountPrimesByWheel(first, last);
+      count = n.ok() ? *n : 0;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (uint64_t count : got) EXPECT_EQ(count, want);
 }
 
 TEST(PrimeWheelTest, SieveRefusesPastItsLimit) {

@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "primesieve.hpp"
 #include "tasks/miller_rabin.h"
 #include "tasks/prime_range.h"
 #include "tests/tasks/task_test_util.h"
@@ -181,6 +182,22 @@ TEST(PrimesTask, SieveAndMillerRabinCountAlikeOnLargeRandomRanges) {
     absl::StatusOr<uint64_t> counted = CountPrimesBySieve(first, last);
     ASSERT_TRUE(counted.ok());
     EXPECT_EQ(*counted, CountPrimesItemByItem(first, last));
+  }
+}
+
+TEST(PrimesTask, CountsAlikeEitherSideOfTheWheelCeiling) {
+  // Up to kWheelCountMaxLast counts come from our wheel sieve, past it from
+  // primesieve; ranges that end on either side of it, or straddle it.
+  const uint64_t top = kWheelCountMaxLast;
+  const uint64_t ranges[][2] = {{top - 5000000, top},
+                                {top - 5000000, top + 1},
+                                {top - 2500000, top + 2500000},
+                                {top + 1, top + 5000000}};
+  for (const auto& r : ranges) {
+    absl::StatusOr<uint64_t> counted = CountPrimesInRange(r[0], r[1]);
+    ASSERT_TRUE(counted.ok());
+    EXPECT_EQ(*counted, primesieve::count_primes(r[0], r[1]))
+        << r[0] << ".." << r[1];
   }
 }
 
