@@ -60,22 +60,14 @@ void PrimesieveCount(benchmark::State& state) {
   benchmark::DoNotOptimize(count);
 }
 
-// The count form's kernel (tasks/prime_range.h): our wheel sieve counting
-// up to kWheelCountMaxLast, primesieve past it.
-void CountPrimesInRange(benchmark::State& state) {
+// A counting kernel: CountPrimesByWheel, or the count form's own
+// (tasks/prime_range.h: the wheel up to kWheelCountMaxLast, primesieve past
+// it).
+template <absl::StatusOr<uint64_t> (*kCount)(uint64_t, uint64_t)>
+void Count(benchmark::State& state) {
   uint64_t count = 0;
   OverChunks(state, [&](uint64_t first, uint64_t last) {
-    absl::StatusOr<uint64_t> n = tq::CountPrimesInRange(first, last);
-    if (!n.ok()) state.SkipWithError("failed");
-    count += n.value_or(0);
-  });
-  benchmark::DoNotOptimize(count);
-}
-
-void WheelCount(benchmark::State& state) {
-  uint64_t count = 0;
-  OverChunks(state, [&](uint64_t first, uint64_t last) {
-    absl::StatusOr<uint64_t> n = tq::CountPrimesByWheel(first, last);
+    absl::StatusOr<uint64_t> n = kCount(first, last);
     if (!n.ok()) state.SkipWithError("failed");
     count += n.value_or(0);
   });
@@ -96,8 +88,10 @@ void Regions(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(PrimesieveCount)->Apply(Regions);
-BENCHMARK(WheelCount)->Apply(Regions);
-BENCHMARK(CountPrimesInRange)->Apply(Regions);
+BENCHMARK(Count<tq::CountPrimesByWheel>)->Name("WheelCount")->Apply(Regions);
+BENCHMARK(Count<tq::CountPrimesInRange>)
+    ->Name("CountPrimesInRange")
+    ->Apply(Regions);
 BENCHMARK(Wheel<tq::MarkPrimeWheel>)->Name("MarkPrimeWheel")->Apply(Regions);
 BENCHMARK(Wheel<tq::MarkPrimeWheelBySieve>)
     ->Name("WheelBySieve")

@@ -1,8 +1,9 @@
 // `primes`: is each item prime? Exact for every uint64. Ranges go through a
 // segmented sieve (prime_wheel.h for results, prime_range.h for counts),
-// lists through Miller-Rabin (miller_rabin.h). Output: for a range, ChunkOutput.prime_wheel (8 bits
-// per 30 numbers, tasks/prime_wheel.h); for a list, ChunkOutput.bits, item
-// i at bit i % 8 of byte i / 8; with REDUCTION_COUNT, ChunkOutput.count.
+// lists through Miller-Rabin (miller_rabin.h). Output: for a range,
+// ChunkOutput.prime_wheel (8 bits per 30 numbers, tasks/prime_wheel.h); for
+// a list, ChunkOutput.bits, item i at bit i % 8 of byte i / 8; with
+// REDUCTION_COUNT, ChunkOutput.count.
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -16,9 +17,9 @@ namespace tq {
 namespace {
 
 // Chunk bounds.
-// REDUCTION_NONE: a chunk's answer is one bit per item, so 2^24 items make a
-// 2 MiB message (far below kMaxMessageBytes) and take ~20 ms to sieve near
-// 10^9: big enough to hide per-chunk overhead, small enough to balance load
+// REDUCTION_NONE: a chunk's answer is at most one bit per item (a range's
+// wheel is 8 bits per 30), so 2^24 items make at most a 2 MiB message (far
+// below kMaxMessageBytes) and take ~20 ms to sieve near 10^9: big enough to hide per-chunk overhead, small enough to balance load
 // and to requeue cheaply. Below 2^16 items (8 KiB) the sieve's setup and the
 // round trip dominate.
 constexpr ChunkSizing kBitmapSizing = {uint64_t{1} << 16, uint64_t{1} << 24};
