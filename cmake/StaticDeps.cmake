@@ -1,9 +1,15 @@
-# TQ_STATIC_DEPS: link Abseil, protobuf and primesieve from their static
-# archives (Debian ships both forms). A tq-client run is a few milliseconds
-# of work; resolving ~60 shared libraries at start-up cost more than that
-# (tq-client --version: 6.6 ms shared, 2.6 ms static). libzmq stays shared:
-# its archive pulls in Kerberos, OpenPGM and NORM.
-option(TQ_STATIC_DEPS "Link Abseil, protobuf and primesieve statically" ON)
+# TQ_STATIC_DEPS: link Abseil, protobuf, primesieve and libzmq from their
+# static archives (Debian ships both forms). A tq-client run is a few
+# milliseconds of work; resolving ~60 shared libraries at start-up cost more
+# than that (tq-client --version: 6.6 ms shared, 2.6 ms static). libzmq's
+# shared object alone brings 18 libraries (OpenPGM, NORM, libsodium, libbsd,
+# Kerberos); from archives only Kerberos's 7 stay shared (Debian ships no
+# libgssapi_krb5.a). A process linking libzmq starts ~2 ms sooner here.
+# Executables only: Debian's libzmq.a is not position-independent, so shared
+# objects (the Python extension, SharedDepsLink.cmake) keep libzmq.so.
+# Sanitizer trees keep libzmq.so too: tests/sanitize/tsan.supp names it.
+option(TQ_STATIC_DEPS
+       "Link Abseil, protobuf, primesieve and (executables) libzmq statically" ON)
 
 # Call before find_package(Protobuf) / find_package(primesieve).
 macro(tq_choose_dependency_linkage)
@@ -40,4 +46,77 @@ function(tq_link_absl_statically)
       IMPORTED_LOCATION_NONE "${archive}"
       IMPORTED_NO_SONAME TRUE)
   endforeach()
+endfunction()
+
+# True while linking an executable (in a usage requirement, TARGET_PROPERTY
+# reads the target being linked).
+set(_tq_in_executable "$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>")
+
+# Call after find_package(cppzmq): points the imported libzmq target at
+# libzmq.a, and gives executables the archives of what libzmq.a needs, in
+# link order (NORM needs its ProtoKit, libbsd needs libmd). For any other
+# consumer those archives expand to nothing: the Python extension maps
+# libzmq.a back to libzmq.so, which brings its own.
+function(tq_link_zmq_statically)
+  if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
+    return()
+  endif()
+  get_target_property(location libzmq IMPORTED_LOCATION)
+  string(REGEX REPLACE "\\.so[.0-9]*$" ".a" archive "${location}")
+  get_filename_component(libdir "${archive}" DIRECTORY)
+  set(executables_only "")
+  foreach(name sodium pgm norm protokit bsd md)
+    set(dependency "${libdir}/lib${name}.a")
+    if(NOT EXISTS "${dependency}")
+      message(FATAL_ERROR "TQ_STATIC_DEPS: ${dependency} is missing; "
+                          "configure with -DTQ_STATIC_DEPS=OFF")
+    endif()
+    list(APPEND executables_only "$<${_tq_in_executable}:${dependency}>")
+  endforeach()
+  if(NOT EXISTS "${archive}")
+    message(FATAL_ERROR "TQ_STATIC_DEPS: ${archive} is missing; "
+                        "configure with -DTQ_STATIC_DEPS=OFF")
+  endif()
+  find_library(TQ_GSSAPI_LIBRARY gssapi_krb5 REQUIRED)
+  set_target_properties(libzmq PROPERTIES
+    IMPORTED_LOCATION "${archive}"
+    IMPORTED_NO_SONAME TRUE
+    INTERFACE_LINK_LIBRARIES
+      "${executables_only};${TQ_GSSAPI_LIBRARY};Threads::Threads")
+endfunction()
+
+# tq_link_archive_in_executables(TARGET): TARGET is an imported interface
+# target naming shared objects (pkg_check_modules's IMPORTED_TARGET);
+# executables get the archive beside each instead, for the same reason as
+# libzmq above. The archives are position-independent or not as Debian
+# built them, so shared objects keep the .so.
+function(tq_link_archive_in_executables target)
+  if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
+    return()
+  endif()
+  get_target_property(libraries ${target} INTERFACE_LINK_LIBRARIES)
+  set(chosen "")
+  foreach(library IN LISTS libraries)
+    string(REGEX REPLACE "\\.so[.0-9]*$" ".a" archive "${library}")
+    if(archive STREQUAL library OR NOT EXISTS "${archive}")
+      list(APPEND chosen "${library}")
+    else()
+      list(APPEND chosen "$<IF:${_tq_in_executable},${archive},${library}>")
+    endif()
+  endforeach()
+  set_target_properties(${target} PROPERTIES INTERFACE_LINK_LIBRARIES "${chosen}")
+endfunction()
+
+# tq_link_cxx_runtime_statically(TARGET): the executable TARGET takes
+# libstdc++ and libgcc from their archives. Resolving libstdc++.so's symbols
+# costs ~1.3 ms of CPU at every start here (a libzmq program: 3.2 ms of
+# task-clock with libstdc++.so, 1.9 ms without). Only for executables whose
+# every C++ library is static: a shared C++ library beside them
+# (prometheus-cpp in tq-broker and tq-worker) would bring a second
+# libstdc++. tq-client is started once per job, so its start is worth it.
+function(tq_link_cxx_runtime_statically target)
+  if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
+    return()
+  endif()
+  target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc)
 endfunction()
