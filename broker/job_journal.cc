@@ -103,7 +103,7 @@ std::vector<JournaledJob> JobJournal::LiveJobs() const {
 }
 
 absl::Status JobJournal::Append(v1::JournalRecordType type,
-                                const google::protobuf::Message& record) {
+                                const google::protobuf::MessageLite& record) {
   if (!failed_.ok()) return failed_;
   std::string payload = record.SerializeAsString();
   absl::Status status = writer_->Append(static_cast<uint8_t>(type), payload);

@@ -156,7 +156,7 @@ class JobJournal : public JournalSink {
   explicit JobJournal(std::unique_ptr<JournalWriter> writer)
       : writer_(std::move(writer)) {}
   absl::Status Append(v1::JournalRecordType type,
-                      const google::protobuf::Message& record);
+                      const google::protobuf::MessageLite& record);
   absl::Status Compact();
 
   std::unique_ptr<JournalWriter> writer_;

@@ -235,10 +235,7 @@ int ShowStatus(const std::vector<std::string>& args) {
     }
     std::string text;
     if (json) {
-      absl::StatusOr<std::string> line =
-          jobs_only ? JobsJson(*reply) : StatusJson(*reply);
-      if (!line.ok()) Fail(kExitJobFailed, line.status().message());
-      text = *line + "\n";
+      text = (jobs_only ? JobsJson(*reply) : StatusJson(*reply)) + "\n";
     } else {
       text = jobs_only ? FormatJobs(*reply) : FormatStatus(*reply, pool->endpoint());
     }

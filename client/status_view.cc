@@ -4,10 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace tq {
 namespace {
@@ -60,18 +58,128 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = false;  // one line per snapshot: JSON Lines
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("cannot print status as JSON: ", status.ToString()));
+// One JSON object in the proto3 JSON mapping, as protobuf's own printer
+// wrote it (the protocol uses the lite runtime, which has no printer):
+// the .proto's field names, every field printed, 64-bit integers as
+// strings, enums by name. Strings are valid UTF-8 (proto3 parsing checks
+// it), so only quotes, backslashes and control characters need escapes.
+class JsonObject {
+ public:
+  JsonObject& Number(absl::string_view key, uint32_t value) {
+    return Raw(key, absl::StrCat(value));
   }
-  return json;
+  JsonObject& Int64(absl::string_view key, uint64_t value) {
+    return Raw(key, absl::StrCat("\"", value, "\""));
+  }
+  JsonObject& Bool(absl::string_view key, bool value) {
+    return Raw(key, value ? "true" : "false");
+  }
+  JsonObject& String(absl::string_view key, absl::string_view value) {
+    return Raw(key, Quoted(value));
+  }
+  JsonObject& Raw(absl::string_view key, absl::string_view json) {
+    absl::StrAppend(&out_, out_.size() > 1 ? "," : "", Quoted(key), ":", json);
+    return *this;
+  }
+  // The object's text; the builder is spent.
+  std::string Close() {
+    out_ += "}";
+    return std::move(out_);
+  }
+
+  static std::string Quoted(absl::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(c)));
+          } else {
+            out += c;
+          }
+      }
+    }
+    return out + "\"";
+  }
+
+ private:
+  std::string out_ = "{";
+};
+
+template <typename T, typename ToJson>
+std::string JsonArray(const google::protobuf::RepeatedPtrField<T>& items,
+                      ToJson to_json) {
+  std::string out = "[";
+  for (const T& item : items) {
+    absl::StrAppend(&out, out.size() > 1 ? "," : "", to_json(item));
+  }
+  return out + "]";
+}
+
+std::string ToJson(const v1::Runtime& runtime) {
+  return JsonObject()
+      .String("name", runtime.name())
+      .String("version", runtime.version())
+      .String("detail", runtime.detail())
+      .Close();
+}
+
+std::string ToJson(const v1::WorkerStatus& w) {
+  return JsonObject()
+      .String("name", w.name())
+      .Number("threads", w.threads())
+      .Int64("chunks_held", w.chunks_held())
+      .Int64("credit", w.credit())
+      .Bool("draining", w.draining())
+      .Int64("silent_ms", w.silent_ms())
+      .Raw("runtimes", JsonArray(w.runtimes(), [](const v1::Runtime& r) {
+             return ToJson(r);
+           }))
+      .Close();
+}
+
+std::string ToJson(const v1::ClusterTotals& t) {
+  return JsonObject()
+      .Number("workers", t.workers())
+      .Int64("threads", t.threads())
+      .Int64("busy_threads", t.busy_threads())
+      .Int64("chunks_queued", t.chunks_queued())
+      .Int64("chunks_in_flight", t.chunks_in_flight())
+      .Number("clients", t.clients())
+      .Number("jobs", t.jobs())
+      .Close();
+}
+
+std::string ToJson(const v1::JobStatus& job) {
+  return JsonObject()
+      .Int64("job_id", job.job_id())
+      .String("task", job.task())
+      .String("client", job.client())
+      .Int64("items_total", job.items_total())
+      .Int64("chunks_total", job.chunks_total())
+      .Int64("chunks_done", job.chunks_done())
+      .Int64("items_done", job.items_done())
+      .Int64("chunks_in_flight", job.chunks_in_flight())
+      .Int64("chunks_queued", job.chunks_queued())
+      .Int64("age_ms", job.age_ms())
+      .String("state", v1::JobStatus::State_Name(job.state()))
+      .Int64("chunk_size", job.chunk_size())
+      .Bool("input_open", job.input_open())
+      .String("runtime", job.runtime())
+      .String("waiting_for", job.waiting_for())
+      .Int64("items_acknowledged", job.items_acknowledged())
+      .Bool("detached", job.detached())
+      .Close();
+}
+
+std::string JobsArray(const v1::StatusReply& reply) {
+  return JsonArray(reply.jobs(),
+                   [](const v1::JobStatus& job) { return ToJson(job); });
 }
 
 }  // namespace
@@ -175,39 +283,19 @@ std::string FormatStatus(const v1::StatusReply& reply,
   return out;
 }
 
-// Both are assembled from the parts' JSON so that request_id, an artefact
-// of this session rather than of the cluster, does not show.
-static absl::StatusOr<std::string> JsonArray(
-    const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs) {
-  std::string out = "[";
-  for (int i = 0; i < jobs.size(); ++i) {
-    absl::StatusOr<std::string> job = ToJson(jobs[i]);
-    if (!job.ok()) return job.status();
-    absl::StrAppend(&out, i > 0 ? "," : "", *job);
-  }
-  return absl::StrCat(out, "]");
+// request_id, an artefact of this session rather than of the cluster, is
+// left out.
+std::string StatusJson(const v1::StatusReply& reply) {
+  return JsonObject()
+      .Raw("totals", ToJson(reply.totals()))
+      .Raw("workers", JsonArray(reply.workers(),
+                                [](const v1::WorkerStatus& w) { return ToJson(w); }))
+      .Raw("jobs", JobsArray(reply))
+      .Close();
 }
 
-absl::StatusOr<std::string> StatusJson(const v1::StatusReply& reply) {
-  absl::StatusOr<std::string> totals = ToJson(reply.totals());
-  if (!totals.ok()) return totals.status();
-  std::string workers = "[";
-  for (int i = 0; i < reply.workers_size(); ++i) {
-    absl::StatusOr<std::string> worker = ToJson(reply.workers(i));
-    if (!worker.ok()) return worker.status();
-    absl::StrAppend(&workers, i > 0 ? "," : "", *worker);
-  }
-  absl::StrAppend(&workers, "]");
-  absl::StatusOr<std::string> jobs = JsonArray(reply.jobs());
-  if (!jobs.ok()) return jobs.status();
-  return absl::StrCat("{\"totals\":", *totals, ",\"workers\":", workers,
-                      ",\"jobs\":", *jobs, "}");
-}
-
-absl::StatusOr<std::string> JobsJson(const v1::StatusReply& reply) {
-  absl::StatusOr<std::string> jobs = JsonArray(reply.jobs());
-  if (!jobs.ok()) return jobs.status();
-  return absl::StrCat("{\"jobs\":", *jobs, "}");
+std::string JobsJson(const v1::StatusReply& reply) {
+  return JsonObject().Raw("jobs", JobsArray(reply)).Close();
 }
 
 }  // namespace tq

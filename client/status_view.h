@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tq/v1/tq.pb.h"
 
@@ -27,10 +26,10 @@ std::string FormatJobs(const v1::StatusReply& reply);
 // {"totals":{...},"workers":[...],"jobs":[...]} on one line: each part in
 // the proto3 JSON mapping with the .proto's field names, every field
 // printed (zeros included), 64-bit integers as strings as that mapping
-// says. kInternal if protobuf cannot print it.
-absl::StatusOr<std::string> StatusJson(const v1::StatusReply& reply);
+// says, enums by name.
+std::string StatusJson(const v1::StatusReply& reply);
 // Only {"jobs": [...]}, as one line of JSON.
-absl::StatusOr<std::string> JobsJson(const v1::StatusReply& reply);
+std::string JobsJson(const v1::StatusReply& reply);
 
 // Short human forms, exposed for tests: 1234 -> "1234", 12345 -> "12.3k",
 // 4.5e6 -> "4.5M"; seconds -> "3.7s", "4m12s", "2h05m".

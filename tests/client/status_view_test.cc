@@ -1,7 +1,12 @@
 // status_view: the text and JSON tq-client prints for `status` and `jobs`.
 #include "client/status_view.h"
 
+#include <fstream>
+#include <regex>
+#include <sstream>
+
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace tq {
@@ -83,8 +88,8 @@ TEST(StatusViewTest, JobWithoutProgressHasNoRateOrEta) {
 }
 
 TEST(StatusViewTest, JsonIsOneLineWithProtoFieldNamesAndNoRequestId) {
-  absl::StatusOr<std::string> json = StatusJson(SampleReply());
-  ASSERT_TRUE(json.ok()) << json.status();
+  const std::string json_text = StatusJson(SampleReply());
+  const std::string* json = &json_text;
   EXPECT_FALSE(absl::StrContains(*json, "\n"));
   EXPECT_TRUE(absl::StartsWith(*json, "{\"totals\":{")) << *json;
   EXPECT_TRUE(absl::StrContains(*json, "\"busy_threads\":\"2\"")) << *json;
@@ -94,11 +99,65 @@ TEST(StatusViewTest, JsonIsOneLineWithProtoFieldNamesAndNoRequestId) {
   EXPECT_TRUE(absl::StrContains(*json, "\"state\":\"STATE_RUNNING\"")) << *json;
   EXPECT_FALSE(absl::StrContains(*json, "request_id")) << *json;
 
-  absl::StatusOr<std::string> jobs = JobsJson(SampleReply());
-  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  const std::string jobs_text = JobsJson(SampleReply());
+  const std::string* jobs = &jobs_text;
   EXPECT_TRUE(absl::StartsWith(*jobs, "{\"jobs\":[{\"job_id\":\"7\"")) << *jobs;
   EXPECT_FALSE(absl::StrContains(*jobs, "workers")) << *jobs;
-  EXPECT_EQ(*JobsJson(v1::StatusReply()), "{\"jobs\":[]}");
+  EXPECT_EQ(JobsJson(v1::StatusReply()), "{\"jobs\":[]}");
+}
+
+TEST(StatusViewTest, JsonPrintsEachKindOfFieldAsProto3sMappingDoes) {
+  v1::StatusReply reply;
+  v1::WorkerStatus* w = reply.add_workers();
+  w->set_name("w");
+  w->set_threads(4);
+  w->set_chunks_held(18446744073709551615u);
+  v1::Runtime* python = w->add_runtimes();
+  python->set_name("python");
+  python->set_version("3.11");
+  EXPECT_EQ(StatusJson(reply),
+            "{\"totals\":{\"workers\":0,\"threads\":\"0\",\"busy_threads\":\"0\","
+            "\"chunks_queued\":\"0\",\"chunks_in_flight\":\"0\",\"clients\":0,"
+            "\"jobs\":0},\"workers\":[{\"name\":\"w\",\"threads\":4,"
+            "\"chunks_held\":\"18446744073709551615\",\"credit\":\"0\","
+            "\"draining\":false,\"silent_ms\":\"0\",\"runtimes\":[{\"name\":"
+            "\"python\",\"version\":\"3.11\",\"detail\":\"\"}]}],\"jobs\":[]}");
+}
+
+TEST(StatusViewTest, JsonEscapesQuotesBackslashesAndControlCharacters) {
+  v1::StatusReply reply;
+  reply.add_workers()->set_name("a\"b\\c\nd\x01" "e\xc3\xa9");
+  EXPECT_TRUE(absl::StrContains(StatusJson(reply),
+                                "\"name\":\"a\\\"b\\\\c\\nd\\u0001e\xc3\xa9\""))
+      << StatusJson(reply);
+}
+
+// The JSON is written field by field (the protocol's lite runtime has no
+// reflection): every field the .proto gives these messages must be there.
+TEST(StatusViewTest, JsonHasEveryFieldOfTheProto) {
+  std::ifstream file(TQ_PROTO_FILE);
+  ASSERT_TRUE(file) << TQ_PROTO_FILE;
+  const std::string proto((std::istreambuf_iterator<char>(file)),
+                          std::istreambuf_iterator<char>());
+  v1::StatusReply reply = SampleReply();
+  reply.mutable_workers(0)->add_runtimes();
+  const std::string json = StatusJson(reply);
+  const std::regex field(R"(^\s*(?:repeated\s+|optional\s+)?[\w.]+\s+(\w+)\s*=\s*\d+;)");
+  for (const char* message : {"Runtime", "WorkerStatus", "ClusterTotals", "JobStatus"}) {
+    const size_t start = proto.find(absl::StrCat("\nmessage ", message, " {"));
+    ASSERT_NE(start, std::string::npos) << message;
+    const size_t end = proto.find("\n}", start);
+    std::istringstream body(proto.substr(start, end - start));
+    int fields = 0;
+    for (std::string line; std::getline(body, line);) {
+      std::smatch match;
+      if (!std::regex_search(line, match, field)) continue;
+      ++fields;
+      EXPECT_TRUE(absl::StrContains(json, absl::StrCat("\"", match[1].str(), "\":")))
+          << message << "." << match[1] << " is missing from " << json;
+    }
+    EXPECT_GE(fields, 3) << message;
+  }
 }
 
 TEST(StatusViewTest, ShowsWhatWorkersRunAndWhatACodeJobWaitsFor) {
