@@ -3,8 +3,9 @@
 # milliseconds of work; resolving ~60 shared libraries at start-up cost more
 # than that (tq-client --version: 6.6 ms shared, 2.6 ms static). libzmq's
 # shared object alone brings 18 libraries (OpenPGM, NORM, libsodium, libbsd,
-# Kerberos); from archives only Kerberos's 7 stay shared (Debian ships no
-# libgssapi_krb5.a). A process linking libzmq starts ~2 ms sooner here.
+# Kerberos); from archives none: Debian ships no libgssapi_krb5.a, and
+# libzmq's GSSAPI mechanism, which tq never uses, gets failing stand-ins
+# (common/no_gssapi.cc). A process linking libzmq starts ~2 ms sooner here.
 # Executables only: Debian's libzmq.a is not position-independent, so shared
 # objects (the Python extension, SharedDepsLink.cmake) keep libzmq.so.
 # Sanitizer trees keep libzmq.so too: tests/sanitize/tsan.supp names it.
@@ -77,12 +78,14 @@ function(tq_link_zmq_statically)
     message(FATAL_ERROR "TQ_STATIC_DEPS: ${archive} is missing; "
                         "configure with -DTQ_STATIC_DEPS=OFF")
   endif()
-  find_library(TQ_GSSAPI_LIBRARY gssapi_krb5 REQUIRED)
+  # Failing GSS-API stand-ins instead of Kerberos (common/no_gssapi.cc says
+  # why that is safe).
+  add_library(tq_no_gssapi STATIC ${PROJECT_SOURCE_DIR}/common/no_gssapi.cc)
+  list(APPEND executables_only "$<${_tq_in_executable}:tq_no_gssapi>")
   set_target_properties(libzmq PROPERTIES
     IMPORTED_LOCATION "${archive}"
     IMPORTED_NO_SONAME TRUE
-    INTERFACE_LINK_LIBRARIES
-      "${executables_only};${TQ_GSSAPI_LIBRARY};Threads::Threads")
+    INTERFACE_LINK_LIBRARIES "${executables_only};Threads::Threads")
 endfunction()
 
 # tq_link_archive_in_executables(TARGET): TARGET is an imported interface

@@ -2,7 +2,12 @@
 // broker garbage, extra frames, an oversized frame and a wrong protocol
 // version; a hand-driven ROUTER sends a real worker garbage. Each process
 // must answer or drop, never crash, and keep serving good peers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -139,6 +144,49 @@ TEST_F(HostilePeerTest, BrokerSurvivesGarbageAndKeepsServing) {
   EXPECT_TRUE(ReceiveBody(peer, false, v1::Envelope::kError).has_value());
 
   // The broker still serves a real client.
+  auto client = cluster.StartClient({"map", "primes", "1", "1000", "--format=count"});
+  auto status = client->Wait(kJobTimeout);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 0) << client->stderr_text();
+  EXPECT_EQ(client->stdout_text(), "168\n");
+}
+
+// Executables carry failing stand-ins for libzmq's GSS-API calls
+// (common/no_gssapi.cc), safe only because a peer that announces the GSSAPI
+// mechanism is refused for the mismatch before any of them runs: the
+// broker hangs up on such a greeting and goes on serving.
+TEST_F(HostilePeerTest, BrokerHangsUpOnAGssapiGreeting) {
+  LocalCluster cluster;
+  cluster.AddWorker();
+  const std::string& endpoint = cluster.endpoint();  // tcp://127.0.0.1:PORT
+  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  // A ZMTP 3.0 greeting: signature, version 3.0, mechanism "GSSAPI"
+  // (20 bytes, zero-padded), as-server 0, 31 bytes of filler.
+  std::string greeting("\xff\0\0\0\0\0\0\0\0\x7f\x03\x00", 12);
+  greeting += std::string("GSSAPI", 6) + std::string(14, '\0');
+  greeting += std::string(32, '\0');
+  ASSERT_EQ(greeting.size(), 64u);
+  ASSERT_EQ(write(fd, greeting.data(), greeting.size()), 64);
+  // The broker's own greeting arrives, then end of stream.
+  bool closed = false;
+  const auto deadline = Clock::now() + kReplyTimeout;
+  while (!closed && Clock::now() < deadline) {
+    pollfd item{fd, POLLIN, 0};
+    if (poll(&item, 1, 100) <= 0) continue;
+    char buffer[256];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    closed = n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+  close(fd);
+  EXPECT_TRUE(closed) << "the broker kept a GSSAPI peer's connection open";
+
   auto client = cluster.StartClient({"map", "primes", "1", "1000", "--format=count"});
   auto status = client->Wait(kJobTimeout);
   ASSERT_TRUE(status.has_value());
