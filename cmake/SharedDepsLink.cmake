@@ -2,7 +2,7 @@
 # Python extension) against the tq library ROOT and everything it needs,
 # with the system libraries taken in their shared form.
 #
-# Why: tq's binaries link Abseil, protobuf and primesieve from their static
+# Why: tq's binaries link Abseil, protobuf and libzmq from their static
 # archives (StaticDeps.cmake), but Debian builds those archives without
 # -fPIC (local-exec TLS, absolute relocations), so they cannot go into a
 # shared object. The extension takes the .so beside each archive instead,

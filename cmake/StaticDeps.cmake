@@ -1,5 +1,5 @@
-# TQ_STATIC_DEPS: link Abseil, protobuf, primesieve and libzmq from their
-# static archives (Debian ships both forms). A tq-client run is a few
+# TQ_STATIC_DEPS: link Abseil, protobuf and libzmq from their static
+# archives (Debian ships both forms). A tq-client run is a few
 # milliseconds of work; resolving ~60 shared libraries at start-up cost more
 # than that (tq-client --version: 6.6 ms shared, 2.6 ms static). libzmq's
 # shared object alone brings 18 libraries (OpenPGM, NORM, libsodium, libbsd,
@@ -9,16 +9,15 @@
 # Executables only: Debian's libzmq.a is not position-independent, so shared
 # objects (the Python extension, SharedDepsLink.cmake) keep libzmq.so.
 # Sanitizer trees keep libzmq.so too: tests/sanitize/tsan.supp names it.
+# (libprimesieve is neither: tasks/ opens it at run time, see
+# tasks/primesieve_library.h.)
 option(TQ_STATIC_DEPS
-       "Link Abseil, protobuf, primesieve and (executables) libzmq statically" ON)
+       "Link Abseil, protobuf and (executables) libzmq statically" ON)
 
-# Call before find_package(Protobuf) / find_package(primesieve).
+# Call before find_package(Protobuf).
 macro(tq_choose_dependency_linkage)
   if(TQ_STATIC_DEPS)
     set(Protobuf_USE_STATIC_LIBS ON)
-    set(TQ_PRIMESIEVE_COMPONENTS static)
-  else()
-    set(TQ_PRIMESIEVE_COMPONENTS)
   endif()
 endmacro()
 

@@ -6,9 +6,11 @@
 #include <new>
 
 #include "absl/strings/str_cat.h"
-#include "primesieve.hpp"
+#include "common/status_macros.h"
+#include "primesieve.h"
 #include "tasks/miller_rabin.h"
 #include "tasks/prime_wheel.h"
+#include "tasks/primesieve_library.h"
 
 namespace tq {
 absl::Status SieveFailure(const char* what, const std::exception& e) {
@@ -18,11 +20,6 @@ absl::Status SieveFailure(const char* what, const std::exception& e) {
   }
   return absl::InternalError(
       absl::StrCat("prime sieve failed (", what, "): ", e.what()));
-}
-
-uint64_t PrimesieveMaxStop() {
-  static const uint64_t limit = primesieve::get_max_stop();
-  return limit;
 }
 
 bool RangeSieveIsWorthIt(uint64_t first, uint64_t last) {
@@ -46,21 +43,18 @@ uint64_t CountPrimesItemByItem(uint64_t first, uint64_t last) {
 }
 
 absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last) {
-  // The worker's pool already runs one chunk per core; primesieve's own
-  // threads would only oversubscribe the cores, so it gets one. This is a
-  // process-wide setting, made once, before any count below reads it.
-  static const bool single_threaded = [] {
-    primesieve::set_num_threads(1);
-    return true;
-  }();
-  (void)single_threaded;
-  const uint64_t sieve_last = std::min(last, PrimesieveMaxStop());
+  TQ_ASSIGN_OR_RETURN(const PrimesieveLibrary* primesieve, LoadPrimesieve());
+  const uint64_t sieve_last = std::min(last, primesieve->get_max_stop());
   uint64_t count = 0;
-  try {
-    if (first <= sieve_last)
-      count = primesieve::count_primes(first, sieve_last);
-  } catch (const std::exception& e) {
-    return SieveFailure("count", e);
+  if (first <= sieve_last) {
+    count = primesieve->count_primes(first, sieve_last);
+    // Its C API reports a failure (out of memory included) as this value
+    // and writes what went wrong to stderr.
+    if (count == PRIMESIEVE_ERROR) {
+      return absl::InternalError(absl::StrCat(
+          "prime sieve failed (primesieve count over ", first, "..",
+          sieve_last, ")"));
+    }
   }
   if (sieve_last < last) {
     count += CountPrimesItemByItem(std::max(first, sieve_last + 1), last);

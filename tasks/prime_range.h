@@ -16,7 +16,7 @@
 namespace tq {
 
 // The largest `last` counted by our wheel sieve (CountPrimesByWheel); past
-// it, primesieve::count_primes. The wheel pre-sieves the primes 7..163 on
+// it, libprimesieve's count. The wheel pre-sieves the primes 7..163 on
 // every call; primesieve 11 pre-sieves those below 100 only on a call over
 // at least ~1.29e8 numbers, else just 7..13. CPU time on 2^26-item blocks
 // (the task's), one thread, wheel / primesieve, minimum of 7 interleaved:
@@ -40,15 +40,12 @@ bool RangeSieveIsWorthIt(uint64_t first, uint64_t last);
 uint64_t CountPrimesItemByItem(uint64_t first, uint64_t last);
 
 // The same but always with primesieve's sieve, in range of its maximum stop;
-// for tests.
+// for tests. kUnavailable if libprimesieve cannot be loaded.
 absl::StatusOr<uint64_t> CountPrimesBySieve(uint64_t first, uint64_t last);
 
-// Shared with the wheel kernel (prime_wheel.cc), which also drives
-// primesieve. The highest number primesieve sieves up to: its own limit
-// (2^64-1 since version 9; older versions stop about 10 * 2^32 short).
-uint64_t PrimesieveMaxStop();
-// A primesieve exception as a status: kResourceExhausted for bad_alloc,
-// else kInternal, naming `what` the sieve was doing.
+// A sieve's exception as a status (shared with prime_wheel.cc):
+// kResourceExhausted for bad_alloc, else kInternal, naming `what` the sieve
+// was doing.
 absl::Status SieveFailure(const char* what, const std::exception& e);
 
 }  // namespace tq

@@ -7,15 +7,21 @@
 #include <new>
 #include <vector>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <sys/platform/x86.h>  // CPU_FEATURE_ACTIVE
+#endif
+
 #include "absl/strings/str_cat.h"
-#include "primesieve.hpp"
+#include "common/status_macros.h"
+#include "primesieve.h"
 #include "tasks/miller_rabin.h"
-#include "tasks/prime_range.h"  // PrimesieveMaxStop, SieveFailure
+#include "tasks/prime_range.h"  // SieveFailure
+#include "tasks/primesieve_library.h"
 
 namespace tq {
 namespace {
 
-// The largest prime below 2^64. primesieve::iterator throws if asked for a
+// The largest prime below 2^64. primesieve's iterator fails if asked for a
 // prime past it, so the iterator stops short of it and it is added by hand
 // (as primesieve's own store_primes does).
 constexpr uint64_t kLargestPrime64 = 18446744073709551557ull;
@@ -463,7 +469,10 @@ __attribute__((target("popcnt"))) uint64_t PopcountHardware(
   return PopcountLoop(data, len);
 }
 uint64_t Popcount(const uint8_t* data, uint64_t len) {
-  static const bool hardware = __builtin_cpu_supports("popcnt");
+  // glibc's record of the CPU (made when the process started), not
+  // __builtin_cpu_supports: that links libgcc's own probe, which runs cpuid
+  // at every start (~0.1 ms in a VM, where cpuid traps).
+  static const bool hardware = CPU_FEATURE_ACTIVE(POPCNT);
   return hardware ? PopcountHardware(data, len) : PopcountLoop(data, len);
 }
 #else
@@ -556,29 +565,37 @@ absl::StatusOr<uint64_t> CountPrimesByWheel(uint64_t first, uint64_t last) {
 
 absl::Status MarkPrimeWheelByIterator(uint64_t first, uint64_t last,
                                       uint8_t* wheel) {
+  TQ_ASSIGN_OR_RETURN(const PrimesieveLibrary* primesieve, LoadPrimesieve());
   const uint64_t b0 = first / 30;
   std::memset(wheel, 0, WheelBytes(first, last));
-  const uint64_t sieve_last = std::min(last, PrimesieveMaxStop());
+  const uint64_t sieve_last = std::min(last, primesieve->get_max_stop());
   const uint64_t limit = std::min(sieve_last, kLargestPrime64 - 1);
-  try {
-    if (first <= limit) {
-      primesieve::iterator it(first, limit);
-      // Whole buffers at a time; the primes in a buffer are ascending.
-      for (;;) {
-        it.generate_next_primes();
-        const uint64_t* primes = it.primes_;
-        const size_t size = it.size_;
-        size_t i = 0;
-        for (; i < size && primes[i] <= limit; ++i) {
-          const uint64_t p = primes[i];
-          const int bit = kWheelBitOfResidue[p % 30];
-          if (bit >= 0) wheel[p / 30 - b0] |= static_cast<uint8_t>(1u << bit);
-        }
-        if (i < size || size == 0) break;
+  if (first <= limit) {
+    primesieve_iterator it;
+    primesieve->init(&it);
+    primesieve->jump_to(&it, first, limit);  // from `first` on, inclusive
+    bool failed = false;
+    // Whole buffers at a time; the primes in a buffer are ascending.
+    for (;;) {
+      primesieve->generate_next_primes(&it);
+      if (it.is_error) {  // what went wrong is on stderr
+        failed = true;
+        break;
       }
+      size_t i = 0;
+      for (; i < it.size && it.primes[i] <= limit; ++i) {
+        const uint64_t p = it.primes[i];
+        const int bit = kWheelBitOfResidue[p % 30];
+        if (bit >= 0) wheel[p / 30 - b0] |= static_cast<uint8_t>(1u << bit);
+      }
+      if (i < it.size || it.size == 0) break;
     }
-  } catch (const std::exception& e) {
-    return SieveFailure("iterator", e);
+    primesieve->free_iterator(&it);
+    if (failed) {
+      return absl::InternalError(absl::StrCat(
+          "prime sieve failed (primesieve iterator over ", first, "..",
+          limit, ")"));
+    }
   }
   if (sieve_last < last) {
     // Past primesieve's limit (old versions only): item by item.
