@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "common/item_runs.h"
 
@@ -65,10 +64,12 @@ class DeliveryLedger {
 
  private:
   const size_t max_unacknowledged_;
-  // By first item: delivered, not wholly acknowledged. A B-tree: one is
-  // added per result delivered, and its few nodes stay in cache where a
-  // std::map's one node per result would not (issue 9).
-  absl::btree_map<uint64_t, Lost> delivered_;
+  // Delivered, not wholly acknowledged, sorted by first item (unique). A
+  // sorted vector: results are delivered in about the order their items
+  // were cut, so one is nearly always appended, touching one cache line
+  // where a B-tree's insert walks several nodes (issue 9); one delivered
+  // out of order moves the few after it.
+  std::vector<Lost> delivered_;
   ItemRuns acknowledged_;
   uint64_t acknowledged_count_ = 0;
   bool overflowed_ = false;

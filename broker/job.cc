@@ -20,20 +20,6 @@ uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
 
 }  // namespace
 
-const Holder* Chunk::FindHolder(const std::string& worker) const {
-  for (const Holder& holder : holders) {
-    if (holder.worker == worker) return &holder;
-  }
-  return nullptr;
-}
-
-Holder* Chunk::FindHolder(const std::string& worker) {
-  for (Holder& holder : holders) {
-    if (holder.worker == worker) return &holder;
-  }
-  return nullptr;
-}
-
 namespace {
 
 ChunkSizerOptions SizerOptions(const JobPlan& plan) {
@@ -167,7 +153,7 @@ absl::Status BrokerJob::AppendInput(
   }
   for (auto& [stream, items] : accepted) {
     const uint64_t index = next_index_++;
-    Chunk& chunk = chunks_[index];
+    Chunk& chunk = chunks_.Add(index);
     chunk.first_item = items_total_;
     chunk.items = items;
     items_total_ = SaturatingAdd(items_total_, items);
@@ -251,7 +237,7 @@ uint64_t BrokerJob::TakeChunk(uint64_t parallelism) {
   }
   const uint64_t items = NextCutItems(parallelism);
   const uint64_t index = next_index_++;
-  Chunk& chunk = chunks_[index];
+  Chunk& chunk = chunks_.Add(index);
   chunk.first_item = static_cast<uint64_t>(cut_items_);
   chunk.items = items;
   cut_items_ += items;
@@ -259,14 +245,10 @@ uint64_t BrokerJob::TakeChunk(uint64_t parallelism) {
   return index;
 }
 
-Chunk* BrokerJob::Find(uint64_t index) {
-  auto it = chunks_.find(index);
-  return it == chunks_.end() ? nullptr : &it->second;
-}
+Chunk* BrokerJob::Find(uint64_t index) { return chunks_.Find(index); }
 
 const Chunk* BrokerJob::Find(uint64_t index) const {
-  auto it = chunks_.find(index);
-  return it == chunks_.end() ? nullptr : &it->second;
+  return chunks_.Find(index);
 }
 
 void BrokerJob::AddHolder(uint64_t index, Holder holder) {
@@ -279,9 +261,9 @@ void BrokerJob::AddHolder(uint64_t index, Holder holder) {
 }
 
 void BrokerJob::RemoveHolder(uint64_t index, const std::string& worker) {
-  auto it = chunks_.find(index);
-  if (it == chunks_.end()) return;
-  Chunk& chunk = it->second;
+  Chunk* found = chunks_.Find(index);
+  if (found == nullptr) return;
+  Chunk& chunk = *found;
   auto holder = std::find_if(
       chunk.holders.begin(), chunk.holders.end(),
       [&](const Holder& h) { return h.worker == worker; });
@@ -294,27 +276,27 @@ void BrokerJob::RemoveHolder(uint64_t index, const std::string& worker) {
 }
 
 void BrokerJob::Finish(uint64_t index) {
-  auto it = chunks_.find(index);
-  if (it == chunks_.end()) return;
-  if (it->second.holders.empty()) {
-    Dequeue(index, it->second);
+  Chunk* chunk = chunks_.Find(index);
+  if (chunk == nullptr) return;
+  if (chunk->holders.empty()) {
+    Dequeue(index, *chunk);
   } else {
     --in_flight_;
   }
   ++chunks_done_;
-  items_done_ = SaturatingAdd(items_done_, it->second.items);
+  items_done_ = SaturatingAdd(items_done_, chunk->items);
   if (auto stream = stream_.find(index); stream != stream_.end()) {
     // Kept until acknowledged, while the ledger can say when that is (a
     // part computed again is held by the chunk retained already).
     if (!ledger_.overflowed() &&
-        RetainedHolding(it->second.first_item) == nullptr) {
-      stream->second.first_item = it->second.first_item;
-      stream->second.items = it->second.items;
-      retained_.emplace(it->second.first_item, std::move(stream->second));
+        RetainedHolding(chunk->first_item) == nullptr) {
+      stream->second.first_item = chunk->first_item;
+      stream->second.items = chunk->items;
+      retained_.emplace(chunk->first_item, std::move(stream->second));
     }
     stream_.erase(stream);
   }
-  chunks_.erase(it);
+  chunks_.Erase(index);
 }
 
 bool BrokerJob::CanSplit(uint64_t index) const {
@@ -325,7 +307,7 @@ bool BrokerJob::CanSplit(uint64_t index) const {
 void BrokerJob::Split(uint64_t index) {
   Chunk whole = std::move(chunks_.at(index));
   Dequeue(index, whole);
-  chunks_.erase(index);
+  chunks_.Erase(index);
   // A streamed chunk's halves share its input: a range is cut, a payload
   // (numbers, or a code job's pickled list, which the broker cannot decode)
   // is handed out whole with the items to run (ChunkInput offset, count).
@@ -340,7 +322,7 @@ void BrokerJob::Split(uint64_t index) {
                                 {whole.first_item + left, whole.items - left}};
   for (const auto& [first, items] : parts) {
     const uint64_t part = next_index_++;
-    Chunk& chunk = chunks_[part];
+    Chunk& chunk = chunks_.Add(part);
     chunk.first_item = first;
     chunk.items = items;
     chunk.history = whole.history;
@@ -382,7 +364,7 @@ const BrokerJob::StreamChunk* BrokerJob::RetainedHolding(uint64_t item) const {
 void BrokerJob::QueuePart(const StreamChunk& whole, uint64_t first,
                           uint64_t items) {
   const uint64_t index = next_index_++;
-  Chunk& chunk = chunks_[index];
+  Chunk& chunk = chunks_.Add(index);
   chunk.first_item = first;
   chunk.items = items;
   stream_.emplace(index, PartOf(whole, first, items));

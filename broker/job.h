@@ -35,6 +35,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "broker/delivery_ledger.h"
+#include "broker/job_chunks.h"
 #include "broker/job_plan.h"
 #include "broker/stream_input.h"
 #include "common/chunk_sizer.h"
@@ -49,58 +50,6 @@ namespace tq {
 // and a straggler is noticed quickly. Chunks land between 50 and 200 ms
 // once the job's cost is measured (README "Chunk sizing").
 inline constexpr uint64_t kTargetChunkMicros = 100'000;
-
-// What happened to a chunk's earlier hand-outs.
-struct ChunkHistory {
-  // Attempt number of the latest hand-out (0: never handed out).
-  uint32_t last_attempt = 0;
-  // Hand-outs that ended badly (lease expired, worker lost while running
-  // it, task failed, run limit); chunks handed back by Drain/Goodbye, and
-  // chunks a lost worker held without having started them, do not count.
-  uint32_t failures = 0;
-  // Times a worker was lost while holding the chunk beside others, or
-  // without having said it started it: the loss could be another chunk's
-  // doing, so it is not charged, but the chunk becomes a suspect. Charged
-  // (added to `failures`) once the chunk loses a worker again, alone.
-  uint32_t unattributed_losses = 0;
-  // Runs alone from now on (Scheduler::DispatchSuspects): on a worker
-  // holding nothing else, which gets nothing else until it is done, so that
-  // a crash it causes is charged to it with certainty and hurts no
-  // neighbour. Kept by both halves of a split.
-  bool suspect = false;
-  // The latest failure, for the job's error message.
-  int32_t last_code = 0;
-  std::string last_error;
-};
-
-// One hand-out of a chunk to a worker. A chunk has one, or two while a
-// speculative copy runs.
-struct Holder {
-  std::string worker;     // routing id
-  uint32_t attempt = 0;
-  int64_t handed_out_us = 0;
-  // Requeued unless a report or a Heartbeat listing it comes by then.
-  int64_t lease_deadline_us = 0;
-  // When the worker said it started running it; -1 while unknown.
-  int64_t started_us = -1;
-  // A suspect's run alone: the worker holds nothing else.
-  bool alone = false;
-  // The worker was asked to give it back if it has not started it
-  // (ReturnQueued), for a client with less work on workers.
-  bool return_asked = false;
-};
-
-struct Chunk {
-  // Items [first_item, first_item + items) of the job's input.
-  uint64_t first_item = 0;
-  uint64_t items = 0;
-  ChunkHistory history;
-  // Empty: queued for hand-out.
-  std::vector<Holder> holders;
-
-  const Holder* FindHolder(const std::string& worker) const;
-  Holder* FindHolder(const std::string& worker);
-};
 
 // A finished chunk's result (or, with SubmitJob.skip_failed, its failure),
 // waiting for the client's credit.
@@ -216,7 +165,7 @@ class BrokerJob {
   Chunk* Find(uint64_t index);
   const Chunk* Find(uint64_t index) const;
   // Outstanding chunks: queued or on workers.
-  const absl::flat_hash_map<uint64_t, Chunk>& chunks() const { return chunks_; }
+  const ChunkTable& chunks() const { return chunks_; }
   // Chunks on at least one worker.
   uint64_t in_flight() const { return in_flight_; }
   // Adds a hand-out of `index` (which TakeChunk returned, or which is
@@ -403,7 +352,7 @@ class BrokerJob {
   unsigned __int128 cut_items_ = 0;
   uint64_t next_index_ = 0;
   uint64_t chunks_appended_ = 0;
-  absl::flat_hash_map<uint64_t, Chunk> chunks_;
+  ChunkTable chunks_;
   // Queued chunks by (first item, index): lowest first item first.
   std::set<std::pair<uint64_t, uint64_t>> queued_;
   // Queued suspects, the same way.

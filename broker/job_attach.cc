@@ -79,7 +79,7 @@ void BrokerJob::AddHeld(const ItemRuns& have) {
     whole.items = chunk.items;
     stream_.erase(index);
     Dequeue(index, chunk);
-    chunks_.erase(index);
+    chunks_.Erase(index);
     uint64_t held = whole.items;
     for (const ItemRuns::Run& run : have.Missing(whole.first_item, whole.items)) {
       QueuePart(whole, run.first, run.count);
@@ -140,7 +140,7 @@ uint64_t BrokerJob::RecomputeLost(const ItemRuns& have) {
       continue;
     }
     const uint64_t index = next_index_++;
-    Chunk& chunk = chunks_[index];
+    Chunk& chunk = chunks_.Add(index);
     chunk.first_item = lost.first_item;
     chunk.items = lost.items;
     Enqueue(index);

@@ -382,7 +382,9 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
     // Out of attempts: a copy still running elsewhere (speculative) is
     // revoked, not waited for. It may fail the same way, and a chunk that
     // hangs would otherwise be copied again and again, never failing.
-    for (const Holder& other : std::vector<Holder>(chunk->holders)) {
+    const std::vector<Holder> others(chunk->holders.begin(),
+                                     chunk->holders.end());
+    for (const Holder& other : others) {
       RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                    now_us, out);
       ReleaseHeld(other.worker);
@@ -455,9 +457,9 @@ void Scheduler::RequeueWorkerChunks(const std::string& worker,
                                     Outbox* out) {
   std::vector<std::pair<uint64_t, uint64_t>> held;  // (job, chunk)
   for (const auto& [job_id, job] : jobs_) {
-    for (const auto& [index, chunk] : job->chunks()) {
-      if (chunk.FindHolder(worker) != nullptr) held.emplace_back(job_id, index);
-    }
+    job->chunks().ForEach([&, id = job_id](uint64_t index, const Chunk& chunk) {
+      if (chunk.FindHolder(worker) != nullptr) held.emplace_back(id, index);
+    });
   }
   std::sort(held.begin(), held.end());
   if (reason == RequeueReason::kWorkerLost && held.size() > 1) {

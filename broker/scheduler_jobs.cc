@@ -264,17 +264,17 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
   // Whatever is still on workers is withdrawn (a finished job has only the
   // losing copies of speculative re-runs left).
   std::set<std::string> holders;
-  for (const auto& [index, chunk] : job.chunks()) {
+  job.chunks().ForEach([&](uint64_t, const Chunk& chunk) {
     for (const Holder& holder : chunk.holders) holders.insert(holder.worker);
-  }
+  });
   for (const std::string& worker : holders) {
     auto peer = peers_.find(worker);
     if (peer == peers_.end()) continue;
-    for (const auto& [index, chunk] : job.chunks()) {
+    job.chunks().ForEach([&](uint64_t, const Chunk& chunk) {
       if (chunk.FindHolder(worker) != nullptr && peer->second.held > 0) {
         --peer->second.held;
       }
-    }
+    });
     IndexWorker(peer->second);
     v1::Envelope env;
     env.mutable_revoke_job()->set_job_id(id);

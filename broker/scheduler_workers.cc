@@ -308,14 +308,14 @@ void Scheduler::Speculate(int64_t now_us, Outbox* out) {
         std::max(kStragglerFactor * median_us, kStragglerFloorUs);
     // Stragglers in item order: the oldest undelivered first.
     std::vector<std::pair<uint64_t, uint64_t>> late;  // (first item, index)
-    for (const auto& [index, chunk] : job.chunks()) {
+    job.chunks().ForEach([&](uint64_t index, const Chunk& chunk) {
       // Never a suspect: a copy could crash a second worker, and would not
       // run alone.
       if (chunk.holders.size() == 1 && !chunk.history.suspect &&
           now_us - chunk.holders[0].handed_out_us > threshold_us) {
         late.emplace_back(chunk.first_item, index);
       }
-    }
+    });
     std::sort(late.begin(), late.end());
     for (const auto& [first, index] : late) {
       const Chunk* chunk = job.Find(index);

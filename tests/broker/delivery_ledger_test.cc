@@ -66,6 +66,23 @@ TEST(DeliveryLedgerTest, PartlyAcknowledgedResultRecomputesOnlyTheRest) {
   EXPECT_EQ(lost[0].items, 6u);
 }
 
+TEST(DeliveryLedgerTest, ResultsDeliveredOutOfOrderAreLostInItemOrder) {
+  DeliveryLedger ledger(100);
+  ledger.OnDelivered(2, 20, 10);
+  ledger.OnDelivered(0, 0, 10);
+  ledger.OnDelivered(3, 30, 10);
+  ledger.OnDelivered(1, 10, 10);
+  ledger.OnDelivered(4, 10, 10);  // the same items again: replaces
+  EXPECT_EQ(ledger.unacknowledged(), 4u);
+  std::vector<DeliveryLedger::Lost> lost = ledger.TakeLost(Runs({{20, 10}}));
+  ASSERT_EQ(lost.size(), 3u);
+  EXPECT_EQ(lost[0].chunk_index, 0u);
+  EXPECT_EQ(lost[1].chunk_index, 4u);
+  EXPECT_EQ(lost[1].first_item, 10u);
+  EXPECT_EQ(lost[2].chunk_index, 3u);
+  EXPECT_EQ(ledger.unacknowledged(), 1u);  // the held one stays
+}
+
 TEST(DeliveryLedgerTest, AClientThatNeverAcknowledgesOverflowsIt) {
   DeliveryLedger ledger(3);
   for (uint64_t i = 0; i < 3; ++i) ledger.OnDelivered(i, i * 10, 10);
