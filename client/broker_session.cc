@@ -188,6 +188,9 @@ int64_t BrokerSession::Step() {
       unsent_.push_back(std::move(message));
     }
     next_us = session_->NextDeadlineUs();
+    // Taken: what is queued from now on needs a wake of its own.
+    io_wake_pending_ = false;
+    io_due_us_ = next_us;
     changed_.notify_all();
   }
   if (reconnect) {
@@ -237,11 +240,22 @@ auto BrokerSession::WithSession(F&& step) {
   std::unique_lock lock(mu_);
   if constexpr (std::is_void_v<decltype(step(*session_))>) {
     step(*session_);
-    if (session_->has_outgoing()) wakeup_.Notify();
+    WakeIoIfNeeded();
   } else {
     auto result = step(*session_);
-    if (session_->has_outgoing()) wakeup_.Notify();
+    WakeIoIfNeeded();
     return result;
+  }
+}
+
+void BrokerSession::WakeIoIfNeeded() {
+  // Only what the I/O thread does not know yet: a wake per message queued
+  // while it is already woken would cost a system call per result read.
+  const int64_t due_us = session_->NextDeadlineUs();
+  if ((session_->has_outgoing() && !io_wake_pending_) || due_us < io_due_us_) {
+    io_wake_pending_ = true;
+    io_due_us_ = std::min(io_due_us_, due_us);
+    wakeup_.Notify();
   }
 }
 
@@ -287,14 +301,11 @@ absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
           ? std::chrono::steady_clock::time_point::max()
           : std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   while (true) {
-    const int64_t due_us = session_->NextDeadlineUs();
     std::optional<absl::StatusOr<JobEvent>> event =
         session_->NextEvent(job, ordered, want_room, MonotonicNowUs());
     // Something to send, or an earlier deadline (an ack's batch timer) than
     // the I/O thread sleeps towards: wake it.
-    if (session_->has_outgoing() || session_->NextDeadlineUs() < due_us) {
-      wakeup_.Notify();
-    }
+    WakeIoIfNeeded();
     if (event.has_value()) return *std::move(event);
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
       return JobEvent{JobEvent::Kind::kTimedOut, std::nullopt};
