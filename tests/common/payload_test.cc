@@ -71,6 +71,57 @@ TEST_F(FramingTest, PayloadsArriveWholeAndInOrder) {
   EXPECT_EQ(received->payloads[2].ToString(), "tail");
 }
 
+// Small payloads are copied into blocks shared by several of them; each
+// keeps its bytes, whatever else of the message is dropped.
+TEST_F(FramingTest, ManySmallPayloadsKeepTheirBytesAfterTheMessageIsGone) {
+  v1::Envelope envelope;
+  envelope.mutable_heartbeat();
+  std::vector<Payload> sent;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 1000; ++i) {
+    // Sizes 0..299: small ones, some across block boundaries, and a few
+    // above the small-frame bound, mixed with a large one.
+    std::string bytes(static_cast<size_t>(i % 300), static_cast<char>('a' + i % 26));
+    if (i == 500) bytes.assign(kMaxFrameBytes + 3, 'L');
+    expected.push_back(bytes);
+    sent.push_back(Payload::FromString(bytes));
+  }
+  ASSERT_TRUE(Send(a_, envelope, sent).ok());
+  std::vector<Payload> kept;
+  {
+    std::optional<Received> received = ReceiveOne();
+    ASSERT_TRUE(received.has_value());
+    ASSERT_TRUE(received->envelope.ok()) << received->envelope.status();
+    kept = received->payloads;
+  }
+  ASSERT_EQ(kept.size(), expected.size());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(kept[i].ToString(), expected[i]) << "payload " << i;
+  }
+  EXPECT_EQ(kept[500].frames().size(), 2u);
+}
+
+TEST_F(FramingTest, FramesBeyondTheAnnouncedPayloadsAreRefused) {
+  v1::Envelope envelope;
+  envelope.mutable_heartbeat();
+  envelope.add_payload_sizes(3);
+  const std::string head = SerializeEnvelope(envelope);
+  ASSERT_TRUE(a_.send(zmq::buffer(head), zmq::send_flags::sndmore));
+  ASSERT_TRUE(a_.send(zmq::buffer(std::string("abc")), zmq::send_flags::sndmore));
+  ASSERT_TRUE(a_.send(zmq::buffer(std::string("extra")), zmq::send_flags::none));
+  std::optional<Received> received = ReceiveOne();
+  ASSERT_TRUE(received.has_value());
+  EXPECT_EQ(received->envelope.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(received->payloads.empty());
+  EXPECT_EQ(received->bytes, head.size() + 8);
+  // The next message is read whole, from its first frame.
+  ASSERT_TRUE(Send(a_, envelope, {Payload::FromString("xyz")}).ok());
+  received = ReceiveOne();
+  ASSERT_TRUE(received.has_value());
+  ASSERT_TRUE(received->envelope.ok()) << received->envelope.status();
+  EXPECT_EQ(received->payloads[0].ToString(), "xyz");
+}
+
 TEST_F(FramingTest, FramesThatDoNotMatchTheAnnouncedSizesAreRefused) {
   v1::Envelope envelope;
   envelope.mutable_heartbeat();
