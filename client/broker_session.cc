@@ -18,6 +18,18 @@ namespace tq {
 namespace internal {
 namespace {
 
+// Received envelopes are parsed on an arena whose first block is this big
+// (a JobResults of ~300 results fits); larger ones take more blocks, which
+// each Reset frees.
+constexpr size_t kArenaBlockBytes = 32 << 10;
+
+google::protobuf::ArenaOptions ArenaOn(char* block) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = kArenaBlockBytes;
+  return options;
+}
+
 // While a send is refused (high-water mark), retry this often.
 constexpr int64_t kSendRetryMs = 10;
 // While a handshake monitor watches, look at its events this often (they
@@ -45,6 +57,8 @@ BrokerSession::BrokerSession(zmq::context_t& context,
     : context_(context),
       endpoints_(std::move(endpoints)),
       endpoints_text_(std::move(endpoints_text)),
+      arena_block_(new char[kArenaBlockBytes]),
+      arena_(ArenaOn(arena_block_.get())),
       session_(std::move(session)) {}
 
 absl::StatusOr<std::unique_ptr<BrokerSession::Connection>>
@@ -168,12 +182,15 @@ int64_t BrokerSession::Step() {
     // the old one (e.g. a restarted broker's second "send hello first"),
     // and would be taken for the answer to the new Hello.
     while (!session_->reconnect_pending()) {
-      std::optional<Received> received = TryReceive(connection.socket, false);
+      std::optional<ReceivedOnArena> received =
+          TryReceiveOnArena(connection.socket, false, &arena_);
       if (!received.has_value()) break;
       // A malformed message is dropped; the broker is still alive.
-      if (received->envelope.ok()) {
+      if (received->status.ok()) {
         session_->OnMessage(*received->envelope, received->payloads, now);
       }
+      received.reset();
+      arena_.Reset();  // keeps its first block for the next message
     }
     if (connection.handshakes != nullptr && connection.handshakes->Poll()) {
       connection.handshake_failed = true;

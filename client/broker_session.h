@@ -130,6 +130,9 @@ class BrokerSession {
 
   // Owned by the I/O thread only (before it starts: by Open).
   std::unique_ptr<Connection> connection_;
+  // Where each received envelope is parsed, reset after each (see Step).
+  std::unique_ptr<char[]> arena_block_;
+  google::protobuf::Arena arena_;
   std::deque<Outgoing> unsent_;  // refused by the high-water mark
 
   Wakeup wakeup_;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
+#include "common/status_macros.h"
 
 namespace tq {
 
@@ -248,17 +249,33 @@ absl::StatusOr<size_t> SendTo(zmq::socket_t& router,
   return SendFrames(router, &routing_id, envelope, payloads);
 }
 
-std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
+namespace {
+
+// One message as read, its envelope parsed by the caller's `parse`.
+struct RawMessage {
+  std::string routing_id;
+  std::string user_id;
+  absl::Status status;
+  std::vector<Payload> payloads;
+  uint64_t bytes = 0;
+};
+
+// Reads one waiting message: `parse(data, size)` turns the envelope frame
+// into an absl::StatusOr<const v1::Envelope*>, then the payloads it
+// announces are read. nullopt if nothing waits.
+template <typename Parse>
+std::optional<RawMessage> ReadMessage(zmq::socket_t& socket, bool is_router,
+                                      Parse parse) {
   zmq::message_t first;
   if (!socket.recv(first, zmq::recv_flags::dontwait)) return std::nullopt;
-  Received received;
+  RawMessage message;
   zmq::message_t head;
   if (is_router) {
-    received.routing_id = first.to_string();
+    message.routing_id = first.to_string();
     if (!first.more() || !socket.recv(head, zmq::recv_flags::none)) {
-      received.envelope =
+      message.status =
           absl::InvalidArgumentError("message has no envelope frame");
-      return received;
+      return message;
     }
   } else {
     head = std::move(first);
@@ -266,27 +283,75 @@ std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
   // The rest of the message is already here: libzmq delivers whole
   // messages. It is read frame by frame as the envelope announces it, so
   // that no frame waits in a list of its own.
-  uint64_t bytes = head.size();
+  message.bytes = head.size();
   // Metadata, not payload: a peer cannot forge it.
   if (const char* user_id = zmq_msg_gets(head.handle(), "User-Id")) {
-    received.user_id = user_id;
+    message.user_id = user_id;
   }
-  received.envelope = ParseEnvelope(head.data(), head.size());
-  if (received.envelope.ok()) {
-    PayloadReader reader(*received.envelope);
-    absl::Status read = reader.Read(socket, *received.envelope, head.more(),
-                                    &received.payloads, &bytes);
-    if (!read.ok()) {
-      received.envelope = std::move(read);
-      received.payloads.clear();
-      Discard(socket, /*more=*/socket.get(zmq::sockopt::rcvmore), &bytes);
-    }
+  absl::StatusOr<const v1::Envelope*> envelope = parse(head.data(), head.size());
+  if (!envelope.ok()) {
+    message.status = envelope.status();
+    Discard(socket, head.more(), &message.bytes);
+    return message;
+  }
+  PayloadReader reader(**envelope);
+  message.status = reader.Read(socket, **envelope, head.more(),
+                               &message.payloads, &message.bytes);
+  if (!message.status.ok()) {
+    message.payloads.clear();
+    Discard(socket, /*more=*/socket.get(zmq::sockopt::rcvmore), &message.bytes);
+  }
+  // Within kMaxMessageBytes when the status is OK: the envelope's sizes
+  // were checked, and the frames matched them.
+  return message;
+}
+
+}  // namespace
+
+std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
+  Received received;
+  std::optional<RawMessage> message = ReadMessage(
+      socket, is_router,
+      [&received](const void* data,
+                  size_t size) -> absl::StatusOr<const v1::Envelope*> {
+        received.envelope = ParseEnvelope(data, size);
+        if (!received.envelope.ok()) return received.envelope.status();
+        return &*received.envelope;
+      });
+  if (!message.has_value()) return std::nullopt;
+  received.routing_id = std::move(message->routing_id);
+  received.user_id = std::move(message->user_id);
+  received.bytes = message->bytes;
+  if (!message->status.ok()) {
+    received.envelope = std::move(message->status);
   } else {
-    Discard(socket, head.more(), &bytes);
+    received.payloads = std::move(message->payloads);
   }
-  // Within kMaxMessageBytes when the envelope is OK: ParseEnvelope checked
-  // its sizes, and the frames matched them.
-  received.bytes = bytes;
+  return received;
+}
+
+std::optional<ReceivedOnArena> TryReceiveOnArena(zmq::socket_t& socket,
+                                                 bool is_router,
+                                                 google::protobuf::Arena* arena) {
+  v1::Envelope* envelope = nullptr;
+  std::optional<RawMessage> message = ReadMessage(
+      socket, is_router,
+      [&envelope, arena](const void* data,
+                         size_t size) -> absl::StatusOr<const v1::Envelope*> {
+        envelope = google::protobuf::Arena::CreateMessage<v1::Envelope>(arena);
+        TQ_RETURN_IF_ERROR(ParseEnvelopeInto(data, size, envelope));
+        return envelope;
+      });
+  if (!message.has_value()) return std::nullopt;
+  ReceivedOnArena received;
+  received.routing_id = std::move(message->routing_id);
+  received.user_id = std::move(message->user_id);
+  received.bytes = message->bytes;
+  received.status = std::move(message->status);
+  if (received.status.ok()) {
+    received.envelope = envelope;
+    received.payloads = std::move(message->payloads);
+  }
   return received;
 }
 
