@@ -18,6 +18,18 @@ namespace tq {
 namespace internal {
 namespace {
 
+// Received envelopes are parsed on an arena whose first block is this big
+// (a JobResults of ~300 results fits); larger ones take more blocks, which
+// each Reset frees.
+constexpr size_t kArenaBlockBytes = 32 << 10;
+
+google::protobuf::ArenaOptions ArenaOn(char* block) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = kArenaBlockBytes;
+  return options;
+}
+
 // While a send is refused (high-water mark), retry this often.
 constexpr int64_t kSendRetryMs = 10;
 // While a handshake monitor watches, look at its events this often (they
@@ -45,6 +57,8 @@ BrokerSession::BrokerSession(zmq::context_t& context,
     : context_(context),
       endpoints_(std::move(endpoints)),
       endpoints_text_(std::move(endpoints_text)),
+      arena_block_(new char[kArenaBlockBytes]),
+      arena_(ArenaOn(arena_block_.get())),
       session_(std::move(session)) {}
 
 absl::StatusOr<std::unique_ptr<BrokerSession::Connection>>
@@ -168,12 +182,15 @@ int64_t BrokerSession::Step() {
     // the old one (e.g. a restarted broker's second "send hello first"),
     // and would be taken for the answer to the new Hello.
     while (!session_->reconnect_pending()) {
-      std::optional<Received> received = TryReceive(connection.socket, false);
+      std::optional<ReceivedOnArena> received =
+          TryReceiveOnArena(connection.socket, false, &arena_);
       if (!received.has_value()) break;
       // A malformed message is dropped; the broker is still alive.
-      if (received->envelope.ok()) {
+      if (received->status.ok()) {
         session_->OnMessage(*received->envelope, received->payloads, now);
       }
+      received.reset();
+      arena_.Reset();  // keeps its first block for the next message
     }
     if (connection.handshakes != nullptr && connection.handshakes->Poll()) {
       connection.handshake_failed = true;
@@ -188,6 +205,9 @@ int64_t BrokerSession::Step() {
       unsent_.push_back(std::move(message));
     }
     next_us = session_->NextDeadlineUs();
+    // Taken: what is queued from now on needs a wake of its own.
+    io_wake_pending_ = false;
+    io_due_us_ = next_us;
     changed_.notify_all();
   }
   if (reconnect) {
@@ -237,11 +257,22 @@ auto BrokerSession::WithSession(F&& step) {
   std::unique_lock lock(mu_);
   if constexpr (std::is_void_v<decltype(step(*session_))>) {
     step(*session_);
-    if (session_->has_outgoing()) wakeup_.Notify();
+    WakeIoIfNeeded();
   } else {
     auto result = step(*session_);
-    if (session_->has_outgoing()) wakeup_.Notify();
+    WakeIoIfNeeded();
     return result;
+  }
+}
+
+void BrokerSession::WakeIoIfNeeded() {
+  // Only what the I/O thread does not know yet: a wake per message queued
+  // while it is already woken would cost a system call per result read.
+  const int64_t due_us = session_->NextDeadlineUs();
+  if ((session_->has_outgoing() && !io_wake_pending_) || due_us < io_due_us_) {
+    io_wake_pending_ = true;
+    io_due_us_ = std::min(io_due_us_, due_us);
+    wakeup_.Notify();
   }
 }
 
@@ -287,14 +318,11 @@ absl::StatusOr<JobEvent> BrokerSession::Poll(JobState& job, bool ordered,
           ? std::chrono::steady_clock::time_point::max()
           : std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   while (true) {
-    const int64_t due_us = session_->NextDeadlineUs();
     std::optional<absl::StatusOr<JobEvent>> event =
         session_->NextEvent(job, ordered, want_room, MonotonicNowUs());
     // Something to send, or an earlier deadline (an ack's batch timer) than
     // the I/O thread sleeps towards: wake it.
-    if (session_->has_outgoing() || session_->NextDeadlineUs() < due_us) {
-      wakeup_.Notify();
-    }
+    WakeIoIfNeeded();
     if (event.has_value()) return *std::move(event);
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
       return JobEvent{JobEvent::Kind::kTimedOut, std::nullopt};

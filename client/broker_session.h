@@ -118,6 +118,10 @@ class BrokerSession {
   // send what it queued.
   template <typename F>
   auto WithSession(F&& step);
+  // With mu_ held, after a call into the session: wakes the I/O thread if
+  // the session queued a message it has not been woken for, or has a
+  // deadline earlier than the one it sleeps towards.
+  void WakeIoIfNeeded();
 
   zmq::context_t& context_;
   const std::vector<BrokerEndpoint> endpoints_;
@@ -126,6 +130,9 @@ class BrokerSession {
 
   // Owned by the I/O thread only (before it starts: by Open).
   std::unique_ptr<Connection> connection_;
+  // Where each received envelope is parsed, reset after each (see Step).
+  std::unique_ptr<char[]> arena_block_;
+  google::protobuf::Arena arena_;
   std::deque<Outgoing> unsent_;  // refused by the high-water mark
 
   Wakeup wakeup_;
@@ -136,6 +143,12 @@ class BrokerSession {
   std::condition_variable changed_;  // the session's state changed
   std::unique_ptr<ClientSession> session_;  // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
+  // The I/O thread was woken and has not yet taken the session's outgoing
+  // messages (Step clears it as it takes them).
+  bool io_wake_pending_ = false;  // guarded by mu_
+  // The session deadline the I/O thread sleeps towards (as of its last
+  // Step, or earlier if a wake since brought it forward).
+  int64_t io_due_us_ = 0;  // guarded by mu_
 };
 
 }  // namespace internal

@@ -116,7 +116,7 @@ class FramesInputStream : public google::protobuf::io::ZeroCopyInputStream {
   int64_t ByteCount() const override { return static_cast<int64_t>(position_); }
 
  private:
-  const std::vector<PayloadFrame>& frames_;
+  const PayloadFrames& frames_;
   size_t frame_ = 0;     // the next frame Next returns
   size_t start_ = 0;     // where in it to start (after a BackUp)
   size_t position_ = 0;

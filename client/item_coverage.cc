@@ -34,7 +34,21 @@ void ItemCoverage::Merge(uint64_t first, absl::uint128 end) {
   // The first run that overlaps or touches [lo, hi): the one before `first`
   // if it reaches it, else the first starting within.
   auto it = runs_.upper_bound(first);
-  if (it != runs_.begin() && std::prev(it)->second >= lo) it = std::prev(it);
+  if (it != runs_.begin() && std::prev(it)->second >= lo) {
+    // The run before reaches `first` (results acknowledged in order: every
+    // time): it keeps its start and grows in place, taking in the runs
+    // the new end reaches. No node is freed and allocated again.
+    auto keep = std::prev(it);
+    hi = std::max(hi, keep->second);
+    while (it != runs_.end() && absl::uint128(it->first) <= hi) {
+      hi = std::max(hi, it->second);
+      covered_ -= it->second - it->first;
+      it = runs_.erase(it);
+    }
+    covered_ += hi - keep->second;
+    keep->second = hi;
+    return;
+  }
   while (it != runs_.end() && absl::uint128(it->first) <= hi) {
     lo = std::min(lo, absl::uint128(it->first));
     hi = std::max(hi, it->second);

@@ -22,7 +22,7 @@ Payload Payload::FromString(std::string bytes) {
   return payload;
 }
 
-Payload Payload::FromFrames(std::vector<PayloadFrame> frames) {
+Payload Payload::FromFrames(PayloadFrames frames) {
   Payload payload;
   for (const PayloadFrame& frame : frames) payload.size_ += frame.size;
   payload.frames_ = std::move(frames);

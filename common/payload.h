@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 
 namespace tq {
@@ -33,6 +33,10 @@ struct PayloadFrame {
   absl::string_view view() const { return absl::string_view(data, size); }
 };
 
+// A payload's frames. Most payloads fill one frame: held inline, so a
+// payload costs no allocation of its own.
+using PayloadFrames = absl::InlinedVector<PayloadFrame, 1>;
+
 class Payload {
  public:
   Payload() = default;
@@ -42,11 +46,11 @@ class Payload {
   static Payload FromString(std::string bytes);
   // Frames as received: each must already respect the framing rule (every
   // frame kMaxFrameBytes but the last, none empty); the caller checked.
-  static Payload FromFrames(std::vector<PayloadFrame> frames);
+  static Payload FromFrames(PayloadFrames frames);
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  const std::vector<PayloadFrame>& frames() const { return frames_; }
+  const PayloadFrames& frames() const { return frames_; }
 
   // The bytes in one piece: a view of the single frame when there is one
   // (no copy), else a copy into `scratch`. Valid while both live.
@@ -57,7 +61,7 @@ class Payload {
   void CopyTo(char* out) const;
 
  private:
-  std::vector<PayloadFrame> frames_;
+  PayloadFrames frames_;
   size_t size_ = 0;
 };
 

@@ -39,22 +39,22 @@ std::string SerializeEnvelope(const v1::Envelope& envelope) {
   return envelope.SerializeAsString();
 }
 
-absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size) {
+absl::Status ParseEnvelopeInto(const void* data, size_t size,
+                               v1::Envelope* envelope) {
   if (size > kMaxFrameBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "envelope of ", size, " bytes exceeds the frame limit of ",
         kMaxFrameBytes));
   }
-  v1::Envelope envelope;
-  if (!envelope.ParseFromArray(data, static_cast<int>(size))) {
+  if (!envelope->ParseFromArray(data, static_cast<int>(size))) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed message (", size, " bytes): not a tq.v1.Envelope"));
   }
-  if (envelope.body_case() == v1::Envelope::BODY_NOT_SET) {
+  if (envelope->body_case() == v1::Envelope::BODY_NOT_SET) {
     return absl::InvalidArgumentError("message has no body");
   }
   uint64_t total = size;
-  for (uint64_t payload : envelope.payload_sizes()) {
+  for (uint64_t payload : envelope->payload_sizes()) {
     if (payload > kMaxPayloadBytes) {
       return absl::InvalidArgumentError(
           absl::StrCat("payload of ", payload, " bytes exceeds the limit of ",
@@ -66,6 +66,12 @@ absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size) {
     return absl::InvalidArgumentError(absl::StrCat(
         "message of ", total, " bytes exceeds the limit of ", kMaxMessageBytes));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size) {
+  v1::Envelope envelope;
+  if (absl::Status s = ParseEnvelopeInto(data, size, &envelope); !s.ok()) return s;
   return envelope;
 }
 

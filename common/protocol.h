@@ -60,6 +60,10 @@ std::string SerializeEnvelope(const v1::Envelope& envelope);
 // wrong. The payload sizes it announces are checked against the limits
 // above here, and against the frames that follow by the socket layer.
 absl::StatusOr<v1::Envelope> ParseEnvelope(const void* data, size_t size);
+// The same checks, parsing into `envelope` (e.g. one on an arena), which
+// holds whatever was parsed when the status is not OK.
+absl::Status ParseEnvelopeInto(const void* data, size_t size,
+                               v1::Envelope* envelope);
 
 // "Busy": a refusal the same request may overcome later (the broker's
 // limits on jobs, chunks in flight or connections were reached).

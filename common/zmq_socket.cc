@@ -3,9 +3,12 @@
 #include <nss.h>
 
 #include <cerrno>
+#include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
+#include "common/status_macros.h"
 
 namespace tq {
 
@@ -135,43 +138,101 @@ absl::StatusOr<size_t> SendFrames(zmq::socket_t& socket,
   return sent;
 }
 
-// Checks the frames after the envelope against its payload_sizes and turns
-// them into payloads, without copying.
-absl::StatusOr<std::vector<Payload>> GatherPayloads(
-    const v1::Envelope& envelope, std::vector<zmq::message_t>& frames) {
-  std::vector<Payload> payloads;
-  payloads.reserve(envelope.payload_sizes_size());
-  size_t next = 0;
-  for (uint64_t size : envelope.payload_sizes()) {
-    const size_t count = FramesForPayload(size);
-    if (frames.size() - next < count) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "message announces ", envelope.payload_sizes_size(),
-          " payloads but carries too few frames"));
+// Payload frames at most this small are copied out of their ZeroMQ
+// messages into blocks shared by the message's small frames (one allocation
+// per block rather than one per frame); larger ones are kept as received.
+constexpr size_t kSmallFrameBytes = 256;
+// Bytes per shared block: what one small payload kept alive (a result the
+// broker holds for its client) can pin, like libzmq's own receive buffers.
+constexpr size_t kSmallBlockBytes = 8 << 10;
+
+// Turns the frames after an envelope into its payloads as they are read,
+// checking each against the sizes the envelope announced.
+class PayloadReader {
+ public:
+  explicit PayloadReader(const v1::Envelope& envelope) {
+    for (uint64_t size : envelope.payload_sizes()) {
+      if (size <= kSmallFrameBytes) small_left_ += size;
     }
-    std::vector<PayloadFrame> parts;
-    parts.reserve(count);
-    for (size_t k = 0; k < count; ++k, ++next) {
-      const size_t expected =
-          k + 1 < count ? kMaxFrameBytes : size - (count - 1) * kMaxFrameBytes;
-      if (frames[next].size() != expected) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "payload frame of ", frames[next].size(), " bytes where ",
-            expected, " were announced"));
+  }
+
+  // Reads the envelope's payloads from `socket` (the envelope frame read,
+  // more frames announced by `more`). Adds every frame's size to *bytes.
+  absl::Status Read(zmq::socket_t& socket, const v1::Envelope& envelope,
+                    bool more, std::vector<Payload>* payloads, uint64_t* bytes) {
+    payloads->reserve(envelope.payload_sizes_size());
+    for (uint64_t size : envelope.payload_sizes()) {
+      const size_t count = FramesForPayload(size);
+      PayloadFrames parts;
+      parts.reserve(count);
+      for (size_t k = 0; k < count; ++k) {
+        zmq::message_t frame;
+        if (!more || !socket.recv(frame, zmq::recv_flags::none)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "message announces ", envelope.payload_sizes_size(),
+              " payloads but carries too few frames"));
+        }
+        *bytes += frame.size();
+        more = frame.more();
+        const size_t expected =
+            k + 1 < count ? kMaxFrameBytes : size - (count - 1) * kMaxFrameBytes;
+        if (frame.size() != expected) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "payload frame of ", frame.size(), " bytes where ", expected,
+              " were announced"));
+        }
+        TakeOver(frame.data());
+        parts.push_back(size <= kSmallFrameBytes ? CopySmall(frame)
+                                                 : Keep(std::move(frame)));
       }
-      auto owner = std::make_shared<zmq::message_t>(std::move(frames[next]));
-      const char* data = static_cast<const char*>(owner->data());
-      TakeOver(data);
-      parts.push_back(PayloadFrame{owner, data, expected});
+      payloads->push_back(Payload::FromFrames(std::move(parts)));
     }
-    payloads.push_back(Payload::FromFrames(std::move(parts)));
+    if (more) {
+      return absl::InvalidArgumentError(
+          "message carries frames beyond the payloads it announces");
+    }
+    return absl::OkStatus();
   }
-  if (next != frames.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "message carries ", frames.size() - next,
-        " frames beyond the payloads it announces"));
+
+ private:
+  static PayloadFrame Keep(zmq::message_t frame) {
+    auto owner = std::make_shared<zmq::message_t>(std::move(frame));
+    const char* data = static_cast<const char*>(owner->data());
+    const size_t size = owner->size();
+    return PayloadFrame{std::move(owner), data, size};
   }
-  return payloads;
+
+  // Copies a small frame into the current shared block. The blocks are
+  // sized by what the envelope announced and is still to come (at most
+  // kSmallBlockBytes each), so frames that never arrive cost nothing.
+  PayloadFrame CopySmall(const zmq::message_t& frame) {
+    const size_t size = frame.size();
+    if (block_ == nullptr || block_used_ + size > block_size_) {
+      block_size_ = std::max(size, std::min(small_left_, kSmallBlockBytes));
+      block_ = std::make_shared_for_overwrite<char[]>(block_size_);
+      block_used_ = 0;
+    }
+    char* at = block_.get() + block_used_;
+    std::memcpy(at, frame.data(), size);
+    block_used_ += size;
+    small_left_ -= size;
+    return PayloadFrame{std::shared_ptr<const void>(block_, at), at, size};
+  }
+
+  uint64_t small_left_ = 0;  // small payload bytes announced, not yet read
+  std::shared_ptr<char[]> block_;
+  size_t block_size_ = 0;
+  size_t block_used_ = 0;
+};
+
+// Reads and drops the rest of a message, adding the frames' sizes to *bytes.
+void Discard(zmq::socket_t& socket, bool more, uint64_t* bytes) {
+  while (more) {
+    zmq::message_t frame;
+    if (!socket.recv(frame, zmq::recv_flags::none)) return;
+    *bytes += frame.size();
+    more = frame.more();
+  }
 }
 
 }  // namespace
@@ -188,53 +249,108 @@ absl::StatusOr<size_t> SendTo(zmq::socket_t& router,
   return SendFrames(router, &routing_id, envelope, payloads);
 }
 
-std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
+namespace {
+
+// One message as read, its envelope parsed by the caller's `parse`.
+struct RawMessage {
+  std::string routing_id;
+  std::string user_id;
+  absl::Status status;
+  std::vector<Payload> payloads;
+  uint64_t bytes = 0;
+};
+
+// Reads one waiting message: `parse(data, size)` turns the envelope frame
+// into an absl::StatusOr<const v1::Envelope*>, then the payloads it
+// announces are read. nullopt if nothing waits.
+template <typename Parse>
+std::optional<RawMessage> ReadMessage(zmq::socket_t& socket, bool is_router,
+                                      Parse parse) {
   zmq::message_t first;
   if (!socket.recv(first, zmq::recv_flags::dontwait)) return std::nullopt;
-  Received received;
+  RawMessage message;
   zmq::message_t head;
-  bool have_head = true;
   if (is_router) {
-    received.routing_id = first.to_string();
+    message.routing_id = first.to_string();
     if (!first.more() || !socket.recv(head, zmq::recv_flags::none)) {
-      have_head = false;
+      message.status =
+          absl::InvalidArgumentError("message has no envelope frame");
+      return message;
     }
   } else {
     head = std::move(first);
   }
-  // The rest of the message is already here: libzmq delivers whole messages.
-  std::vector<zmq::message_t> frames;
-  uint64_t bytes = head.size();
-  bool oversized = false;
-  while (socket.get(zmq::sockopt::rcvmore)) {
-    zmq::message_t frame;
-    (void)socket.recv(frame, zmq::recv_flags::none);
-    bytes += frame.size();
-    if (bytes > kMaxMessageBytes) oversized = true;
-    if (!oversized) frames.push_back(std::move(frame));
-  }
-  received.bytes = bytes;
-  if (!have_head) {
-    received.envelope = absl::InvalidArgumentError("message has no envelope frame");
-    return received;
-  }
+  // The rest of the message is already here: libzmq delivers whole
+  // messages. It is read frame by frame as the envelope announces it, so
+  // that no frame waits in a list of its own.
+  message.bytes = head.size();
   // Metadata, not payload: a peer cannot forge it.
   if (const char* user_id = zmq_msg_gets(head.handle(), "User-Id")) {
-    received.user_id = user_id;
+    message.user_id = user_id;
   }
-  if (oversized) {
-    received.envelope = absl::InvalidArgumentError(absl::StrCat(
-        "message of more than ", kMaxMessageBytes, " bytes"));
-    return received;
+  absl::StatusOr<const v1::Envelope*> envelope = parse(head.data(), head.size());
+  if (!envelope.ok()) {
+    message.status = envelope.status();
+    Discard(socket, head.more(), &message.bytes);
+    return message;
   }
-  received.envelope = ParseEnvelope(head.data(), head.size());
-  if (!received.envelope.ok()) return received;
-  absl::StatusOr<std::vector<Payload>> payloads =
-      GatherPayloads(*received.envelope, frames);
-  if (!payloads.ok()) {
-    received.envelope = payloads.status();
+  PayloadReader reader(**envelope);
+  message.status = reader.Read(socket, **envelope, head.more(),
+                               &message.payloads, &message.bytes);
+  if (!message.status.ok()) {
+    message.payloads.clear();
+    Discard(socket, /*more=*/socket.get(zmq::sockopt::rcvmore), &message.bytes);
+  }
+  // Within kMaxMessageBytes when the status is OK: the envelope's sizes
+  // were checked, and the frames matched them.
+  return message;
+}
+
+}  // namespace
+
+std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router) {
+  Received received;
+  std::optional<RawMessage> message = ReadMessage(
+      socket, is_router,
+      [&received](const void* data,
+                  size_t size) -> absl::StatusOr<const v1::Envelope*> {
+        received.envelope = ParseEnvelope(data, size);
+        if (!received.envelope.ok()) return received.envelope.status();
+        return &*received.envelope;
+      });
+  if (!message.has_value()) return std::nullopt;
+  received.routing_id = std::move(message->routing_id);
+  received.user_id = std::move(message->user_id);
+  received.bytes = message->bytes;
+  if (!message->status.ok()) {
+    received.envelope = std::move(message->status);
   } else {
-    received.payloads = *std::move(payloads);
+    received.payloads = std::move(message->payloads);
+  }
+  return received;
+}
+
+std::optional<ReceivedOnArena> TryReceiveOnArena(zmq::socket_t& socket,
+                                                 bool is_router,
+                                                 google::protobuf::Arena* arena) {
+  v1::Envelope* envelope = nullptr;
+  std::optional<RawMessage> message = ReadMessage(
+      socket, is_router,
+      [&envelope, arena](const void* data,
+                         size_t size) -> absl::StatusOr<const v1::Envelope*> {
+        envelope = google::protobuf::Arena::CreateMessage<v1::Envelope>(arena);
+        TQ_RETURN_IF_ERROR(ParseEnvelopeInto(data, size, envelope));
+        return envelope;
+      });
+  if (!message.has_value()) return std::nullopt;
+  ReceivedOnArena received;
+  received.routing_id = std::move(message->routing_id);
+  received.user_id = std::move(message->user_id);
+  received.bytes = message->bytes;
+  received.status = std::move(message->status);
+  if (received.status.ok()) {
+    received.envelope = envelope;
+    received.payloads = std::move(message->payloads);
   }
   return received;
 }

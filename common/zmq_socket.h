@@ -86,6 +86,27 @@ struct Received {
 // InvalidArgument error; they are consumed either way.
 std::optional<Received> TryReceive(zmq::socket_t& socket, bool is_router);
 
+// As Received, with the envelope on an arena (TryReceiveOnArena).
+struct ReceivedOnArena {
+  std::string routing_id;  // ROUTER only
+  // Not OK if the envelope is malformed or the frames after it do not match
+  // its payload_sizes; then `envelope` is null and `payloads` empty.
+  absl::Status status;
+  // On the arena given: valid until the arena is reset.
+  const v1::Envelope* envelope = nullptr;
+  std::vector<Payload> payloads;
+  size_t bytes = 0;
+  std::string user_id;
+};
+
+// TryReceive, parsing the envelope on `arena`: for a receiver that only
+// reads what arrives (the client), a body with many items (JobResults)
+// then costs no allocation per item. Reset the arena once done with the
+// envelope (payloads do not live on it).
+std::optional<ReceivedOnArena> TryReceiveOnArena(zmq::socket_t& socket,
+                                                 bool is_router,
+                                                 google::protobuf::Arena* arena);
+
 // zmq::poll that returns 0 (nothing ready) when interrupted by a signal.
 int PollIgnoringEintr(std::vector<zmq::pollitem_t>& items,
                       std::chrono::milliseconds timeout);

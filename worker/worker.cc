@@ -138,7 +138,11 @@ class Worker::Loop {
         stop_wakeup_.Drain();
         session.OnStopRequested(now);
       }
-      std::vector<ChunkDone> finished = completions_->TakeAll();
+      // Only when woken for them: a report pushed since the poll makes the
+      // next poll return at once, so nothing waits; an idle check would
+      // cost a read and a lock per turn.
+      std::vector<ChunkDone> finished;
+      if (items[1].revents & ZMQ_POLLIN) finished = completions_->TakeAll();
       if (monitor_ != nullptr) {
         for (const ChunkDone& done : finished) {
           monitor_->OnChunkFinished(done.report);

@@ -47,6 +47,9 @@ TEST(ItemCoverageTest, MergeIsAUnionOfOverlappingAndTouchingRuns) {
   ItemCoverage coverage;
   coverage.Merge(10, 20);
   coverage.Merge(15, 25);  // overlaps: 10..25
+  coverage.Merge(12, 14);  // within: nothing changes
+  EXPECT_EQ(coverage.Runs(), (std::vector<ItemCoverage::Run>{{10, 25}}));
+  EXPECT_EQ(coverage.covered(), 15u);
   coverage.Merge(30, 40);
   EXPECT_EQ(coverage.runs(), 2u);
   EXPECT_EQ(coverage.covered(), 25u);

@@ -71,6 +71,97 @@ TEST_F(FramingTest, PayloadsArriveWholeAndInOrder) {
   EXPECT_EQ(received->payloads[2].ToString(), "tail");
 }
 
+// Small payloads are copied into blocks shared by several of them; each
+// keeps its bytes, whatever else of the message is dropped.
+TEST_F(FramingTest, ManySmallPayloadsKeepTheirBytesAfterTheMessageIsGone) {
+  v1::Envelope envelope;
+  envelope.mutable_heartbeat();
+  std::vector<Payload> sent;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 1000; ++i) {
+    // Sizes 0..299: small ones, some across block boundaries, and a few
+    // above the small-frame bound, mixed with a large one.
+    std::string bytes(static_cast<size_t>(i % 300), static_cast<char>('a' + i % 26));
+    if (i == 500) bytes.assign(kMaxFrameBytes + 3, 'L');
+    expected.push_back(bytes);
+    sent.push_back(Payload::FromString(bytes));
+  }
+  ASSERT_TRUE(Send(a_, envelope, sent).ok());
+  std::vector<Payload> kept;
+  {
+    std::optional<Received> received = ReceiveOne();
+    ASSERT_TRUE(received.has_value());
+    ASSERT_TRUE(received->envelope.ok()) << received->envelope.status();
+    kept = received->payloads;
+  }
+  ASSERT_EQ(kept.size(), expected.size());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(kept[i].ToString(), expected[i]) << "payload " << i;
+  }
+  EXPECT_EQ(kept[500].frames().size(), 2u);
+}
+
+TEST_F(FramingTest, ReceivesOnAnArenaAsWithout) {
+  v1::Envelope envelope;
+  for (int i = 0; i < 100; ++i) {
+    v1::ChunkResult* result = envelope.mutable_job_results()->add_results();
+    result->set_chunk_index(i);
+    result->set_payload(i);
+  }
+  std::vector<Payload> sent;
+  for (int i = 0; i < 100; ++i) sent.push_back(Payload::FromString(std::to_string(i)));
+  google::protobuf::Arena arena;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(Send(a_, envelope, sent).ok());
+    std::vector<zmq::pollitem_t> items = {{b_.handle(), 0, ZMQ_POLLIN, 0}};
+    PollIgnoringEintr(items, std::chrono::seconds(10));
+    std::optional<ReceivedOnArena> received = TryReceiveOnArena(b_, false, &arena);
+    ASSERT_TRUE(received.has_value());
+    ASSERT_TRUE(received->status.ok()) << received->status;
+    ASSERT_NE(received->envelope, nullptr);
+    EXPECT_EQ(received->envelope->GetArena(), &arena);
+    ASSERT_EQ(received->envelope->job_results().results_size(), 100);
+    EXPECT_EQ(received->envelope->job_results().results(42).chunk_index(), 42u);
+    ASSERT_EQ(received->payloads.size(), 100u);
+    EXPECT_EQ(received->payloads[42].ToString(), "42");
+    received.reset();
+    arena.Reset();
+  }
+  // A malformed envelope: a status, no envelope, the rest consumed.
+  ASSERT_TRUE(a_.send(zmq::buffer(std::string("\xff\xff\xff")), zmq::send_flags::sndmore));
+  ASSERT_TRUE(a_.send(zmq::buffer(std::string("x")), zmq::send_flags::none));
+  std::vector<zmq::pollitem_t> items = {{b_.handle(), 0, ZMQ_POLLIN, 0}};
+  PollIgnoringEintr(items, std::chrono::seconds(10));
+  std::optional<ReceivedOnArena> bad = TryReceiveOnArena(b_, false, &arena);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad->envelope, nullptr);
+  EXPECT_TRUE(bad->payloads.empty());
+  EXPECT_EQ(bad->bytes, 4u);
+  EXPECT_FALSE(TryReceiveOnArena(b_, false, &arena).has_value());
+}
+
+TEST_F(FramingTest, FramesBeyondTheAnnouncedPayloadsAreRefused) {
+  v1::Envelope envelope;
+  envelope.mutable_heartbeat();
+  envelope.add_payload_sizes(3);
+  const std::string head = SerializeEnvelope(envelope);
+  ASSERT_TRUE(a_.send(zmq::buffer(head), zmq::send_flags::sndmore));
+  ASSERT_TRUE(a_.send(zmq::buffer(std::string("abc")), zmq::send_flags::sndmore));
+  ASSERT_TRUE(a_.send(zmq::buffer(std::string("extra")), zmq::send_flags::none));
+  std::optional<Received> received = ReceiveOne();
+  ASSERT_TRUE(received.has_value());
+  EXPECT_EQ(received->envelope.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(received->payloads.empty());
+  EXPECT_EQ(received->bytes, head.size() + 8);
+  // The next message is read whole, from its first frame.
+  ASSERT_TRUE(Send(a_, envelope, {Payload::FromString("xyz")}).ok());
+  received = ReceiveOne();
+  ASSERT_TRUE(received.has_value());
+  ASSERT_TRUE(received->envelope.ok()) << received->envelope.status();
+  EXPECT_EQ(received->payloads[0].ToString(), "xyz");
+}
+
 TEST_F(FramingTest, FramesThatDoNotMatchTheAnnouncedSizesAreRefused) {
   v1::Envelope envelope;
   envelope.mutable_heartbeat();

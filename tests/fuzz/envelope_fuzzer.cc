@@ -5,7 +5,8 @@
 // ROUTER pair: routing id, envelope, payload frames checked against the
 // envelope's payload_sizes). Invariants checked here, beyond "no crash, no
 // sanitizer finding": what TryReceive accepts is what ParseEnvelope accepts,
-// and accepted payloads have exactly the announced sizes.
+// accepted payloads have exactly the announced sizes, and TryReceiveOnArena
+// decides and reads the same as TryReceive.
 //
 // Input layout: byte 0 = number of payload frames F (0..7, low 3 bits);
 // then F little-endian u16 frame sizes; the frames' bytes are taken from the
@@ -19,6 +20,8 @@
 
 #include "common/protocol.h"
 #include "common/zmq_socket.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "zmq.hpp"
 
@@ -41,8 +44,21 @@ Sockets& GetSockets() {
   return *sockets;
 }
 
-// Sends `frames` as one message and receives it on the ROUTER.
-std::optional<tq::Received> RoundTrip(const std::vector<std::string>& frames) {
+// Map entries in key order: two parses of one message may hold their maps
+// in different orders.
+std::string Deterministic(const tq::v1::Envelope& envelope) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!envelope.SerializeToCodedStream(&coded)) std::abort();
+  }
+  return out;
+}
+
+// Sends `frames` as one message and waits until the ROUTER can read it.
+void SendAndWait(const std::vector<std::string>& frames) {
   Sockets& s = GetSockets();
   for (size_t i = 0; i < frames.size(); ++i) {
     zmq::message_t message(frames[i].data(), frames[i].size());
@@ -59,7 +75,18 @@ std::optional<tq::Received> RoundTrip(const std::vector<std::string>& frames) {
   while (tq::PollIgnoringEintr(items, std::chrono::milliseconds(100)) != 1) {
     if (std::chrono::steady_clock::now() > deadline) std::abort();
   }
-  return tq::TryReceive(s.router, /*is_router=*/true);
+}
+
+std::optional<tq::Received> RoundTrip(const std::vector<std::string>& frames) {
+  SendAndWait(frames);
+  return tq::TryReceive(GetSockets().router, /*is_router=*/true);
+}
+
+// The same through TryReceiveOnArena (the client's receive path).
+std::optional<tq::ReceivedOnArena> RoundTripOnArena(
+    const std::vector<std::string>& frames, google::protobuf::Arena* arena) {
+  SendAndWait(frames);
+  return tq::TryReceiveOnArena(GetSockets().router, /*is_router=*/true, arena);
 }
 
 }  // namespace
@@ -115,6 +142,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (payload.ToString() != bytes) std::abort();
     }
   } else if (!received->payloads.empty()) {
+    std::abort();
+  }
+
+  // Parsed on an arena: the same verdict, the same payloads.
+  google::protobuf::Arena arena;
+  std::optional<tq::ReceivedOnArena> on_arena = RoundTripOnArena(frames, &arena);
+  if (!on_arena.has_value()) std::abort();
+  if (on_arena->status.ok() != received->envelope.ok()) std::abort();
+  if ((on_arena->envelope != nullptr) != on_arena->status.ok()) std::abort();
+  if (on_arena->bytes != received->bytes) std::abort();
+  if (on_arena->payloads.size() != received->payloads.size()) std::abort();
+  for (size_t i = 0; i < on_arena->payloads.size(); ++i) {
+    if (on_arena->payloads[i].ToString() != received->payloads[i].ToString()) {
+      std::abort();
+    }
+  }
+  if (on_arena->status.ok() && Deterministic(*on_arena->envelope) !=
+                                    Deterministic(*received->envelope)) {
     std::abort();
   }
   return 0;
