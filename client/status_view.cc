@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/json_string.h"
 #include "absl/strings/str_format.h"
 
 namespace tq {
@@ -61,8 +62,7 @@ class Table {
 // One JSON object in the proto3 JSON mapping, as protobuf's own printer
 // wrote it (the protocol uses the lite runtime, which has no printer):
 // the .proto's field names, every field printed, 64-bit integers as
-// strings, enums by name. Strings are valid UTF-8 (proto3 parsing checks
-// it), so only quotes, backslashes and control characters need escapes.
+// strings, enums by name.
 class JsonObject {
  public:
   JsonObject& Number(absl::string_view key, uint32_t value) {
@@ -75,36 +75,16 @@ class JsonObject {
     return Raw(key, value ? "true" : "false");
   }
   JsonObject& String(absl::string_view key, absl::string_view value) {
-    return Raw(key, Quoted(value));
+    return Raw(key, JsonString(value));
   }
   JsonObject& Raw(absl::string_view key, absl::string_view json) {
-    absl::StrAppend(&out_, out_.size() > 1 ? "," : "", Quoted(key), ":", json);
+    absl::StrAppend(&out_, out_.size() > 1 ? "," : "", JsonString(key), ":", json);
     return *this;
   }
   // The object's text; the builder is spent.
   std::string Close() {
     out_ += "}";
     return std::move(out_);
-  }
-
-  static std::string Quoted(absl::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(c)));
-          } else {
-            out += c;
-          }
-      }
-    }
-    return out + "\"";
   }
 
  private:
