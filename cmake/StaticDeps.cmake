@@ -115,7 +115,9 @@ endfunction()
 # task-clock with libstdc++.so, 1.9 ms without). Only for executables whose
 # every C++ library is static: a shared C++ library beside them
 # (prometheus-cpp in tq-broker and tq-worker) would bring a second
-# libstdc++. tq-client is started once per job, so its start is worth it.
+# libstdc++ whose objects ours could meet. (libprimesieve, opened at run
+# time, does bring its libstdc++.so, but only its C API is called.)
+# tq-client is started once per job, so its start is worth it.
 function(tq_link_cxx_runtime_statically target)
   if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
     return()
