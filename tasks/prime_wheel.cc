@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "primesieve.h"
 #include "tasks/miller_rabin.h"
 #include "tasks/prime_range.h"  // SieveFailure
 #include "tasks/primesieve_library.h"
