@@ -21,14 +21,17 @@ struct Json {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   std::string text;  // a string's value, a number's digits, "true"/"false"
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> fields;
+  std::vector<Json> items;  // an array's
+  // An object's members: keys[i] names values[i]. (Two vectors: a vector
+  // of pair<string, Json> needs Json complete, a vector of Json does not.)
+  std::vector<std::string> keys;
+  std::vector<Json> values;
 
   // The member `key` of an object; null if there is none.
   const Json& operator[](absl::string_view key) const {
     static const Json kMissing;
-    for (const auto& [name, value] : fields) {
-      if (name == key) return value;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) return values[i];
     }
     return kMissing;
   }
@@ -119,7 +122,8 @@ inline std::optional<Json> ParseJson(absl::string_view text) {
           if (!key || !Eat(':')) return std::nullopt;
           std::optional<Json> value = Value();
           if (!value) return std::nullopt;
-          v.fields.emplace_back(std::move(*key), std::move(*value));
+          v.keys.push_back(std::move(*key));
+          v.values.push_back(std::move(*value));
         } while (Eat(','));
         if (!Eat('}')) return std::nullopt;
       } else if (c == '[') {
