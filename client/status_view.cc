@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "client/json_string.h"
 #include "absl/strings/str_format.h"
+#include "client/json_string.h"
 
 namespace tq {
 namespace {
