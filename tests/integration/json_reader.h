@@ -1,7 +1,8 @@
 // A small JSON reader for tests that check what tq-client prints for
 // scripts (`status --json`): parses RFC 8259 text into a tree, or fails.
-// Strings keep \uXXXX escapes below 0x80 only (all tq prints); numbers keep
-// their text. Not for untrusted input: recursion is unbounded.
+// A \uXXXX escape is decoded only below 0x80 (all tq prints); any other
+// fails the parse. Numbers keep their text. Not for untrusted input:
+// recursion is unbounded.
 #ifndef TQ_TESTS_INTEGRATION_JSON_READER_H_
 #define TQ_TESTS_INTEGRATION_JSON_READER_H_
 
