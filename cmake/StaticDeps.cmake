@@ -14,6 +14,14 @@
 option(TQ_STATIC_DEPS
        "Link Abseil, protobuf and (executables) libzmq statically" ON)
 
+# Stops the configuration if the archive `path` is not there.
+function(_tq_require_archive path)
+  if(NOT EXISTS "${path}")
+    message(FATAL_ERROR "TQ_STATIC_DEPS: ${path} is missing; "
+                        "configure with -DTQ_STATIC_DEPS=OFF")
+  endif()
+endfunction()
+
 # Call before find_package(Protobuf).
 macro(tq_choose_dependency_linkage)
   if(TQ_STATIC_DEPS)
@@ -38,10 +46,7 @@ function(tq_link_absl_statically)
     endif()
     get_target_property(location ${target} IMPORTED_LOCATION_NONE)
     string(REGEX REPLACE "\\.so[.0-9]*$" ".a" archive "${location}")
-    if(NOT EXISTS "${archive}")
-      message(FATAL_ERROR "TQ_STATIC_DEPS: ${archive} is missing; "
-                          "configure with -DTQ_STATIC_DEPS=OFF")
-    endif()
+    _tq_require_archive("${archive}")
     set_target_properties(${target} PROPERTIES
       IMPORTED_LOCATION_NONE "${archive}"
       IMPORTED_NO_SONAME TRUE)
@@ -51,6 +56,13 @@ endfunction()
 # True while linking an executable (in a usage requirement, TARGET_PROPERTY
 # reads the target being linked).
 set(_tq_in_executable "$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>")
+# Whether executables take libzmq and the C++ runtime from archives: not in
+# sanitizer trees (see above).
+if(TQ_STATIC_DEPS AND TQ_SANITIZE STREQUAL "")
+  set(_tq_static_executables TRUE)
+else()
+  set(_tq_static_executables FALSE)
+endif()
 
 # Call after find_package(cppzmq): points the imported libzmq target at
 # libzmq.a, and gives executables the archives of what libzmq.a needs, in
@@ -58,25 +70,19 @@ set(_tq_in_executable "$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>")
 # consumer those archives expand to nothing: the Python extension maps
 # libzmq.a back to libzmq.so, which brings its own.
 function(tq_link_zmq_statically)
-  if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
+  if(NOT _tq_static_executables)
     return()
   endif()
   get_target_property(location libzmq IMPORTED_LOCATION)
   string(REGEX REPLACE "\\.so[.0-9]*$" ".a" archive "${location}")
+  _tq_require_archive("${archive}")
   get_filename_component(libdir "${archive}" DIRECTORY)
   set(executables_only "")
   foreach(name sodium pgm norm protokit bsd md)
     set(dependency "${libdir}/lib${name}.a")
-    if(NOT EXISTS "${dependency}")
-      message(FATAL_ERROR "TQ_STATIC_DEPS: ${dependency} is missing; "
-                          "configure with -DTQ_STATIC_DEPS=OFF")
-    endif()
+    _tq_require_archive("${dependency}")
     list(APPEND executables_only "$<${_tq_in_executable}:${dependency}>")
   endforeach()
-  if(NOT EXISTS "${archive}")
-    message(FATAL_ERROR "TQ_STATIC_DEPS: ${archive} is missing; "
-                        "configure with -DTQ_STATIC_DEPS=OFF")
-  endif()
   # Failing GSS-API stand-ins instead of Kerberos (common/no_gssapi.cc says
   # why that is safe).
   add_library(tq_no_gssapi STATIC ${PROJECT_SOURCE_DIR}/common/no_gssapi.cc)
@@ -93,7 +99,7 @@ endfunction()
 # libzmq above. The archives are position-independent or not as Debian
 # built them, so shared objects keep the .so.
 function(tq_link_archive_in_executables target)
-  if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
+  if(NOT _tq_static_executables)
     return()
   endif()
   get_target_property(libraries ${target} INTERFACE_LINK_LIBRARIES)
@@ -119,7 +125,7 @@ endfunction()
 # time, does bring its libstdc++.so, but only its C API is called.)
 # tq-client is started once per job, so its start is worth it.
 function(tq_link_cxx_runtime_statically target)
-  if(NOT TQ_STATIC_DEPS OR NOT TQ_SANITIZE STREQUAL "")
+  if(NOT _tq_static_executables)
     return()
   endif()
   target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc)
