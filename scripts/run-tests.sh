@@ -9,11 +9,24 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/scripts/setup.sh"
-status=0
-(cd "${TQ_BUILD_DIR:-$repo/build}" &&
-  ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@") || status=$?
+build="${TQ_BUILD_DIR:-$repo/build}"
+main_status=0
+(cd "$build" && ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@") ||
+  main_status=$?
+status=$main_status
 stages="${TQ_SANITIZE_STAGES:-asan tsan}"
 if [ "$stages" != "none" ]; then
   "$repo/scripts/sanitize.sh" $stages || status=1
+fi
+# CI shows the end of the log: name the main suite's failures there, and run
+# them once more alone (their output follows), which tells a failure that
+# needs the load of the whole suite from one that fails every time. The
+# status stays a failure either way.
+failed="$build/Testing/Temporary/LastTestsFailed.log"
+if [ "$main_status" -ne 0 ] && [ -s "$failed" ]; then
+  echo "run-tests: the main suite failed these tests:"
+  sed 's/^/  /' "$failed"
+  echo "run-tests: running them once more, one at a time:"
+  (cd "$build" && ctest --rerun-failed --output-on-failure --timeout 600) || true
 fi
 exit $status
