@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -43,7 +44,7 @@ constexpr std::array<uint8_t, 30> kNextResidue = [] {
 // in wheel bytes repeats every p bytes (30p numbers), so a table per group of
 // primes, one period of the product long, is ANDed into each segment
 // instead (as primesieve's PreSieve does). The groups keep every period
-// below 10,000 bytes, about 126 KiB in all.
+// below 10,000 bytes, about 126 KiB in all (read-only data of the binary).
 
 constexpr int kPreSieveTables = 16;
 constexpr uint32_t kPreSieveGroups[kPreSieveTables][3] = {
@@ -70,88 +71,94 @@ constexpr std::array<uint8_t, kSmallBytes> kSmallWheel = [] {
   return wheel;
 }();
 
-class PreSieveTables {
- public:
-  // Built on a process's first bitmap chunk, so it must be quick (testing
-  // every number of every period took ~4 ms, most of a small job): each
-  // prime p clears its multiples in residue class k, which sit at the bytes
-  // j = j0, j0 + p, ... with 30 j0 + r_k divisible by p.
-  PreSieveTables() {
-    for (int t = 0; t < kPreSieveTables; ++t) {
-      const uint32_t* group = kPreSieveGroups[t];
-      const uint32_t period = group[0] * group[1] * group[2];
-      period_[t] = period;
-      table_[t] = storage_.size();
-      storage_.resize(storage_.size() + period, 0xFF);
-      uint8_t* table = storage_.data() + table_[t];
-      for (int i = 0; i < 3; ++i) {
-        const uint32_t p = group[i];
-        if (p == 1) continue;
-        for (int k = 0; k < 8; ++k) {
-          uint32_t j0 = 0;
-          while ((30 * j0 + kWheelResidues[k]) % p != 0) ++j0;
-          for (uint32_t j = j0; j < period; j += p) {
-            table[j] &= static_cast<uint8_t>(~(1u << k));
-          }
+// One table: the bytes of a period of its group's product, 0xFF but for the
+// bits of the group's multiples. Computed by the compiler, like the static
+// primes below: building all sixteen at run time took ~7 % of the CPU of a
+// small job (`map primes 1 100000`), most of it first touches of fresh
+// pages. Each table is a constant expression of its own, so each stays far
+// inside clang's step limit (~100k of its 1M steps for the largest).
+template <int kTable>
+struct PreSieveTable {
+  static constexpr const uint32_t* kGroup = kPreSieveGroups[kTable];
+  static constexpr uint32_t kPeriod = kGroup[0] * kGroup[1] * kGroup[2];
+  // Each prime p clears its multiples in residue class k, which sit at the
+  // bytes j = j0, j0 + p, ... with 30 j0 + r_k divisible by p.
+  static constexpr std::array<uint8_t, kPeriod> kBytes = [] {
+    std::array<uint8_t, kPeriod> table{};
+    for (uint8_t& byte : table) byte = 0xFF;
+    for (int i = 0; i < 3; ++i) {
+      const uint32_t p = kGroup[i];
+      if (p == 1) continue;
+      for (int k = 0; k < 8; ++k) {
+        uint32_t j0 = 0;
+        while ((30 * j0 + kWheelResidues[k]) % p != 0) ++j0;
+        for (uint32_t j = j0; j < kPeriod; j += p) {
+          table[j] &= static_cast<uint8_t>(~(1u << k));
         }
       }
     }
-  }
-
-  // Writes out[0, len) for the absolute wheel bytes [byte, byte + len).
-  void Fill(uint64_t byte, uint8_t* out, uint64_t len) const {
-    // Four tables a pass, in runs where none of them wraps: the run loop is
-    // plain byte ANDs, which the compiler vectorises.
-    for (int t = 0; t < kPreSieveTables; t += 4) {
-      uint64_t pos[4];
-      const uint8_t* tables[4];
-      for (int i = 0; i < 4; ++i) {
-        pos[i] = byte % period_[t + i];
-        tables[i] = storage_.data() + table_[t + i];
-      }
-      for (uint64_t done = 0; done < len;) {
-        uint64_t run = len - done;
-        for (int i = 0; i < 4; ++i) {
-          run = std::min<uint64_t>(run, period_[t + i] - pos[i]);
-        }
-        if (t == 0) {
-          AndInto</*kFirst=*/true>(out + done, run, tables[0] + pos[0],
-                                   tables[1] + pos[1], tables[2] + pos[2],
-                                   tables[3] + pos[3]);
-        } else {
-          AndInto</*kFirst=*/false>(out + done, run, tables[0] + pos[0],
-                                    tables[1] + pos[1], tables[2] + pos[2],
-                                    tables[3] + pos[3]);
-        }
-        for (int i = 0; i < 4; ++i) {
-          pos[i] += run;
-          if (pos[i] == period_[t + i]) pos[i] = 0;
-        }
-        done += run;
-      }
-    }
-  }
-
- private:
-  template <bool kFirst>
-  static void AndInto(uint8_t* __restrict out, uint64_t len,
-                      const uint8_t* __restrict a, const uint8_t* __restrict b,
-                      const uint8_t* __restrict c,
-                      const uint8_t* __restrict d) {
-    for (uint64_t i = 0; i < len; ++i) {
-      const uint8_t v = a[i] & b[i] & c[i] & d[i];
-      out[i] = kFirst ? v : static_cast<uint8_t>(out[i] & v);
-    }
-  }
-
-  uint32_t period_[kPreSieveTables];
-  size_t table_[kPreSieveTables];  // offset of each table in storage_
-  std::vector<uint8_t> storage_;
+    return table;
+  }();
 };
 
-const PreSieveTables& PreSieve() {
-  static const PreSieveTables* const tables = new PreSieveTables();
-  return *tables;
+struct PreSieveTableView {
+  const uint8_t* bytes;
+  uint32_t period;
+};
+
+template <size_t... kTables>
+constexpr std::array<PreSieveTableView, kPreSieveTables> PreSieveTableViews(
+    std::index_sequence<kTables...>) {
+  return {{{PreSieveTable<kTables>::kBytes.data(),
+            PreSieveTable<kTables>::kPeriod}...}};
+}
+
+constexpr std::array<PreSieveTableView, kPreSieveTables> kPreSieve =
+    PreSieveTableViews(std::make_index_sequence<kPreSieveTables>());
+
+template <bool kFirst>
+void AndInto(uint8_t* __restrict out, uint64_t len,
+             const uint8_t* __restrict a, const uint8_t* __restrict b,
+             const uint8_t* __restrict c, const uint8_t* __restrict d) {
+  for (uint64_t i = 0; i < len; ++i) {
+    const uint8_t v = a[i] & b[i] & c[i] & d[i];
+    out[i] = kFirst ? v : static_cast<uint8_t>(out[i] & v);
+  }
+}
+
+// Writes out[0, len) for the absolute wheel bytes [byte, byte + len): the
+// AND of every table there.
+void PreSieveFill(uint64_t byte, uint8_t* out, uint64_t len) {
+  // Four tables a pass, in runs where none of them wraps: the run loop is
+  // plain byte ANDs, which the compiler vectorises.
+  for (int t = 0; t < kPreSieveTables; t += 4) {
+    uint64_t pos[4];
+    const uint8_t* tables[4];
+    for (int i = 0; i < 4; ++i) {
+      pos[i] = byte % kPreSieve[t + i].period;
+      tables[i] = kPreSieve[t + i].bytes;
+    }
+    for (uint64_t done = 0; done < len;) {
+      uint64_t run = len - done;
+      for (int i = 0; i < 4; ++i) {
+        run = std::min<uint64_t>(run, kPreSieve[t + i].period - pos[i]);
+      }
+      if (t == 0) {
+        AndInto</*kFirst=*/true>(out + done, run, tables[0] + pos[0],
+                                 tables[1] + pos[1], tables[2] + pos[2],
+                                 tables[3] + pos[3]);
+      } else {
+        AndInto</*kFirst=*/false>(out + done, run, tables[0] + pos[0],
+                                  tables[1] + pos[1], tables[2] + pos[2],
+                                  tables[3] + pos[3]);
+      }
+      for (int i = 0; i < 4; ++i) {
+        pos[i] += run;
+        if (pos[i] == kPreSieve[t + i].period) pos[i] = 0;
+      }
+      done += run;
+    }
+  }
 }
 
 // The primes below 2^16, computed by the compiler (no start-up cost: a
@@ -425,13 +432,12 @@ void SieveWheelBlocks(uint64_t first, uint64_t last, int level, Sink& sink) {
 
   // The crossing-off state is relative to the next segment, wherever it
   // lies in memory, so a sink may hand out the same buffer for every block.
-  const PreSieveTables& presieve = PreSieve();
   for (uint64_t block = 0; block < size; block += kWheelBlockBytes) {
     const uint64_t len = std::min(size - block, kWheelBlockBytes);
     uint8_t* data = sink.Block(block, len);
     for (uint64_t segment = 0; segment < len; segment += kWheelSegmentBytes) {
       const uint64_t seg_len = std::min(kWheelSegmentBytes, len - segment);
-      presieve.Fill(b0 + block + segment, data + segment, seg_len);
+      PreSieveFill(b0 + block + segment, data + segment, seg_len);
       scratch.small.CrossOffAll(data + segment, seg_len);
     }
     scratch.large.CrossOffAll(data, len);
