@@ -4,8 +4,9 @@
 # than that (tq-client --version: 6.6 ms shared, 2.6 ms static). libzmq's
 # shared object alone brings 18 libraries (OpenPGM, NORM, libsodium, libbsd,
 # Kerberos); from archives none: Debian ships no libgssapi_krb5.a, and
-# libzmq's GSSAPI mechanism, which tq never uses, gets failing stand-ins
-# (common/no_gssapi.cc). A process linking libzmq starts ~2 ms sooner here.
+# libzmq's GSSAPI mechanism and multicast transports, which tq never uses,
+# get stand-ins (common/no_gssapi.cc, common/no_multicast.cc). A process
+# linking libzmq starts ~2 ms sooner here.
 # Executables only: Debian's libzmq.a is not position-independent, so shared
 # objects (the Python extension, SharedDepsLink.cmake) keep libzmq.so.
 # Sanitizer trees keep libzmq.so too: tests/sanitize/tsan.supp names it.
@@ -66,7 +67,7 @@ endif()
 
 # Call after find_package(cppzmq): points the imported libzmq target at
 # libzmq.a, and gives executables the archives of what libzmq.a needs, in
-# link order (NORM needs its ProtoKit, libbsd needs libmd). For any other
+# link order (libbsd needs libmd). For any other
 # consumer those archives expand to nothing: the Python extension maps
 # libzmq.a back to libzmq.so, which brings its own.
 function(tq_link_zmq_statically)
@@ -78,15 +79,17 @@ function(tq_link_zmq_statically)
   _tq_require_archive("${archive}")
   get_filename_component(libdir "${archive}" DIRECTORY)
   set(executables_only "")
-  foreach(name sodium pgm norm protokit bsd md)
+  foreach(name sodium bsd md)
     set(dependency "${libdir}/lib${name}.a")
     _tq_require_archive("${dependency}")
     list(APPEND executables_only "$<${_tq_in_executable}:${dependency}>")
   endforeach()
-  # Failing GSS-API stand-ins instead of Kerberos (common/no_gssapi.cc says
-  # why that is safe).
-  add_library(tq_no_gssapi STATIC ${PROJECT_SOURCE_DIR}/common/no_gssapi.cc)
-  list(APPEND executables_only "$<${_tq_in_executable}:tq_no_gssapi>")
+  # Stand-ins instead of Kerberos (common/no_gssapi.cc) and of OpenPGM and
+  # NORM (common/no_multicast.cc); each file says why that is safe.
+  add_library(tq_zmq_stand_ins STATIC
+    ${PROJECT_SOURCE_DIR}/common/no_gssapi.cc
+    ${PROJECT_SOURCE_DIR}/common/no_multicast.cc)
+  list(APPEND executables_only "$<${_tq_in_executable}:tq_zmq_stand_ins>")
   set_target_properties(libzmq PROPERTIES
     IMPORTED_LOCATION "${archive}"
     IMPORTED_NO_SONAME TRUE

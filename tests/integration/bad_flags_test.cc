@@ -64,5 +64,24 @@ TEST(BadFlagsTest, WorkerExitsOneNamingTheOption) {
   }
 }
 
+// libzmq refuses its multicast transports for ROUTER and DEALER sockets
+// before any of their code runs, which is why executables link stand-ins
+// for OpenPGM and NORM (common/no_multicast.cc): the refusal must stay a
+// clear error, not reach one of those stand-ins.
+TEST(BadFlagsTest, MulticastTransportsAreRefusedClearly) {
+  const std::string refusal =
+      "The protocol is not compatible with the socket type\n";
+  for (const std::string endpoint :
+       {"pgm://lo;239.1.1.1:5555", "epgm://lo;239.1.1.1:5555",
+        "norm://127.0.0.1:5555"}) {
+    ExpectRefused({{BrokerBinary(), "--listen=" + endpoint},
+                   "tq-broker: cannot listen on " + endpoint + ": " + refusal});
+    ExpectRefused({{ClientBinary(), "map", "primes", "1", "10",
+                    "--broker=" + endpoint},
+                   "tq-client: bad broker address '" + endpoint + "': " +
+                       refusal});
+  }
+}
+
 }  // namespace
 }  // namespace tq::testing
