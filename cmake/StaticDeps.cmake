@@ -90,6 +90,15 @@ function(tq_link_zmq_statically)
     ${PROJECT_SOURCE_DIR}/common/no_gssapi.cc
     ${PROJECT_SOURCE_DIR}/common/no_multicast.cc)
   list(APPEND executables_only "$<${_tq_in_executable}:tq_zmq_stand_ins>")
+  # getpid() cached (common/cached_getpid.cc says why and when it is asked
+  # again): every getpid call of the executable's own objects and archives
+  # goes to __wrap_getpid there. --undefined pulls it from its archive
+  # whatever comes later in the link line (absl's archives call getpid too).
+  add_library(tq_cached_getpid STATIC
+    ${PROJECT_SOURCE_DIR}/common/cached_getpid.cc)
+  target_link_options(tq_cached_getpid INTERFACE
+    -Wl,--wrap=getpid -Wl,--undefined=__wrap_getpid)
+  list(APPEND executables_only "$<${_tq_in_executable}:tq_cached_getpid>")
   set_target_properties(libzmq PROPERTIES
     IMPORTED_LOCATION "${archive}"
     IMPORTED_NO_SONAME TRUE
