@@ -1,6 +1,7 @@
 #include "broker/job.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 
@@ -409,19 +410,13 @@ uint64_t BrokerJob::ItemNumber(uint64_t item) const {
 void BrokerJob::ObserveRun(uint64_t items, uint64_t run_micros,
                            uint64_t result_bytes) {
   sizer_.ObserveResult(items, run_micros, result_bytes);
-  constexpr size_t kRecentRuns = 64;
   if (recent_runs_.size() < kRecentRuns) {
     recent_runs_.push_back(run_micros);
   } else {
-    const uint64_t oldest = recent_runs_[recent_pos_];
-    sorted_runs_.erase(
-        std::lower_bound(sorted_runs_.begin(), sorted_runs_.end(), oldest));
     recent_runs_[recent_pos_] = run_micros;
     recent_pos_ = (recent_pos_ + 1) % kRecentRuns;
   }
-  sorted_runs_.insert(
-      std::upper_bound(sorted_runs_.begin(), sorted_runs_.end(), run_micros),
-      run_micros);
+  median_stale_ = true;
   const int64_t run_us = static_cast<int64_t>(
       std::min<uint64_t>(run_micros, uint64_t{1} << 40));
   average_run_us_ = average_run_us_ < 0 ? run_us
@@ -441,11 +436,18 @@ int64_t BrokerJob::InFlightMicros() const {
 }
 
 int64_t BrokerJob::MedianRunMicros() const {
-  if (sorted_runs_.empty()) return -1;
-  // The element nth_element would put in the middle of recent_runs_.
-  return static_cast<int64_t>(std::min<uint64_t>(
-      sorted_runs_[sorted_runs_.size() / 2],
-      std::numeric_limits<int64_t>::max()));
+  if (recent_runs_.empty()) return -1;
+  if (median_stale_) {
+    // Selected on a copy: the ring keeps its order.
+    std::array<uint64_t, kRecentRuns> runs;
+    const size_t n = std::min(recent_runs_.size(), runs.size());
+    std::copy_n(recent_runs_.begin(), n, runs.begin());
+    std::nth_element(runs.begin(), runs.begin() + n / 2, runs.begin() + n);
+    median_us_ = static_cast<int64_t>(std::min<uint64_t>(
+        runs[n / 2], std::numeric_limits<int64_t>::max()));
+    median_stale_ = false;
+  }
+  return median_us_;
 }
 
 bool BrokerJob::HasRoom(uint64_t reserved) const {
@@ -475,6 +477,20 @@ void BrokerJob::GrantCredit(uint64_t chunks) {
 
 void BrokerJob::AddResult(PendingResult result) {
   undelivered_.push_back(std::move(result));
+}
+
+std::vector<PendingResult> BrokerJob::AddAndTakeDeliverable(
+    PendingResult result) {
+  if (!undelivered_.empty() || !attached() || credit_ == 0) {
+    AddResult(std::move(result));
+    return TakeDeliverable();
+  }
+  std::vector<PendingResult> out;
+  ledger_.OnDelivered(result.chunk_index, result.first_item, result.items);
+  out.push_back(std::move(result));
+  --credit_;
+  if (ledger_.overflowed()) retained_.clear();
+  return out;
 }
 
 std::vector<PendingResult> BrokerJob::TakeDeliverable() {

@@ -267,6 +267,10 @@ class BrokerJob {
   void AddResult(PendingResult result);
   // Results the client has credit for, each consuming one credit.
   std::vector<PendingResult> TakeDeliverable();
+  // AddResult(result), then TakeDeliverable(); a result taken at once
+  // (nothing waits before it, the client has credit) skips the queue,
+  // whose memory a report would otherwise touch twice (issue 9).
+  std::vector<PendingResult> AddAndTakeDeliverable(PendingResult result);
   size_t undelivered() const { return undelivered_.size(); }
   // Every item's result (or failure) was delivered.
   bool AllDelivered() const {
@@ -362,12 +366,18 @@ class BrokerJob {
   absl::flat_hash_map<uint64_t, StreamChunk> stream_;
 
   ChunkSizer sizer_;
-  // The latest reported run times, for the median (a ring).
+  // The latest reported run times, for the median (a ring of at most
+  // kRecentRuns).
+  static constexpr size_t kRecentRuns = 64;
   std::vector<uint64_t> recent_runs_;
   size_t recent_pos_ = 0;
-  // The same run times sorted, so the median is read, not computed, at
-  // every hand-out (BestWorkerFor asks for it per worker owing reports).
-  std::vector<uint64_t> sorted_runs_;
+  // Their median, selected when first asked for after a report (at most
+  // once per report however often it is asked: BestWorkerFor asks
+  // per worker owing reports). Kept sorted instead, every report moved
+  // half of 64 run times and touched most of their cache lines, whether
+  // anyone asked or not (issue 9).
+  mutable int64_t median_us_ = -1;
+  mutable bool median_stale_ = false;
   // Run time per chunk, smoothed (weight 1/4 for the newest); -1 before any.
   int64_t average_run_us_ = -1;
 

@@ -356,7 +356,10 @@ class Scheduler {
   void WatchHeartbeat(const std::string& id, Peer& peer);
   // Ends the jobs past their SubmitJob.timeout_ms.
   void ExpireJobs(int64_t now_us, Outbox* out);
-  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
+  // Sends `job`'s client the results it has credit for; `fresh`: a result
+  // just finished, added first (BrokerJob::AddAndTakeDeliverable).
+  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out,
+                      PendingResult* fresh = nullptr);
   // Every result of `job` was delivered: it ends once they are all
   // acknowledged (at once if they are, or if its client does not track
   // them); until then its client is told it finished (JobFinished{OK}) and

@@ -179,8 +179,7 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
   job.Finish(index);  // `chunk` is invalid from here
   ++stats_.chunks_completed;
   if (observer_ != nullptr) observer_->OnChunkCompleted(report.run_micros());
-  job.AddResult(std::move(pending));
-  DeliverResults(job, now_us, out);  // may end the job
+  DeliverResults(job, now_us, out, &pending);  // may end the job
 }
 
 void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,

@@ -200,8 +200,11 @@ void Scheduler::ExpireJobs(int64_t now_us, Outbox* out) {
   }
 }
 
-void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out) {
-  std::vector<PendingResult> results = job.TakeDeliverable();
+void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out,
+                               PendingResult* fresh) {
+  std::vector<PendingResult> results =
+      fresh != nullptr ? job.AddAndTakeDeliverable(std::move(*fresh))
+                       : job.TakeDeliverable();
   if (!results.empty()) {
     v1::Envelope env;
     std::vector<Payload> payloads;
