@@ -166,8 +166,10 @@ class Scheduler {
  private:
   struct WorkerClass;
   struct Peer {
+    // The fields each message or hand-out reads come first, together (a
+    // peer is met again only after the others: each cache line of it is a
+    // miss, issue 9); its name, offers and jobs after them.
     v1::Role role = v1::ROLE_UNSPECIFIED;
-    std::string name;
     int64_t last_heard_us = 0;
     int64_t last_sent_us = 0;
     // Worker only.
@@ -201,14 +203,6 @@ class Scheduler {
     int64_t heartbeat_due_us = 0;
     // Welcome.session: its reports must carry it (or none, 0).
     uint64_t session = 0;
-    // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
-    // code blobs this session was sent.
-    absl::flat_hash_set<std::string> tasks;
-    std::vector<v1::Runtime> runtimes;
-    absl::flat_hash_set<std::string> code_sent;
-    // Client only: the jobs it owns, and their code's owner.
-    absl::flat_hash_set<uint64_t> jobs;
-    std::string owner;
     // Client only: the worker time its chunks took, decaying with a time
     // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
     double usage_us = 0;
@@ -225,6 +219,15 @@ class Scheduler {
     bool turnaround_indexed = false;
     int64_t turnaround_key = 0;
     bool stalled = false;
+    std::string name;
+    // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
+    // code blobs this session was sent.
+    absl::flat_hash_set<std::string> tasks;
+    std::vector<v1::Runtime> runtimes;
+    absl::flat_hash_set<std::string> code_sent;
+    // Client only: the jobs it owns, and their code's owner.
+    absl::flat_hash_set<uint64_t> jobs;
+    std::string owner;
   };
   // Orders ready workers by chunks held per thread, then arrival.
   struct LighterWorker {
