@@ -24,6 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "broker/lease_deadlines.h"
 
 namespace tq {
 
@@ -55,16 +56,18 @@ struct ChunkHistory {
 struct Holder {
   std::string worker;     // routing id
   uint32_t attempt = 0;
-  int64_t handed_out_us = 0;
-  // Requeued unless a report or a Heartbeat listing it comes by then.
-  int64_t lease_deadline_us = 0;
-  // When the worker said it started running it; -1 while unknown.
-  int64_t started_us = -1;
   // A suspect's run alone: the worker holds nothing else.
   bool alone = false;
   // The worker was asked to give it back if it has not started it
   // (ReturnQueued), for a client with less work on workers.
   bool return_asked = false;
+  int64_t handed_out_us = 0;
+  // Requeued unless a report or a Heartbeat listing it comes by then.
+  int64_t lease_deadline_us = 0;
+  // When the worker said it started running it; -1 while unknown.
+  int64_t started_us = -1;
+  // The Scheduler's ticket for it (HandOutTable), closed when it ends.
+  HandOutTicket ticket;
 };
 
 struct Chunk {

@@ -415,7 +415,7 @@ class Scheduler {
                      Outbox* out);
   // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
   void RecordHandOut(const std::string& worker, uint64_t job_id,
-                     uint64_t index, uint32_t attempt);
+                     uint64_t index, uint32_t attempt, HandOutTicket ticket);
   // A client's recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
   // its share gets the next free worker. `client`: its Peer, nullptr for a
@@ -556,8 +556,9 @@ class Scheduler {
   void IndexWorker(Peer& peer);
   // After `peer`'s turnaround_us or stall changed.
   void IndexTurnaround(Peer& peer, int64_t now_us);
-  // One hand-out of `worker`'s ended (reported, requeued, revoked).
-  void ReleaseHeld(const std::string& worker);
+  // Hand-out `holder` ended (reported, requeued, revoked): its worker holds
+  // one chunk less, its ticket is closed.
+  void ReleaseHandOut(const Holder& holder);
   // The fastest worker's TurnaroundUs at `now_us`; -1 if none measured.
   int64_t FastestTurnaroundUs(int64_t now_us);
   // After anything about `job` changed (chunks, window, client, in
@@ -607,6 +608,10 @@ class Scheduler {
   uint64_t next_client_session_ = 1;
   uint64_t next_worker_session_ = 1;
   LeaseDeadlines leases_;
+  // Every hand-out's ticket (Holder::ticket, Lease::ticket,
+  // HandOutRef::ticket): open while it is out, settled once started or
+  // asked back.
+  HandOutTable handout_table_;
   // False only if no worker is reserved (Peer::reserved) for a suspect.
   bool maybe_reserved_ = false;
   // When Speculate last looked for stragglers.
@@ -642,6 +647,7 @@ class Scheduler {
     uint64_t job_id = 0;
     uint64_t index = 0;
     uint32_t attempt = 0;
+    HandOutTicket ticket;
   };
   // The holder `ref` names if that hand-out is still out; else nullptr.
   const Holder* FindHandOut(const HandOutRef& ref) const;

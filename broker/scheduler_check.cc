@@ -143,6 +143,35 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
     }
   }
 
+  // Hand-outs: each holder's ticket is out, settled once started or asked
+  // back, and no other ticket is (a hand-out that ended without closing
+  // its ticket would keep stale lease and hand-out entries alive).
+  size_t holders = 0;
+  std::string ticket_error;
+  absl::flat_hash_map<uint32_t, uint64_t> ticket_slots;
+  for (const auto& [job_id, job] : jobs_) {
+    job->chunks().ForEach([&, id = job_id](uint64_t index, const Chunk& chunk) {
+      for (const Holder& h : chunk.holders) {
+        ++holders;
+        const std::string what = absl::StrCat("job ", id, " chunk ", index,
+                                              " on ", h.worker, ": ");
+        if (!handout_table_.IsOut(h.ticket)) {
+          ticket_error = what + "its ticket is closed";
+        } else if (handout_table_.IsSettled(h.ticket) !=
+                   (h.started_us >= 0 || h.return_asked)) {
+          ticket_error = what + "its ticket's settled flag is wrong";
+        } else if (!ticket_slots.emplace(h.ticket.slot, index).second) {
+          ticket_error = what + "shares its ticket";
+        }
+      }
+    });
+    if (!ticket_error.empty()) return ticket_error;
+  }
+  if (holders != handout_table_.open()) {
+    return absl::StrCat(handout_table_.open(), " tickets out for ", holders,
+                        " hand-outs");
+  }
+
   // Jobs: their shares, in-flight sums and turns.
   std::map<const ClientShare*, std::pair<size_t, int64_t>> sums;
   uint64_t in_flight = 0;

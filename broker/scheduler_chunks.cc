@@ -169,7 +169,7 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
     RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                  now_us, out);
   }
-  for (const Holder& h : chunk->holders) ReleaseHeld(h.worker);
+  for (const Holder& h : chunk->holders) ReleaseHandOut(h);
   const Payload& result = payloads[report.result_payload()];
   PendingResult pending{index, chunk->first_item, chunk->items,
                         report.run_micros(), result, absl::OkStatus()};
@@ -205,6 +205,7 @@ void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,
       const int64_t ago_us = static_cast<int64_t>(std::min<uint64_t>(
           ref.started_ms(), std::numeric_limits<int64_t>::max() / 2000)) * 1000;
       holder->started_us = std::max(holder->handed_out_us, now_us - ago_us);
+      handout_table_.Settle(holder->ticket);
     }
     const int64_t limit_ms = RunLimitMs(*it->second);
     if (now_us - holder->started_us > limit_ms * 1000) {
@@ -291,9 +292,17 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
       options_.lease_ms, 0, std::numeric_limits<uint32_t>::max())));
   a->set_run_limit_ms(static_cast<uint64_t>(RunLimitMs(job)));
   a->set_run_first(run_first);
-  leases_.Add(Lease{deadline_us, job.id(), index, attempt});
-  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
-  if (!alone) RecordHandOut(worker, job.id(), index, attempt);
+  const HandOutTicket ticket = handout_table_.Open();
+  leases_.Add(Lease{deadline_us, job.id(), index, attempt, ticket});
+  Holder holder;
+  holder.worker = worker;
+  holder.attempt = attempt;
+  holder.alone = alone;
+  holder.handed_out_us = now_us;
+  holder.lease_deadline_us = deadline_us;
+  holder.ticket = ticket;
+  job.AddHolder(index, std::move(holder));
+  if (!alone) RecordHandOut(worker, job.id(), index, attempt, ticket);
   ++stats_.chunks_dispatched;
   --peer.credit;
   if (!peer.owes_report) {
@@ -373,7 +382,7 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
                                                       : " while running it");
     }
   }
-  ReleaseHeld(worker);
+  ReleaseHandOut(*holder);
   job.RemoveHolder(index, worker);
   // It may be a suspect now, or split below.
   maybe_suspects_ = true;
@@ -386,7 +395,7 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
     for (const Holder& other : others) {
       RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                    now_us, out);
-      ReleaseHeld(other.worker);
+      ReleaseHandOut(other);
       job.RemoveHolder(index, other.worker);
     }
     const uint64_t id = job.id();
@@ -484,6 +493,8 @@ void Scheduler::RevokeChunks(const std::string& worker, uint64_t job_id,
 
 void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
   for (const Lease& lease : leases_.PopDue(now_us)) {
+    // Stale (reported or requeued): known without its job.
+    if (!handout_table_.IsOut(lease.ticket)) continue;
     auto it = jobs_.find(lease.job_id);
     if (it == jobs_.end()) continue;
     const Chunk* chunk = it->second->Find(lease.chunk_index);
@@ -496,7 +507,7 @@ void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
     if (holder->lease_deadline_us > now_us) {
       // Renewed by a heartbeat since: wake up at the new deadline.
       leases_.Add(Lease{holder->lease_deadline_us, lease.job_id,
-                        lease.chunk_index, lease.attempt});
+                        lease.chunk_index, lease.attempt, lease.ticket});
       continue;
     }
     const std::string worker = holder->worker;
@@ -515,14 +526,7 @@ void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
 void Scheduler::MaybeCompactLeases() {
   if (leases_.size() < compact_at_) return;
   leases_.Compact([this](const Lease& lease) {
-    auto it = jobs_.find(lease.job_id);
-    if (it == jobs_.end()) return false;
-    const Chunk* chunk = it->second->Find(lease.chunk_index);
-    if (chunk == nullptr) return false;
-    for (const Holder& h : chunk->holders) {
-      if (h.attempt == lease.attempt) return true;
-    }
-    return false;
+    return handout_table_.IsOut(lease.ticket);
   });
   compact_at_ = std::max<size_t>(4096, 2 * leases_.size());
 }

@@ -127,8 +127,9 @@ void Scheduler::IndexWorker(Peer& peer) {
   }
 }
 
-void Scheduler::ReleaseHeld(const std::string& worker) {
-  auto p = peers_.find(worker);
+void Scheduler::ReleaseHandOut(const Holder& holder) {
+  handout_table_.Close(holder.ticket);
+  auto p = peers_.find(holder.worker);
   if (p == peers_.end() || p->second.held == 0) return;
   --p->second.held;
   IndexWorker(p->second);

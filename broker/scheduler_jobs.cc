@@ -268,7 +268,10 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
   // losing copies of speculative re-runs left).
   std::set<std::string> holders;
   job.chunks().ForEach([&](uint64_t, const Chunk& chunk) {
-    for (const Holder& holder : chunk.holders) holders.insert(holder.worker);
+    for (const Holder& holder : chunk.holders) {
+      holders.insert(holder.worker);
+      handout_table_.Close(holder.ticket);
+    }
   });
   for (const std::string& worker : holders) {
     auto peer = peers_.find(worker);

@@ -38,16 +38,17 @@ const Holder* Scheduler::FindHandOut(const HandOutRef& ref) const {
 }
 
 void Scheduler::RecordHandOut(const std::string& worker, uint64_t job_id,
-                              uint64_t index, uint32_t attempt) {
-  handouts_.push_back(HandOutRef{worker, job_id, index, attempt});
+                              uint64_t index, uint32_t attempt,
+                              HandOutTicket ticket) {
+  handouts_.push_back(HandOutRef{worker, job_id, index, attempt, ticket});
   if (handouts_.size() < compact_handouts_at_) return;
-  // Keep those still out and unstarted, in order: amortized O(1) a
-  // hand-out, as the next compaction waits for twice as many.
+  // Keep those still out, unstarted and not asked back, in order:
+  // amortized O(1) a hand-out, as the next compaction waits for twice as
+  // many; each judged by its ticket, without its job and chunk.
   handouts_.erase(std::remove_if(handouts_.begin(), handouts_.end(),
                                  [this](const HandOutRef& ref) {
-                                   const Holder* h = FindHandOut(ref);
-                                   return h == nullptr || h->started_us >= 0 ||
-                                          h->return_asked;
+                                   return !handout_table_.IsOutUnsettled(
+                                       ref.ticket);
                                  }),
                   handouts_.end());
   compact_handouts_at_ = std::max<size_t>(1024, 2 * handouts_.size());
@@ -93,6 +94,7 @@ void Scheduler::ReclaimQueued(const ClientShare& share, uint64_t want,
       continue;
     }
     holder->return_asked = true;
+    handout_table_.Settle(holder->ticket);
     asked.insert(ref.worker);
     returns_asked_.push_back(ref);
     v1::Envelope env;
