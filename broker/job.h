@@ -272,6 +272,15 @@ class BrokerJob {
   // whose memory a report would otherwise touch twice (issue 9).
   std::vector<PendingResult> AddAndTakeDeliverable(PendingResult result);
   size_t undelivered() const { return undelivered_.size(); }
+  // The Scheduler's memo of whether the workers of one class (`key`: the
+  // class's address; classes live as long as the Scheduler) can run this
+  // job. Neither changes, so the memo stays right; it spares dispatch
+  // reading the submit message at every hand-out (issue 9).
+  struct RunsOnMemo {
+    const void* key = nullptr;
+    bool can_run = false;
+  };
+  RunsOnMemo& runs_on_memo() const { return runs_on_memo_; }
   // Every item's result (or failure) was delivered.
   bool AllDelivered() const {
     return input_complete_ && !HasInputToCut() && chunks_.empty() &&
@@ -343,6 +352,7 @@ class BrokerJob {
   mutable bool median_stale_ = false;
   bool finish_sent_ = false;
   bool completed_ = false;
+  mutable RunsOnMemo runs_on_memo_;
   uint64_t chunks_done_ = 0;
   uint64_t items_done_ = 0;
   std::vector<uint64_t> recent_runs_;

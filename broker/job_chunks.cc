@@ -26,6 +26,13 @@ Holder* Chunk::FindHolder(const std::string& worker) {
   return nullptr;
 }
 
+Holder* Chunk::FindAttempt(uint32_t attempt) {
+  for (Holder& holder : holders) {
+    if (holder.attempt == attempt) return &holder;
+  }
+  return nullptr;
+}
+
 Chunk* ChunkTable::Find(uint64_t index) {
   if (index - base_ < span_) {
     std::optional<Chunk>& slot = Slot(index);

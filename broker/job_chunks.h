@@ -81,6 +81,8 @@ struct Chunk {
 
   const Holder* FindHolder(const std::string& worker) const;
   Holder* FindHolder(const std::string& worker);
+  // The hand-out of attempt `attempt` (attempts are unique per chunk).
+  Holder* FindAttempt(uint32_t attempt);
 };
 
 // Not thread-safe: owned by its BrokerJob.

@@ -323,6 +323,8 @@ class Scheduler {
   // Whether `worker` can run `job`'s chunks: its task, or its code's
   // runtime and version.
   bool CanRun(const Peer& worker, const BrokerJob& job) const;
+  // CanRun for the workers of `worker_class`, remembered in the job.
+  bool ClassCanRun(const WorkerClass& worker_class, const BrokerJob& job) const;
   // A code job: nothing if the broker accepts it now; else why not
   // (runtime not allowed, no connected worker with its version...).
   absl::Status CheckCodeJob(const v1::SubmitJob& submit) const;
@@ -414,8 +416,8 @@ class Scheduler {
   void ReclaimQueued(const ClientShare& share, uint64_t want, int64_t now_us,
                      Outbox* out);
   // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
-  void RecordHandOut(const std::string& worker, uint64_t job_id,
-                     uint64_t index, uint32_t attempt, HandOutTicket ticket);
+  void RecordHandOut(uint64_t job_id, uint64_t index, uint32_t attempt,
+                     HandOutTicket ticket);
   // A client's recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
   // its share gets the next free worker. `client`: its Peer, nullptr for a
@@ -642,15 +644,16 @@ class Scheduler {
   uint64_t total_in_flight_ = 0;
   // Ordinary hand-outs, oldest first, and those ReclaimQueued asked back:
   // entries whose hand-out ended or started are dropped lazily.
+  // The worker is its holder's (found by attempt): entries stay small, as
+  // the list is compacted by a walk over all of them.
   struct HandOutRef {
-    std::string worker;
     uint64_t job_id = 0;
     uint64_t index = 0;
     uint32_t attempt = 0;
     HandOutTicket ticket;
   };
   // The holder `ref` names if that hand-out is still out; else nullptr.
-  const Holder* FindHandOut(const HandOutRef& ref) const;
+  Holder* FindHandOut(const HandOutRef& ref);
   std::vector<HandOutRef> handouts_;
   size_t compact_handouts_at_ = 1024;
   std::vector<HandOutRef> returns_asked_;

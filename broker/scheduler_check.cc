@@ -205,6 +205,13 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
         (!js.in_turns || !js.share->in_ready)) {
       return what + "has a chunk to hand out and no turn";
     }
+    const BrokerJob::RunsOnMemo& memo = job->runs_on_memo();
+    for (const auto& worker_class : worker_classes_) {
+      if (memo.key == worker_class.get() &&
+          memo.can_run != CanRun(worker_class->sample, *job)) {
+        return what + "remembers the wrong answer for a worker class";
+      }
+    }
     if (job->HasSuspectToHandOut() && !maybe_suspects_) {
       return what + "a suspect unnoticed";
     }

@@ -302,7 +302,7 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
   holder.lease_deadline_us = deadline_us;
   holder.ticket = ticket;
   job.AddHolder(index, std::move(holder));
-  if (!alone) RecordHandOut(worker, job.id(), index, attempt, ticket);
+  if (!alone) RecordHandOut(job.id(), index, attempt, ticket);
   ++stats_.chunks_dispatched;
   --peer.credit;
   if (!peer.owes_report) {

@@ -200,7 +200,7 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   Peer* best = nullptr;
   bool best_slow = false;
   for (const auto& worker_class : worker_classes_) {
-    if (worker_class->ready.empty() || !CanRun(worker_class->sample, job)) {
+    if (worker_class->ready.empty() || !ClassCanRun(*worker_class, job)) {
       continue;
     }
     for (Peer* candidate : worker_class->ready) {
