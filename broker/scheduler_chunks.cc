@@ -373,13 +373,13 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
   }
   if (charge) {
     ++chunk->history.failures;
-    chunk->history.last_code = static_cast<int32_t>(cause.code());
-    chunk->history.last_error = std::string(cause.message());
+    ChunkFailure& failure = chunk->history.NewFailure();
+    failure.code = static_cast<int32_t>(cause.code());
+    failure.error = std::string(cause.message());
     if (reason == RequeueReason::kWorkerLost ||
         reason == RequeueReason::kWorkerLostWithOthers) {
-      absl::StrAppend(&chunk->history.last_error, holder->alone
-                                                      ? " while running it alone"
-                                                      : " while running it");
+      absl::StrAppend(&failure.error, holder->alone ? " while running it alone"
+                                                    : " while running it");
     }
   }
   ReleaseHandOut(*holder);
@@ -420,7 +420,7 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
     Log(absl::StrCat("job ", job.id(), ": ", items, " failed ",
                      chunk.history.failures,
                      " times; splitting to find the failing items (last: ",
-                     chunk.history.last_error, ")"));
+                     chunk.history.last_error(), ")"));
     chunk.history.failures = max_attempts - 1;
     job.Split(index);
     return true;
@@ -435,14 +435,14 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
   const bool client_adds_number =
       failed_item >= 0 && !job.submit().skip_failed();
   const absl::Status cause =
-      StatusFromCode(chunk.history.last_code == 0
+      StatusFromCode(chunk.history.last_code() == 0
                          ? static_cast<int32_t>(absl::StatusCode::kUnknown)
-                         : chunk.history.last_code,
+                         : chunk.history.last_code(),
                      absl::StrCat(ItemsText(job, chunk, !client_adds_number),
                                   " of job ", job.id(), " failed ",
                                   chunk.history.failures,
                                   " times; last error: ",
-                                  chunk.history.last_error));
+                                  chunk.history.last_error()));
   if (job.submit().skip_failed()) {
     stats_.items_failed += chunk.items;
     Log(absl::StrCat("job ", job.id(), ": skipping ", items, ": ",
