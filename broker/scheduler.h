@@ -172,6 +172,10 @@ class Scheduler {
     v1::Role role = v1::ROLE_UNSPECIFIED;
     int64_t last_heard_us = 0;
     int64_t last_sent_us = 0;
+    // Client only: the worker time its chunks took, decaying with a time
+    // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
+    double usage_us = 0;
+    int64_t usage_at_us = 0;
     // Worker only.
     uint32_t threads = 0;
     uint64_t credit = 0;
@@ -203,10 +207,6 @@ class Scheduler {
     int64_t heartbeat_due_us = 0;
     // Welcome.session: its reports must carry it (or none, 0).
     uint64_t session = 0;
-    // Client only: the worker time its chunks took, decaying with a time
-    // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
-    double usage_us = 0;
-    int64_t usage_at_us = 0;
     // Worker only, the dispatch indexes' view of it (scheduler_index.cc):
     // its key in peers_ (node_hash_map: stable), its capability class,
     // whether it is in the class's ready set and with which held count,
@@ -277,6 +277,18 @@ class Scheduler {
     uint64_t generation = 0;
     bool in_turns = false;
   };
+  // A job as the Scheduler keeps it: its share entry in the same
+  // allocation, so that finding the job finds it (issue 9: a hash map of
+  // entries beside jobs_ cost two more cache misses per job and round).
+  // Every job in jobs_ is one (ShareEntry relies on it).
+  struct ScheduledJob final : BrokerJob {
+    using BrokerJob::BrokerJob;
+    // Zero until JobChanged first places it, and after ForgetJobShare.
+    alignas(64) JobShare share_entry;
+  };
+  static JobShare& ShareEntry(BrokerJob& job) {
+    return static_cast<ScheduledJob&>(job).share_entry;
+  }
   // Why a hand-out ends without a result. kDrained, kReturned (given back
   // unstarted: ReturnQueued) and kCodeMissing (the worker lost a code blob)
   // requeue without penalty. A lost worker charges
@@ -569,7 +581,7 @@ class Scheduler {
   // the shares per hand-out, not two).
   void JobChanged(BrokerJob& job, uint64_t served = 0);
   // Before `job` is erased from jobs_.
-  void ForgetJobShare(const BrokerJob& job);
+  void ForgetJobShare(BrokerJob& job);
   // Shares' loads are evaluated at now rounded down to kShareRefreshUs
   // (scheduler_index.cc): recomputed when that changes.
   void RefreshShares(int64_t now_us);
@@ -600,7 +612,7 @@ class Scheduler {
   JournalSink* journal_ = nullptr;
 
   absl::node_hash_map<std::string, Peer> peers_;
-  absl::flat_hash_map<uint64_t, std::unique_ptr<BrokerJob>> jobs_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<ScheduledJob>> jobs_;
   // Jobs in submission order; dispatch walks it round-robin from ring_pos_.
   std::vector<uint64_t> job_ring_;
   size_t ring_pos_ = 0;
@@ -637,7 +649,6 @@ class Scheduler {
   absl::node_hash_map<std::string, ClientShare> shares_;
   absl::btree_set<ClientShare*, LighterShare> shares_by_load_;
   absl::btree_set<ClientShare*, LighterShare> ready_shares_;
-  absl::flat_hash_map<uint64_t, JobShare> job_shares_;
   int64_t load_at_us_ = std::numeric_limits<int64_t>::min();
   uint64_t next_share_seq_ = 1;
   uint64_t serve_count_ = 0;

@@ -177,9 +177,8 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
   uint64_t in_flight = 0;
   for (const auto& [job_id, job] : jobs_) {
     const std::string what = absl::StrCat("job ", job_id, ": ");
-    auto entry = job_shares_.find(job_id);
-    if (entry == job_shares_.end()) return what + "no share";
-    const JobShare& js = entry->second;
+    const JobShare& js = job->share_entry;
+    if (js.share == nullptr) return what + "no share";
     auto share = shares_.find(job->client());
     if (share == shares_.end() || js.share != &share->second) {
       return what + "not in its client's share";
@@ -216,7 +215,6 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
       return what + "a suspect unnoticed";
     }
   }
-  if (job_shares_.size() != jobs_.size()) return "job_shares_ holds a stranger";
   if (in_flight != total_in_flight_) {
     return absl::StrCat(in_flight, " in flight, total_in_flight_ ",
                         total_in_flight_);

@@ -196,7 +196,7 @@ void Scheduler::DropShareIfEmpty(ClientShare* share) {
 }
 
 void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
-  JobShare& entry = job_shares_[job.id()];
+  JobShare& entry = ShareEntry(job);
   if (entry.share == nullptr || entry.share->client != job.client()) {
     if (ClientShare* old = entry.share; old != nullptr) {
       old->in_flight_us -= entry.in_flight_us;
@@ -241,10 +241,8 @@ void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
   }
 }
 
-void Scheduler::ForgetJobShare(const BrokerJob& job) {
-  auto it = job_shares_.find(job.id());
-  if (it == job_shares_.end()) return;
-  const JobShare& entry = it->second;
+void Scheduler::ForgetJobShare(BrokerJob& job) {
+  JobShare& entry = ShareEntry(job);
   total_in_flight_ -= entry.in_flight;
   if (ClientShare* share = entry.share; share != nullptr) {
     share->in_flight_us -= entry.in_flight_us;
@@ -252,7 +250,7 @@ void Scheduler::ForgetJobShare(const BrokerJob& job) {
     RekeyShare(*share);
     DropShareIfEmpty(share);
   }
-  job_shares_.erase(it);
+  entry = JobShare();
 }
 
 }  // namespace tq

@@ -71,9 +71,9 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   submit.clear_code_blobs();
   if (plan->streamed) submit.mutable_stream()->set_encoding(plan->encoding);
   const uint64_t id = next_job_id_;
-  auto job = std::make_unique<BrokerJob>(id, client,
-                                   submit.has_code() ? peer.owner : "", *plan,
-                                   std::move(submit), std::move(code_payloads));
+  auto job = std::make_unique<ScheduledJob>(
+      id, client, submit.has_code() ? peer.owner : "", *plan, std::move(submit),
+      std::move(code_payloads));
   if (plan->streamed) {
     absl::Status appended =
         job->AppendInput(stream.chunks(), stream.complete(), message.payloads);
