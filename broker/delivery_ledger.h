@@ -64,6 +64,8 @@ class DeliveryLedger {
 
  private:
   const size_t max_unacknowledged_;
+  // First, beside what each delivery reads (issue 9: a job's cache lines).
+  bool overflowed_ = false;
   // Delivered, not wholly acknowledged, sorted by first item (unique). A
   // sorted vector: results are delivered in about the order their items
   // were cut, so one is nearly always appended, touching one cache line
@@ -72,7 +74,6 @@ class DeliveryLedger {
   std::vector<Lost> delivered_;
   ItemRuns acknowledged_;
   uint64_t acknowledged_count_ = 0;
-  bool overflowed_ = false;
 };
 
 }  // namespace tq

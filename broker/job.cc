@@ -1,6 +1,7 @@
 #include "broker/job.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 
@@ -39,32 +40,33 @@ BrokerJob::BrokerJob(uint64_t id, std::string client, std::string owner,
                      const JobPlan& plan, v1::SubmitJob submit,
                      std::vector<Payload> code_payloads)
     : id_(id),
-      owner_(std::move(owner)),
-      task_(plan.task),
-      submit_(std::move(submit)),
-      code_payloads_(std::move(code_payloads)),
+      credit_(submit.result_window()),
+      max_concurrency_(submit.max_concurrency()),
+      max_window_(plan.max_window),
       streamed_(plan.streamed),
       bool_results_(plan.task != nullptr &&
                     plan.task->shape() == ResultShape::kBool),
-      fixed_chunk_size_(plan.streamed ? 0 : submit_.chunk_size()),
-      fixed_chunk_count_(plan.streamed ? 0 : plan.chunk_count),
-      max_chunk_items_(plan.max_chunk_items),
-      min_chunk_items_(plan.min_chunk_items),
-      window_(plan.window),
-      max_window_(plan.max_window),
-      encoding_(plan.encoding),
-      range_items_(plan.item_count),
-      items_total_(plan.item_count > std::numeric_limits<uint64_t>::max()
-                       ? std::numeric_limits<uint64_t>::max()
-                       : static_cast<uint64_t>(plan.item_count)),
       input_complete_(!plan.streamed),
+      fixed_chunk_size_(plan.streamed ? 0 : submit.chunk_size()),
+      range_items_(plan.item_count),
       client_(std::move(client)),
       // Twice the window: a client acknowledges what it consumed within
       // half a window or a fraction of a second, so only one that does not
       // acknowledge at all reaches this.
       ledger_(2 * static_cast<size_t>(plan.window) + 16),
       sizer_(SizerOptions(plan)),
-      credit_(submit_.result_window()) {}
+      submit_(std::move(submit)),
+      owner_(std::move(owner)),
+      task_(plan.task),
+      code_payloads_(std::move(code_payloads)),
+      fixed_chunk_count_(plan.streamed ? 0 : plan.chunk_count),
+      max_chunk_items_(plan.max_chunk_items),
+      min_chunk_items_(plan.min_chunk_items),
+      window_(plan.window),
+      encoding_(plan.encoding),
+      items_total_(plan.item_count > std::numeric_limits<uint64_t>::max()
+                       ? std::numeric_limits<uint64_t>::max()
+                       : static_cast<uint64_t>(plan.item_count)) {}
 
 void BrokerJob::set_submitted_us(int64_t now_us) {
   submitted_us_ = now_us;
@@ -285,16 +287,19 @@ void BrokerJob::Finish(uint64_t index) {
   }
   ++chunks_done_;
   items_done_ = SaturatingAdd(items_done_, chunk->items);
-  if (auto stream = stream_.find(index); stream != stream_.end()) {
-    // Kept until acknowledged, while the ledger can say when that is (a
-    // part computed again is held by the chunk retained already).
-    if (!ledger_.overflowed() &&
-        RetainedHolding(chunk->first_item) == nullptr) {
-      stream->second.first_item = chunk->first_item;
-      stream->second.items = chunk->items;
-      retained_.emplace(chunk->first_item, std::move(stream->second));
+  // Range input has none (its map is not touched: issue 9).
+  if (streamed_) {
+    if (auto stream = stream_.find(index); stream != stream_.end()) {
+      // Kept until acknowledged, while the ledger can say when that is (a
+      // part computed again is held by the chunk retained already).
+      if (!ledger_.overflowed() &&
+          RetainedHolding(chunk->first_item) == nullptr) {
+        stream->second.first_item = chunk->first_item;
+        stream->second.items = chunk->items;
+        retained_.emplace(chunk->first_item, std::move(stream->second));
+      }
+      stream_.erase(stream);
     }
-    stream_.erase(stream);
   }
   chunks_.Erase(index);
 }
@@ -312,7 +317,8 @@ void BrokerJob::Split(uint64_t index) {
   // (numbers, or a code job's pickled list, which the broker cannot decode)
   // is handed out whole with the items to run (ChunkInput offset, count).
   std::optional<StreamChunk> whole_input;
-  if (auto stream = stream_.find(index); stream != stream_.end()) {
+  if (auto stream = streamed_ ? stream_.find(index) : stream_.end();
+      stream != stream_.end()) {
     whole_input = std::move(stream->second);
     stream_.erase(stream);
   }
@@ -409,19 +415,13 @@ uint64_t BrokerJob::ItemNumber(uint64_t item) const {
 void BrokerJob::ObserveRun(uint64_t items, uint64_t run_micros,
                            uint64_t result_bytes) {
   sizer_.ObserveResult(items, run_micros, result_bytes);
-  constexpr size_t kRecentRuns = 64;
   if (recent_runs_.size() < kRecentRuns) {
     recent_runs_.push_back(run_micros);
   } else {
-    const uint64_t oldest = recent_runs_[recent_pos_];
-    sorted_runs_.erase(
-        std::lower_bound(sorted_runs_.begin(), sorted_runs_.end(), oldest));
     recent_runs_[recent_pos_] = run_micros;
     recent_pos_ = (recent_pos_ + 1) % kRecentRuns;
   }
-  sorted_runs_.insert(
-      std::upper_bound(sorted_runs_.begin(), sorted_runs_.end(), run_micros),
-      run_micros);
+  median_stale_ = true;
   const int64_t run_us = static_cast<int64_t>(
       std::min<uint64_t>(run_micros, uint64_t{1} << 40));
   average_run_us_ = average_run_us_ < 0 ? run_us
@@ -441,17 +441,24 @@ int64_t BrokerJob::InFlightMicros() const {
 }
 
 int64_t BrokerJob::MedianRunMicros() const {
-  if (sorted_runs_.empty()) return -1;
-  // The element nth_element would put in the middle of recent_runs_.
-  return static_cast<int64_t>(std::min<uint64_t>(
-      sorted_runs_[sorted_runs_.size() / 2],
-      std::numeric_limits<int64_t>::max()));
+  if (recent_runs_.empty()) return -1;
+  if (median_stale_) {
+    // Selected on a copy: the ring keeps its order.
+    std::array<uint64_t, kRecentRuns> runs;
+    const size_t n = std::min(recent_runs_.size(), runs.size());
+    std::copy_n(recent_runs_.begin(), n, runs.begin());
+    std::nth_element(runs.begin(), runs.begin() + n / 2, runs.begin() + n);
+    median_us_ = static_cast<int64_t>(std::min<uint64_t>(
+        runs[n / 2], std::numeric_limits<int64_t>::max()));
+    median_stale_ = false;
+  }
+  return median_us_;
 }
 
 bool BrokerJob::HasRoom(uint64_t reserved) const {
   const uint64_t window = std::min<uint64_t>(credit_, max_window_);
   const uint64_t busy = in_flight_ + reserved;
-  if (submit_.max_concurrency() != 0 && busy >= submit_.max_concurrency()) {
+  if (max_concurrency_ != 0 && busy >= max_concurrency_) {
     return false;
   }
   return busy + undelivered_.size() < window;
@@ -462,7 +469,7 @@ uint64_t BrokerJob::Room() const {
   const uint64_t busy = in_flight_ + suspects_.size();
   const uint64_t taken = busy + undelivered_.size();
   uint64_t room = taken < window ? window - taken : 0;
-  if (const uint64_t most = submit_.max_concurrency(); most != 0) {
+  if (const uint64_t most = max_concurrency_; most != 0) {
     room = std::min<uint64_t>(room, busy < most ? most - busy : 0);
   }
   return room;
@@ -475,6 +482,20 @@ void BrokerJob::GrantCredit(uint64_t chunks) {
 
 void BrokerJob::AddResult(PendingResult result) {
   undelivered_.push_back(std::move(result));
+}
+
+std::vector<PendingResult> BrokerJob::AddAndTakeDeliverable(
+    PendingResult result) {
+  if (!undelivered_.empty() || !attached() || credit_ == 0) {
+    AddResult(std::move(result));
+    return TakeDeliverable();
+  }
+  std::vector<PendingResult> out;
+  ledger_.OnDelivered(result.chunk_index, result.first_item, result.items);
+  out.push_back(std::move(result));
+  --credit_;
+  if (ledger_.overflowed()) retained_.clear();
+  return out;
 }
 
 std::vector<PendingResult> BrokerJob::TakeDeliverable() {

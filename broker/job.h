@@ -267,7 +267,20 @@ class BrokerJob {
   void AddResult(PendingResult result);
   // Results the client has credit for, each consuming one credit.
   std::vector<PendingResult> TakeDeliverable();
+  // AddResult(result), then TakeDeliverable(); a result taken at once
+  // (nothing waits before it, the client has credit) skips the queue,
+  // whose memory a report would otherwise touch twice (issue 9).
+  std::vector<PendingResult> AddAndTakeDeliverable(PendingResult result);
   size_t undelivered() const { return undelivered_.size(); }
+  // The Scheduler's memo of whether the workers of one class (`key`: the
+  // class's address; classes live as long as the Scheduler) can run this
+  // job. Neither changes, so the memo stays right; it spares dispatch
+  // reading the submit message at every hand-out (issue 9).
+  struct RunsOnMemo {
+    const void* key = nullptr;
+    bool can_run = false;
+  };
+  RunsOnMemo& runs_on_memo() const { return runs_on_memo_; }
   // Every item's result (or failure) was delivered.
   bool AllDelivered() const {
     return input_complete_ && !HasInputToCut() && chunks_.empty() &&
@@ -300,79 +313,90 @@ class BrokerJob {
   // Whether `reserved` more chunks in flight leave room for one more.
   bool HasRoom(uint64_t reserved) const;
 
-  // Constant after construction.
+  // Hot first: what each hand-out and report of the job reads or writes.
+  // A round of dispatch touches a job last seen about as many rounds ago
+  // as there are jobs, so each cache line of it is a miss: these sit
+  // together at the front (issue 9), the rest (constant after
+  // construction, or used at submit, attach, end) after them.
   const uint64_t id_;
-  const std::string owner_;
-  const Task* const task_;
-  v1::SubmitJob submit_;
-  const std::vector<Payload> code_payloads_;
+  uint64_t in_flight_ = 0;
+  uint64_t credit_ = 0;
+  // SubmitJob.max_concurrency (0: none), copied out of submit_.
+  const uint64_t max_concurrency_;
+  const uint32_t max_window_;
   const bool streamed_;
   const bool bool_results_;
-  const uint64_t fixed_chunk_size_;
-  const uint64_t fixed_chunk_count_;
-  const uint64_t max_chunk_items_;
-  const uint64_t min_chunk_items_;
-  const uint32_t window_;
-  const uint32_t max_window_;
-  const v1::ItemEncoding encoding_;
-  // Range input: its items (2^64 for the whole of uint64).
-  const unsigned __int128 range_items_;
-
-  int64_t submitted_us_ = 0;
-  int64_t deadline_us_ = std::numeric_limits<int64_t>::max();
-  uint64_t chunks_done_ = 0;
-  uint64_t items_done_ = 0;
-  uint64_t items_total_;
   bool input_complete_;
-
-  // Attachment (see Detach/Attach).
-  std::string client_;
-  int64_t detached_since_us_ = 0;
-  std::string token_;
-  std::string submitter_;
-  DeliveryLedger ledger_;
-  std::string mark_;
-  bool finish_sent_ = false;
-  bool completed_ = false;
-  // Streamed input of chunks finished but not yet acknowledged, by first
-  // item (disjoint), kept to be computed again if their results are lost
-  // with a connection (at most what the ledger tracks).
-  std::map<uint64_t, StreamChunk> retained_;
-
-  // Range input resumed after a restart: items never to cut again, and the
-  // first chunk index it used then.
-  ItemRuns skip_;
-  uint64_t index_base_ = 0;
   // Resumed from a journal and not yet attached: nothing is cut until the
   // client says which items it holds (their chunks' bounds then are not
   // this broker's to know, and a result overlapping them would be dropped
   // whole by the client).
   bool awaiting_client_ = false;
-  // Ledger. Range input: items below cut_items_ are cut into chunks.
+  const uint64_t fixed_chunk_size_;
+  // Range input: its items (2^64 for the whole of uint64). Items below
+  // cut_items_ are cut into chunks.
+  const unsigned __int128 range_items_;
   unsigned __int128 cut_items_ = 0;
   uint64_t next_index_ = 0;
-  uint64_t chunks_appended_ = 0;
-  ChunkTable chunks_;
+  // Run time per chunk, smoothed (weight 1/4 for the newest); -1 before any.
+  int64_t average_run_us_ = -1;
+  // The latest reported run times, for the median (a ring of at most
+  // kRecentRuns), and their median, selected when first asked for after a
+  // report (at most once per report however often it is asked:
+  // BestWorkerFor asks per worker owing reports). Kept sorted instead,
+  // every report moved half of 64 run times and touched most of their
+  // cache lines, whether anyone asked or not (issue 9).
+  static constexpr size_t kRecentRuns = 64;
+  size_t recent_pos_ = 0;
+  mutable int64_t median_us_ = -1;
+  mutable bool median_stale_ = false;
+  bool finish_sent_ = false;
+  bool completed_ = false;
+  mutable RunsOnMemo runs_on_memo_;
+  uint64_t chunks_done_ = 0;
+  uint64_t items_done_ = 0;
+  std::vector<uint64_t> recent_runs_;
   // Queued chunks by (first item, index): lowest first item first.
   std::set<std::pair<uint64_t, uint64_t>> queued_;
   // Queued suspects, the same way.
   std::set<std::pair<uint64_t, uint64_t>> suspects_;
-  uint64_t in_flight_ = 0;
+  ChunkTable chunks_;
+  std::deque<PendingResult> undelivered_;
+  // Attachment (see Detach/Attach).
+  std::string client_;
+  DeliveryLedger ledger_;
+  ChunkSizer sizer_;
+  // Range input resumed after a restart: items never to cut again.
+  ItemRuns skip_;
+  v1::SubmitJob submit_;
+
+  // Constant after construction.
+  const std::string owner_;
+  const Task* const task_;
+  const std::vector<Payload> code_payloads_;
+  const uint64_t fixed_chunk_count_;
+  const uint64_t max_chunk_items_;
+  const uint64_t min_chunk_items_;
+  const uint32_t window_;
+  const v1::ItemEncoding encoding_;
+
+  int64_t submitted_us_ = 0;
+  int64_t deadline_us_ = std::numeric_limits<int64_t>::max();
+  uint64_t items_total_;
+  int64_t detached_since_us_ = 0;
+  std::string token_;
+  std::string submitter_;
+  std::string mark_;
+  // Streamed input of chunks finished but not yet acknowledged, by first
+  // item (disjoint), kept to be computed again if their results are lost
+  // with a connection (at most what the ledger tracks).
+  std::map<uint64_t, StreamChunk> retained_;
+  // Range input resumed after a restart: the first chunk index it used
+  // then.
+  uint64_t index_base_ = 0;
+  uint64_t chunks_appended_ = 0;
   // Streamed input: chunks appended and not yet finished, by index.
   absl::flat_hash_map<uint64_t, StreamChunk> stream_;
-
-  ChunkSizer sizer_;
-  // The latest reported run times, for the median (a ring).
-  std::vector<uint64_t> recent_runs_;
-  size_t recent_pos_ = 0;
-  // The same run times sorted, so the median is read, not computed, at
-  // every hand-out (BestWorkerFor asks for it per worker owing reports).
-  std::vector<uint64_t> sorted_runs_;
-  // Run time per chunk, smoothed (weight 1/4 for the newest); -1 before any.
-  int64_t average_run_us_ = -1;
-
-  uint64_t credit_ = 0;
-  std::deque<PendingResult> undelivered_;
 };
 
 }  // namespace tq

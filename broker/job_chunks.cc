@@ -12,6 +12,27 @@ constexpr size_t kSpareSlots = 16;
 
 }  // namespace
 
+ChunkHistory& ChunkHistory::operator=(const ChunkHistory& other) {
+  last_attempt = other.last_attempt;
+  failures = other.failures;
+  unattributed_losses = other.unattributed_losses;
+  suspect = other.suspect;
+  last_failure = other.last_failure == nullptr
+                     ? nullptr
+                     : std::make_unique<ChunkFailure>(*other.last_failure);
+  return *this;
+}
+
+const std::string& ChunkHistory::last_error() const {
+  static const std::string* const kNone = new std::string();
+  return last_failure == nullptr ? *kNone : last_failure->error;
+}
+
+ChunkFailure& ChunkHistory::NewFailure() {
+  last_failure = std::make_unique<ChunkFailure>();
+  return *last_failure;
+}
+
 const Holder* Chunk::FindHolder(const std::string& worker) const {
   for (const Holder& holder : holders) {
     if (holder.worker == worker) return &holder;
@@ -22,6 +43,13 @@ const Holder* Chunk::FindHolder(const std::string& worker) const {
 Holder* Chunk::FindHolder(const std::string& worker) {
   for (Holder& holder : holders) {
     if (holder.worker == worker) return &holder;
+  }
+  return nullptr;
+}
+
+Holder* Chunk::FindAttempt(uint32_t attempt) {
+  for (Holder& holder : holders) {
+    if (holder.attempt == attempt) return &holder;
   }
   return nullptr;
 }
@@ -58,7 +86,7 @@ Chunk& ChunkTable::Add(uint64_t index) {
   }
   // Dense enough with the new chunk, or the oldest chunks move aside.
   while (live_ > 0 && index - base_ + 1 > 2 * (live_ + 1) + kSpareSlots) {
-    std::optional<Chunk>& front = ring_[head_];
+    std::optional<Chunk>& front = ring_[head_].chunk;
     aside_.emplace(base_, std::move(*front));
     front.reset();
     --live_;
@@ -88,7 +116,7 @@ void ChunkTable::Erase(uint64_t index) {
 }
 
 void ChunkTable::DropEmptyFront() {
-  while (span_ > 0 && !ring_[head_].has_value()) {
+  while (span_ > 0 && !ring_[head_].chunk.has_value()) {
     head_ = (head_ + 1) & (ring_.size() - 1);
     ++base_;
     --span_;
@@ -99,9 +127,9 @@ void ChunkTable::Reserve(size_t slots) {
   if (slots <= ring_.size()) return;
   size_t size = ring_.empty() ? 8 : ring_.size();
   while (size < slots) size *= 2;
-  std::vector<std::optional<Chunk>> ring(size);
+  std::vector<ChunkSlot> ring(size);
   for (size_t i = 0; i < span_; ++i) {
-    ring[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+    ring[i].chunk = std::move(ring_[(head_ + i) & (ring_.size() - 1)].chunk);
   }
   ring_ = std::move(ring);
   head_ = 0;

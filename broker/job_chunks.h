@@ -18,14 +18,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "broker/lease_deadlines.h"
 
 namespace tq {
+
+// A chunk's latest failed attempt.
+struct ChunkFailure {
+  int32_t code = 0;
+  std::string error;
+};
 
 // What happened to a chunk's earlier hand-outs.
 struct ChunkHistory {
@@ -45,9 +53,23 @@ struct ChunkHistory {
   // a crash it causes is charged to it with certainty and hurts no
   // neighbour. Kept by both halves of a split.
   bool suspect = false;
-  // The latest failure, for the job's error message.
-  int32_t last_code = 0;
-  std::string last_error;
+  // The latest failure, for the job's error message; nullptr before any.
+  // Out of line: most chunks never fail, and a chunk's slot stays within
+  // two cache lines (ChunkSlot).
+  std::unique_ptr<ChunkFailure> last_failure;
+
+  ChunkHistory() = default;
+  ChunkHistory(const ChunkHistory& other) { *this = other; }
+  ChunkHistory& operator=(const ChunkHistory& other);
+  ChunkHistory(ChunkHistory&&) = default;
+  ChunkHistory& operator=(ChunkHistory&&) = default;
+  // The latest failure's status code (0 before any) and message.
+  int32_t last_code() const {
+    return last_failure == nullptr ? 0 : last_failure->code;
+  }
+  const std::string& last_error() const;
+  // The failure to fill in: the latest, replaced.
+  ChunkFailure& NewFailure();
 };
 
 // One hand-out of a chunk to a worker. A chunk has one, or two while a
@@ -55,16 +77,18 @@ struct ChunkHistory {
 struct Holder {
   std::string worker;     // routing id
   uint32_t attempt = 0;
-  int64_t handed_out_us = 0;
-  // Requeued unless a report or a Heartbeat listing it comes by then.
-  int64_t lease_deadline_us = 0;
-  // When the worker said it started running it; -1 while unknown.
-  int64_t started_us = -1;
   // A suspect's run alone: the worker holds nothing else.
   bool alone = false;
   // The worker was asked to give it back if it has not started it
   // (ReturnQueued), for a client with less work on workers.
   bool return_asked = false;
+  int64_t handed_out_us = 0;
+  // Requeued unless a report or a Heartbeat listing it comes by then.
+  int64_t lease_deadline_us = 0;
+  // When the worker said it started running it; -1 while unknown.
+  int64_t started_us = -1;
+  // The Scheduler's ticket for it (HandOutTable), closed when it ends.
+  HandOutTicket ticket;
 };
 
 struct Chunk {
@@ -78,6 +102,8 @@ struct Chunk {
 
   const Holder* FindHolder(const std::string& worker) const;
   Holder* FindHolder(const std::string& worker);
+  // The hand-out of attempt `attempt` (attempts are unique per chunk).
+  Holder* FindAttempt(uint32_t attempt);
 };
 
 // Not thread-safe: owned by its BrokerJob.
@@ -104,19 +130,27 @@ class ChunkTable {
   template <typename Visit>
   void ForEach(Visit&& visit) const {
     for (size_t i = 0; i < span_; ++i) {
-      const std::optional<Chunk>& slot = ring_[(head_ + i) & (ring_.size() - 1)];
+      const std::optional<Chunk>& slot =
+          ring_[(head_ + i) & (ring_.size() - 1)].chunk;
       if (slot.has_value()) visit(base_ + i, *slot);
     }
     for (const auto& [index, chunk] : aside_) visit(index, chunk);
   }
 
  private:
+  // A slot of the ring: two cache lines, aligned, so that a hand-out or a
+  // report touches two lines of a chunk last seen thousands of rounds ago,
+  // not three or four (issue 9).
+  struct alignas(64) ChunkSlot {
+    std::optional<Chunk> chunk;
+  };
+  static_assert(sizeof(ChunkSlot) == 128, "a chunk's slot is two cache lines");
   // The slot of `index`, base_ <= index < base_ + span_.
   std::optional<Chunk>& Slot(uint64_t index) {
-    return ring_[(head_ + (index - base_)) & (ring_.size() - 1)];
+    return ring_[(head_ + (index - base_)) & (ring_.size() - 1)].chunk;
   }
   const std::optional<Chunk>& Slot(uint64_t index) const {
-    return ring_[(head_ + (index - base_)) & (ring_.size() - 1)];
+    return ring_[(head_ + (index - base_)) & (ring_.size() - 1)].chunk;
   }
   // Advances the window past empty slots at its front.
   void DropEmptyFront();
@@ -126,7 +160,7 @@ class ChunkTable {
   // The window: indexes [base_, base_ + span_), index base_ in
   // ring_[head_]; live_ of its slots hold a chunk. ring_'s size is a power
   // of two (or zero).
-  std::vector<std::optional<Chunk>> ring_;
+  std::vector<ChunkSlot> ring_;
   size_t head_ = 0;
   uint64_t base_ = 0;
   size_t span_ = 0;

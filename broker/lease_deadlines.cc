@@ -12,6 +12,27 @@ bool Later(const Lease& a, const Lease& b) {
 
 }  // namespace
 
+HandOutTicket HandOutTable::Open() {
+  uint32_t slot;
+  if (free_.empty()) {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_.back();
+    free_.pop_back();
+  }
+  Slot& s = slots_[slot];
+  ++s.generation;  // odd: out
+  s.settled = false;
+  return HandOutTicket{slot, s.generation};
+}
+
+void HandOutTable::Close(HandOutTicket ticket) {
+  if (!IsOut(ticket)) return;
+  ++slots_[ticket.slot].generation;  // even: free
+  free_.push_back(ticket.slot);
+}
+
 void LeaseDeadlines::Add(const Lease& lease) {
   heap_.push_back(lease);
   std::push_heap(heap_.begin(), heap_.end(), Later);

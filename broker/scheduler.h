@@ -166,10 +166,16 @@ class Scheduler {
  private:
   struct WorkerClass;
   struct Peer {
+    // The fields each message or hand-out reads come first, together (a
+    // peer is met again only after the others: each cache line of it is a
+    // miss, issue 9); its name, offers and jobs after them.
     v1::Role role = v1::ROLE_UNSPECIFIED;
-    std::string name;
     int64_t last_heard_us = 0;
     int64_t last_sent_us = 0;
+    // Client only: the worker time its chunks took, decaying with a time
+    // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
+    double usage_us = 0;
+    int64_t usage_at_us = 0;
     // Worker only.
     uint32_t threads = 0;
     uint64_t credit = 0;
@@ -201,18 +207,6 @@ class Scheduler {
     int64_t heartbeat_due_us = 0;
     // Welcome.session: its reports must carry it (or none, 0).
     uint64_t session = 0;
-    // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
-    // code blobs this session was sent.
-    absl::flat_hash_set<std::string> tasks;
-    std::vector<v1::Runtime> runtimes;
-    absl::flat_hash_set<std::string> code_sent;
-    // Client only: the jobs it owns, and their code's owner.
-    absl::flat_hash_set<uint64_t> jobs;
-    std::string owner;
-    // Client only: the worker time its chunks took, decaying with a time
-    // constant of kUsageDecayUs (as of usage_at_us), for fair shares.
-    double usage_us = 0;
-    int64_t usage_at_us = 0;
     // Worker only, the dispatch indexes' view of it (scheduler_index.cc):
     // its key in peers_ (node_hash_map: stable), its capability class,
     // whether it is in the class's ready set and with which held count,
@@ -225,6 +219,15 @@ class Scheduler {
     bool turnaround_indexed = false;
     int64_t turnaround_key = 0;
     bool stalled = false;
+    std::string name;
+    // What it runs (Hello.tasks, Hello.runtimes), and the digests of the
+    // code blobs this session was sent.
+    absl::flat_hash_set<std::string> tasks;
+    std::vector<v1::Runtime> runtimes;
+    absl::flat_hash_set<std::string> code_sent;
+    // Client only: the jobs it owns, and their code's owner.
+    absl::flat_hash_set<uint64_t> jobs;
+    std::string owner;
   };
   // Orders ready workers by chunks held per thread, then arrival.
   struct LighterWorker {
@@ -274,6 +277,18 @@ class Scheduler {
     uint64_t generation = 0;
     bool in_turns = false;
   };
+  // A job as the Scheduler keeps it: its share entry in the same
+  // allocation, so that finding the job finds it (issue 9: a hash map of
+  // entries beside jobs_ cost two more cache misses per job and round).
+  // Every job in jobs_ is one (ShareEntry relies on it).
+  struct ScheduledJob final : BrokerJob {
+    using BrokerJob::BrokerJob;
+    // Zero until JobChanged first places it, and after ForgetJobShare.
+    alignas(64) JobShare share_entry;
+  };
+  static JobShare& ShareEntry(BrokerJob& job) {
+    return static_cast<ScheduledJob&>(job).share_entry;
+  }
   // Why a hand-out ends without a result. kDrained, kReturned (given back
   // unstarted: ReturnQueued) and kCodeMissing (the worker lost a code blob)
   // requeue without penalty. A lost worker charges
@@ -320,6 +335,8 @@ class Scheduler {
   // Whether `worker` can run `job`'s chunks: its task, or its code's
   // runtime and version.
   bool CanRun(const Peer& worker, const BrokerJob& job) const;
+  // CanRun for the workers of `worker_class`, remembered in the job.
+  bool ClassCanRun(const WorkerClass& worker_class, const BrokerJob& job) const;
   // A code job: nothing if the broker accepts it now; else why not
   // (runtime not allowed, no connected worker with its version...).
   absl::Status CheckCodeJob(const v1::SubmitJob& submit) const;
@@ -356,7 +373,10 @@ class Scheduler {
   void WatchHeartbeat(const std::string& id, Peer& peer);
   // Ends the jobs past their SubmitJob.timeout_ms.
   void ExpireJobs(int64_t now_us, Outbox* out);
-  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out);
+  // Sends `job`'s client the results it has credit for; `fresh`: a result
+  // just finished, added first (BrokerJob::AddAndTakeDeliverable).
+  void DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out,
+                      PendingResult* fresh = nullptr);
   // Every result of `job` was delivered: it ends once they are all
   // acknowledged (at once if they are, or if its client does not track
   // them); until then its client is told it finished (JobFinished{OK}) and
@@ -408,8 +428,8 @@ class Scheduler {
   void ReclaimQueued(const ClientShare& share, uint64_t want, int64_t now_us,
                      Outbox* out);
   // A hand-out Dispatch made, for ReclaimQueued (HandOut records it).
-  void RecordHandOut(const std::string& worker, uint64_t job_id,
-                     uint64_t index, uint32_t attempt);
+  void RecordHandOut(uint64_t job_id, uint64_t index, uint32_t attempt,
+                     HandOutTicket ticket);
   // A client's recent use of workers (Peer::usage_us decayed to `now_us`)
   // plus the work its chunks on workers will take: who is furthest below
   // its share gets the next free worker. `client`: its Peer, nullptr for a
@@ -550,8 +570,9 @@ class Scheduler {
   void IndexWorker(Peer& peer);
   // After `peer`'s turnaround_us or stall changed.
   void IndexTurnaround(Peer& peer, int64_t now_us);
-  // One hand-out of `worker`'s ended (reported, requeued, revoked).
-  void ReleaseHeld(const std::string& worker);
+  // Hand-out `holder` ended (reported, requeued, revoked): its worker holds
+  // one chunk less, its ticket is closed.
+  void ReleaseHandOut(const Holder& holder);
   // The fastest worker's TurnaroundUs at `now_us`; -1 if none measured.
   int64_t FastestTurnaroundUs(int64_t now_us);
   // After anything about `job` changed (chunks, window, client, in
@@ -560,7 +581,7 @@ class Scheduler {
   // the shares per hand-out, not two).
   void JobChanged(BrokerJob& job, uint64_t served = 0);
   // Before `job` is erased from jobs_.
-  void ForgetJobShare(const BrokerJob& job);
+  void ForgetJobShare(BrokerJob& job);
   // Shares' loads are evaluated at now rounded down to kShareRefreshUs
   // (scheduler_index.cc): recomputed when that changes.
   void RefreshShares(int64_t now_us);
@@ -591,7 +612,7 @@ class Scheduler {
   JournalSink* journal_ = nullptr;
 
   absl::node_hash_map<std::string, Peer> peers_;
-  absl::flat_hash_map<uint64_t, std::unique_ptr<BrokerJob>> jobs_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<ScheduledJob>> jobs_;
   // Jobs in submission order; dispatch walks it round-robin from ring_pos_.
   std::vector<uint64_t> job_ring_;
   size_t ring_pos_ = 0;
@@ -601,6 +622,10 @@ class Scheduler {
   uint64_t next_client_session_ = 1;
   uint64_t next_worker_session_ = 1;
   LeaseDeadlines leases_;
+  // Every hand-out's ticket (Holder::ticket, Lease::ticket,
+  // HandOutRef::ticket): open while it is out, settled once started or
+  // asked back.
+  HandOutTable handout_table_;
   // False only if no worker is reserved (Peer::reserved) for a suspect.
   bool maybe_reserved_ = false;
   // When Speculate last looked for stragglers.
@@ -624,21 +649,22 @@ class Scheduler {
   absl::node_hash_map<std::string, ClientShare> shares_;
   absl::btree_set<ClientShare*, LighterShare> shares_by_load_;
   absl::btree_set<ClientShare*, LighterShare> ready_shares_;
-  absl::flat_hash_map<uint64_t, JobShare> job_shares_;
   int64_t load_at_us_ = std::numeric_limits<int64_t>::min();
   uint64_t next_share_seq_ = 1;
   uint64_t serve_count_ = 0;
   uint64_t total_in_flight_ = 0;
   // Ordinary hand-outs, oldest first, and those ReclaimQueued asked back:
   // entries whose hand-out ended or started are dropped lazily.
+  // The worker is its holder's (found by attempt): entries stay small, as
+  // the list is compacted by a walk over all of them.
   struct HandOutRef {
-    std::string worker;
     uint64_t job_id = 0;
     uint64_t index = 0;
     uint32_t attempt = 0;
+    HandOutTicket ticket;
   };
   // The holder `ref` names if that hand-out is still out; else nullptr.
-  const Holder* FindHandOut(const HandOutRef& ref) const;
+  Holder* FindHandOut(const HandOutRef& ref);
   std::vector<HandOutRef> handouts_;
   size_t compact_handouts_at_ = 1024;
   std::vector<HandOutRef> returns_asked_;

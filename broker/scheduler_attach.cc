@@ -85,9 +85,9 @@ size_t Scheduler::RestoreJobs(const std::vector<JournaledJob>& jobs,
     for (const std::string& blob : record.code_blobs()) {
       code_payloads.push_back(Payload::FromString(blob));
     }
-    auto job = std::make_unique<BrokerJob>(id, "", record.owner(), *plan,
-                                           record.submit(),
-                                           std::move(code_payloads));
+    auto job = std::make_unique<ScheduledJob>(id, "", record.owner(), *plan,
+                                              record.submit(),
+                                              std::move(code_payloads));
     if (plan->streamed) {
       job->RestoreStream(journaled.acknowledged, journaled.acknowledged_count,
                          first_index, journaled.chunks_appended,

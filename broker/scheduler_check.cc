@@ -143,14 +143,42 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
     }
   }
 
+  // Hand-outs: each holder's ticket is out, settled once started or asked
+  // back, and no other ticket is (a hand-out that ended without closing
+  // its ticket would keep stale lease and hand-out entries alive).
+  size_t holders = 0;
+  std::string ticket_error;
+  absl::flat_hash_map<uint32_t, uint64_t> ticket_slots;
+  for (const auto& [job_id, job] : jobs_) {
+    job->chunks().ForEach([&, id = job_id](uint64_t index, const Chunk& chunk) {
+      for (const Holder& h : chunk.holders) {
+        ++holders;
+        const std::string what = absl::StrCat("job ", id, " chunk ", index,
+                                              " on ", h.worker, ": ");
+        if (!handout_table_.IsOut(h.ticket)) {
+          ticket_error = what + "its ticket is closed";
+        } else if (handout_table_.IsSettled(h.ticket) !=
+                   (h.started_us >= 0 || h.return_asked)) {
+          ticket_error = what + "its ticket's settled flag is wrong";
+        } else if (!ticket_slots.emplace(h.ticket.slot, index).second) {
+          ticket_error = what + "shares its ticket";
+        }
+      }
+    });
+    if (!ticket_error.empty()) return ticket_error;
+  }
+  if (holders != handout_table_.open()) {
+    return absl::StrCat(handout_table_.open(), " tickets out for ", holders,
+                        " hand-outs");
+  }
+
   // Jobs: their shares, in-flight sums and turns.
   std::map<const ClientShare*, std::pair<size_t, int64_t>> sums;
   uint64_t in_flight = 0;
   for (const auto& [job_id, job] : jobs_) {
     const std::string what = absl::StrCat("job ", job_id, ": ");
-    auto entry = job_shares_.find(job_id);
-    if (entry == job_shares_.end()) return what + "no share";
-    const JobShare& js = entry->second;
+    const JobShare& js = job->share_entry;
+    if (js.share == nullptr) return what + "no share";
     auto share = shares_.find(job->client());
     if (share == shares_.end() || js.share != &share->second) {
       return what + "not in its client's share";
@@ -176,11 +204,17 @@ std::string Scheduler::CheckIndexes(int64_t now_us, bool dispatched) const {
         (!js.in_turns || !js.share->in_ready)) {
       return what + "has a chunk to hand out and no turn";
     }
+    const BrokerJob::RunsOnMemo& memo = job->runs_on_memo();
+    for (const auto& worker_class : worker_classes_) {
+      if (memo.key == worker_class.get() &&
+          memo.can_run != CanRun(worker_class->sample, *job)) {
+        return what + "remembers the wrong answer for a worker class";
+      }
+    }
     if (job->HasSuspectToHandOut() && !maybe_suspects_) {
       return what + "a suspect unnoticed";
     }
   }
-  if (job_shares_.size() != jobs_.size()) return "job_shares_ holds a stranger";
   if (in_flight != total_in_flight_) {
     return absl::StrCat(in_flight, " in flight, total_in_flight_ ",
                         total_in_flight_);

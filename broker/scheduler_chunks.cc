@@ -169,7 +169,7 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
     RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                  now_us, out);
   }
-  for (const Holder& h : chunk->holders) ReleaseHeld(h.worker);
+  for (const Holder& h : chunk->holders) ReleaseHandOut(h);
   const Payload& result = payloads[report.result_payload()];
   PendingResult pending{index, chunk->first_item, chunk->items,
                         report.run_micros(), result, absl::OkStatus()};
@@ -179,8 +179,7 @@ void Scheduler::OnReport(const std::string& worker, Peer& peer,
   job.Finish(index);  // `chunk` is invalid from here
   ++stats_.chunks_completed;
   if (observer_ != nullptr) observer_->OnChunkCompleted(report.run_micros());
-  job.AddResult(std::move(pending));
-  DeliverResults(job, now_us, out);  // may end the job
+  DeliverResults(job, now_us, out, &pending);  // may end the job
 }
 
 void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,
@@ -206,6 +205,7 @@ void Scheduler::OnHeld(const std::string& worker, const v1::WorkerHeld& held,
       const int64_t ago_us = static_cast<int64_t>(std::min<uint64_t>(
           ref.started_ms(), std::numeric_limits<int64_t>::max() / 2000)) * 1000;
       holder->started_us = std::max(holder->handed_out_us, now_us - ago_us);
+      handout_table_.Settle(holder->ticket);
     }
     const int64_t limit_ms = RunLimitMs(*it->second);
     if (now_us - holder->started_us > limit_ms * 1000) {
@@ -292,9 +292,17 @@ void Scheduler::HandOut(BrokerJob& job, uint64_t index,
       options_.lease_ms, 0, std::numeric_limits<uint32_t>::max())));
   a->set_run_limit_ms(static_cast<uint64_t>(RunLimitMs(job)));
   a->set_run_first(run_first);
-  leases_.Add(Lease{deadline_us, job.id(), index, attempt});
-  job.AddHolder(index, Holder{worker, attempt, now_us, deadline_us, -1, alone});
-  if (!alone) RecordHandOut(worker, job.id(), index, attempt);
+  const HandOutTicket ticket = handout_table_.Open();
+  leases_.Add(Lease{deadline_us, job.id(), index, attempt, ticket});
+  Holder holder;
+  holder.worker = worker;
+  holder.attempt = attempt;
+  holder.alone = alone;
+  holder.handed_out_us = now_us;
+  holder.lease_deadline_us = deadline_us;
+  holder.ticket = ticket;
+  job.AddHolder(index, std::move(holder));
+  if (!alone) RecordHandOut(job.id(), index, attempt, ticket);
   ++stats_.chunks_dispatched;
   --peer.credit;
   if (!peer.owes_report) {
@@ -365,16 +373,16 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
   }
   if (charge) {
     ++chunk->history.failures;
-    chunk->history.last_code = static_cast<int32_t>(cause.code());
-    chunk->history.last_error = std::string(cause.message());
+    ChunkFailure& failure = chunk->history.NewFailure();
+    failure.code = static_cast<int32_t>(cause.code());
+    failure.error = std::string(cause.message());
     if (reason == RequeueReason::kWorkerLost ||
         reason == RequeueReason::kWorkerLostWithOthers) {
-      absl::StrAppend(&chunk->history.last_error, holder->alone
-                                                      ? " while running it alone"
-                                                      : " while running it");
+      absl::StrAppend(&failure.error, holder->alone ? " while running it alone"
+                                                    : " while running it");
     }
   }
-  ReleaseHeld(worker);
+  ReleaseHandOut(*holder);
   job.RemoveHolder(index, worker);
   // It may be a suspect now, or split below.
   maybe_suspects_ = true;
@@ -387,7 +395,7 @@ bool Scheduler::RequeueChunk(BrokerJob& job, uint64_t index,
     for (const Holder& other : others) {
       RevokeChunks(other.worker, job.id(), {Ref(job.id(), index, other.attempt)},
                    now_us, out);
-      ReleaseHeld(other.worker);
+      ReleaseHandOut(other);
       job.RemoveHolder(index, other.worker);
     }
     const uint64_t id = job.id();
@@ -412,7 +420,7 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
     Log(absl::StrCat("job ", job.id(), ": ", items, " failed ",
                      chunk.history.failures,
                      " times; splitting to find the failing items (last: ",
-                     chunk.history.last_error, ")"));
+                     chunk.history.last_error(), ")"));
     chunk.history.failures = max_attempts - 1;
     job.Split(index);
     return true;
@@ -427,14 +435,14 @@ bool Scheduler::ExhaustChunk(BrokerJob& job, uint64_t index, int64_t now_us,
   const bool client_adds_number =
       failed_item >= 0 && !job.submit().skip_failed();
   const absl::Status cause =
-      StatusFromCode(chunk.history.last_code == 0
+      StatusFromCode(chunk.history.last_code() == 0
                          ? static_cast<int32_t>(absl::StatusCode::kUnknown)
-                         : chunk.history.last_code,
+                         : chunk.history.last_code(),
                      absl::StrCat(ItemsText(job, chunk, !client_adds_number),
                                   " of job ", job.id(), " failed ",
                                   chunk.history.failures,
                                   " times; last error: ",
-                                  chunk.history.last_error));
+                                  chunk.history.last_error()));
   if (job.submit().skip_failed()) {
     stats_.items_failed += chunk.items;
     Log(absl::StrCat("job ", job.id(), ": skipping ", items, ": ",
@@ -485,6 +493,8 @@ void Scheduler::RevokeChunks(const std::string& worker, uint64_t job_id,
 
 void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
   for (const Lease& lease : leases_.PopDue(now_us)) {
+    // Stale (reported or requeued): known without its job.
+    if (!handout_table_.IsOut(lease.ticket)) continue;
     auto it = jobs_.find(lease.job_id);
     if (it == jobs_.end()) continue;
     const Chunk* chunk = it->second->Find(lease.chunk_index);
@@ -497,7 +507,7 @@ void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
     if (holder->lease_deadline_us > now_us) {
       // Renewed by a heartbeat since: wake up at the new deadline.
       leases_.Add(Lease{holder->lease_deadline_us, lease.job_id,
-                        lease.chunk_index, lease.attempt});
+                        lease.chunk_index, lease.attempt, lease.ticket});
       continue;
     }
     const std::string worker = holder->worker;
@@ -516,14 +526,7 @@ void Scheduler::ExpireLeases(int64_t now_us, Outbox* out) {
 void Scheduler::MaybeCompactLeases() {
   if (leases_.size() < compact_at_) return;
   leases_.Compact([this](const Lease& lease) {
-    auto it = jobs_.find(lease.job_id);
-    if (it == jobs_.end()) return false;
-    const Chunk* chunk = it->second->Find(lease.chunk_index);
-    if (chunk == nullptr) return false;
-    for (const Holder& h : chunk->holders) {
-      if (h.attempt == lease.attempt) return true;
-    }
-    return false;
+    return handout_table_.IsOut(lease.ticket);
   });
   compact_at_ = std::max<size_t>(4096, 2 * leases_.size());
 }

@@ -31,6 +31,16 @@ bool Scheduler::CanRun(const Peer& worker, const BrokerJob& job) const {
   return worker.tasks.contains(job.submit().task());
 }
 
+bool Scheduler::ClassCanRun(const WorkerClass& worker_class,
+                            const BrokerJob& job) const {
+  BrokerJob::RunsOnMemo& memo = job.runs_on_memo();
+  if (memo.key != &worker_class) {
+    memo.key = &worker_class;
+    memo.can_run = CanRun(worker_class.sample, job);
+  }
+  return memo.can_run;
+}
+
 absl::Status Scheduler::CheckCodeJob(const v1::SubmitJob& submit) const {
   const v1::CodeSpec& code = submit.code();
   if (std::find(options_.allow_code.begin(), options_.allow_code.end(),

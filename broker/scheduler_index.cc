@@ -127,8 +127,9 @@ void Scheduler::IndexWorker(Peer& peer) {
   }
 }
 
-void Scheduler::ReleaseHeld(const std::string& worker) {
-  auto p = peers_.find(worker);
+void Scheduler::ReleaseHandOut(const Holder& holder) {
+  handout_table_.Close(holder.ticket);
+  auto p = peers_.find(holder.worker);
   if (p == peers_.end() || p->second.held == 0) return;
   --p->second.held;
   IndexWorker(p->second);
@@ -195,7 +196,7 @@ void Scheduler::DropShareIfEmpty(ClientShare* share) {
 }
 
 void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
-  JobShare& entry = job_shares_[job.id()];
+  JobShare& entry = ShareEntry(job);
   if (entry.share == nullptr || entry.share->client != job.client()) {
     if (ClientShare* old = entry.share; old != nullptr) {
       old->in_flight_us -= entry.in_flight_us;
@@ -240,10 +241,8 @@ void Scheduler::JobChanged(BrokerJob& job, uint64_t served) {
   }
 }
 
-void Scheduler::ForgetJobShare(const BrokerJob& job) {
-  auto it = job_shares_.find(job.id());
-  if (it == job_shares_.end()) return;
-  const JobShare& entry = it->second;
+void Scheduler::ForgetJobShare(BrokerJob& job) {
+  JobShare& entry = ShareEntry(job);
   total_in_flight_ -= entry.in_flight;
   if (ClientShare* share = entry.share; share != nullptr) {
     share->in_flight_us -= entry.in_flight_us;
@@ -251,7 +250,7 @@ void Scheduler::ForgetJobShare(const BrokerJob& job) {
     RekeyShare(*share);
     DropShareIfEmpty(share);
   }
-  job_shares_.erase(it);
+  entry = JobShare();
 }
 
 }  // namespace tq

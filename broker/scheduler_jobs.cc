@@ -71,9 +71,9 @@ void Scheduler::OnSubmit(const std::string& client, Peer& peer,
   submit.clear_code_blobs();
   if (plan->streamed) submit.mutable_stream()->set_encoding(plan->encoding);
   const uint64_t id = next_job_id_;
-  auto job = std::make_unique<BrokerJob>(id, client,
-                                   submit.has_code() ? peer.owner : "", *plan,
-                                   std::move(submit), std::move(code_payloads));
+  auto job = std::make_unique<ScheduledJob>(
+      id, client, submit.has_code() ? peer.owner : "", *plan, std::move(submit),
+      std::move(code_payloads));
   if (plan->streamed) {
     absl::Status appended =
         job->AppendInput(stream.chunks(), stream.complete(), message.payloads);
@@ -200,8 +200,11 @@ void Scheduler::ExpireJobs(int64_t now_us, Outbox* out) {
   }
 }
 
-void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out) {
-  std::vector<PendingResult> results = job.TakeDeliverable();
+void Scheduler::DeliverResults(BrokerJob& job, int64_t now_us, Outbox* out,
+                               PendingResult* fresh) {
+  std::vector<PendingResult> results =
+      fresh != nullptr ? job.AddAndTakeDeliverable(std::move(*fresh))
+                       : job.TakeDeliverable();
   if (!results.empty()) {
     v1::Envelope env;
     std::vector<Payload> payloads;
@@ -265,7 +268,10 @@ void Scheduler::EndJob(BrokerJob& job, const absl::Status& status,
   // losing copies of speculative re-runs left).
   std::set<std::string> holders;
   job.chunks().ForEach([&](uint64_t, const Chunk& chunk) {
-    for (const Holder& holder : chunk.holders) holders.insert(holder.worker);
+    for (const Holder& holder : chunk.holders) {
+      holders.insert(holder.worker);
+      handout_table_.Close(holder.ticket);
+    }
   });
   for (const std::string& worker : holders) {
     auto peer = peers_.find(worker);

@@ -27,27 +27,24 @@ constexpr size_t kReclaimScanFloor = 64;
 
 }  // namespace
 
-const Holder* Scheduler::FindHandOut(const HandOutRef& ref) const {
+Holder* Scheduler::FindHandOut(const HandOutRef& ref) {
   auto job = jobs_.find(ref.job_id);
   if (job == jobs_.end()) return nullptr;
-  const Chunk* chunk = job->second->Find(ref.index);
-  if (chunk == nullptr) return nullptr;
-  const Holder* holder = chunk->FindHolder(ref.worker);
-  if (holder == nullptr || holder->attempt != ref.attempt) return nullptr;
-  return holder;
+  Chunk* chunk = job->second->Find(ref.index);
+  return chunk == nullptr ? nullptr : chunk->FindAttempt(ref.attempt);
 }
 
-void Scheduler::RecordHandOut(const std::string& worker, uint64_t job_id,
-                              uint64_t index, uint32_t attempt) {
-  handouts_.push_back(HandOutRef{worker, job_id, index, attempt});
+void Scheduler::RecordHandOut(uint64_t job_id, uint64_t index,
+                              uint32_t attempt, HandOutTicket ticket) {
+  handouts_.push_back(HandOutRef{job_id, index, attempt, ticket});
   if (handouts_.size() < compact_handouts_at_) return;
-  // Keep those still out and unstarted, in order: amortized O(1) a
-  // hand-out, as the next compaction waits for twice as many.
+  // Keep those still out, unstarted and not asked back, in order:
+  // amortized O(1) a hand-out, as the next compaction waits for twice as
+  // many; each judged by its ticket, without its job and chunk.
   handouts_.erase(std::remove_if(handouts_.begin(), handouts_.end(),
                                  [this](const HandOutRef& ref) {
-                                   const Holder* h = FindHandOut(ref);
-                                   return h == nullptr || h->started_us >= 0 ||
-                                          h->return_asked;
+                                   return !handout_table_.IsOutUnsettled(
+                                       ref.ticket);
                                  }),
                   handouts_.end());
   compact_handouts_at_ = std::max<size_t>(1024, 2 * handouts_.size());
@@ -77,30 +74,31 @@ void Scheduler::ReclaimQueued(const ClientShare& share, uint64_t want,
        it != handouts_.rend() && budget > 0 && asked.size() < want;
        ++it, --budget) {
     const HandOutRef& ref = *it;
-    if (asked.contains(ref.worker)) continue;
-    auto peer = peers_.find(ref.worker);
+    // Ended, started or asked back already: known by its ticket.
+    if (!handout_table_.IsOutUnsettled(ref.ticket)) continue;
+    auto job = jobs_.find(ref.job_id);
+    if (job == jobs_.end() || job->second->client() == share.client) continue;
+    Chunk* chunk = job->second->Find(ref.index);
+    Holder* holder = chunk == nullptr ? nullptr : chunk->FindAttempt(ref.attempt);
+    if (holder == nullptr) continue;
+    const std::string worker = holder->worker;
+    if (asked.contains(worker)) continue;
+    auto peer = peers_.find(worker);
     if (peer == peers_.end() || peer->second.held <= peer->second.threads) {
       continue;
     }
-    auto job = jobs_.find(ref.job_id);
-    if (job == jobs_.end() || job->second->client() == share.client) continue;
     auto other = shares_.find(job->second->client());
     if (other == shares_.end() || other->second.load < heavier_than) continue;
-    Chunk* chunk = job->second->Find(ref.index);
-    Holder* holder = chunk == nullptr ? nullptr : chunk->FindHolder(ref.worker);
-    if (holder == nullptr || holder->attempt != ref.attempt ||
-        holder->started_us >= 0 || holder->return_asked) {
-      continue;
-    }
     holder->return_asked = true;
-    asked.insert(ref.worker);
+    handout_table_.Settle(holder->ticket);
+    asked.insert(worker);
     returns_asked_.push_back(ref);
     v1::Envelope env;
     v1::ChunkRef* chunk_ref = env.mutable_return_queued()->add_chunks();
     chunk_ref->set_job_id(ref.job_id);
     chunk_ref->set_chunk_index(ref.index);
     chunk_ref->set_attempt(ref.attempt);
-    Send(ref.worker, std::move(env), now_us, out);
+    Send(worker, std::move(env), now_us, out);
   }
 }
 

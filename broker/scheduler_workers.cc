@@ -79,14 +79,14 @@ void Scheduler::Dispatch(int64_t now_us, Outbox* out) {
       while (!share->turns.empty()) {
         const auto [job_id, generation] = share->turns.front();
         auto job = jobs_.find(job_id);
-        auto entry = job_shares_.find(job_id);
-        if (job != jobs_.end() && entry != job_shares_.end() &&
-            entry->second.share == share &&
-            entry->second.generation == generation) {
+        JobShare* entry =
+            job == jobs_.end() ? nullptr : &job->second->share_entry;
+        if (entry != nullptr && entry->share == share &&
+            entry->generation == generation) {
           if (job->second->HasChunkToHandOut() && job->second->WindowOpen()) {
             return {share, job->second.get()};
           }
-          entry->second.in_turns = false;
+          entry->in_turns = false;
         }
         share->turns.pop_front();
       }
@@ -200,7 +200,7 @@ std::pair<const std::string*, Scheduler::Peer*> Scheduler::BestWorkerFor(
   Peer* best = nullptr;
   bool best_slow = false;
   for (const auto& worker_class : worker_classes_) {
-    if (worker_class->ready.empty() || !CanRun(worker_class->sample, job)) {
+    if (worker_class->ready.empty() || !ClassCanRun(*worker_class, job)) {
       continue;
     }
     for (Peer* candidate : worker_class->ready) {
