@@ -32,6 +32,7 @@
 #include "client/progress_bar.h"
 #include "client/status_view.h"
 #include "common/cli.h"
+#include "common/malloc_reuse.h"
 #include "common/zmq_socket.h"
 #include "tasks/task.h"
 
@@ -589,6 +590,7 @@ int Attach(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   tq::LookUpProtocolsInFilesOnly();
+  tq::ReuseFreedMemory();
   tq::InterruptWatcher::Install();
   // absl would take "-5" for a flag named 5; name the real problem instead.
   for (int i = 1; i < argc; ++i) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/cli.h"
+#include "common/malloc_reuse.h"
 #include "common/zmq_socket.h"
 #include "worker/prometheus_worker_monitor.h"
 #include "worker/worker.h"
@@ -83,6 +84,7 @@ extern "C" void HandleStopSignal(int) {
 
 int main(int argc, char** argv) {
   tq::LookUpProtocolsInFilesOnly();
+  tq::ReuseFreedMemory();
   std::vector<std::string> positional = tq::ParseFlagsOrExit(argc, argv, kUsage);
   if (!positional.empty()) {
     fprintf(stderr, "tq-worker: unexpected argument '%s' (see --help)\n",
