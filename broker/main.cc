@@ -15,6 +15,7 @@
 #include "broker/broker.h"
 #include "broker/prometheus_broker_monitor.h"
 #include "common/cli.h"
+#include "common/malloc_reuse.h"
 #include "common/zmq_socket.h"
 
 ABSL_FLAG(std::string, listen, absl::StrJoin(tq::BrokerOptions{}.listen, ","),
@@ -122,6 +123,7 @@ void OnSignal(int) {
 
 int main(int argc, char** argv) {
   tq::LookUpProtocolsInFilesOnly();
+  tq::ReuseFreedMemory();
   std::vector<std::string> args = tq::ParseFlagsOrExit(argc, argv, kUsage);
   if (!args.empty()) {
     fprintf(stderr, "tq-broker: unexpected argument '%s' (see --help)\n",
