@@ -11,8 +11,9 @@
 # -O0: clang 14 compiles these trees in 30-40% less time than at -O1 and the
 # tests still run in about a minute; fuzzing does fewer executions per
 # second (about a third), which the bounded CI run accepts. The prime
-# sieve's sources are the exception, at -O1 (tasks/ and common/
-# CMakeLists.txt): at -O0 its tests took most of both trees' test time.
+# sieve's sources are the exception, at -O1 (tq_optimize_in_sanitizer_trees
+# in cmake/Sanitizers.cmake): at -O0 its tests took most of both trees'
+# test time.
 #
 # Usage: scripts/sanitize.sh [asan] [tsan]   (default: $TQ_SANITIZE_STAGES,
 # else "asan tsan"). Every stage prints its build and test time, wall and
