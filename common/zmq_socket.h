@@ -21,12 +21,15 @@
 namespace tq {
 
 // For tq's executables, before their first ZeroMQ context: points the
-// process's "protocols" name lookups at /etc/protocols alone. libzmq's
+// process's "protocols" name lookups at /etc/protocols alone. libzmq.so's
 // OpenPGM support calls getprotobyname() as a context starts, and Debian's
 // default nsswitch.conf ("protocols: db files") has it try ~45 paths for
-// the absent libnss_db first: ~0.5 ms of every tq process's start-up. tq
-// opens no PGM sockets and looks no protocol up itself. Not for the client
-// library, whose host process's lookups are not ours to change.
+// the absent libnss_db first: ~0.5 ms of every start-up. Executables that
+// link libzmq.a (the default, cmake/StaticDeps.cmake) have no OpenPGM and
+// make no such lookup; this is for the others (TQ_STATIC_DEPS=OFF, the
+// sanitizer trees). tq opens no PGM sockets and looks no protocol up
+// itself. Not for the client library, whose host process's lookups are not
+// ours to change.
 void LookUpProtocolsInFilesOnly();
 
 // Applies what every tq socket needs: finite linger, ZMQ_MAXMSGSIZE (per
